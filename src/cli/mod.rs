@@ -1,0 +1,56 @@
+//! Command-line interface: clap types and dispatch. One file per subcommand.
+
+pub mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ai-proxy", version, about = "Local LLM gateway with LiteLLM-compatible config")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway in the foreground.
+    Serve(ServeArgs),
+}
+
+/// Where the configuration comes from (shared by every subcommand that reads it).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConfigArgs {
+    /// Config file (default: $AI_PROXY_CONFIG, ./config.yaml, then the user config folder).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// .env file to load (default: .env beside the config file).
+    #[arg(long, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to listen on (default: LITELLM_HOST or 127.0.0.1).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on (default: LITELLM_PORT or 4000; 0 picks a free port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Refuse to start when any model is unavailable (missing variable or credential).
+    #[arg(long)]
+    pub strict: bool,
+    /// Seconds to let in-flight requests finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 10)]
+    pub grace_seconds: u64,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

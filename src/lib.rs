@@ -1,0 +1,25 @@
+//! ai-proxy: a local LLM gateway that reads LiteLLM's config format.
+//!
+//! A request runs left to right: `server → router → translate → providers → egress`.
+//!
+//! - `cli`: command-line types and one file per subcommand; never holds business logic.
+//! - `config`: YAML as written (`raw`), then the resolved `Config`; never does network IO.
+//! - `secrets`: `Secret<T>`, which cannot be printed; the only way secrets leave is `expose`.
+//! - `wire`: serde types per dialect; no logic.
+//! - `translate`: pure request/response/stream translation; no IO, no clocks.
+//! - `providers`: one module per upstream; never renders client-facing errors.
+//! - `egress`: the only place outbound HTTP clients are built (proxy, TLS roots).
+//! - `router`: alias → deployment, rate limits, retries.
+//! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
+//! - `telemetry`: logging setup.
+
+pub mod cli;
+pub mod config;
+pub mod egress;
+pub mod providers;
+pub mod router;
+pub mod secrets;
+pub mod server;
+pub mod telemetry;
+pub mod translate;
+pub mod wire;

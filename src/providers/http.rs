@@ -1,0 +1,287 @@
+//! HTTP plumbing shared by the providers: send with timeouts, classify transport failures,
+//! read upstream error bodies, and turn a streaming body into SSE events.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use reqwest::{RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::sse::{SseDecoder, SseEvent};
+use super::{ProviderError, TimeoutPhase, Timeouts};
+
+/// Longest upstream error text we pass on verbatim.
+const MAX_ERROR_TEXT: usize = 2000;
+
+/// Send a request and wait for the response head. Non-2xx answers become
+/// [`ProviderError::Upstream`] with the upstream's message.
+pub async fn send(rb: RequestBuilder, timeouts: Timeouts, what: &str) -> Result<Response, ProviderError> {
+    let resp = match tokio::time::timeout(timeouts.total, rb.send()).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(err)) => return Err(transport_error(&err, what)),
+        Err(_) => {
+            return Err(ProviderError::Timeout {
+                phase: TimeoutPhase::Response,
+                message: format!("{what} did not answer within {}", human(timeouts.total)),
+            });
+        }
+    };
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match tokio::time::timeout(timeouts.total, resp.bytes()).await {
+        Ok(Ok(b)) => b,
+        _ => Bytes::new(),
+    };
+    let mut err = error_from_body(status, &body, what);
+    if let ProviderError::Upstream { retry_after: r, .. } = &mut err {
+        *r = retry_after;
+    }
+    Err(err)
+}
+
+/// Read a whole JSON body within the call's time budget.
+pub async fn read_json<T: DeserializeOwned>(resp: Response, timeouts: Timeouts, what: &str) -> Result<T, ProviderError> {
+    let body = match tokio::time::timeout(timeouts.total, resp.bytes()).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(err)) => return Err(transport_error(&err, what)),
+        Err(_) => {
+            return Err(ProviderError::Timeout {
+                phase: TimeoutPhase::Response,
+                message: format!("{what} did not finish its response within {}", human(timeouts.total)),
+            });
+        }
+    };
+    serde_json::from_slice(&body).map_err(|e| {
+        ProviderError::protocol(format!(
+            "{what} returned a response that could not be read ({e}): {}",
+            truncate(&String::from_utf8_lossy(&body), 300)
+        ))
+    })
+}
+
+/// Decode a streaming body as SSE. Each wait for the next bytes is bounded by `idle`.
+pub fn sse_events(resp: Response, idle: Duration, what: String) -> impl Stream<Item = Result<SseEvent, ProviderError>> + Send {
+    struct State<S> {
+        body: S,
+        decoder: SseDecoder,
+        pending: VecDeque<SseEvent>,
+        done: bool,
+        what: String,
+        idle: Duration,
+    }
+    let state = State {
+        body: Box::pin(resp.bytes_stream()),
+        decoder: SseDecoder::new(),
+        pending: VecDeque::new(),
+        done: false,
+        what,
+        idle,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.pending.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if st.done {
+                return None;
+            }
+            match tokio::time::timeout(st.idle, st.body.next()).await {
+                Ok(Some(Ok(bytes))) => st.pending.extend(st.decoder.push(&bytes)),
+                Ok(Some(Err(err))) => {
+                    st.done = true;
+                    let e = ProviderError::Connect {
+                        message: format!("{} broke off the stream: {}", st.what, chain(&err)),
+                    };
+                    return Some((Err(e), st));
+                }
+                Ok(None) => {
+                    st.done = true;
+                    st.pending.extend(st.decoder.finish());
+                }
+                Err(_) => {
+                    st.done = true;
+                    let e = ProviderError::Timeout {
+                        phase: TimeoutPhase::StreamIdle,
+                        message: format!("{} sent nothing for {} in the middle of a stream", st.what, human(st.idle)),
+                    };
+                    return Some((Err(e), st));
+                }
+            }
+        }
+    })
+}
+
+/// Classify a reqwest failure into connect / timeout / protocol, with the whole cause chain.
+pub fn transport_error(err: &reqwest::Error, what: &str) -> ProviderError {
+    let detail = chain(err);
+    if err.is_timeout() {
+        let phase = if err.is_connect() { TimeoutPhase::Connect } else { TimeoutPhase::Response };
+        return ProviderError::Timeout {
+            phase,
+            message: format!("{what} timed out: {detail}"),
+        };
+    }
+    if err.is_connect() || err.is_request() {
+        return ProviderError::Connect {
+            message: format!("cannot reach {what}: {detail}"),
+        };
+    }
+    ProviderError::Connect {
+        message: format!("{what} failed: {detail}"),
+    }
+}
+
+/// `err: cause: cause` with duplicates removed (hyper repeats messages down the chain).
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut src = err.source();
+    while let Some(e) = src {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        src = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Turn an upstream error body into a [`ProviderError::Upstream`]. Understands OpenAI's
+/// `{"error": {"message", "type", "code", "param"}}` (Azure, DashScope, vLLM), Google's
+/// `{"error": {"code", "message", "status"}}` and falls back to the body text.
+pub fn error_from_body(status: u16, body: &[u8], what: &str) -> ProviderError {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let err_obj = parsed.as_ref().and_then(|v| {
+        let e = v.get("error")?;
+        // Some servers send {"error": "text"}.
+        Some(e.clone())
+    });
+    let text_of = |v: Option<&Value>| -> Option<String> {
+        v.and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let (message, kind, code, param, details) = match &err_obj {
+        Some(Value::Object(o)) => (
+            text_of(o.get("message")),
+            text_of(o.get("type")).or_else(|| text_of(o.get("status"))),
+            text_of(o.get("code")),
+            text_of(o.get("param")),
+            o.get("innererror").or_else(|| o.get("details")).cloned(),
+        ),
+        Some(Value::String(s)) => (Some(s.clone()), None, None, None, None),
+        _ => (
+            parsed.as_ref().and_then(|v| text_of(v.get("message"))),
+            None,
+            parsed.as_ref().and_then(|v| text_of(v.get("code"))),
+            None,
+            None,
+        ),
+    };
+    let message = message.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            format!("{what} answered HTTP {status} with an empty body")
+        } else {
+            format!("{what} answered HTTP {status}: {}", truncate(text, MAX_ERROR_TEXT))
+        }
+    });
+    ProviderError::Upstream {
+        status,
+        message,
+        kind,
+        code,
+        param,
+        retry_after: None,
+        details,
+    }
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// "30s", "1.5s", "250ms".
+pub fn human(d: Duration) -> String {
+    if d.as_millis() < 1000 {
+        format!("{}ms", d.as_millis())
+    } else if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_error_bodies_keep_their_fields() {
+        let body = br#"{"error":{"message":"Invalid key","type":"invalid_request_error","code":"invalid_api_key","param":null}}"#;
+        match error_from_body(401, body, "DashScope") {
+            ProviderError::Upstream { status, message, kind, code, .. } => {
+                assert_eq!(status, 401);
+                assert_eq!(message, "Invalid key");
+                assert_eq!(kind.as_deref(), Some("invalid_request_error"));
+                assert_eq!(code.as_deref(), Some("invalid_api_key"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn google_error_bodies_use_status_as_kind() {
+        let body = br#"{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}"#;
+        match error_from_body(403, body, "Vertex AI") {
+            ProviderError::Upstream { message, kind, code, .. } => {
+                assert_eq!(message, "Permission denied");
+                assert_eq!(kind.as_deref(), Some("PERMISSION_DENIED"));
+                assert_eq!(code.as_deref(), Some("403"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_json_bodies_are_quoted_and_truncated() {
+        let body = "x".repeat(5000);
+        match error_from_body(502, body.as_bytes(), "upstream at http://h") {
+            ProviderError::Upstream { message, .. } => {
+                assert!(message.starts_with("upstream at http://h answered HTTP 502: xxx"), "{message}");
+                assert!(message.len() < 2100);
+            }
+            other => panic!("{other:?}"),
+        }
+        match error_from_body(500, b"", "u") {
+            ProviderError::Upstream { message, .. } => assert_eq!(message, "u answered HTTP 500 with an empty body"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_secs(30)), "30s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+    }
+}

@@ -1,0 +1,154 @@
+//! Upstream providers: one module per upstream family, all speaking the hub format.
+//!
+//! A [`Provider`] is built once per deployment at start-up (its HTTP client comes from
+//! `egress` and is shared and pooled) and turns a hub [`ChatRequest`] into a complete
+//! response or a stream of hub chunks. Providers never render client-facing errors: they
+//! return a [`ProviderError`] that `server` renders in the caller's dialect.
+
+pub mod http;
+pub mod mock;
+pub mod openai_compat;
+pub mod sse;
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::Stream;
+use serde_json::Value;
+
+use crate::config::{Deployment, Env, ProviderKind};
+use crate::egress::Egress;
+use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+
+/// A stream of hub chunks; an `Err` item ends the stream.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
+
+/// What a chat call produced.
+pub enum ChatOutput {
+    Complete(ChatCompletion),
+    Stream(ChunkStream),
+}
+
+/// Which phase of an upstream call timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutPhase {
+    Connect,
+    /// Waiting for the response head or the whole body.
+    Response,
+    /// Waiting for the next chunk of a stream.
+    StreamIdle,
+}
+
+/// Everything that can go wrong between the gateway and an upstream.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// The deployment cannot serve requests (missing variable or credential).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request cannot be sent to this upstream as it is (client fault, 400).
+    #[error("{message}")]
+    InvalidRequest { message: String, param: Option<String> },
+    /// Could not reach the upstream (or its proxy): DNS, TCP, TLS, proxy refusal.
+    #[error("{message}")]
+    Connect { message: String },
+    #[error("{message}")]
+    Timeout { phase: TimeoutPhase, message: String },
+    /// Getting an upstream token failed (Entra, Google OAuth, Azure CLI).
+    #[error("{message}")]
+    Credential { message: String },
+    /// The upstream answered with an error status; its message is passed through.
+    #[error("{message}")]
+    Upstream {
+        status: u16,
+        message: String,
+        /// The upstream's error type/status string, if it sent one.
+        kind: Option<String>,
+        code: Option<String>,
+        param: Option<String>,
+        retry_after: Option<String>,
+        /// Provider details worth keeping (Azure content-filter results).
+        details: Option<Value>,
+    },
+    /// The upstream answered 2xx with something we cannot understand.
+    #[error("{message}")]
+    Protocol { message: String },
+}
+
+impl ProviderError {
+    /// Whether another attempt (same or next deployment) may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProviderError::Connect { .. } => true,
+            ProviderError::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
+            ProviderError::Upstream { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    pub fn protocol(message: impl Into<String>) -> Self {
+        ProviderError::Protocol { message: message.into() }
+    }
+}
+
+/// Timeouts for one call, from the deployment's `timeout` / `stream_timeout`.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub total: Duration,
+    pub stream_idle: Duration,
+}
+
+impl Timeouts {
+    pub fn for_deployment(dep: &Deployment) -> Self {
+        Timeouts {
+            total: dep.timeout,
+            stream_idle: dep.stream_timeout.unwrap_or(dep.timeout),
+        }
+    }
+}
+
+/// A deployment's upstream.
+pub enum Provider {
+    Mock(mock::Mock),
+    OpenAiCompat(openai_compat::OpenAiCompat),
+}
+
+impl Provider {
+    /// Build the provider for a deployment. An `Err` marks the deployment unavailable with
+    /// that reason (the gateway still starts).
+    pub fn build(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Provider, String> {
+        match dep.provider {
+            ProviderKind::Mock => Ok(Provider::Mock(mock::Mock::new(dep))),
+            ProviderKind::OpenAi | ProviderKind::DashScope => {
+                openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
+            }
+            ProviderKind::Azure | ProviderKind::Vertex => Err(format!(
+                "model `{}`: the {} provider is not built into this version of ai-proxy yet",
+                dep.alias,
+                dep.provider.name()
+            )),
+        }
+    }
+
+    /// Request parameters this upstream does not accept (dropped with `drop_params`,
+    /// otherwise rejected with a 400 that says how to drop them).
+    pub fn unsupported_params(&self) -> &'static [&'static str] {
+        match self {
+            Provider::Mock(_) => &[],
+            Provider::OpenAiCompat(p) => p.unsupported_params(),
+        }
+    }
+
+    pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+        match self {
+            Provider::Mock(p) => p.chat(req),
+            Provider::OpenAiCompat(p) => p.chat(req).await,
+        }
+    }
+
+    pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+        match self {
+            Provider::Mock(p) => p.embeddings(req),
+            Provider::OpenAiCompat(p) => p.embeddings(req).await,
+        }
+    }
+}

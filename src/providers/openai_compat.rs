@@ -1,0 +1,192 @@
+//! OpenAI-compatible upstreams: DashScope (Qwen) compatible mode, OpenAI itself, vLLM, Ollama.
+//!
+//! The hub format is their native format, so requests go out as they came in (model
+//! replaced, Qwen extras such as `enable_thinking` untouched) and chunks come back typed.
+
+use futures_util::StreamExt;
+use reqwest::Client;
+
+use super::http::{read_json, send, sse_events};
+use super::{ChatOutput, ProviderError, Timeouts};
+use crate::config::{Deployment, Env, ProviderKind};
+use crate::egress::Egress;
+use crate::secrets::Secret;
+use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions};
+
+pub const DASHSCOPE_DEFAULT_BASE: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
+pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
+
+/// Parameters DashScope's compatible mode rejects or ignores.
+const DASHSCOPE_UNSUPPORTED: &[&str] = &[
+    "logit_bias",
+    "store",
+    "metadata",
+    "service_tier",
+    "prediction",
+    "audio",
+    "modalities",
+    "reasoning_effort",
+    "web_search_options",
+];
+
+pub struct OpenAiCompat {
+    kind: ProviderKind,
+    client: Client,
+    chat_url: String,
+    embeddings_url: String,
+    api_key: Option<Secret<String>>,
+    model: String,
+    extra_headers: Vec<(String, String)>,
+    timeouts: Timeouts,
+    /// "DashScope at https://..." for messages.
+    label: String,
+}
+
+impl OpenAiCompat {
+    pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
+        let (default_base, key_var, name) = match dep.provider {
+            ProviderKind::DashScope => (DASHSCOPE_DEFAULT_BASE, "DASHSCOPE_API_KEY", "DashScope"),
+            _ => (OPENAI_DEFAULT_BASE, "OPENAI_API_KEY", "OpenAI-compatible upstream"),
+        };
+        let base = dep.api_base.as_deref().unwrap_or(default_base).trim_end_matches('/').to_owned();
+        url::Url::parse(&base).map_err(|e| format!("model `{}`: api_base `{base}` is not a URL: {e}", dep.alias))?;
+        let api_key = dep.api_key.clone().or_else(|| env.get(key_var).map(Secret::new));
+        if api_key.is_none() && dep.provider == ProviderKind::DashScope {
+            return Err(format!(
+                "model `{}`: no DashScope API key: set DASHSCOPE_API_KEY or litellm_params.api_key",
+                dep.alias
+            ));
+        }
+        let client = egress.client_for(dep).map_err(|e| format!("model `{}`: {e}", dep.alias))?;
+        Ok(OpenAiCompat {
+            kind: dep.provider,
+            client,
+            chat_url: format!("{base}/chat/completions"),
+            embeddings_url: format!("{base}/embeddings"),
+            api_key,
+            model: dep.model.clone(),
+            extra_headers: dep.extra_headers.clone(),
+            timeouts: Timeouts::for_deployment(dep),
+            label: format!("{name} at {base}"),
+        })
+    }
+
+    pub fn unsupported_params(&self) -> &'static [&'static str] {
+        match self.kind {
+            ProviderKind::DashScope => DASHSCOPE_UNSUPPORTED,
+            _ => &[],
+        }
+    }
+
+    fn post(&self, url: &str) -> reqwest::RequestBuilder {
+        let mut rb = self.client.post(url);
+        if let Some(key) = &self.api_key {
+            rb = rb.bearer_auth(key.expose());
+        }
+        for (k, v) in &self.extra_headers {
+            rb = rb.header(k, v);
+        }
+        rb
+    }
+
+    pub async fn chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+        req.model = self.model.clone();
+        let stream = req.is_stream();
+        if stream {
+            // Always ask for usage so the request log and tpm see it; `server` strips the
+            // usage chunk again when the client did not ask for it.
+            let opts = req.stream_options.get_or_insert_with(StreamOptions::default);
+            opts.include_usage = Some(true);
+        }
+        let body = serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let rb = self
+            .post(&self.chat_url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let resp = send(rb, self.timeouts, &self.label).await?;
+        if !stream {
+            let completion: ChatCompletion = read_json(resp, self.timeouts, &self.label).await?;
+            return Ok(ChatOutput::Complete(completion));
+        }
+        let label = self.label.clone();
+        let events = sse_events(resp, self.timeouts.stream_idle, label.clone());
+        let chunks = events.filter_map(move |ev| {
+            let label = label.clone();
+            async move {
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(e) => return Some(Err(e)),
+                };
+                let data = ev.data.trim();
+                if data.is_empty() || data == "[DONE]" {
+                    return None;
+                }
+                Some(parse_chunk(data, &label))
+            }
+        });
+        // Stop after [DONE]-less end or an error: the filter above yields nothing more.
+        Ok(ChatOutput::Stream(Box::pin(chunks)))
+    }
+
+    pub async fn embeddings(&self, mut req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+        req.model = self.model.clone();
+        let body = serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let rb = self
+            .post(&self.embeddings_url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let resp = send(rb, self.timeouts, &self.label).await?;
+        read_json(resp, self.timeouts, &self.label).await
+    }
+}
+
+/// One `data:` payload of an OpenAI-style stream. An `{"error": ...}` payload mid-stream
+/// (vLLM, DashScope) becomes an error that ends the stream.
+fn parse_chunk(data: &str, label: &str) -> Result<ChatChunk, ProviderError> {
+    if data.contains("\"error\"")
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
+        && v.get("error").is_some()
+        && v.get("choices").is_none()
+    {
+        let status = v
+            .pointer("/error/code")
+            .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (400..600).contains(c))
+            .unwrap_or(502);
+        return Err(super::http::error_from_body(status, data.as_bytes(), label));
+    }
+    serde_json::from_str(data).map_err(|e| {
+        ProviderError::protocol(format!(
+            "{label} sent a stream chunk that could not be read ({e}): {}",
+            super::http::truncate(data, 300)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qwen_reasoning_deltas_are_kept() {
+        let c = parse_chunk(
+            r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"qwen-plus","choices":[{"index":0,"delta":{"content":null,"reasoning_content":"think"},"finish_reason":null}]}"#,
+            "DashScope",
+        )
+        .expect("chunk");
+        assert_eq!(c.choices[0].delta.reasoning_content.as_deref(), Some("think"));
+    }
+
+    #[test]
+    fn error_payload_mid_stream_is_an_error() {
+        let e = parse_chunk(r#"{"error":{"message":"quota exceeded","code":429}}"#, "DashScope").expect_err("error");
+        match e {
+            ProviderError::Upstream { status, message, .. } => {
+                assert_eq!(status, 429);
+                assert_eq!(message, "quota exceeded");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading JSON request bodies into wire types, with errors that name the field.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// Turn a body-buffering failure (over the size limit, broken connection) into our error.
+pub fn read_rejection(rej: BytesRejection, limit: usize) -> ApiError {
+    if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            format!(
+                "Request body is larger than the gateway's limit of {} MiB (litellm_settings.max_request_size_mb).",
+                limit / (1024 * 1024)
+            ),
+        )
+        .with_param("request_body")
+    } else {
+        ApiError::bad_request(format!("Could not read the request body: {}", rej.body_text())).with_param("request_body")
+    }
+}
+
+/// Parse a JSON body. `endpoint` prefixes messages as LiteLLM does (`/chat/completions`).
+pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes, endpoint: &str) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let value = match result {
+        Ok(v) => v,
+        Err(err) => return Err(describe(err, endpoint)),
+    };
+    if let Err(e) = de.end() {
+        return Err(ApiError::bad_request(format!("Invalid JSON payload: {e}")).with_param("request_body"));
+    }
+    Ok(value)
+}
+
+fn describe(err: serde_path_to_error::Error<serde_json::Error>, endpoint: &str) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if !matches!(inner.classify(), serde_json::error::Category::Data) {
+        return ApiError::bad_request(format!("Invalid JSON payload: {inner}")).with_param("request_body");
+    }
+    let msg = strip_position(&inner.to_string());
+    if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+        let full = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
+        return ApiError::bad_request(format!("{endpoint}: Missing required parameter: '{full}'.")).with_param(full);
+    }
+    let param = if path == "." { "request_body".to_owned() } else { path };
+    ApiError::bad_request(format!("{endpoint}: Invalid value for '{param}': {msg}.")).with_param(param)
+}
+
+/// serde_json appends " at line L column C"; for data errors that position is noise.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::openai::ChatRequest;
+
+    fn err(body: &str) -> ApiError {
+        parse_json::<ChatRequest>(&Bytes::from(body.to_owned()), "/chat/completions").expect_err("error")
+    }
+
+    #[test]
+    fn missing_messages_matches_litellm() {
+        let e = err(r#"{"model":"gpt-4"}"#);
+        assert_eq!(e.message, "/chat/completions: Missing required parameter: 'messages'.");
+        assert_eq!(e.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn malformed_json_says_so() {
+        let e = err(r#"{"model":"gpt-4","messages":[{"role":"user","content":"hi"}"#);
+        assert!(e.message.starts_with("Invalid JSON payload: EOF while parsing"), "{}", e.message);
+        assert_eq!(e.param.as_deref(), Some("request_body"));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = err(r#"{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#);
+        assert_eq!(e.param.as_deref(), Some("temperature"));
+        assert!(e.message.contains("invalid type: string \"hot\", expected f64"), "{}", e.message);
+        let e = err(r#"{"model":"gpt-4","messages":[{"content":"hi"}]}"#);
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"));
+        let e = err(r#"{"model":"gpt-4","messages":"hi"}"#);
+        assert_eq!(e.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn trailing_garbage_is_rejected() {
+        let e = err(r#"{"model":"m","messages":[]} x"#);
+        assert!(e.message.starts_with("Invalid JSON payload"), "{}", e.message);
+    }
+}

@@ -1,0 +1,89 @@
+//! One log line per request. Model calls log themselves through [`CallLog`] (dropped when
+//! the response, or the stream, is finished) so the line carries alias, provider and usage;
+//! everything else is logged by [`log_requests`]. Secrets never reach these lines.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::wire::openai::Usage;
+
+/// Marker on responses whose line a [`CallLog`] writes.
+#[derive(Clone, Copy)]
+pub struct LoggedByCall;
+
+pub async fn log_requests(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if resp.extensions().get::<LoggedByCall>().is_none() {
+        let status = resp.status().as_u16();
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        if status >= 400 {
+            tracing::warn!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms");
+        } else {
+            tracing::info!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms");
+        }
+    }
+    resp
+}
+
+/// The log line of one model call, written when dropped.
+pub struct CallLog {
+    pub endpoint: &'static str,
+    pub alias: String,
+    pub provider: &'static str,
+    pub status: u16,
+    pub start: Instant,
+    pub usage: Option<Usage>,
+    pub stream: bool,
+    /// Set when a stream ended with an error event after a 200.
+    pub stream_error: Option<String>,
+}
+
+impl CallLog {
+    pub fn new(endpoint: &'static str, alias: &str, stream: bool) -> Self {
+        CallLog {
+            endpoint,
+            alias: alias.to_owned(),
+            provider: "-",
+            status: 200,
+            start: Instant::now(),
+            usage: None,
+            stream,
+            stream_error: None,
+        }
+    }
+}
+
+impl Drop for CallLog {
+    fn drop(&mut self) {
+        let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+        let (p, c) = self
+            .usage
+            .as_ref()
+            .map(|u| (u.prompt_tokens, u.completion_tokens))
+            .unwrap_or((0, 0));
+        let kind = if self.stream { "stream" } else { "json" };
+        match (&self.stream_error, self.status) {
+            (Some(err), _) => tracing::warn!(
+                target: "ai_proxy::request",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} stream_error={err}",
+                self.endpoint, self.alias, self.provider, self.status
+            ),
+            (None, s) if s >= 400 => tracing::warn!(
+                target: "ai_proxy::request",
+                "{} model={} provider={} status={s} {kind} {ms:.1}ms",
+                self.endpoint, self.alias, self.provider
+            ),
+            _ => tracing::info!(
+                target: "ai_proxy::request",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}",
+                self.endpoint, self.alias, self.provider, self.status
+            ),
+        }
+    }
+}

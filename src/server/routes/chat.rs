@@ -1,0 +1,89 @@
+//! `POST /v1/chat/completions` (and `/chat/completions`, Azure-style deployment paths).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use super::json;
+use crate::providers::ChatOutput;
+use crate::server::AppState;
+use crate::server::body::{parse_json, read_rejection};
+use crate::server::error::{ApiError, route_error};
+use crate::server::log::{CallLog, LoggedByCall};
+use crate::server::stream::openai_stream;
+use crate::wire::openai::ChatRequest;
+
+const ENDPOINT: &str = "/chat/completions";
+
+pub async fn chat_completions(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    handle(state, body, None).await
+}
+
+/// `/openai/deployments/{model}/chat/completions`: the model comes from the path.
+pub async fn azure_style_chat(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(state, body, Some(model)).await
+}
+
+async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Option<String>) -> Response {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(rej) => return read_rejection(rej, state.max_body()).into_response(),
+    };
+    let mut req: ChatRequest = match parse_json(&bytes, ENDPOINT) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(m) = model {
+        req.model = m;
+    }
+    if req.model.trim().is_empty() {
+        return ApiError::bad_request(format!("{ENDPOINT}: Missing required parameter: 'model'."))
+            .with_param("model")
+            .into_response();
+    }
+    let alias = req.model.clone();
+    let include_usage = req.wants_stream_usage();
+    let mut log = CallLog::new("chat", &alias, req.is_stream());
+
+    let (routed, output) = match state.router().chat(req).await {
+        Ok(ok) => ok,
+        Err(err) => return logged_error(route_error(err, ENDPOINT), log),
+    };
+    log.provider = routed.dep.provider.name();
+    match output {
+        ChatOutput::Complete(mut completion) => {
+            completion.model = alias;
+            if let Some(u) = &completion.usage {
+                routed.record_tokens(u.total_tokens);
+                log.usage = Some(u.clone());
+            }
+            let mut resp = json(&completion);
+            resp.extensions_mut().insert(LoggedByCall);
+            resp
+        }
+        ChatOutput::Stream(mut stream) => match stream.next().await {
+            Some(Ok(first)) => openai_stream(first, stream, alias, include_usage, routed, log),
+            Some(Err(err)) => logged_error(err.into(), log),
+            None => logged_error(
+                ApiError::from(crate::providers::ProviderError::protocol(
+                    "the upstream closed the stream without sending anything",
+                )),
+                log,
+            ),
+        },
+    }
+}
+
+/// An error response whose request line the call log writes.
+pub fn logged_error(err: ApiError, mut log: CallLog) -> Response {
+    log.status = err.status.as_u16();
+    let mut resp = err.into_response();
+    resp.extensions_mut().insert(LoggedByCall);
+    resp
+}

@@ -1,0 +1,63 @@
+//! `POST /v1/embeddings` (and `/embeddings`, Azure-style deployment paths).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+
+use super::chat::logged_error;
+use super::json;
+use crate::server::AppState;
+use crate::server::body::{parse_json, read_rejection};
+use crate::server::error::{ApiError, route_error};
+use crate::server::log::{CallLog, LoggedByCall};
+use crate::wire::openai::EmbeddingsRequest;
+
+const ENDPOINT: &str = "/embeddings";
+
+pub async fn embeddings(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    handle(state, body, None).await
+}
+
+pub async fn azure_style_embeddings(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(state, body, Some(model)).await
+}
+
+async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Option<String>) -> Response {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(rej) => return read_rejection(rej, state.max_body()).into_response(),
+    };
+    let mut req: EmbeddingsRequest = match parse_json(&bytes, ENDPOINT) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(m) = model {
+        req.model = m;
+    }
+    if req.model.trim().is_empty() {
+        return ApiError::bad_request(format!("{ENDPOINT}: Missing required parameter: 'model'."))
+            .with_param("model")
+            .into_response();
+    }
+    let alias = req.model.clone();
+    let mut log = CallLog::new("embeddings", &alias, false);
+    match state.router().embeddings(req).await {
+        Ok((routed, mut resp)) => {
+            log.provider = routed.dep.provider.name();
+            resp.model = alias;
+            if let Some(u) = &resp.usage {
+                routed.record_tokens(u.total_tokens);
+                log.usage = Some(u.clone());
+            }
+            let mut r = json(&resp);
+            r.extensions_mut().insert(LoggedByCall);
+            r
+        }
+        Err(err) => logged_error(route_error(err, ENDPOINT), log),
+    }
+}

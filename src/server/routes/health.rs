@@ -1,0 +1,34 @@
+//! Health probes, unauthenticated as in LiteLLM: liveliness/liveness and readiness.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::json;
+use crate::server::AppState;
+
+pub async fn liveliness() -> Response {
+    json(&"I'm alive!")
+}
+
+/// LiteLLM's `{"status": "healthy", "db": "Not connected"}` plus version and model counts,
+/// and each unavailable deployment with what to set.
+pub async fn readiness(State(state): State<AppState>) -> Response {
+    let deployments = state.router().deployments();
+    let unavailable: Vec<Value> = deployments
+        .iter()
+        .filter_map(|r| {
+            r.unavailable_reason()
+                .map(|reason| json!({ "model": r.dep.alias, "reason": reason }))
+        })
+        .collect();
+    json(&json!({
+        "status": "healthy",
+        "db": "Not connected",
+        "version": env!("CARGO_PKG_VERSION"),
+        "models": deployments.len(),
+        "models_available": deployments.len() - unavailable.len(),
+        "unavailable": unavailable,
+        "uptime_seconds": state.uptime().as_secs(),
+    }))
+}

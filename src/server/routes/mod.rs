@@ -1,0 +1,41 @@
+//! Route handlers, one file per API area. Each handler parses, calls the router, renders.
+
+pub mod chat;
+pub mod embeddings;
+pub mod health;
+pub mod models;
+
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::auth::dialect_of;
+use super::error::ApiError;
+
+/// Unknown paths get a 404 in the caller's dialect instead of an empty body.
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found_error",
+        format!("Route not found: {method} {}", uri.path()),
+    )
+    .in_dialect(dialect_of(uri.path()))
+    .into_response()
+}
+
+/// A JSON response from already-serialized bytes.
+pub fn json_bytes(body: Vec<u8>) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Serialize a value as a JSON response.
+pub fn json<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => json_bytes(body),
+        Err(e) => ApiError::internal(format!("cannot encode response: {e}")).into_response(),
+    }
+}

@@ -1,0 +1,110 @@
+//! Relaying hub chunks to an OpenAI client as SSE, chunk by chunk as they arrive.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use futures_util::StreamExt;
+
+use super::error::ApiError;
+use super::log::{CallLog, LoggedByCall};
+use crate::providers::ChunkStream;
+use crate::router::Routed;
+use crate::wire::openai::ChatChunk;
+
+/// SSE response headers common to both dialects.
+pub fn sse_response(body: Body) -> Response {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp.extensions_mut().insert(LoggedByCall);
+    resp
+}
+
+/// `data: {json}\n\n`
+pub fn data_frame(json: &[u8]) -> Bytes {
+    let mut v = Vec::with_capacity(json.len() + 8);
+    v.extend_from_slice(b"data: ");
+    v.extend_from_slice(json);
+    v.extend_from_slice(b"\n\n");
+    Bytes::from(v)
+}
+
+/// Render an OpenAI stream. `first` was already taken off `rest` (to answer early errors
+/// with a proper status). The `model` field is the alias; the usage chunk is dropped unless
+/// the client asked for it (it is still logged and counted against `tpm`).
+pub fn openai_stream(
+    first: ChatChunk,
+    rest: ChunkStream,
+    alias: String,
+    include_usage: bool,
+    routed: Arc<Routed>,
+    log: CallLog,
+) -> Response {
+    struct State {
+        chunks: ChunkStream,
+        alias: String,
+        include_usage: bool,
+        routed: Arc<Routed>,
+        log: CallLog,
+        finished: bool,
+    }
+    let head = futures_util::stream::once(async move { Ok(first) });
+    let state = State {
+        chunks: Box::pin(head.chain(rest)),
+        alias,
+        include_usage,
+        routed,
+        log,
+        finished: false,
+    };
+    let body = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.finished {
+                return None;
+            }
+            match st.chunks.next().await {
+                Some(Ok(mut chunk)) => {
+                    chunk.model.clone_from(&st.alias);
+                    if let Some(u) = &chunk.usage {
+                        st.routed.record_tokens(u.total_tokens);
+                        st.log.usage = Some(u.clone());
+                    }
+                    if !st.include_usage {
+                        if chunk.choices.is_empty() && chunk.usage.is_some() {
+                            continue;
+                        }
+                        chunk.usage = None;
+                    }
+                    let frame = match serde_json::to_vec(&chunk) {
+                        Ok(json) => data_frame(&json),
+                        Err(e) => {
+                            st.finished = true;
+                            openai_error_frame(&ApiError::internal(format!("cannot encode chunk: {e}")))
+                        }
+                    };
+                    return Some((Ok::<Bytes, std::convert::Infallible>(frame), st));
+                }
+                Some(Err(err)) => {
+                    let api: ApiError = err.into();
+                    st.log.stream_error = Some(api.message.clone());
+                    st.finished = true;
+                    return Some((Ok(openai_error_frame(&api)), st));
+                }
+                None => {
+                    st.finished = true;
+                    return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), st));
+                }
+            }
+        }
+    });
+    sse_response(Body::from_stream(body))
+}
+
+/// An error event in the middle of an OpenAI stream (the OpenAI SDK raises on it).
+pub fn openai_error_frame(err: &ApiError) -> Bytes {
+    data_frame(&serde_json::to_vec(&err.openai_body()).unwrap_or_default())
+}

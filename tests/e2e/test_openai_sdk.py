@@ -1,0 +1,117 @@
+"""The official `openai` Python SDK against the real gateway: the mock model and a mock
+DashScope speaking its real wire format."""
+
+import openai
+import pytest
+
+from conftest import DASHSCOPE_KEY, MASTER_KEY
+
+
+def config(mocks: str) -> str:
+    return f"""
+model_list:
+  - model_name: mock
+    litellm_params:
+      model: mock/echo
+  - model_name: qwen-max
+    litellm_params:
+      model: dashscope/qwen-max
+      api_base: {mocks}/compatible-mode/v1
+  - model_name: qwen-plus
+    litellm_params:
+      model: dashscope/qwen-plus
+      api_base: {mocks}/compatible-mode/v1
+  - model_name: qwen-limited
+    litellm_params:
+      model: dashscope/qwen-max
+      api_base: {mocks}/compatible-mode/v1
+      rpm: 1
+  - model_name: qwen-break
+    litellm_params:
+      model: dashscope/qwen-break
+      api_base: {mocks}/compatible-mode/v1
+  - model_name: text-embedding-v3
+    litellm_params:
+      model: dashscope/text-embedding-v3
+      api_base: {mocks}/compatible-mode/v1
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"""
+
+
+@pytest.fixture
+def client(gateway, mocks):
+    gw = gateway(config(mocks), LITELLM_MASTER_KEY=MASTER_KEY, DASHSCOPE_API_KEY=DASHSCOPE_KEY)
+    c = openai.OpenAI(base_url=gw.base + "/v1", api_key=MASTER_KEY, max_retries=0)
+    c.gateway = gw
+    return c
+
+
+def test_chat_with_mock_model(client):
+    r = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "你好"}])
+    assert r.choices[0].message.content == "You said: 你好"
+    assert r.model == "mock"
+    assert r.usage.total_tokens > 0
+
+
+def test_stream_with_mock_model_and_usage(client):
+    stream = client.chat.completions.create(
+        model="mock",
+        messages=[{"role": "user", "content": "stream me please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "You said: stream me please"
+    assert chunks[-1].usage.completion_tokens == 5
+
+
+def test_dashscope_chat_and_reasoning_stream(client):
+    r = client.chat.completions.create(model="qwen-max", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content == "Qwen says: hi"
+    assert r.model == "qwen-max"
+
+    stream = client.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": "think"}],
+        stream=True,
+        extra_body={"enable_thinking": True},
+    )
+    reasoning, text = "", ""
+    for chunk in stream:
+        delta = chunk.choices[0].delta
+        reasoning += (delta.model_extra or {}).get("reasoning_content") or ""
+        text += delta.content or ""
+    assert reasoning == "Let me think."
+    assert text == "Qwen says: think"
+
+
+def test_embeddings(client):
+    r = client.embeddings.create(model="text-embedding-v3", input=["a", "b"], dimensions=2)
+    assert [d.embedding for d in r.data] == [[0.5, 0.5], [0.5, 0.5]]
+
+
+def test_errors_map_to_sdk_exceptions(client):
+    bad = openai.OpenAI(base_url=client.base_url, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as e:
+        bad.chat.completions.create(model="mock", messages=[{"role": "user", "content": "x"}])
+    assert "invalid API key" in str(e.value)
+
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "x"}])
+    assert "Available models: mock, qwen-max" in str(e.value)
+
+    client.chat.completions.create(model="qwen-limited", messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.RateLimitError) as e:
+        client.chat.completions.create(model="qwen-limited", messages=[{"role": "user", "content": "x"}])
+    assert e.value.response.headers["retry-after"].isdigit()
+
+
+def test_stream_failure_raises_instead_of_hanging(client):
+    stream = client.with_options(timeout=15).chat.completions.create(
+        model="qwen-break", messages=[{"role": "user", "content": "a b c d"}], stream=True
+    )
+    with pytest.raises(openai.APIError):
+        for _ in stream:
+            pass

@@ -1,0 +1,7 @@
+//! Integration tests: one binary. `support` has the gateway harness and mock upstreams that
+//! speak each provider's wire format on 127.0.0.1.
+
+mod support;
+
+mod core_app;
+mod core_process;
