@@ -2,6 +2,7 @@
 //!
 //! A request runs left to right: `server → router → translate → providers → egress`.
 //!
+//! - `auth`: upstream token sources and their shared cache; tokens are `Secret`s.
 //! - `cli`: command-line types and one file per subcommand; never holds business logic.
 //! - `config`: YAML as written (`raw`), then the resolved `Config`; never does network IO.
 //! - `secrets`: `Secret<T>`, which cannot be printed; the only way secrets leave is `expose`.
@@ -13,6 +14,7 @@
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
 //! - `telemetry`: logging setup.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod egress;
