@@ -1,0 +1,108 @@
+//! Micro-benchmarks of the per-request work the gateway does besides moving bytes: request
+//! parse + re-serialize, upstream response parse + re-serialize, SSE decoding, chunk relay,
+//! and one whole request through `server::app` with a local mock model (no sockets).
+//!
+//! `cargo bench --bench hot_path` (criterion; results in target/criterion). The whole-process
+//! comparison with nginx and LiteLLM is `scripts/bench`.
+
+use std::hint::black_box;
+
+use ai_proxy::config::{self, Env, Source};
+use ai_proxy::providers::sse::SseDecoder;
+use ai_proxy::server::{self, AppState};
+use ai_proxy::wire::openai::{ChatChunk, ChatCompletion, ChatRequest};
+use axum::body::{Body, Bytes};
+use axum::http::Request;
+use criterion::{Criterion, criterion_group, criterion_main};
+use tower::ServiceExt;
+
+const REQUEST: &str = r#"{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":64,"temperature":0.2}"#;
+
+const COMPLETION: &str = r#"{"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012","object":"chat.completion","created":1732800000,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench_mock","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is a fixed response from the benchmark mock upstream. It is long enough to look like a real short answer from a chat model.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":25,"completion_tokens":28,"total_tokens":53,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#;
+
+const CHUNK: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1732800000,"model":"bench-s20-i5","system_fingerprint":"fp_bench_mock","choices":[{"index":0,"delta":{"content":" fixed"},"logprobs":null,"finish_reason":null}]}"#;
+
+fn sse_body(events: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..events {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(CHUNK.as_bytes());
+        out.extend_from_slice(b"\n\n");
+    }
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    out
+}
+
+fn request_roundtrip(c: &mut Criterion) {
+    let bytes = Bytes::from_static(REQUEST.as_bytes());
+    c.bench_function("request: parse + serialize upstream body", |b| {
+        b.iter(|| {
+            let mut req: ChatRequest = serde_json::from_slice(black_box(&bytes)).expect("parse");
+            req.model = "bench-upstream".to_owned();
+            black_box(serde_json::to_vec(&req).expect("serialize"))
+        })
+    });
+}
+
+fn completion_roundtrip(c: &mut Criterion) {
+    let bytes = Bytes::from_static(COMPLETION.as_bytes());
+    c.bench_function("completion: parse upstream + serialize to client", |b| {
+        b.iter(|| {
+            let mut resp: ChatCompletion = serde_json::from_slice(black_box(&bytes)).expect("parse");
+            resp.model = "bench".to_owned();
+            black_box(serde_json::to_vec(&resp).expect("serialize"))
+        })
+    });
+}
+
+fn sse_decode(c: &mut Criterion) {
+    let body = sse_body(20);
+    c.bench_function("sse: decode 21 events, one read per event", |b| {
+        let pieces: Vec<&[u8]> = body.split_inclusive(|&b| b == b'\n').collect();
+        b.iter(|| {
+            let mut d = SseDecoder::new();
+            let mut n = 0;
+            // Two lines make one event; feed each event as the network would.
+            for pair in pieces.chunks(2) {
+                for p in pair {
+                    n += d.push(black_box(p)).len();
+                }
+            }
+            black_box(n)
+        })
+    });
+}
+
+fn chunk_relay(c: &mut Criterion) {
+    c.bench_function("chunk: parse + rewrite model + serialize frame", |b| {
+        b.iter(|| {
+            let mut chunk: ChatChunk = serde_json::from_str(black_box(CHUNK)).expect("parse");
+            chunk.model.clear();
+            chunk.model.push_str("bench-stream");
+            let json = serde_json::to_vec(&chunk).expect("serialize");
+            black_box(server::stream::data_frame(&json))
+        })
+    });
+}
+
+fn whole_request_mock(c: &mut Criterion) {
+    let yaml = "model_list:\n  - model_name: bench\n    litellm_params:\n      model: mock/bench\n      mock_response: \"Hello! This is a fixed response.\"\n";
+    let cfg = config::load(yaml, Source::Embedded, Env::default()).expect("config");
+    let app = server::app(AppState::from_config(&cfg));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    c.bench_function("app: POST /v1/chat/completions to a mock model (no socket)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let req = Request::post("/v1/chat/completions")
+                    .header("content-type", "application/json")
+                    .body(Body::from(REQUEST))
+                    .expect("request");
+                let resp = app.clone().oneshot(req).await.expect("response");
+                black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
+            })
+        })
+    });
+}
+
+criterion_group!(benches, request_roundtrip, completion_roundtrip, sse_decode, chunk_relay, whole_request_mock);
+criterion_main!(benches);
