@@ -6,7 +6,9 @@
 //!
 //! Streams are shaped by the upstream model name the gateway sends, so one mock serves every
 //! scenario: `bench-s{N}-i{MS}` streams N content chunks, one every MS milliseconds (the role
-//! chunk goes out at once). Any other model streams 20 chunks 5 ms apart.
+//! chunk goes out at once). Any other model streams 20 chunks 5 ms apart. Each OpenAI chunk
+//! carries the wall-clock time it was written (`system_fingerprint: "fp_ts_<unix µs>"`), so
+//! the client can tell how long every chunk spent in between.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -111,7 +113,7 @@ fn words(n: u32) -> Vec<String> {
 fn openai_frames(model: &str, n: u32, usage: bool) -> Vec<Bytes> {
     let head = |delta: &str, finish: &str| {
         format!(
-            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1732800000,\"model\":\"{model}\",\"system_fingerprint\":\"fp_bench_mock\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n"
+            "data: {{\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"created\":1732800000,\"model\":\"{model}\",\"system_fingerprint\":\"fp_ts_{STAMP}\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n"
         )
     };
     let mut out = vec![Bytes::from(head(r#"{"role":"assistant","content":""}"#, "null"))];
@@ -160,12 +162,30 @@ fn sse(frames: Vec<Bytes>, ms: u64) -> Response {
         if !first && ms > 0 {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        Some((Ok::<Bytes, Infallible>(frame), (it, false)))
+        Some((Ok::<Bytes, Infallible>(stamp(frame)), (it, false)))
     });
     let mut resp = Response::new(Body::from_stream(stream));
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     resp
+}
+
+const STAMP: &str = "{STAMP}";
+
+/// Put the current wall-clock time (unix µs, fixed width) where the frame says `{STAMP}`.
+fn stamp(frame: Bytes) -> Bytes {
+    let Some(at) = frame.windows(STAMP.len()).position(|w| w == STAMP.as_bytes()) else {
+        return frame;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let mut v = Vec::with_capacity(frame.len() + 16);
+    v.extend_from_slice(&frame[..at]);
+    v.extend_from_slice(format!("{now:016}").as_bytes());
+    v.extend_from_slice(&frame[at + STAMP.len()..]);
+    Bytes::from(v)
 }
 
 fn json(body: &'static str) -> Response {

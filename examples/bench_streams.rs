@@ -53,11 +53,13 @@ async fn main() -> Result<(), String> {
     Ok(())
 }
 
-/// One streamed request: (time to first event, arrival time of each event, body reads).
+/// One streamed request: (time to first event, arrival time of each event, body reads,
+/// and for each chunk the mock stamped, how long it took from the mock's write to our read).
 struct Trace {
     ttfb: Duration,
     events: Vec<Duration>,
     reads_with_events: usize,
+    transit_ms: Vec<f64>,
 }
 
 async fn one(client: &reqwest::Client, url: &str, body: &str) -> Result<Trace, String> {
@@ -76,9 +78,12 @@ async fn one(client: &reqwest::Client, url: &str, body: &str) -> Result<Trace, S
     let mut stream = resp.bytes_stream();
     let mut events = Vec::new();
     let mut reads_with_events = 0;
+    let mut transit_ms = Vec::new();
     while let Some(item) = stream.next().await {
         let bytes = item.map_err(|e| format!("read: {e}"))?;
         let at = start.elapsed();
+        let now = unix_us();
+        transit_ms.extend(stamps(&bytes).into_iter().map(|t| (now - t) as f64 / 1000.0));
         let k = count_events(&bytes);
         if k > 0 {
             reads_with_events += 1;
@@ -92,7 +97,31 @@ async fn one(client: &reqwest::Client, url: &str, body: &str) -> Result<Trace, S
         ttfb,
         events,
         reads_with_events,
+        transit_ms,
     })
+}
+
+fn unix_us() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i128)
+        .unwrap_or(0)
+}
+
+/// The mock's write times (`fp_ts_<16 digits>`, unix µs) in a read.
+fn stamps(bytes: &[u8]) -> Vec<i128> {
+    const TAG: &[u8] = b"fp_ts_";
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(p) = bytes[i..].windows(TAG.len()).position(|w| w == TAG) {
+        let from = i + p + TAG.len();
+        let digits = bytes.get(from..from + 16).and_then(|d| std::str::from_utf8(d).ok());
+        if let Some(t) = digits.and_then(|d| d.parse::<i128>().ok()) {
+            out.push(t);
+        }
+        i = from;
+    }
+    out
 }
 
 /// `data:` lines in a read (events are one `data:` line each in every dialect used here).
@@ -127,6 +156,7 @@ async fn latency(client: &reqwest::Client, url: &str, body: &str, n: usize) -> R
         .flat_map(|t| t.events.windows(2).map(|w| ms(w[1] - w[0])))
         .collect();
     let reads: usize = traces.iter().map(|t| t.reads_with_events).sum();
+    let mut transit: Vec<f64> = traces.iter().flat_map(|t| t.transit_ms.iter().copied()).collect();
     let evs: usize = traces.iter().map(|t| t.events.len()).sum();
     Ok(json!({
         "requests": n,
@@ -137,6 +167,9 @@ async fn latency(client: &reqwest::Client, url: &str, body: &str, n: usize) -> R
         "gap_ms_p50": pct(&mut gaps, 50.0),
         "gap_ms_min": gaps.iter().cloned().fold(f64::INFINITY, f64::min),
         "events": evs,
+        "stamped_chunks": transit.len(),
+        "chunk_transit_ms_p50": pct(&mut transit, 50.0),
+        "chunk_transit_ms_p99": pct(&mut transit, 99.0),
         "reads_with_events": reads,
     }))
 }

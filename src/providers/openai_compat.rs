@@ -111,18 +111,18 @@ impl OpenAiCompat {
         let label = self.label.clone();
         let events = sse_events(resp, self.timeouts.stream_idle, label.clone());
         let chunks = events.filter_map(move |ev| {
-            let label = label.clone();
-            async move {
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    Err(e) => return Some(Err(e)),
-                };
-                let data = ev.data.trim();
-                if data.is_empty() || data == "[DONE]" {
-                    return None;
+            let item = match ev {
+                Ok(ev) => {
+                    let data = ev.data.trim();
+                    if data.is_empty() || data == "[DONE]" {
+                        None
+                    } else {
+                        Some(parse_chunk(data, &label))
+                    }
                 }
-                Some(parse_chunk(data, &label))
-            }
+                Err(e) => Some(Err(e)),
+            };
+            futures_util::future::ready(item)
         });
         // Stop after [DONE]-less end or an error: the filter above yields nothing more.
         Ok(ChatOutput::Stream(Box::pin(chunks)))

@@ -80,7 +80,14 @@ impl SseDecoder {
             self.event = None;
             return None;
         }
-        let data = std::mem::take(&mut self.data).join("\n");
+        // Nearly every event has one data line: move it out rather than join a copy.
+        let data = if self.data.len() == 1 {
+            self.data.pop().unwrap_or_default()
+        } else {
+            let joined = self.data.join("\n");
+            self.data.clear();
+            joined
+        };
         Some(SseEvent { event: self.event.take(), data })
     }
 }

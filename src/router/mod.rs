@@ -199,7 +199,7 @@ impl Router {
     }
 
     /// Run a chat request against the alias's deployments with retries.
-    pub async fn chat(&self, req: ChatRequest) -> Result<(Arc<Routed>, ChatOutput), RouteError> {
+    pub async fn chat(&self, mut req: ChatRequest) -> Result<(Arc<Routed>, ChatOutput), RouteError> {
         let model = req.model.clone();
         let candidates = self.ordered(&model)?;
         let mut pos = 0;
@@ -216,8 +216,10 @@ impl Router {
                     });
                 }
             };
-            let prepared = prepare(&routed.dep, provider, req.clone())?;
             let retries = routed.dep.max_retries.unwrap_or(self.num_retries);
+            // Only an attempt that may be retried needs the request kept for the next one.
+            let this_try = if attempt < retries { req.clone() } else { std::mem::take(&mut req) };
+            let prepared = prepare(&routed.dep, provider, this_try)?;
             match provider.chat(prepared).await {
                 Ok(out) => return Ok((routed, out)),
                 Err(err) if err.is_retryable() && attempt < retries => {

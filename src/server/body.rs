@@ -25,7 +25,13 @@ pub fn read_rejection(rej: BytesRejection, limit: usize) -> ApiError {
 }
 
 /// Parse a JSON body. `endpoint` prefixes messages as LiteLLM does (`/chat/completions`).
+///
+/// Valid bodies take serde_json's plain path; only a failed parse is repeated with field-path
+/// tracking (`serde_path_to_error`), which costs on every field, to name the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes, endpoint: &str) -> Result<T, ApiError> {
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     let value = match result {

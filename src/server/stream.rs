@@ -24,6 +24,15 @@ pub fn sse_response(body: Body) -> Response {
     resp
 }
 
+/// `data: {json}\n\n` with the value serialized straight into the frame (one buffer).
+pub fn json_frame<T: serde::Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {
+    let mut v = Vec::with_capacity(320);
+    v.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut v, value)?;
+    v.extend_from_slice(b"\n\n");
+    Ok(Bytes::from(v))
+}
+
 /// `data: {json}\n\n`
 pub fn data_frame(json: &[u8]) -> Bytes {
     let mut v = Vec::with_capacity(json.len() + 8);
@@ -79,8 +88,8 @@ pub fn openai_stream(
                         }
                         chunk.usage = None;
                     }
-                    let frame = match serde_json::to_vec(&chunk) {
-                        Ok(json) => data_frame(&json),
+                    let frame = match json_frame(&chunk) {
+                        Ok(frame) => frame,
                         Err(e) => {
                             st.finished = true;
                             openai_error_frame(&ApiError::internal(format!("cannot encode chunk: {e}")))
