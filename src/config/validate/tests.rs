@@ -1,0 +1,1 @@
+//! Tests of every validate check, with the messages users see.
