@@ -173,11 +173,14 @@ fn dotenv_placeholders(config: &Config, out: &mut Vec<Check>) {
             && let Some(what) = placeholder(value)
         {
             bad = true;
-            out.push(Check::fail(
+            let mut check = Check::fail(
                 Kind::Placeholder,
                 format!("{name} in {} is {what}", path.display()),
                 format!("set the real value: ai-proxy secrets set {name} (secrets) or edit {}; remove the line if you do not use it", path.display()),
-            ));
+            );
+            // Models that use it are caught by their own checks; an unused line is noise.
+            check.fatal_at_start = false;
+            out.push(check);
         }
     }
     if !bad {

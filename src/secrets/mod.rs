@@ -13,6 +13,7 @@ mod keychain;
 mod linux;
 pub mod dotenv;
 pub mod memory;
+pub mod names;
 pub mod store;
 
 use std::fmt;

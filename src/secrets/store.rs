@@ -136,6 +136,7 @@ impl SecretLookup for StoreLookup {
     fn lookup(&self, name: &str) -> Option<String> {
         match self.0.get(name) {
             Ok(v) => v.map(|s| s.expose().clone()),
+            Err(StoreError::BadName(_)) => None,
             Err(e) => {
                 tracing::warn!("{e}");
                 None
@@ -153,14 +154,28 @@ pub(super) fn keyring_failed(store: &'static str, action: &'static str, name: &s
     match e {
         keyring_core::Error::NoStorageAccess(inner) => StoreError::Unavailable {
             store,
-            reason: inner.to_string(),
+            reason: with_hint(store, inner.to_string()),
         },
+        keyring_core::Error::PlatformFailure(inner) if store == "keyutils" && inner.to_string().contains("AccessDenied") => {
+            StoreError::Unavailable {
+                store,
+                reason: with_hint(store, inner.to_string()),
+            }
+        }
         other => StoreError::Failed {
             store,
             action,
             name: name.to_owned(),
             reason: other.to_string(),
         },
+    }
+}
+
+fn with_hint(store: &str, reason: String) -> String {
+    if store == "keyutils" {
+        format!("{reason} (no usable session keyring: on a headless Linux machine run the command inside `keyctl session -`, from the Debian package keyutils)")
+    } else {
+        reason
     }
 }
 
