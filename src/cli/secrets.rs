@@ -71,7 +71,7 @@ fn set(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
     let store = open_store(env)?;
     let value = read_value(name)?;
     store.set(name, &value)?;
-    println!("stored {name} in the {} (service {})", store.label(), store::service_name(env));
+    println!("stored {name} in the {} store (service {})", store.label(), store::service_name(env));
     if env.get(name).is_some() {
         println!("note: {name} is also set in this shell's environment, which wins over the store; unset it there");
     }
@@ -130,9 +130,9 @@ fn delete(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
     store::check_name(name)?;
     let store = open_store(env)?;
     if store.delete(name)? {
-        println!("deleted {name} from the {}", store.label());
+        println!("deleted {name} from the {} store", store.label());
     } else {
-        println!("{name} was not in the {}", store.label());
+        println!("{name} was not in the {} store", store.label());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -155,7 +155,7 @@ fn import(args: &ConfigArgs, backup: bool) -> anyhow::Result<ExitCode> {
             // Read back before the file loses the only other copy.
             match store.get(name)? {
                 Some(v) if v == *value => {}
-                _ => bail!("{name} did not read back from the {} as stored; {} left unchanged", store.label(), path.display()),
+                _ => bail!("{name} did not read back from the {} store as stored; {} left unchanged", store.label(), path.display()),
             }
         }
         if backup {
@@ -166,7 +166,7 @@ fn import(args: &ConfigArgs, backup: bool) -> anyhow::Result<ExitCode> {
         files::write_private(&path, &split.kept).with_context(|| format!("cannot rewrite {}", path.display()))?;
         let moved: Vec<&str> = split.moved.iter().map(|(n, _)| n.as_str()).collect();
         println!(
-            "moved {} secret(s) from {} to the {}: {}",
+            "moved {} secret(s) from {} to the {} store: {}",
             moved.len(),
             path.display(),
             store.label(),

@@ -104,10 +104,10 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = rendered.secrets.iter().map(|(n, _)| n.as_str()).collect();
     println!("wrote {} and {} (mode 0600)", config_path.display(), env_path.display());
     if !names.is_empty() {
-        println!("stored in the {}: {}", store.label(), names.join(", "));
+        println!("stored in the {} store: {}", store.label(), names.join(", "));
     }
     if let (true, Some(k)) = (new_key, &master_key) {
-        println!("master key (your tools send it as the API key; kept in the {}, shown only now): {}", store.label(), k.expose());
+        println!("master key (your tools send it as the API key; kept in the {} store, shown only now): {}", store.label(), k.expose());
     }
 
     let mut ok = true;

@@ -64,7 +64,7 @@ pub fn split(text: &str, store: &str) -> Split {
             out.kept.push_str(line);
             continue;
         }
-        out.kept.push_str(&format!("# {name}: moved to the {store} (ai-proxy secrets import)\n"));
+        out.kept.push_str(&format!("# {name}: moved to the {store} store (ai-proxy secrets import)\n"));
         out.moved.push((name, Secret::new(value)));
     }
     out
@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(s.placeholders, ["DASHSCOPE_API_KEY"]);
         assert_eq!(
             s.kept,
-            "# Azure\nAZURE_CLIENT_ID=abc\n# AZURE_CLIENT_SECRET: moved to the keychain (ai-proxy secrets import)\n# AZURE_PROXY: moved to the keychain (ai-proxy secrets import)\n\nDASHSCOPE_API_KEY=您的DashScope_API_KEY\n# LITELLM_MASTER_KEY: moved to the keychain (ai-proxy secrets import)\nLITELLM_PORT=4000"
+            "# Azure\nAZURE_CLIENT_ID=abc\n# AZURE_CLIENT_SECRET: moved to the keychain store (ai-proxy secrets import)\n# AZURE_PROXY: moved to the keychain store (ai-proxy secrets import)\n\nDASHSCOPE_API_KEY=您的DashScope_API_KEY\n# LITELLM_MASTER_KEY: moved to the keychain store (ai-proxy secrets import)\nLITELLM_PORT=4000"
         );
     }
 }
