@@ -3,5 +3,6 @@
 
 mod support;
 
+mod azure;
 mod core_app;
 mod core_process;
