@@ -235,6 +235,10 @@ impl AzureOpenAi {
         let message = match status {
             401 | 403 => {
                 let fix = match &self.credential {
+                    Credential::ApiKey(_) if status == 403 => format!(
+                        "the key was accepted but access was refused: check the network rules of {} (Azure portal > the resource > Networking: firewall, private endpoint)",
+                        self.resource
+                    ),
                     Credential::ApiKey(_) => format!(
                         "check that the API key (api_key / AZURE_API_KEY) is a key of {} (Azure portal > the resource > Keys and Endpoint)",
                         self.resource

@@ -523,3 +523,41 @@ async fn azure_cli_without_login_says_to_run_az_login() {
     assert!(calls.contains("--tenant my-tenant"), "{calls}");
     assert!(azure_requests(&up).is_empty());
 }
+
+#[tokio::test]
+async fn token_and_model_requests_go_through_the_deployments_proxy() {
+    // The "proxy" is a second mock: an HTTP forward proxy receives absolute-form requests,
+    // which the mock answers itself. The resource and authority in the config are the first
+    // mock, which must see nothing.
+    let (direct, _) = mocks();
+    let (proxy, state) = mocks();
+    let extra = [format!("http_proxy: {}", proxy.url())];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let gw = sp_gateway(&direct, &[entry("gpt-4o", "gpt-4o", &direct.url(), &extra)]);
+    let (status, v) = chat(&gw, "gpt-4o", "via proxy").await;
+    assert_eq!(status, 200, "{v}");
+    assert!(direct.requests().is_empty(), "nothing bypassed the proxy");
+    let uris: Vec<String> = proxy.requests().iter().map(|r| r.uri.clone()).collect();
+    assert_eq!(
+        uris,
+        [
+            format!("{}/{}/oauth2/v2.0/token", direct.url(), azure::TENANT),
+            format!("{}/openai/deployments/gpt-4o/chat/completions?api-version=2025-04-01-preview", direct.url()),
+        ]
+    );
+    assert_eq!(state.tokens_issued(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_says_to_check_the_key() {
+    let (up, _) = mocks();
+    let gw = Gateway::builder(&config(&[entry("gpt-4o", "gpt-4o", &up.url(), &["api_key: not-the-key"])]))
+        .env("LITELLM_MASTER_KEY", KEY)
+        .start();
+    let (status, v) = chat(&gw, "gpt-4o", "x").await;
+    assert_eq!(status, 401, "{v}");
+    let m = message(&v);
+    assert!(m.contains("Access denied due to invalid subscription key"), "{m}");
+    assert!(m.contains("check that the API key (api_key / AZURE_API_KEY) is a key of http://127.0.0.1:"), "{m}");
+    assert_eq!(azure_requests(&up).len(), 1, "no retry with an API key");
+}
