@@ -224,6 +224,37 @@ async fn a_rejected_token_is_refreshed_once_and_the_call_retried() {
 }
 
 #[tokio::test]
+async fn concurrent_requests_rejected_with_one_token_cause_one_refresh() {
+    let (up, state) = mocks();
+    state.reject("entra-token-1");
+    let gw = sp_gateway(&up, &[entry("gpt-4o", "gpt-4o", &up.url(), &[])]);
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let url = gw.url("/v1/chat/completions");
+        tasks.push(tokio::spawn(async move {
+            client()
+                .post(url)
+                .bearer_auth(KEY)
+                .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("join"), 200);
+    }
+    assert_eq!(state.tokens_issued(), 2, "every request saw token 1 rejected; one refresh served them all");
+    let with_second = azure_requests(&up)
+        .iter()
+        .filter(|r| r.header("authorization") == Some("Bearer entra-token-2"))
+        .count();
+    assert_eq!(with_second, 10, "each request succeeded once with the fresh token");
+}
+
+#[tokio::test]
 async fn a_missing_role_is_retried_once_then_named() {
     let (up, state) = mocks();
     let gw = sp_gateway(&up, &[entry("no-role", "no-role", &up.url(), &[])]);

@@ -14,6 +14,8 @@
 //! Tenants: `TENANT` works, `unknown-tenant` is AADSTS90002; secrets: `CLIENT_SECRET` works,
 //! `expired-secret` is AADSTS7000222, others AADSTS7000215.
 
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
