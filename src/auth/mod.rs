@@ -5,6 +5,10 @@
 //! (single flight: the lock is held while fetching), tokens are refreshed a margin ahead of
 //! expiry, and a token the upstream rejected is dropped only if it is still the cached one,
 //! so N requests failing with the same stale token cause one refresh, not N.
+//!
+//! Sources: `entra` (service principal, client-credentials grant) and `azure_cli`
+//! (`az account get-access-token`). [`shared_cache`] gives every deployment that uses the same
+//! credential the same cache.
 
 pub mod azure_cli;
 pub mod entra;

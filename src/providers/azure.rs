@@ -202,7 +202,16 @@ impl AzureOpenAi {
             rb = rb.header(k, v);
         }
         let (cache, token) = match &self.credential {
-            Credential::ApiKey(key) => return Ok((rb.header("api-key", key.expose()), None)),
+            Credential::ApiKey(key) => {
+                let mut value = http::HeaderValue::from_str(key.expose()).map_err(|_| ProviderError::Credential {
+                    message: format!(
+                        "the API key of Azure OpenAI deployment `{}` contains characters a header cannot carry",
+                        self.deployment
+                    ),
+                })?;
+                value.set_sensitive(true);
+                return Ok((rb.header("api-key", value), None));
+            }
             Credential::StaticToken(t) => return Ok((rb.bearer_auth(t.expose()), None)),
             Credential::ServicePrincipal { cred, cache } => (cache, cache.get(|| cred.fetch(&self.client)).await),
             Credential::Cli { cli, cache } => (cache, cache.get(|| cli.fetch()).await),
