@@ -224,3 +224,60 @@ impl SecretStore for KeyringBacked {
         self.label
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::{self, Origin, Source};
+    use crate::secrets::MemoryStore;
+
+    #[test]
+    fn the_store_is_the_last_source_for_os_environ_references() {
+        let store = Arc::new(MemoryStore::new());
+        for (k, v) in [("DASHSCOPE_API_KEY", "sk-from-store"), ("LITELLM_MASTER_KEY", "sk-master-store"), ("SHADOWED", "store")] {
+            store.set(k, &Secret::from(v)).expect("set");
+        }
+        let mut env = Env::from_vars([("SHADOWED", "process")]);
+        env.set_config_vars(HashMap::from([("CONFIG_ONLY".to_owned(), "cfg".to_owned())]));
+        env.set_store(Arc::new(StoreLookup(store.clone())));
+        assert_eq!(env.lookup("SHADOWED"), Some(("process".into(), Origin::Process)));
+        assert_eq!(env.lookup("CONFIG_ONLY"), Some(("cfg".into(), Origin::ConfigFile)));
+        assert_eq!(env.lookup("DASHSCOPE_API_KEY"), Some(("sk-from-store".into(), Origin::Store("memory"))));
+        assert_eq!(env.get("not a name"), None, "bad names are simply not found");
+
+        let yaml = "model_list:\n  - model_name: q\n    litellm_params:\n      model: dashscope/qwen-max\n      api_key: os.environ/DASHSCOPE_API_KEY\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n";
+        let c = config::load(yaml, Source::Embedded, env).expect("loads");
+        assert_eq!(c.deployments[0].api_key.as_ref().map(|k| k.expose().as_str()), Some("sk-from-store"));
+        assert!(c.deployments[0].is_available());
+        assert_eq!(c.master_key_origin, Some(Origin::Store("memory")));
+    }
+
+    #[test]
+    fn memory_store_behaves_like_the_platform_stores() {
+        let s = MemoryStore::new();
+        assert_eq!(s.get("A").expect("get"), None);
+        s.set("A", &Secret::from("1")).expect("set");
+        s.set("A", &Secret::from("2")).expect("replace");
+        assert_eq!(s.get("A").expect("get").map(|v| v.expose().clone()), Some("2".into()));
+        assert!(matches!(s.set("B", &Secret::from("")), Err(StoreError::Empty(_))));
+        assert!(matches!(s.set("1B", &Secret::from("x")), Err(StoreError::BadName(_))));
+        assert!(s.delete("A").expect("delete"));
+        assert!(!s.delete("A").expect("delete again"));
+        assert_eq!(s.names(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn store_choice_from_the_environment() {
+        let kind = |v: &str| StoreKind::from_env(&Env::from_vars([("AI_PROXY_SECRET_STORE", v)]));
+        assert_eq!(kind("none").expect("ok"), StoreKind::None);
+        assert_eq!(kind("keyutils").expect("ok"), StoreKind::Keyutils);
+        assert_eq!(kind("").expect("ok"), StoreKind::platform_default());
+        let e = kind("vault").expect_err("unknown");
+        assert!(e.to_string().contains("AI_PROXY_SECRET_STORE=vault is not one of keychain, keyutils, none"), "{e}");
+        assert!(open(&Env::from_vars([("AI_PROXY_SECRET_STORE", "none")])).expect("ok").is_none());
+        assert_eq!(service_name(&Env::default()), "ai-proxy");
+        assert_eq!(service_name(&Env::from_vars([("AI_PROXY_SECRET_SERVICE", "work")])), "work");
+    }
+}
