@@ -130,11 +130,11 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     assert!(!listed.contains(dashscope::KEY) && !listed.contains(MASTER));
 
     // The gateway reads the rewritten .env and finds the moved values in the store.
-    let config_direct = config.replace("QWEN_PROXY", "UNUSED");
-    let after_no_proxy = after.clone();
-    let gw = Gateway::builder(&config_direct)
-        .dotenv(&after_no_proxy)
+    // (QWEN_PROXY, now in the store, names no real proxy: the mock is reached directly.)
+    let gw = Gateway::builder(&config)
+        .dotenv(&after)
         .env("AI_PROXY_SECRET_SERVICE", &service)
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .start();
     let (status, body) = chat(&gw, MASTER).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
@@ -391,4 +391,53 @@ async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
     assert!(!second.contains("shown only now"), "the stored master key is kept");
     assert_eq!(std::fs::read_to_string(&config_path).expect("config"), config);
     assert_eq!(std::fs::read_to_string(&env_path).expect(".env"), dotenv);
+}
+
+#[tokio::test]
+async fn setup_from_an_answers_file_for_scripts() {
+    let service = keyutils_service("answers");
+    let upstream = MockUpstream::start(dashscope::router());
+    let home = tempfile::tempdir().expect("tempdir");
+    let dir = home.path().join("cfg");
+    let answers = home.path().join("answers.yaml");
+    std::fs::write(
+        &answers,
+        format!(
+            "dashscope:\n  api_key: {key}\n  region: {base}/compatible-mode/v1\n  models: [{{alias: qwen-max, model: qwen-max}}]\n  proxy: http://bob:proxy-pw@proxy.corp:8080\nno_proxy: localhost,127.0.0.1\nmaster_key: {MASTER}\n",
+            key = dashscope::KEY,
+            base = upstream.url()
+        ),
+    )
+    .expect("write answers");
+    let out = ai_proxy(
+        &["setup", "--no-validate", "--answers", answers.to_str().expect("utf8"), "--dir", dir.to_str().expect("utf8")],
+        &service,
+        home.path(),
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("stored in the keyutils store: DASHSCOPE_API_KEY, QWEN_PROXY, LITELLM_MASTER_KEY"), "{}", text(&out));
+    assert!(!text(&out).contains("shown only now"), "a given key is not shown");
+    let config = std::fs::read_to_string(dir.join("config.yaml")).expect("config");
+    let dotenv = std::fs::read_to_string(dir.join(".env")).expect(".env");
+    for secret in [dashscope::KEY, MASTER, "proxy-pw"] {
+        assert!(!config.contains(secret) && !dotenv.contains(secret), "{secret} written to a file");
+    }
+    assert!(config.contains("https_proxy: os.environ/QWEN_PROXY"), "{config}");
+
+    // The proxy (password in the store) does not exist here: serve a copy without its line,
+    // so the gateway reaches the mock directly with the stored key and master key.
+    let direct = config.replace("      https_proxy: os.environ/QWEN_PROXY\n", "");
+    let gw = Gateway::builder(&direct).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
+    let (status, body) = chat(&gw, MASTER).await;
+    assert_eq!(status, 200, "{body}\n{}", gw.stderr());
+
+    // Answers are checked like the prompts check them; sk-1234 is refused.
+    std::fs::write(&answers, "ca_file: /nonexistent/ca.pem\n").expect("write");
+    let bad = ai_proxy(&["setup", "--answers", answers.to_str().expect("utf8"), "--dir", dir.to_str().expect("utf8")], &service, home.path(), None);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("✗ CA file /nonexistent/ca.pem cannot be read"), "{}", text(&bad));
+    std::fs::write(&answers, "master_key: sk-1234\n").expect("write");
+    let bad = ai_proxy(&["setup", "--answers", answers.to_str().expect("utf8"), "--dir", dir.to_str().expect("utf8")], &service, home.path(), None);
+    assert!(text(&bad).contains("the master key sk-1234 is the published template key"), "{}", text(&bad));
 }
