@@ -86,7 +86,13 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         }
         _ => (Some(model::generate_master_key().map_err(|e| anyhow::anyhow!("cannot generate a random master key: {e}"))?), true),
     };
-    let rendered = model::render(&answers, master_key.clone());
+    let mut rendered = model::render(&answers, master_key.clone());
+    if let Ok(previous) = std::fs::read_to_string(&env_path) {
+        let kept = model::carry_over(&previous, &mut rendered);
+        if !kept.is_empty() {
+            println!("kept from the previous .env: {} (secrets among them go to the store)", kept.join(", "));
+        }
+    }
 
     for (name, value) in &rendered.secrets {
         store.set(name, value)?;

@@ -71,7 +71,7 @@ pub fn split(text: &str, store: &str) -> Split {
 }
 
 /// `[export ]NAME=value [# comment]` with the value unquoted, as dotenv reads it.
-fn assignment(line: &str) -> Option<(String, String)> {
+pub fn assignment(line: &str) -> Option<(String, String)> {
     let t = line.trim();
     if t.starts_with('#') || t.is_empty() {
         return None;

@@ -15,7 +15,8 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::config::{Env, env_reference, raw};
 use crate::secrets::Secret;
-use crate::secrets::dotenv::url_has_password;
+use crate::config::validate::placeholder;
+use crate::secrets::dotenv::{self, url_has_password};
 
 pub const DEFAULT_PORT: u16 = 4000;
 pub const DASHSCOPE_CHINA: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
@@ -290,6 +291,41 @@ pub fn render(answers: &Answers, master_key: Option<Secret<String>>) -> Rendered
         let _ = writeln!(dotenv, "{k}={}", dotenv_value(&v));
     }
     Rendered { config_yaml: y, dotenv, secrets }
+}
+
+/// Keep what the user added to the previous `.env`: variables setup does not manage stay (a
+/// secret-looking one moves to the store instead, as `secrets import` would). Returns the
+/// names carried over.
+pub fn carry_over(previous: &str, rendered: &mut Rendered) -> Vec<String> {
+    let managed: Vec<String> = rendered
+        .dotenv
+        .lines()
+        .filter_map(dotenv::assignment)
+        .map(|(k, _)| k)
+        .chain(rendered.secrets.iter().map(|(k, _)| k.clone()))
+        .collect();
+    let mut kept = Vec::new();
+    for line in previous.lines() {
+        let Some((name, value)) = dotenv::assignment(line) else { continue };
+        if managed.contains(&name) || kept.contains(&name) {
+            continue;
+        }
+        if dotenv::is_secret(&name, &value) {
+            // A template placeholder is dropped: validate would only flag it again.
+            if placeholder(&value).is_none() {
+                rendered.secrets.push((name.clone(), Secret::new(value)));
+                kept.push(name);
+            }
+            continue;
+        }
+        if !rendered.dotenv.contains("# kept from the previous .env\n") {
+            rendered.dotenv.push_str("# kept from the previous .env\n");
+        }
+        rendered.dotenv.push_str(line.trim());
+        rendered.dotenv.push('\n');
+        kept.push(name);
+    }
+    kept
 }
 
 fn yaml_str(s: &str) -> String {

@@ -118,3 +118,14 @@ fn answers_file_shape() {
     let e = serde_yaml_ng::from_str::<Answers>("prot: 1\n").expect_err("unknown key");
     assert!(e.to_string().contains("unknown field `prot`"), "{e}");
 }
+
+#[test]
+fn a_rerun_keeps_what_the_user_added_to_dotenv_and_moves_added_secrets_to_the_store() {
+    let mut r = render(&full(), None);
+    let previous = "LITELLM_PORT=4000\nMY_TOOL_URL=http://tool.local\nGITHUB_TOKEN=ghp_secret_value\nAZURE_CLIENT_ID=old\n";
+    let kept = carry_over(previous, &mut r);
+    assert_eq!(kept, ["MY_TOOL_URL", "GITHUB_TOKEN"]);
+    assert!(r.dotenv.ends_with("# kept from the previous .env\nMY_TOOL_URL=http://tool.local\n"), "{}", r.dotenv);
+    assert!(!r.dotenv.contains("ghp_secret_value") && !r.dotenv.contains("AZURE_CLIENT_ID=old"));
+    assert!(r.secrets.iter().any(|(k, v)| k == "GITHUB_TOKEN" && v.expose() == "ghp_secret_value"));
+}
