@@ -3,5 +3,7 @@
 
 mod support;
 
+mod azure;
 mod core_app;
 mod core_process;
+mod secrets_setup;
