@@ -12,12 +12,18 @@
 //! - `egress`: the only place outbound HTTP clients are built (proxy, TLS roots).
 //! - `router`: alias → deployment, rate limits, retries.
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
-//! - `telemetry`: logging setup.
+//! - `telemetry`: logging setup (stderr and a size-rotated file); never logs secrets.
+//! - `gateway`: start/stop one gateway in-process (used by `serve` and the tray).
+//! - `instance`: one instance at a time (lock file) and who holds a busy port.
+//! - `paths`: per-user folders (logs, state, LaunchAgents, systemd units); pure.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod egress;
+pub mod gateway;
+pub mod instance;
+pub mod paths;
 pub mod providers;
 pub mod router;
 pub mod secrets;
