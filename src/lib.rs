@@ -15,6 +15,8 @@
 //! - `telemetry`: logging setup (stderr and a size-rotated file); never logs secrets.
 //! - `gateway`: start/stop one gateway in-process (used by `serve` and the tray).
 //! - `instance`: one instance at a time (lock file) and who holds a busy port.
+//! - `service`: launch at login (launchd / systemd --user); commands behind a `Runner`.
+//! - `tray`: the menu-bar app: pure menu model, controller, thin toolkit glue (feature `tray`).
 //! - `paths`: per-user folders (logs, state, LaunchAgents, systemd units); pure.
 
 pub mod auth;
@@ -28,6 +30,8 @@ pub mod providers;
 pub mod router;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 pub mod translate;
+pub mod tray;
 pub mod wire;

@@ -1,6 +1,8 @@
 //! Command-line interface: clap types and dispatch. One file per subcommand.
 
 pub mod serve;
+pub mod service;
+pub mod tray;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway in the foreground.
     Serve(ServeArgs),
+    /// Run the menu-bar app (tray icon and menu) with the gateway in-process.
+    Tray(tray::TrayArgs),
+    /// Launch at login: install, remove or inspect the LaunchAgent / systemd user unit.
+    Service(service::ServiceArgs),
 }
 
 /// Where the configuration comes from (shared by every subcommand that reads it).
@@ -52,5 +58,7 @@ pub struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Tray(args) => tray::run(args),
+        Command::Service(args) => service::run(args),
     }
 }

@@ -143,7 +143,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_config(config: &Config, found: &Found) {
+/// Log where the config came from, its warnings and unavailable models.
+pub fn report_config(config: &Config, found: &Found) {
     match found {
         Found::File { path, rule } => tracing::info!("config {} (found by {rule})", path.display()),
         Found::Embedded => tracing::info!(
