@@ -183,7 +183,7 @@ impl Controller {
         };
         self.set_status(Status::Stopping);
         tracing::info!(
-            "stop requested: no new connections; finishing in-flight requests (up to {}s)",
+            "stopping the gateway: no new connections; in-flight requests get up to {}s",
             self.grace.as_secs()
         );
         if let Err(e) = running.stop().await {

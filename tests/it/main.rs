@@ -5,3 +5,7 @@ mod support;
 
 mod core_app;
 mod core_process;
+mod logs;
+mod service_cli;
+mod tray_controller;
+mod tray_process;
