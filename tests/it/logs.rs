@@ -28,8 +28,9 @@ async fn serve_logs_to_a_file_in_the_state_folder_without_secrets() {
         .expect("send");
     assert_eq!(wrong.status(), 401);
 
-    // The harness sets HOME to a temporary folder: logs go to $HOME/.local/state/ai-proxy.
-    let log = gw.dir.path().join(".local/state/ai-proxy/ai-proxy.log");
+    // The harness sets HOME to a temporary folder: logs go to the platform folder in it.
+    let folder = if cfg!(target_os = "macos") { "Library/Logs/ai-proxy" } else { ".local/state/ai-proxy" };
+    let log = gw.dir.path().join(folder).join("ai-proxy.log");
     let text = std::fs::read_to_string(&log).expect("log file written");
     assert!(text.contains("chat model=mock provider=mock status=200"), "the request line: {text}");
     assert!(text.contains("master key from"), "{text}");

@@ -6,6 +6,7 @@ mod support;
 mod core_app;
 mod core_process;
 mod logs;
+mod packaging;
 mod service_cli;
 mod tray_controller;
 mod tray_process;

@@ -91,3 +91,43 @@ fn a_missing_config_is_refused_before_anything_is_written() {
     assert!(err.contains("nope.yaml (from --config) does not exist"), "{err}");
     assert!(!home.join(".config/systemd").exists());
 }
+
+#[test]
+fn the_launchd_scripts_are_thin_wrappers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path();
+    std::fs::create_dir_all(home.join("bin")).expect("mkdir");
+    std::fs::create_dir_all(home.join("project")).expect("mkdir");
+    std::fs::write(home.join("project/config.yaml"), "model_list: []\n").expect("config");
+    let fake = home.join("bin/systemctl");
+    std::fs::write(&fake, FAKE_SYSTEMCTL).expect("fake");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/launchd");
+    let run = |script: &str| {
+        Command::new("bash")
+            .arg(scripts.join(script))
+            .env_clear()
+            .env("HOME", home)
+            .env("PATH", format!("{}:/usr/bin:/bin", home.join("bin").display()))
+            .env("AI_PROXY_BIN", bin())
+            .env("LABEL", "seed.label")
+            .env("MODE", "serve")
+            .env("PROJECT_DIR", home.join("project"))
+            .current_dir(home)
+            .output()
+            .expect("run script")
+    };
+    let out = run("install.sh");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let unit = std::fs::read_to_string(home.join(".config/systemd/user/seed.label.service")).expect("unit");
+    assert!(
+        unit.contains(&format!("serve --config {}", home.join("project/config.yaml").display())),
+        "PROJECT_DIR selects the config, MODE the subcommand:\n{unit}"
+    );
+    assert_eq!(run("status.sh").status.code(), Some(3));
+    assert!(run("uninstall.sh").status.success());
+    assert!(!home.join(".config/systemd/user/seed.label.service").exists());
+}

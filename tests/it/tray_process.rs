@@ -3,13 +3,13 @@
 //! cleanly within the grace period while an in-flight request finishes. Without the feature:
 //! `ai-proxy tray` says how to get it.
 
-use std::process::Command;
-
-use crate::support::bin;
-
 #[cfg(not(feature = "tray"))]
 #[test]
 fn without_the_feature_tray_explains_how_to_build_it() {
+    use std::process::Command;
+
+    use crate::support::bin;
+
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = Command::new(bin())
         .args(["tray", "--port", "0"])
@@ -32,10 +32,11 @@ mod xvfb {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
+    use std::process::Command;
+
     use serde_json::json;
 
-    use super::*;
-    use crate::support::{MockUpstream, client, dashscope};
+    use crate::support::{MockUpstream, bin, client, dashscope};
 
     /// Kills what is left if an assertion fails half-way.
     struct Running {
