@@ -53,12 +53,14 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
         grace_seconds: args.grace_seconds,
     };
     let loader: Loader = Arc::new(move || load(&serve_args).map_err(|e| format!("{e:#}")));
+    // A problem here (no HOME, a --config that does not exist yet) only disables the
+    // checkbox; the config error itself shows in the menu's status line.
     let login: Arc<dyn LoginItem> = match &dirs {
-        Some(d) => {
-            let spec = super::service::spec_for(Mode::Tray, &args.label, &args.config, &env, d, &cwd)?;
-            Arc::new(ServiceLogin::new(d.clone(), spec))
-        }
-        None => Arc::new(NoHome),
+        Some(d) => match super::service::spec_for(Mode::Tray, &args.label, &args.config, &env, d, &cwd) {
+            Ok(spec) => Arc::new(ServiceLogin::new(d.clone(), spec)),
+            Err(e) => Arc::new(Unavailable(format!("{e:#}"))),
+        },
+        None => Arc::new(Unavailable("HOME is not set".into())),
     };
     tray::run(tray::Options {
         loader,
@@ -89,16 +91,16 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     })
 }
 
-/// Launch at Login without a HOME: nothing can be installed.
-struct NoHome;
+/// Launch at Login when no login job can be described (the reason shows in the menu).
+struct Unavailable(String);
 
-impl LoginItem for NoHome {
+impl LoginItem for Unavailable {
     fn enabled(&self) -> Result<bool, String> {
-        Err("HOME is not set".into())
+        Err(self.0.clone())
     }
 
     fn set_enabled(&self, _: bool) -> Result<(), String> {
-        Err("HOME is not set".into())
+        Err(self.0.clone())
     }
 }
 
