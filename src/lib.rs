@@ -15,17 +15,28 @@
 //! - `telemetry`: logging setup.
 //! - `files`: files we write are 0600 in 0700 folders, replaced atomically.
 //! - `setup`: the setup wizard's answers and the config.yaml / .env it writes (pure rendering).
+//! - `telemetry`: logging setup (stderr and a size-rotated file); never logs secrets.
+//! - `gateway`: start/stop one gateway in-process (used by `serve` and the tray).
+//! - `instance`: one instance at a time (lock file) and who holds a busy port.
+//! - `service`: launch at login (launchd / systemd --user); commands behind a `Runner`.
+//! - `tray`: the menu-bar app: pure menu model, controller, thin toolkit glue (feature `tray`).
+//! - `paths`: per-user folders (logs, state, LaunchAgents, systemd units); pure.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod files;
+pub mod gateway;
+pub mod instance;
+pub mod paths;
 pub mod providers;
 pub mod router;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod setup;
 pub mod telemetry;
 pub mod translate;
+pub mod tray;
 pub mod wire;

@@ -4,6 +4,8 @@ pub mod secrets;
 pub mod serve;
 pub mod setup;
 pub mod validate;
+pub mod service;
+pub mod tray;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +29,10 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Interactive set-up: providers, credentials (to the secret store), proxies, CA, port.
     Setup(setup::SetupArgs),
+    /// Run the menu-bar app (tray icon and menu) with the gateway in-process.
+    Tray(tray::TrayArgs),
+    /// Launch at login: install, remove or inspect the LaunchAgent / systemd user unit.
+    Service(service::ServiceArgs),
 }
 
 /// Where the configuration comes from (shared by every subcommand that reads it).
@@ -64,5 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Secrets(args) => secrets::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Setup(args) => setup::run(args),
+        Command::Tray(args) => tray::run(args),
+        Command::Service(args) => service::run(args),
     }
 }

@@ -13,6 +13,7 @@ use crate::config::locate::{Found, find_config, find_env_file};
 use crate::config::validate::Kind;
 use crate::config::{self, Config, Env, Source, TEMPLATE_MASTER_KEY};
 use crate::secrets::{self, StoreLookup};
+use crate::gateway;
 use crate::server::{self, AppState};
 use crate::telemetry;
 
@@ -142,8 +143,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 bail!("--strict: {} model(s) unavailable:\n  {}", failed.len(), failed.join("\n  "));
             }
         }
-        let listener = server::bind(&host, port).await?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
+        let grace = Duration::from_secs(args.grace_seconds);
+        let running = gateway::start(state.clone(), &host, port, grace).await?;
+        let addr = running.addr();
         let total = state.router().deployments().len();
         let ready = state
             .router()
@@ -160,15 +162,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config.source,
             telemetry::describe_destination()
         );
-        let grace = Duration::from_secs(args.grace_seconds);
-        server::serve(listener, server::app(state), server::shutdown_signal(), grace).await?;
+        running.until(server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_config(config: &Config, found: &Found) {
+/// Log where the config came from, its warnings and unavailable models.
+pub fn report_config(config: &Config, found: &Found) {
     match found {
         Found::File { path, rule } => tracing::info!("config {} (found by {rule})", path.display()),
         Found::Embedded => tracing::info!(

@@ -7,3 +7,8 @@ mod azure;
 mod core_app;
 mod core_process;
 mod secrets_setup;
+mod logs;
+mod packaging;
+mod service_cli;
+mod tray_controller;
+mod tray_process;

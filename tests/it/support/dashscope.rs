@@ -4,7 +4,8 @@
 //!
 //! Behaviour by model name: `qwen-max` answers; `qwen-plus` thinks first when
 //! `enable_thinking` is true; `qwen-500`, `qwen-429` fail; `qwen-slow` waits 3 s;
-//! `qwen-break` drops the connection mid-stream; `qwen-stall` stops sending mid-stream.
+//! `qwen-break` drops the connection mid-stream; `qwen-stall` stops sending mid-stream;
+//! `qwen-trickle` streams one frame every 150 ms.
 
 use std::time::Duration;
 
@@ -122,6 +123,9 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
                 // Let the first frames reach the client before the connection breaks.
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 return Some((Err(std::io::Error::other("connection reset by mock")), (it, n + 1)));
+            }
+            if n >= 1 && behaviour == "qwen-trickle" {
+                tokio::time::sleep(Duration::from_millis(150)).await;
             }
             if n == 2 && behaviour == "qwen-stall" {
                 tokio::time::sleep(Duration::from_secs(30)).await;
