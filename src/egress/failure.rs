@@ -301,21 +301,20 @@ fn find<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 's
     None
 }
 
-/// The verifier's report, inside io::Error(rustls::Error::InvalidCertificate(Other(..))).
+/// The verifier's report, inside io::Error(io::Error(rustls::Error::InvalidCertificate(Other(..)))).
 fn find_untrusted<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a UntrustedCertificate> {
     let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        let inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|i| i as &(dyn std::error::Error + 'static));
-        for candidate in [Some(e), inner].into_iter().flatten() {
-            if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) =
-                candidate.downcast_ref::<rustls::Error>()
-                && let Some(u) = other.0.downcast_ref::<UntrustedCertificate>()
-            {
-                return Some(u);
-            }
+        if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) = e.downcast_ref::<rustls::Error>()
+            && let Some(u) = other.0.downcast_ref::<UntrustedCertificate>()
+        {
+            return Some(u);
+        }
+        // io::Error's `source` skips the error it wraps: look inside (they nest).
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
+            && let Some(u) = find_untrusted(inner)
+        {
+            return Some(u);
         }
         cur = e.source();
     }
@@ -323,18 +322,19 @@ fn find_untrusted<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 }
 
 /// Call `f` on each error of the chain, looking inside io::Error wrappers (whose `source`
-/// skips the wrapped error). Stops when `f` returns true.
-fn visit(err: &(dyn std::error::Error + 'static), f: &mut dyn FnMut(&(dyn std::error::Error + 'static)) -> bool) {
+/// skips the wrapped error, and which nest).
+fn visit(err: &(dyn std::error::Error + 'static), f: &mut dyn FnMut(&(dyn std::error::Error + 'static)) -> bool) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if f(e) {
-            return;
+            return true;
         }
         if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
-            && f(inner)
+            && visit(inner, f)
         {
-            return;
+            return true;
         }
         cur = e.source();
     }
+    false
 }

@@ -5,3 +5,4 @@ mod support;
 
 mod core_app;
 mod core_process;
+mod egress;

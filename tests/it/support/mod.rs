@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod dashscope;
+pub mod proxies;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
