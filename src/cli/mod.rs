@@ -1,5 +1,6 @@
 //! Command-line interface: clap types and dispatch. One file per subcommand.
 
+pub mod doctor;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway in the foreground.
     Serve(ServeArgs),
+    /// Check each model's route step by step: proxy, DNS, TCP, TLS, credentials (--live: one request).
+    Doctor(DoctorArgs),
 }
 
 /// Where the configuration comes from (shared by every subcommand that reads it).
@@ -49,8 +52,24 @@ pub struct ServeArgs {
     pub grace_seconds: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Check only this model alias.
+    #[arg(long, value_name = "ALIAS")]
+    pub model: Option<String>,
+    /// Also send one minimal authenticated request per model.
+    #[arg(long)]
+    pub live: bool,
+    /// Print the results as JSON (for scripts) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Doctor(args) => doctor::run(args),
     }
 }

@@ -127,7 +127,7 @@ impl Egress {
     }
 
     /// The certificates of one CA source, read once.
-    fn ca(&self, source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
+    pub(crate) fn ca(&self, source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
         let mut cas = self.cas.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cas.get(source) {
             return Ok(c.clone());

@@ -5,4 +5,5 @@ mod support;
 
 mod core_app;
 mod core_process;
+mod doctor;
 mod egress;
