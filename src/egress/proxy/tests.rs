@@ -17,6 +17,7 @@ fn url(s: &str) -> Url {
 
 /// (case, provider model, extra litellm_params lines, env, target URL, expected description)
 #[test]
+#[allow(clippy::type_complexity)]
 fn resolution_order() {
     let p = "      ";
     let cases: Vec<(&str, &str, String, Vec<(&str, &str)>, &str, &str)> = vec![
