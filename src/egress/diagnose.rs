@@ -275,7 +275,7 @@ async fn http_connect(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Re
     let code = status_line.split_whitespace().nth(1).unwrap_or_default();
     match code {
         "200" => Ok(s),
-        "407" => Err(format!(
+        "407" | "401" if code == "407" || c.url.has_credentials() => Err(format!(
             "proxy authentication required ({}): {status_line}",
             if c.url.has_credentials() { "the user and password were rejected" } else { "no credentials given" }
         )),

@@ -184,9 +184,11 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
     }
 
     if let Some(c) = proxy {
-        let pass_hint = match &c.rule {
-            Rule::ProviderVar(v) | Rule::StandardVar(v) => format!("{v} (or {v}_PASSWORD for the password)"),
-            _ => "the proxy URL".to_owned(),
+        let socks = c.url.scheme().starts_with("socks");
+        let example = if socks { "socks5://user:password@host:port" } else { "http://user:password@host:port" };
+        let password_var = match &c.rule {
+            Rule::ProviderVar(v) | Rule::StandardVar(v) => format!(", or only the user there and the password in {v}_PASSWORD"),
+            _ => ", or only the user there and the password in PROXY_PASSWORD".to_owned(),
         };
         if has("proxy authorization required") || has("credentials not accepted") || has("user/pass authentication") {
             let what_happened = if c.url.has_credentials() {
@@ -194,23 +196,33 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
             } else {
                 "requires authentication and none was given"
             };
+            let status = if socks { "SOCKS5 user/password authentication" } else { "HTTP 407 Proxy Authentication Required" };
             return Some(Failure {
                 kind: FailureKind::ProxyAuth,
                 message: format!(
-                    "proxy authentication required: the proxy {} (from {}) {what_happened} (HTTP 407 Proxy Authentication Required) while connecting to {target}. \
-                     Put the credentials in the proxy URL as http://user:password@host:port via {pass_hint}; the password may live in the secret store",
+                    "proxy authentication required: the proxy {} (from {}) {what_happened} ({status}) while connecting to {target}. \
+                     Put the credentials in the proxy URL ({example}) in {}{password_var}; the password may live in the secret store",
+                    c.url, c.rule, c.rule
+                ),
+            });
+        }
+        if has("tunnel error: unsuccessful") || has("tunnel error: unexpected end of file") {
+            return Some(Failure {
+                kind: FailureKind::ProxyRefused,
+                message: format!(
+                    "the proxy {} (from {}) refused to open a tunnel to {target} (it answered CONNECT with a status other than 200 or 407): \
+                     the proxy may block this host or port or be unable to reach it, or (some proxies answer 401) the user and password are wrong. \
+                     `ai-proxy doctor` shows the proxy's answer",
                     c.url, c.rule
                 ),
             });
         }
-        if has("tunnel error: unsuccessful") || has("tunnel error: unexpected end of file") || texts.iter().any(|t| is_socks_reply(t)) {
+        if let Some(reply) = texts.iter().find(|t| is_socks_reply(t)) {
             return Some(Failure {
                 kind: FailureKind::ProxyRefused,
                 message: format!(
-                    "the proxy {} (from {}) would not connect to {target}: {}. The proxy may block this host or port, or cannot reach it",
-                    c.url,
-                    c.rule,
-                    texts.last().cloned().unwrap_or_default()
+                    "the SOCKS proxy {} (from {}) could not connect to {target}: {reply}. The proxy may block this host or be unable to reach it",
+                    c.url, c.rule
                 ),
             });
         }
@@ -252,11 +264,18 @@ fn proxy_hint(plan: &ProxyPlan) -> &'static str {
     }
 }
 
+/// A SOCKS5 reply status: the proxy was reached but could not connect to the target.
 fn is_socks_reply(text: &str) -> bool {
-    // hyper-util's SOCKS5 reply statuses.
-    ["connection refused by destination host", "host unreachable", "network unreachable", "connection not allowed by ruleset", "TTL expired", "general SOCKS server failure"]
-        .iter()
-        .any(|s| text.to_ascii_lowercase().contains(&s.to_ascii_lowercase()))
+    [
+        "connection refused",
+        "host unreachable",
+        "network unreachable",
+        "connection not allowed",
+        "general server failure",
+        "ttl expired",
+    ]
+    .iter()
+    .any(|s| text == format!("SOCKS error: {s}"))
 }
 
 fn target_of(url: &Url) -> String {

@@ -211,11 +211,23 @@ async fn a_proxy_demanding_authentication_says_so_and_credentials_work() {
 async fn a_socks5_proxy_carries_the_traffic() {
     let upstream = MockUpstream::start(dashscope::router());
     let socks = Microsocks::start(None);
-    let cfg = config(&[model("qwen", "dashscope/qwen-max", &upstream.url(), "")]);
+    let dead = free_port();
+    let cfg = config(&[
+        model("qwen", "dashscope/qwen-max", &upstream.url(), ""),
+        model("qwen-down", "dashscope/qwen-max", &format!("http://127.0.0.1:{dead}"), ""),
+    ]);
     let gw = Gateway::builder(&cfg).env("QWEN_PROXY", &socks.url()).start();
     let (s, b) = chat(&gw, "qwen").await;
     assert_eq!(s, 200, "{b}");
     assert!(socks.carried(&upstream.addr.to_string()), "microsocks output: {}", socks.output());
+    // The proxy is up but cannot reach the host: said so, not "cannot reach the proxy".
+    let (s, b) = chat(&gw, "qwen-down").await;
+    assert_eq!(s, 502, "{b}");
+    let m = message(&b);
+    assert!(
+        m.contains(&format!("the SOCKS proxy {} (from QWEN_PROXY) could not connect to 127.0.0.1:{dead}", socks.url())),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +239,9 @@ async fn a_socks5_proxy_with_authentication() {
     let gw = Gateway::builder(&cfg).env("QWEN_PROXY", &socks.url()).start();
     let (s, b) = chat(&gw, "qwen").await;
     assert_eq!(s, 502, "{b}");
-    assert!(message(&b).contains(&format!("socks5://127.0.0.1:{} (from QWEN_PROXY)", socks.port)), "{b}");
+    let m = message(&b);
+    assert!(m.contains(&format!("proxy authentication required: the proxy socks5://127.0.0.1:{} (from QWEN_PROXY)", socks.port)), "{m}");
+    assert!(m.contains("SOCKS5 user/password authentication") && m.contains("QWEN_PROXY_PASSWORD"), "{m}");
     drop(gw);
 
     let url = format!("socks5://bob:pw@127.0.0.1:{}", socks.port);
