@@ -253,8 +253,8 @@ fn endpoints(dep: &Deployment, config: &Config) -> Vec<(&'static str, String)> {
         ProviderKind::DashScope => vec![("api", dep.api_base.clone().unwrap_or_else(|| openai_compat::DASHSCOPE_DEFAULT_BASE.into()))],
         ProviderKind::Azure => {
             let mut v = Vec::new();
-            if let Some(b) = &dep.api_base {
-                v.push(("api", b.clone()));
+            if let Some(b) = dep.api_base.clone().or_else(|| env.get("AZURE_API_BASE")) {
+                v.push(("api", b));
             }
             if dep.api_key.is_none() && dep.params.str("azure_ad_token").is_none() {
                 let host = dep

@@ -249,3 +249,56 @@ async fn a_socks5_proxy_with_authentication() {
     let (s, b) = chat(&gw, "qwen").await;
     assert_eq!(s, 200, "{b}");
 }
+
+#[tokio::test]
+async fn azure_model_calls_and_token_requests_share_its_proxy() {
+    use crate::support::azure;
+    let azure_up = MockUpstream::start(azure::router());
+    let qwen_up = MockUpstream::start(dashscope::router());
+    let (azure_proxy, qwen_proxy) = (Tinyproxy::start(), Tinyproxy::start());
+    let az = azure_up.addr.port();
+    let cfg = config(&[
+        format!("  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: http://127.0.0.1:{az}\n"),
+        model("qwen", "dashscope/qwen-max", &qwen_up.url(), ""),
+        model("qwen-direct", "dashscope/qwen-max", &format!("http://localhost:{}", qwen_up.addr.port()), ""),
+    ]);
+    let gw = Gateway::builder(&cfg)
+        .env("AZURE_TENANT_ID", azure::TENANT)
+        .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
+        .env("AZURE_AUTHORITY_HOST", &format!("http://127.0.0.1:{az}"))
+        .env("AZURE_PROXY", &azure_proxy.url())
+        .env("QWEN_PROXY", &qwen_proxy.url())
+        .env("NO_PROXY", "localhost")
+        .start();
+    for alias in ["gpt-4o", "qwen", "qwen-direct"] {
+        let (s, b) = chat(&gw, alias).await;
+        assert_eq!(s, 200, "{alias}: {b}");
+    }
+    let a = azure_proxy.requests();
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert!(
+        a[0].starts_with(&format!("POST http://127.0.0.1:{az}/{}/oauth2/v2.0/token", azure::TENANT)),
+        "the Entra token request went through AZURE_PROXY first: {a:?}"
+    );
+    assert!(a[1].starts_with(&format!("POST http://127.0.0.1:{az}/openai/deployments/gpt-4o/chat/completions")), "{a:?}");
+    let q = qwen_proxy.requests();
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert!(q[0].contains(&qwen_up.addr.to_string()), "{q:?}");
+    assert_eq!(qwen_up.requests().len(), 2, "the NO_PROXY model reached the mock directly");
+    drop(gw);
+
+    // The token request through a proxy that is down names the proxy.
+    let dead = free_port();
+    let gw = Gateway::builder(&cfg)
+        .env("AZURE_TENANT_ID", azure::TENANT)
+        .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
+        .env("AZURE_AUTHORITY_HOST", &format!("http://127.0.0.1:{az}"))
+        .env("AZURE_PROXY", &format!("http://127.0.0.1:{dead}"))
+        .start();
+    let (s, b) = chat(&gw, "gpt-4o").await;
+    assert!(s >= 500, "{s}: {b}");
+    let m = message(&b);
+    assert!(m.contains("Entra ID at") && m.contains(&format!("cannot reach the proxy http://127.0.0.1:{dead} (from AZURE_PROXY)")), "{m}");
+}
