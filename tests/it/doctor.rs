@@ -142,3 +142,47 @@ fn doctor_json_reports_the_missing_ca() {
     let proxy = steps.as_array().expect("steps").iter().find(|s| s["name"] == "proxy").expect("proxy step");
     assert_eq!(proxy["detail"], "via proxy http://127.0.0.1:<QWEN_PROXY_PORT> (from QWEN_PROXY)");
 }
+
+#[test]
+fn doctor_gets_the_azure_token_through_azure_proxy() {
+    use crate::support::azure;
+    let up = MockUpstream::start(azure::router());
+    let proxy = Tinyproxy::start();
+    let az = up.addr.port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!("model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: http://127.0.0.1:{az}\n"),
+    )
+    .expect("write");
+    let out = Command::new(bin())
+        .args(["doctor", "--json", "--config"])
+        .arg(&cfg)
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AZURE_TENANT_ID", azure::TENANT)
+        .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
+        .env("AZURE_AUTHORITY_HOST", format!("http://127.0.0.1:{az}"))
+        .env("AZURE_PROXY", proxy.url())
+        .output()
+        .expect("run doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let model = &v["models"][0];
+    let labels: Vec<&str> = model["targets"].as_array().expect("targets").iter().filter_map(|t| t["label"].as_str()).collect();
+    assert_eq!(labels, ["api", "token"]);
+    let creds = model["steps"].as_array().expect("steps").iter().find(|s| s["name"] == "credentials").expect("credentials");
+    assert_eq!(creds["outcome"], "pass", "{creds}");
+    assert_eq!(
+        creds["detail"],
+        format!("token obtained for service principal `{}` (tenant `{}`)", azure::CLIENT_ID, azure::TENANT)
+    );
+    assert!(
+        proxy.requests().iter().any(|r| r.starts_with(&format!("POST http://127.0.0.1:{az}/{}/oauth2/v2.0/token", azure::TENANT))),
+        "{:?}",
+        proxy.requests()
+    );
+}
