@@ -302,3 +302,21 @@ async fn azure_model_calls_and_token_requests_share_its_proxy() {
     let m = message(&b);
     assert!(m.contains("Entra ID at") && m.contains(&format!("cannot reach the proxy http://127.0.0.1:{dead} (from AZURE_PROXY)")), "{m}");
 }
+
+#[tokio::test]
+async fn ssl_cert_dir_and_a_global_ssl_verify_path_add_the_ca_too() {
+    let ca = TestCa::new();
+    let upstream = MockUpstream::start(dashscope::router());
+    let front = TlsFront::start(&ca, upstream.addr);
+    let models = [model("qwen", "dashscope/qwen-max", &format!("https://localhost:{}", front.port()), "")];
+
+    let gw = Gateway::builder(&config(&models))
+        .env("SSL_CERT_DIR", &ca.dir.path().display().to_string())
+        .start();
+    assert_eq!(chat(&gw, "qwen").await.0, 200, "SSL_CERT_DIR");
+    drop(gw);
+
+    let global = format!("{}litellm_settings:\n  ssl_verify: {}\n", config(&models), ca.ca_path());
+    let gw = Gateway::builder(&global).start();
+    assert_eq!(chat(&gw, "qwen").await.0, 200, "litellm_settings.ssl_verify");
+}
