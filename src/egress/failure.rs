@@ -357,3 +357,38 @@ fn visit(err: &(dyn std::error::Error + 'static), f: &mut dyn FnMut(&(dyn std::e
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_connect_phase_is_bounded_and_carries_the_plan() {
+        let layer = AnnotateLayer::new(Arc::new(ProxyPlan::direct()), Duration::from_secs(15));
+        let mut hung = layer.layer(tower::service_fn(|_: ()| std::future::pending::<Result<(), BoxError>>()));
+        let err = hung.call(()).await.expect_err("timed out");
+        let failure = err.downcast_ref::<ConnectFailure>().expect("annotated");
+        assert_eq!(failure.timed_out, Some(Duration::from_secs(15)));
+        assert_eq!(*failure.plan, ProxyPlan::direct());
+        assert_eq!(err.to_string(), "connect timed out after 15s");
+
+        let mut refused = layer.layer(tower::service_fn(|_: ()| async {
+            Err::<(), BoxError>(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)))
+        }));
+        let err = refused.call(()).await.expect_err("refused");
+        let failure = err.downcast_ref::<ConnectFailure>().expect("annotated");
+        assert_eq!(failure.timed_out, None);
+        assert!(chain_texts(err.as_ref()).iter().any(|t| t.contains("refused")), "{:?}", chain_texts(err.as_ref()));
+    }
+
+    #[test]
+    fn socks_replies_are_told_apart_from_an_unreachable_proxy() {
+        assert!(is_socks_reply("SOCKS error: connection refused"));
+        assert!(is_socks_reply("SOCKS error: host unreachable"));
+        assert!(!is_socks_reply("SOCKS error: failed to create underlying connection"));
+        assert!(!is_socks_reply("connection refused"));
+    }
+}
