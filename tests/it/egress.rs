@@ -253,35 +253,46 @@ async fn a_socks5_proxy_with_authentication() {
 #[tokio::test]
 async fn azure_model_calls_and_token_requests_share_its_proxy() {
     use crate::support::azure;
+    // Azure and Entra over HTTPS as in production (the test CA via SSL_CERT_FILE), under two
+    // host names so the proxy log tells the token tunnel from the model tunnel.
+    let ca = TestCa::new();
     let azure_up = MockUpstream::start(azure::router());
+    let front = TlsFront::start(&ca, azure_up.addr);
     let qwen_up = MockUpstream::start(dashscope::router());
     let (azure_proxy, qwen_proxy) = (Tinyproxy::start(), Tinyproxy::start());
-    let az = azure_up.addr.port();
+    let az = front.port();
     let cfg = config(&[
-        format!("  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: http://127.0.0.1:{az}\n"),
+        format!("  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://127.0.0.1:{az}\n"),
         model("qwen", "dashscope/qwen-max", &qwen_up.url(), ""),
         model("qwen-direct", "dashscope/qwen-max", &format!("http://localhost:{}", qwen_up.addr.port()), ""),
     ]);
-    let gw = Gateway::builder(&cfg)
-        .env("AZURE_TENANT_ID", azure::TENANT)
-        .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
-        .env("AZURE_AUTHORITY_HOST", &format!("http://127.0.0.1:{az}"))
-        .env("AZURE_PROXY", &azure_proxy.url())
-        .env("QWEN_PROXY", &qwen_proxy.url())
-        .env("NO_PROXY", "localhost")
-        .start();
+    let start = |proxy: &str| {
+        Gateway::builder(&cfg)
+            .env("AZURE_TENANT_ID", azure::TENANT)
+            .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
+            .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
+            .env("AZURE_AUTHORITY_HOST", &format!("https://localhost:{az}"))
+            .env("SSL_CERT_FILE", &ca.ca_path())
+            .env("AZURE_PROXY", proxy)
+            .env("QWEN_PROXY", &qwen_proxy.url())
+            // Only the DashScope mock's port on localhost goes direct (a host:port entry).
+            .env("NO_PROXY", &format!("localhost:{},0.0.0.0", qwen_up.addr.port()))
+            .start()
+    };
+    let gw = start(&azure_proxy.url());
     for alias in ["gpt-4o", "qwen", "qwen-direct"] {
         let (s, b) = chat(&gw, alias).await;
         assert_eq!(s, 200, "{alias}: {b}");
     }
     let a = azure_proxy.requests();
-    assert_eq!(a.len(), 2, "{a:?}");
-    assert!(
-        a[0].starts_with(&format!("POST http://127.0.0.1:{az}/{}/oauth2/v2.0/token", azure::TENANT)),
-        "the Entra token request went through AZURE_PROXY first: {a:?}"
+    assert_eq!(
+        a,
+        vec![format!("CONNECT localhost:{az} HTTP/1.1"), format!("CONNECT 127.0.0.1:{az} HTTP/1.1")],
+        "the Entra token request, then the model call, both through AZURE_PROXY"
     );
-    assert!(a[1].starts_with(&format!("POST http://127.0.0.1:{az}/openai/deployments/gpt-4o/chat/completions")), "{a:?}");
+    let reached: Vec<String> = azure_up.requests().iter().map(|r| r.uri.clone()).collect();
+    assert!(reached[0].starts_with(&format!("/{}/oauth2/v2.0/token", azure::TENANT)), "{reached:?}");
+    assert!(reached[1].starts_with("/openai/deployments/gpt-4o/chat/completions"), "{reached:?}");
     let q = qwen_proxy.requests();
     assert_eq!(q.len(), 1, "{q:?}");
     assert!(q[0].contains(&qwen_up.addr.to_string()), "{q:?}");
@@ -290,13 +301,7 @@ async fn azure_model_calls_and_token_requests_share_its_proxy() {
 
     // The token request through a proxy that is down names the proxy.
     let dead = free_port();
-    let gw = Gateway::builder(&cfg)
-        .env("AZURE_TENANT_ID", azure::TENANT)
-        .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
-        .env("AZURE_AUTHORITY_HOST", &format!("http://127.0.0.1:{az}"))
-        .env("AZURE_PROXY", &format!("http://127.0.0.1:{dead}"))
-        .start();
+    let gw = start(&format!("http://127.0.0.1:{dead}"));
     let (s, b) = chat(&gw, "gpt-4o").await;
     assert!(s >= 500, "{s}: {b}");
     let m = message(&b);
