@@ -46,16 +46,18 @@ impl fmt::Display for Rule {
 pub struct ProxyUrl(Url);
 
 impl ProxyUrl {
-    /// Parse `http://`, `https://`, `socks5://`, `socks5h://` (and socks4) URLs; a bare
-    /// `host:port` means `http://host:port`.
+    /// Parse `http://`, `https://`, `socks5://`, `socks5h://` (and socks4) URLs. A bare
+    /// `host:port` is refused (as `ai-proxy validate` does): the scheme must be written.
     pub fn parse(text: &str) -> Result<ProxyUrl, EgressError> {
         let text = text.trim();
-        let with_scheme = if text.contains("://") { text.to_owned() } else { format!("http://{text}") };
         let bad = |reason: String| EgressError::ProxyUrl {
             url: redact_url(text),
             reason,
         };
-        let url = Url::parse(&with_scheme).map_err(|e| bad(e.to_string()))?;
+        if !text.contains("://") {
+            return Err(bad("no scheme: write it as http://host:port (or socks5://host:port)".into()));
+        }
+        let url = Url::parse(text).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
             "http" | "https" | "socks5" | "socks5h" | "socks4" | "socks4a" => {}
             other => return Err(bad(format!("scheme `{other}` is not supported (use http, https or socks5)"))),
@@ -254,8 +256,9 @@ pub fn resolve(dep: &Deployment, env: &Env, system: Option<&SystemProxy>) -> Res
             })
         };
         let sys_socks = system.and_then(|s| s.socks.as_ref()).map(|s| format!("socks5://{s}"));
-        let sys_https = system.and_then(|s| s.https.clone()).or_else(|| sys_socks.clone());
-        let sys_http = system.and_then(|s| s.http.clone()).or(sys_socks);
+        // The "Secure web proxy" is an HTTP proxy that tunnels https:// traffic.
+        let sys_https = system.and_then(|s| s.https.as_ref()).map(|v| format!("http://{v}")).or_else(|| sys_socks.clone());
+        let sys_http = system.and_then(|s| s.http.as_ref()).map(|v| format!("http://{v}")).or(sys_socks);
         (standard(HTTPS_VARS, sys_https.as_ref())?, standard(HTTP_VARS, sys_http.as_ref())?)
     };
 

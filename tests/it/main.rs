@@ -8,3 +8,4 @@ mod core_app;
 mod core_process;
 mod doctor;
 mod egress;
+mod secrets_setup;

@@ -143,14 +143,6 @@ fn resolution_order() {
             "via proxy socks5h://a:1 (from ALL_PROXY)",
         ),
         (
-            "bare host:port means http",
-            "azure/gpt",
-            String::new(),
-            vec![("AZURE_PROXY", "corp-proxy:3128")],
-            "https://r.openai.azure.com/",
-            "via proxy http://corp-proxy:3128 (from AZURE_PROXY)",
-        ),
-        (
             "NO_PROXY applies to a provider proxy",
             "dashscope/qwen-max",
             String::new(),
@@ -280,6 +272,7 @@ fn proxy_password_from_a_variable_or_the_store() {
 fn bad_proxy_urls_are_errors_without_the_password() {
     for (value, want) in [
         ("ftp://p:21", "scheme `ftp` is not supported"),
+        ("corp-proxy:3128", "no scheme: write it as http://host:port"),
         ("http://bob:hunter2@", "hunter2"),
         ("http://", ""),
     ] {
