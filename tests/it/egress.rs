@@ -141,15 +141,18 @@ fn an_unusable_ca_file_stops_start_up_naming_it() {
     let not_pem = dir.path().join("corp.cer");
     std::fs::write(&not_pem, [0x30u8, 0x82, 0x01]).expect("write");
     let cfg = config(&[model("qwen", "dashscope/qwen-max", "https://dashscope.example", "")]);
-    for (value, problem) in [
-        (dir.path().join("missing.pem").display().to_string(), "file not found"),
-        (not_pem.display().to_string(), "is not a PEM certificate file"),
+    // `config::validate` (start-up checklist) or egress's own check: either names the file
+    // and the problem.
+    for (var, value, problems) in [
+        ("SSL_CERT_FILE", dir.path().join("missing.pem").display().to_string(), ["cannot be read", "file not found"]),
+        ("SSL_CERT_FILE", not_pem.display().to_string(), ["is not PEM", "is not a PEM certificate file"]),
+        ("SSL_CERT_DIR", dir.path().join("no-such-dir").display().to_string(), ["cannot read the directory", "cannot read the directory"]),
     ] {
-        let err = match Gateway::builder(&cfg).env("SSL_CERT_FILE", &value).try_start() {
-            Ok(_) => panic!("started with SSL_CERT_FILE={value}"),
+        let err = match Gateway::builder(&cfg).env(var, &value).try_start() {
+            Ok(_) => panic!("started with {var}={value}"),
             Err(e) => e,
         };
-        assert!(err.contains(&value) && err.contains(problem), "{err}");
+        assert!(err.contains(&value) && problems.iter().any(|p| err.contains(p)), "{err}");
     }
 }
 
