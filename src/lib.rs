@@ -9,7 +9,8 @@
 //! - `wire`: serde types per dialect; no logic.
 //! - `translate`: pure request/response/stream translation; no IO, no clocks.
 //! - `providers`: one module per upstream; never renders client-facing errors.
-//! - `egress`: the only place outbound HTTP clients are built (proxy, TLS roots).
+//! - `egress`: the only place outbound HTTP clients are built (proxy per deployment, NO_PROXY,
+//!   TLS roots plus corporate CAs, connect-failure messages); never reads `std::env`.
 //! - `router`: alias → deployment, rate limits, retries.
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
 //! - `telemetry`: logging setup.

@@ -1,5 +1,6 @@
 //! Command-line interface: clap types and dispatch. One file per subcommand.
 
+pub mod doctor;
 pub mod secrets;
 pub mod serve;
 pub mod setup;
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway in the foreground.
     Serve(ServeArgs),
+    /// Check each model's route step by step: proxy, DNS, TCP, TLS, credentials (--live: one request).
+    Doctor(DoctorArgs),
     /// Manage secrets in the Keychain (macOS) or kernel keyutils (Linux): set, list, delete, import.
     Secrets(secrets::SecretsArgs),
     /// Check the configuration: a checklist with the fix for each problem (exit 1 on any).
@@ -64,9 +67,25 @@ pub struct ServeArgs {
     pub grace_seconds: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Check only this model alias.
+    #[arg(long, value_name = "ALIAS")]
+    pub model: Option<String>,
+    /// Also send one minimal authenticated request per model.
+    #[arg(long)]
+    pub live: bool,
+    /// Print the results as JSON (for scripts) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Secrets(args) => secrets::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Setup(args) => setup::run(args),

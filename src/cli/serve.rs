@@ -125,6 +125,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // A CA file that cannot be used or a malformed proxy URL stops start-up here.
+    for w in crate::egress::Egress::new(&config.env).check(&config)? {
+        tracing::warn!("{w}");
+    }
     runtime.block_on(async move {
         let state = AppState::from_config(&config);
         for r in state.router().deployments() {

@@ -142,6 +142,18 @@ impl Provider {
         }
     }
 
+    /// For `ai-proxy doctor`: acquire the deployment's upstream credential (a token from
+    /// Entra / Google OAuth, through the deployment's egress client) without calling the
+    /// model, and say what was obtained (never the secret). `None`: nothing to acquire.
+    /// Providers with tokens add their arm here.
+    pub async fn check_credentials(&self) -> Option<Result<String, ProviderError>> {
+        match self {
+            Provider::Mock(_) => None,
+            Provider::OpenAiCompat(p) => p.has_api_key().then(|| Ok("API key configured (checked by --live)".to_owned())),
+            Provider::Azure(p) => Some(p.check_credentials().await),
+        }
+    }
+
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         match self {
             Provider::Mock(p) => p.chat(req),

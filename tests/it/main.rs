@@ -6,6 +6,8 @@ mod support;
 mod azure;
 mod core_app;
 mod core_process;
+mod doctor;
+mod egress;
 mod secrets_setup;
 mod logs;
 mod packaging;

@@ -5,6 +5,8 @@
 
 pub mod azure;
 pub mod dashscope;
+pub mod proxies;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
