@@ -6,6 +6,8 @@
 //! expiry, and a token the upstream rejected is dropped only if it is still the cached one,
 //! so N requests failing with the same stale token cause one refresh, not N.
 
+pub mod google;
+
 use std::future::Future;
 use std::time::Duration;
 

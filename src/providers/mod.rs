@@ -9,6 +9,7 @@ pub mod http;
 pub mod mock;
 pub mod openai_compat;
 pub mod sse;
+pub mod vertex;
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -110,6 +111,7 @@ impl Timeouts {
 pub enum Provider {
     Mock(mock::Mock),
     OpenAiCompat(openai_compat::OpenAiCompat),
+    Vertex(vertex::Vertex),
 }
 
 impl Provider {
@@ -121,7 +123,8 @@ impl Provider {
             ProviderKind::OpenAi | ProviderKind::DashScope => {
                 openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
             }
-            ProviderKind::Azure | ProviderKind::Vertex => Err(format!(
+            ProviderKind::Vertex => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
+            ProviderKind::Azure => Err(format!(
                 "model `{}`: the {} provider is not built into this version of ai-proxy yet",
                 dep.alias,
                 dep.provider.name()
@@ -135,6 +138,7 @@ impl Provider {
         match self {
             Provider::Mock(_) => &[],
             Provider::OpenAiCompat(p) => p.unsupported_params(),
+            Provider::Vertex(p) => p.unsupported_params(),
         }
     }
 
@@ -142,6 +146,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.chat(req),
             Provider::OpenAiCompat(p) => p.chat(req).await,
+            Provider::Vertex(p) => p.chat(req).await,
         }
     }
 
@@ -149,6 +154,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.embeddings(req),
             Provider::OpenAiCompat(p) => p.embeddings(req).await,
+            Provider::Vertex(p) => p.embeddings(req).await,
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Pure translation between dialects and request shaping. No IO, no clocks, no globals:
 //! every function here is data in, data out, and tested with fixtures.
 
+pub mod gemini;
 pub mod params;
