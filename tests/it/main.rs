@@ -5,3 +5,5 @@ mod support;
 
 mod core_app;
 mod core_process;
+mod gemini_fixtures;
+mod vertex;

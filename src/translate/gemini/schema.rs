@@ -10,15 +10,17 @@
 
 use serde_json::{Map, Value, json};
 
-/// How deep `$ref`s are followed before a reference is cut (recursive schemas).
-const MAX_REF_DEPTH: usize = 8;
+/// How often one `$ref` may repeat on a path before it is cut (recursive schemas are
+/// unrolled this far), and how many `$ref`s any path may follow in all.
+const MAX_SAME_REF: usize = 2;
+const MAX_REF_DEPTH: usize = 16;
 /// Nesting beyond this is cut (keeps pathological inputs bounded).
 const MAX_DEPTH: usize = 32;
 
 /// Convert a JSON Schema to Gemini's schema subset.
 pub fn to_gemini(schema: &Value) -> Value {
     let defs = collect_defs(schema);
-    convert(schema, &defs, 0, 0)
+    convert(schema, &defs, &[], 0)
 }
 
 fn collect_defs(schema: &Value) -> Map<String, Value> {
@@ -33,7 +35,7 @@ fn collect_defs(schema: &Value) -> Map<String, Value> {
     defs
 }
 
-fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: usize) -> Value {
+fn convert(schema: &Value, defs: &Map<String, Value>, refs: &[&str], depth: usize) -> Value {
     let Value::Object(obj) = schema else {
         // `true` / `{}`: anything. Gemini needs a type; a string is the loosest safe choice.
         return json!({"type": "STRING"});
@@ -43,8 +45,9 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
     }
     if let Some(Value::String(r)) = obj.get("$ref") {
         let target = defs.get(r.as_str()).cloned();
+        let repeats = refs.iter().filter(|x| **x == r.as_str()).count();
         let mut merged = match target {
-            Some(Value::Object(t)) if ref_depth < MAX_REF_DEPTH => t,
+            Some(Value::Object(t)) if repeats < MAX_SAME_REF && refs.len() < MAX_REF_DEPTH => t,
             _ => {
                 let name = r.rsplit('/').next().unwrap_or(r);
                 return json!({"type": "OBJECT", "description": format!("(recursive reference to {name})")});
@@ -56,7 +59,9 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
                 merged.insert(k.clone(), v.clone());
             }
         }
-        return convert(&Value::Object(merged), defs, ref_depth + 1, depth + 1);
+        let mut path = refs.to_vec();
+        path.push(r.as_str());
+        return convert(&Value::Object(merged), defs, &path, depth + 1);
     }
     if let Some(Value::Array(all)) = obj.get("allOf") {
         let mut merged = obj.clone();
@@ -67,7 +72,7 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
                 merge_into(&mut merged, &s);
             }
         }
-        return convert(&Value::Object(merged), defs, ref_depth, depth + 1);
+        return convert(&Value::Object(merged), defs, refs, depth + 1);
     }
 
     let mut out = Map::new();
@@ -90,7 +95,7 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
                     .map(|t| {
                         let mut v = obj.clone();
                         v.insert("type".into(), Value::String((*t).to_owned()));
-                        convert(&Value::Object(v), defs, ref_depth, depth + 1)
+                        convert(&Value::Object(v), defs, refs, depth + 1)
                     })
                     .collect();
                 out.insert("anyOf".into(), Value::Array(variants));
@@ -116,7 +121,7 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
         }
         if kept.len() == 1 && ty.is_none() {
             // `anyOf: [X, null]` is just a nullable X.
-            let mut inner = convert(&kept[0], defs, ref_depth, depth + 1);
+            let mut inner = convert(&kept[0], defs, refs, depth + 1);
             if let Value::Object(i) = &mut inner {
                 if nullable {
                     i.insert("nullable".into(), Value::Bool(true));
@@ -128,7 +133,7 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
             return inner;
         }
         if !kept.is_empty() {
-            let converted: Vec<Value> = kept.iter().map(|v| convert(v, defs, ref_depth, depth + 1)).collect();
+            let converted: Vec<Value> = kept.iter().map(|v| convert(v, defs, refs, depth + 1)).collect();
             out.insert("anyOf".into(), Value::Array(converted));
         }
     }
@@ -194,7 +199,7 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
             if let Some(Value::Object(props)) = obj.get("properties") {
                 let mut converted = Map::new();
                 for (name, p) in props {
-                    converted.insert(name.clone(), convert(p, defs, ref_depth, depth + 1));
+                    converted.insert(name.clone(), convert(p, defs, refs, depth + 1));
                     names.push(name.clone());
                 }
                 if !converted.is_empty() {
@@ -228,7 +233,7 @@ fn convert(schema: &Value, defs: &Map<String, Value>, ref_depth: usize, depth: u
                     .and_then(|p| p.as_array()?.first().cloned())
                     .unwrap_or(Value::Bool(true)),
             };
-            out.insert("items".into(), convert(&items, defs, ref_depth, depth + 1));
+            out.insert("items".into(), convert(&items, defs, refs, depth + 1));
             for k in ["minItems", "maxItems"] {
                 copy_int(obj, &mut out, k);
             }

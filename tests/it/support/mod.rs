@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dashscope;
+pub mod google;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
