@@ -13,6 +13,7 @@
 //! Behaviour by the last user text: "weather in X" calls `get_weather` (a parallel pair for
 //! "weather in X and Y"); "blocked" is refused by promptFeedback; "json" answers JSON.
 //! A function result answers "The weather: …". Models `gemini-403` / `gemini-404` fail.
+//! `POST /test/service-account` hands out a fresh registered key file (for the Python tests).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -105,8 +106,17 @@ pub fn router() -> Router {
 pub fn router_with(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/token", post(token))
+        .route("/test/service-account", post(new_service_account))
         .route("/v1/projects/{project}/locations/{location}/publishers/google/models/{call}", post(vertex))
         .with_state(state)
+}
+
+/// For tests in other languages (the Python e2e suite): a fresh service-account key file
+/// whose `token_uri` is this mock.
+async fn new_service_account(State(st): State<Arc<MockState>>, headers: HeaderMap) -> Response {
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let key = st.service_account(&format!("http://{host}/token"), "e2e@mock-project.iam.gserviceaccount.com");
+    (StatusCode::OK, [("content-type", "application/json")], key).into_response()
 }
 
 fn oauth_error(code: &str, desc: &str) -> Response {
