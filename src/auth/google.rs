@@ -426,7 +426,7 @@ mod tests {
         let adc = r#"{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r","quota_project_id":"q"}"#;
         std::fs::write(dir.path().join("application_default_credentials.json"), adc).expect("write");
         let cfg = dir.path().to_string_lossy().to_string();
-        let found = discover(None, &env(&[("CLOUDSDK_CONFIG", &cfg), ("HOME", "/nonexistent")])).ok().expect("found");
+        let found = discover(None, &env(&[("CLOUDSDK_CONFIG", &cfg), ("HOME", "/nonexistent")])).expect("found");
         assert_eq!(found.credential.kind(), "authorized_user");
         assert_eq!(found.credential.token_uri(), DEFAULT_TOKEN_URI);
         assert!(found.source.starts_with("gcloud application-default credentials"), "{}", found.source);
@@ -446,7 +446,7 @@ mod tests {
     #[test]
     fn inline_vertex_credentials_win() {
         let v = serde_json::json!({"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r","token_uri":"http://127.0.0.1:1/token"});
-        let found = discover(Some(&v), &env(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")])).ok().expect("inline");
+        let found = discover(Some(&v), &env(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")])).expect("inline");
         assert_eq!(found.credential.token_uri(), "http://127.0.0.1:1/token");
         let as_text = Value::String(v.to_string());
         assert!(discover(Some(&as_text), &Env::default()).is_ok());

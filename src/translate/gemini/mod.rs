@@ -61,7 +61,7 @@ pub fn signature_from_id(id: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    while sig.len() % 4 != 0 {
+    while !sig.len().is_multiple_of(4) {
         sig.push('=');
     }
     Some(sig)

@@ -438,7 +438,7 @@ fn thinking(req: &ChatRequest, model: &str) -> Result<Option<ThinkingConfig>, Re
         _ => 24576,
     });
     // 2.5 Pro cannot stop thinking: its minimum budget is 128.
-    let budget = if pro && budget < 128 && budget >= 0 { 128 } else { budget };
+    let budget = if pro && (0..128).contains(&budget) { 128 } else { budget };
     Ok(Some(ThinkingConfig {
         include_thoughts: Some(!off),
         thinking_budget: Some(budget),

@@ -423,6 +423,7 @@ fn predict(model: &str, body: &[u8]) -> Response {
 }
 
 /// Gemini's request schema, strict: an unknown field anywhere is an error, as at Google.
+#[allow(clippy::enum_variant_names)]
 pub mod strict {
     use std::collections::BTreeMap;
 
