@@ -84,6 +84,13 @@ pub fn request(req: &ChatRequest, opts: &RequestOptions<'_>) -> Result<GenerateC
         }
     }
 
+    if contents.is_empty() && !system_parts.is_empty() {
+        // Gemini needs at least one turn: a system-only request becomes the user's turn.
+        contents.push(Content {
+            role: Some("user".to_owned()),
+            parts: std::mem::take(&mut system_parts),
+        });
+    }
     let tools = tools(req)?;
     let tool_config = tool_config(req)?;
     let generation_config = generation_config(req, opts.model)?;
