@@ -6,10 +6,10 @@
 //! (`$CLOUDSDK_CONFIG/application_default_credentials.json`, else
 //! `~/.config/gcloud/application_default_credentials.json`). Token requests go to the
 //! credential's own `token_uri` through the deployment's egress client (its proxy and CA).
-//! Deployments with the same credential share one [`GoogleAuth`] and so one cached token.
+//! Deployments with the same credential share one cached token (`auth::shared_cache`).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -17,7 +17,7 @@ use reqwest::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{AccessToken, TokenCache};
+use super::{AccessToken, TokenCache, shared_cache};
 use crate::config::Env;
 use crate::secrets::Secret;
 
@@ -198,11 +198,11 @@ fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
 }
 
-/// Tokens for one credential, cached (see [`TokenCache`]).
+/// Tokens for one credential; the cache is shared with every deployment using the same one.
 pub struct GoogleAuth {
     credential: Credential,
     source: String,
-    cache: TokenCache,
+    cache: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for GoogleAuth {
@@ -214,29 +214,13 @@ impl std::fmt::Debug for GoogleAuth {
     }
 }
 
-/// Live `GoogleAuth`s by credential identity, so deployments share tokens.
-static SHARED: Mutex<Vec<(String, Weak<GoogleAuth>)>> = Mutex::new(Vec::new());
-
 impl GoogleAuth {
     pub fn new(found: Found) -> Self {
         GoogleAuth {
+            cache: shared_cache(&format!("google|{}", found.identity)),
             credential: found.credential,
             source: found.source,
-            cache: TokenCache::default(),
         }
-    }
-
-    /// The `GoogleAuth` for this credential, shared with every other deployment using it.
-    pub fn shared(found: Found) -> Arc<GoogleAuth> {
-        let mut live = SHARED.lock().unwrap_or_else(|p| p.into_inner());
-        live.retain(|(_, w)| w.strong_count() > 0);
-        if let Some(a) = live.iter().find(|(k, _)| *k == found.identity).and_then(|(_, w)| w.upgrade()) {
-            return a;
-        }
-        let identity = found.identity.clone();
-        let auth = Arc::new(GoogleAuth::new(found));
-        live.push((identity, Arc::downgrade(&auth)));
-        auth
     }
 
     /// Where the credential came from, for messages.

@@ -5,6 +5,7 @@
 //! response or a stream of hub chunks. Providers never render client-facing errors: they
 //! return a [`ProviderError`] that `server` renders in the caller's dialect.
 
+pub mod azure;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;
@@ -112,6 +113,7 @@ pub enum Provider {
     Mock(mock::Mock),
     OpenAiCompat(openai_compat::OpenAiCompat),
     Vertex(vertex::Vertex),
+    Azure(azure::AzureOpenAi),
 }
 
 impl Provider {
@@ -124,11 +126,7 @@ impl Provider {
                 openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
             }
             ProviderKind::Vertex => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
-            ProviderKind::Azure => Err(format!(
-                "model `{}`: the {} provider is not built into this version of ai-proxy yet",
-                dep.alias,
-                dep.provider.name()
-            )),
+            ProviderKind::Azure => azure::AzureOpenAi::new(dep, egress, env).map(Provider::Azure),
         }
     }
 
@@ -139,6 +137,7 @@ impl Provider {
             Provider::Mock(_) => &[],
             Provider::OpenAiCompat(p) => p.unsupported_params(),
             Provider::Vertex(p) => p.unsupported_params(),
+            Provider::Azure(p) => p.unsupported_params(),
         }
     }
 
@@ -147,6 +146,7 @@ impl Provider {
             Provider::Mock(p) => p.chat(req),
             Provider::OpenAiCompat(p) => p.chat(req).await,
             Provider::Vertex(p) => p.chat(req).await,
+            Provider::Azure(p) => p.chat(req).await,
         }
     }
 
@@ -155,6 +155,7 @@ impl Provider {
             Provider::Mock(p) => p.embeddings(req),
             Provider::OpenAiCompat(p) => p.embeddings(req).await,
             Provider::Vertex(p) => p.embeddings(req).await,
+            Provider::Azure(p) => p.embeddings(req).await,
         }
     }
 }

@@ -6,7 +6,6 @@
 //! `https://aiplatform.googleapis.com`. `api_base` replaces the scheme and host (a path in it
 //! is kept as a prefix). A 401 from Vertex drops the cached token and retries once.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
@@ -38,7 +37,7 @@ const UNSUPPORTED: &[&str] = &[
 
 pub struct Vertex {
     client: Client,
-    auth: Arc<GoogleAuth>,
+    auth: GoogleAuth,
     /// `…/publishers/google/models/{model}`; the method (`:generateContent`) is appended.
     model_url: String,
     model: String,
@@ -54,7 +53,7 @@ impl Vertex {
     pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
         let alias = &dep.alias;
         let found = google::discover(dep.params.get("vertex_credentials"), env).map_err(|e| format!("model `{alias}`: {e}"))?;
-        let auth = GoogleAuth::shared(found);
+        let auth = GoogleAuth::new(found);
         let location = dep
             .params
             .str("vertex_location")

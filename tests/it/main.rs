@@ -3,6 +3,7 @@
 
 mod support;
 
+mod azure;
 mod core_app;
 mod core_process;
 mod gemini_fixtures;
