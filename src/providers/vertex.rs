@@ -70,21 +70,12 @@ impl Vertex {
             .ok_or_else(|| {
                 format!("model `{alias}`: no Google Cloud project: set VERTEX_PROJECT or `vertex_project` in litellm_params")
             })?;
-        let origin = match dep.api_base.as_deref() {
-            Some(base) => {
-                let u = url::Url::parse(base).map_err(|e| format!("model `{alias}`: api_base `{base}` is not a URL: {e}"))?;
-                format!("{}{}", &u[..url::Position::BeforePath], u.path().trim_end_matches('/'))
-            }
-            None if location == "global" => "https://aiplatform.googleapis.com".to_owned(),
-            None => format!("https://{location}-aiplatform.googleapis.com"),
-        };
+        let model_url = model_url(dep.api_base.as_deref(), &project, &location, &dep.model)
+            .map_err(|e| format!("model `{alias}`: {e}"))?;
         let client = egress.client_for(dep).map_err(|e| format!("model `{alias}`: {e}"))?;
         Ok(Vertex {
             client,
-            model_url: format!(
-                "{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{}",
-                dep.model
-            ),
+            model_url,
             model: dep.model.clone(),
             label: format!("Vertex AI ({}, project {project}, location {location})", dep.model),
             project,
@@ -282,6 +273,21 @@ impl Vertex {
     }
 }
 
+/// `{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}`:
+/// the origin is `api_base` (scheme, host and any path prefix), else the regional host, else
+/// `https://aiplatform.googleapis.com` for `global`.
+pub fn model_url(api_base: Option<&str>, project: &str, location: &str, model: &str) -> Result<String, String> {
+    let origin = match api_base {
+        Some(base) => {
+            let u = url::Url::parse(base).map_err(|e| format!("api_base `{base}` is not a URL: {e}"))?;
+            format!("{}{}", &u[..url::Position::BeforePath], u.path().trim_end_matches('/'))
+        }
+        None if location == "global" => "https://aiplatform.googleapis.com".to_owned(),
+        None => format!("https://{location}-aiplatform.googleapis.com"),
+    };
+    Ok(format!("{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"))
+}
+
 /// One SSE `data:` payload: a response, nothing (keep-alive), or Google's error object.
 fn parse_event(data: &str, label: &str) -> Result<Option<GenerateContentResponse>, ProviderError> {
     let data = data.trim();
@@ -322,4 +328,46 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_follow_location_and_api_base() {
+        let path = "/v1/projects/p/locations/LOC/publishers/google/models/m";
+        assert_eq!(
+            model_url(None, "p", "us-central1", "m").expect("url"),
+            format!("https://us-central1-aiplatform.googleapis.com{}", path.replace("LOC", "us-central1"))
+        );
+        assert_eq!(
+            model_url(None, "p", "global", "m").expect("url"),
+            format!("https://aiplatform.googleapis.com{}", path.replace("LOC", "global"))
+        );
+        assert_eq!(
+            model_url(Some("http://127.0.0.1:9/"), "p", "global", "m").expect("url"),
+            format!("http://127.0.0.1:9{}", path.replace("LOC", "global"))
+        );
+        assert_eq!(
+            model_url(Some("https://gw.corp.example/vertex/"), "p", "europe-west4", "m").expect("url"),
+            format!("https://gw.corp.example/vertex{}", path.replace("LOC", "europe-west4"))
+        );
+        assert!(model_url(Some("not a url"), "p", "l", "m").is_err());
+    }
+
+    #[test]
+    fn stream_error_events_become_upstream_errors() {
+        let e = parse_event(r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}"#, "V")
+            .expect_err("error");
+        match e {
+            ProviderError::Upstream { status, message, kind, .. } => {
+                assert_eq!(status, 429);
+                assert_eq!(message, "Resource exhausted");
+                assert_eq!(kind.as_deref(), Some("RESOURCE_EXHAUSTED"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_event("", "V").expect("empty").is_none());
+    }
 }

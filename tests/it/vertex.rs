@@ -425,3 +425,27 @@ async fn embeddings_via_predict_with_dimensions() {
     use base64::Engine;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(b64).expect("b64").len(), 12, "3 f32s");
 }
+
+#[tokio::test]
+async fn an_error_event_mid_stream_ends_the_stream_with_an_error() {
+    let s = setup();
+    let gw = Gateway::builder(&s.config())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &s.sa_file())
+        .start();
+    let mut req = chat("gemini-flash", "fail midway through");
+    req["stream"] = json!(true);
+    let (status, body) = post(&gw, "/v1/chat/completions", req).await;
+    assert_eq!(status, 200, "the stream had started: {body}");
+    let data = sse_data(&body);
+    let first = json_of(&data[0]);
+    assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
+    let last = json_of(data.last().expect("events"));
+    assert_eq!(last["error"]["message"], "The service is currently unavailable.", "{body}");
+    assert_eq!(last["error"]["code"], "503");
+
+    // MAX_TOKENS maps to `length`.
+    let (status, body) = post(&gw, "/v1/chat/completions", chat("gemini-flash", "a long story")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["choices"][0]["finish_reason"], "length");
+}

@@ -11,7 +11,8 @@
 //!   signatures on function calls, and tokens must be ones this mock issued.
 //!
 //! Behaviour by the last user text: "weather in X" calls `get_weather` (a parallel pair for
-//! "weather in X and Y"); "blocked" is refused by promptFeedback; "json" answers JSON.
+//! "weather in X and Y"); "blocked" is refused by promptFeedback; "json" answers JSON;
+//! "long" stops at MAX_TOKENS; "midway" streams a little, then an error event.
 //! A function result answers "The weather: …". Models `gemini-403` / `gemini-404` fail.
 //! `POST /test/service-account` hands out a fresh registered key file (for the Python tests).
 
@@ -371,6 +372,12 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
             meta(&mut ev);
             events.push(ev);
         }
+    }
+    if last_text.contains("midway") {
+        // Vertex reports a failure after the stream started as an error event.
+        events.truncate(2);
+        events.push(json!({"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}}));
+        return respond(events, true);
     }
     let mut last_ev = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": finish}],
                              "usageMetadata": usage});
