@@ -9,7 +9,8 @@
 //! Deployments with the same credential share one cached token (`auth::shared_cache`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -86,6 +87,10 @@ pub struct Found {
     pub source: String,
     /// Identity for sharing: same credential → same token cache. Contains no secret.
     identity: String,
+    /// The file it was read from (re-read when a token is fetched, so a new gcloud login is
+    /// picked up without a restart).
+    path: Option<PathBuf>,
+    fingerprint: u64,
 }
 
 /// Find the credential a deployment uses.
@@ -126,7 +131,9 @@ fn from_file(path: PathBuf, origin: &str) -> Result<Found, GoogleAuthError> {
     let source = format!("{origin} ({})", path.display());
     let text = std::fs::read_to_string(&path)
         .map_err(|e| GoogleAuthError::Invalid(format!("cannot read Google credentials from {source}: {e}")))?;
-    parse(&text, source)
+    let mut found = parse(&text, source)?;
+    found.path = Some(path);
+    Ok(found)
 }
 
 #[derive(Deserialize)]
@@ -168,6 +175,8 @@ pub fn parse(text: &str, source: String) -> Result<Found, GoogleAuthError> {
                 },
                 source,
                 identity,
+                path: None,
+                fingerprint: fnv(text),
             })
         }
         Some("authorized_user") => {
@@ -185,6 +194,8 @@ pub fn parse(text: &str, source: String) -> Result<Found, GoogleAuthError> {
                 },
                 source,
                 identity,
+                path: None,
+                fingerprint: fnv(text),
             })
         }
         Some(other) => Err(GoogleAuthError::Invalid(format!(
@@ -200,15 +211,17 @@ fn fnv(s: &str) -> u64 {
 
 /// Tokens for one credential; the cache is shared with every deployment using the same one.
 pub struct GoogleAuth {
-    credential: Credential,
+    credential: Mutex<Arc<Credential>>,
     source: String,
+    path: Option<PathBuf>,
+    fingerprint: AtomicU64,
     cache: Arc<TokenCache>,
 }
 
 impl std::fmt::Debug for GoogleAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GoogleAuth")
-            .field("kind", &self.credential.kind())
+            .field("kind", &self.kind())
             .field("source", &self.source)
             .finish()
     }
@@ -218,8 +231,33 @@ impl GoogleAuth {
     pub fn new(found: Found) -> Self {
         GoogleAuth {
             cache: shared_cache(&format!("google|{}", found.identity)),
-            credential: found.credential,
+            credential: Mutex::new(Arc::new(found.credential)),
             source: found.source,
+            path: found.path,
+            fingerprint: AtomicU64::new(found.fingerprint),
+        }
+    }
+
+    fn current(&self) -> Arc<Credential> {
+        self.credential.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Re-read the credential file if it changed (`gcloud auth application-default login`
+    /// rewrites it). A file that became unreadable or invalid leaves the credential as it was.
+    fn reload(&self) {
+        let Some(path) = &self.path else { return };
+        let Ok(text) = std::fs::read_to_string(path) else { return };
+        let fp = fnv(&text);
+        if fp == self.fingerprint.load(Ordering::Relaxed) {
+            return;
+        }
+        match parse(&text, self.source.clone()) {
+            Ok(found) => {
+                *self.credential.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(found.credential);
+                self.fingerprint.store(fp, Ordering::Relaxed);
+                tracing::info!(source = %self.source, "Google credentials changed on disk; using the new ones");
+            }
+            Err(e) => tracing::warn!(source = %self.source, "Google credentials changed on disk but cannot be used: {e}"),
         }
     }
 
@@ -229,21 +267,21 @@ impl GoogleAuth {
     }
 
     pub fn kind(&self) -> &'static str {
-        self.credential.kind()
+        self.current().kind()
     }
 
     /// The project a service-account key belongs to, or a user credential's quota project.
-    pub fn project_id(&self) -> Option<&str> {
-        match &self.credential {
-            Credential::ServiceAccount { project_id, .. } => project_id.as_deref(),
-            Credential::AuthorizedUser { quota_project_id, .. } => quota_project_id.as_deref(),
+    pub fn project_id(&self) -> Option<String> {
+        match &*self.current() {
+            Credential::ServiceAccount { project_id, .. } => project_id.clone(),
+            Credential::AuthorizedUser { quota_project_id, .. } => quota_project_id.clone(),
         }
     }
 
     /// For `x-goog-user-project`: the quota project of a user credential.
-    pub fn quota_project(&self) -> Option<&str> {
-        match &self.credential {
-            Credential::AuthorizedUser { quota_project_id, .. } => quota_project_id.as_deref().filter(|q| !q.is_empty()),
+    pub fn quota_project(&self) -> Option<String> {
+        match &*self.current() {
+            Credential::AuthorizedUser { quota_project_id, .. } => quota_project_id.clone().filter(|q| !q.is_empty()),
             Credential::ServiceAccount { .. } => None,
         }
     }
@@ -259,8 +297,10 @@ impl GoogleAuth {
     }
 
     async fn fetch(&self, client: &Client) -> Result<AccessToken, GoogleAuthError> {
-        let token_uri = self.credential.token_uri();
-        let form: Vec<(&str, String)> = match &self.credential {
+        self.reload();
+        let credential = self.current();
+        let token_uri = credential.token_uri();
+        let form: Vec<(&str, String)> = match &*credential {
             Credential::ServiceAccount {
                 client_email,
                 key,
@@ -303,7 +343,7 @@ impl GoogleAuth {
             _ => return Err(GoogleAuthError::Token(format!("{what} did not finish its answer"))),
         };
         if !status.is_success() {
-            return Err(GoogleAuthError::Token(self.refusal(status.as_u16(), &body, &what)));
+            return Err(GoogleAuthError::Token(self.refusal(&credential, status.as_u16(), &body, &what)));
         }
         let ok: TokenResponse = serde_json::from_slice(&body)
             .map_err(|e| GoogleAuthError::Token(format!("{what} answered with something that is not a token ({e})")))?;
@@ -312,7 +352,7 @@ impl GoogleAuth {
     }
 
     /// Google's `{"error": "invalid_grant", "error_description": …}` as a message with advice.
-    fn refusal(&self, status: u16, body: &[u8], what: &str) -> String {
+    fn refusal(&self, credential: &Credential, status: u16, body: &[u8], what: &str) -> String {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let code = v.get("error").and_then(Value::as_str).unwrap_or("");
         let desc = v
@@ -320,7 +360,7 @@ impl GoogleAuth {
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| crate::providers::http::truncate(&String::from_utf8_lossy(body), 300));
-        let advice = match (&self.credential, code) {
+        let advice = match (credential, code) {
             (Credential::AuthorizedUser { .. }, "invalid_grant" | "invalid_client" | "unauthorized_client") => {
                 "; the gcloud login has expired or was revoked: run `gcloud auth application-default login` again"
             }
@@ -329,7 +369,7 @@ impl GoogleAuth {
             }
             _ => "",
         };
-        format!("{what} refused the {} credential from {} (HTTP {status} {code}): {desc}{advice}", self.credential.kind(), self.source)
+        format!("{what} refused the {} credential from {} (HTTP {status} {code}): {desc}{advice}", credential.kind(), self.source)
     }
 }
 

@@ -66,7 +66,7 @@ impl Vertex {
             .map(str::to_owned)
             .or_else(|| env.get("VERTEX_PROJECT"))
             .or_else(|| env.get("GOOGLE_CLOUD_PROJECT"))
-            .or_else(|| auth.project_id().map(str::to_owned))
+            .or_else(|| auth.project_id())
             .ok_or_else(|| {
                 format!("model `{alias}`: no Google Cloud project: set VERTEX_PROJECT or `vertex_project` in litellm_params")
             })?;

@@ -190,7 +190,7 @@ async fn tokens_near_expiry_are_refreshed_before_use() {
 }
 
 #[tokio::test]
-async fn a_revoked_gcloud_login_says_to_log_in_again() {
+async fn a_revoked_gcloud_login_says_to_log_in_again_and_a_new_login_is_picked_up() {
     let s = setup();
     let gw = Gateway::builder(&s.config())
         .env("LITELLM_MASTER_KEY", KEY)
@@ -202,6 +202,12 @@ async fn a_revoked_gcloud_login_says_to_log_in_again() {
     assert!(msg.contains("invalid_grant"), "{msg}");
     assert!(msg.contains("gcloud auth application-default login"), "{msg}");
     assert!(!msg.contains("1//0revoked"), "the refresh token is not echoed");
+
+    // The user logs in again (gcloud rewrites the ADC file): no restart needed.
+    s.adc_dir(google::REFRESH_TOKEN);
+    let (status, body) = post(&gw, "/v1/chat/completions", chat("gemini-flash", "hi again")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(gw.stderr().contains("Google credentials changed on disk"), "{}", gw.stderr());
 }
 
 #[tokio::test]
