@@ -455,3 +455,38 @@ async fn an_error_event_mid_stream_ends_the_stream_with_an_error() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_of(&body)["choices"][0]["finish_reason"], "length");
 }
+
+#[tokio::test]
+async fn token_and_model_requests_go_through_the_deployments_proxy() {
+    // The "proxy" is a second mock: an HTTP forward proxy receives absolute-form requests and
+    // this one answers them itself. The token endpoint and Vertex in the config are the first
+    // mock, which must see nothing.
+    let direct = setup();
+    let proxy_state = Arc::new(MockState::default());
+    let proxy = MockUpstream::start(google::router_with(proxy_state.clone()));
+    let key = proxy_state.service_account(&direct.token_uri(), "proxied@proj.iam.gserviceaccount.com");
+    let key_path = direct.creds.path().join("proxied.json");
+    std::fs::write(&key_path, key).expect("write key");
+    let cfg = format!(
+        "model_list:\n  - model_name: g\n    litellm_params:\n      model: vertex_ai/gemini-2.5-flash\n      api_base: {}\n      vertex_project: test-project\n      vertex_credentials: {}\n      http_proxy: {}\n",
+        direct.up.url(),
+        key_path.display(),
+        proxy.url()
+    );
+    let gw = Gateway::builder(&cfg).start();
+    let r = client().post(gw.url("/v1/chat/completions")).json(&chat("g", "via proxy")).send().await.expect("r");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert!(direct.up.requests().is_empty(), "nothing bypassed the proxy");
+    let uris: Vec<String> = proxy.requests().iter().map(|r| r.uri.clone()).collect();
+    assert_eq!(
+        uris,
+        [
+            format!("{}/token", direct.up.url()),
+            format!(
+                "{}/v1/projects/test-project/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+                direct.up.url()
+            ),
+        ]
+    );
+    assert_eq!(proxy_state.token_requests(), 1);
+}
