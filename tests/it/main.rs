@@ -7,4 +7,5 @@ mod azure;
 mod core_app;
 mod core_process;
 mod gemini_fixtures;
+mod secrets_setup;
 mod vertex;
