@@ -227,17 +227,21 @@ async fn missing_credentials_make_the_model_unavailable_with_the_fix() {
 async fn vertex_credentials_inline_and_unsupported_types() {
     let s = setup();
     let inline = google::authorized_user(&s.token_uri(), google::REFRESH_TOKEN);
-    let cfg = format!(
-        "model_list:\n  - model_name: g\n    litellm_params:\n      model: vertex_ai/gemini-2.5-flash\n      api_base: {}\n      vertex_project: p\n      vertex_credentials: '{inline}'\n  - model_name: ext\n    litellm_params:\n      model: vertex_ai/gemini-2.5-flash\n      vertex_project: p\n      vertex_credentials: '{{\"type\": \"external_account\", \"audience\": \"x\"}}'\n",
-        s.up.url()
-    );
-    let gw = Gateway::builder(&cfg).start();
+    let model = |alias: &str, creds: &str| {
+        format!(
+            "  - model_name: {alias}\n    litellm_params:\n      model: vertex_ai/gemini-2.5-flash\n      api_base: {}\n      vertex_project: p\n      vertex_credentials: '{creds}'\n",
+            s.up.url()
+        )
+    };
+    let gw = Gateway::builder(&format!("model_list:\n{}", model("g", &inline))).start();
     let r = client().post(gw.url("/v1/chat/completions")).json(&chat("g", "inline")).send().await.expect("r");
     assert_eq!(r.status(), 200);
-    let r = client().post(gw.url("/v1/chat/completions")).json(&chat("ext", "x")).send().await.expect("r");
-    assert_eq!(r.status(), 503);
-    let body = r.text().await.expect("body");
-    assert!(body.contains("`external_account` is not supported"), "{body}");
+    assert_eq!(s.up.last().header("x-goog-user-project"), Some("quota-project"));
+
+    // Workload identity federation / impersonation files are refused, naming the type.
+    let ext = model("ext", r#"{"type": "external_account", "audience": "x"}"#);
+    let err = Gateway::builder(&format!("model_list:\n{ext}")).try_start().err().expect("refused at start");
+    assert!(err.contains("external_account"), "{err}");
 }
 
 #[tokio::test]
