@@ -10,6 +10,7 @@ pub mod http;
 pub mod mock;
 pub mod openai_compat;
 pub mod sse;
+pub mod vertex;
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -111,6 +112,7 @@ impl Timeouts {
 pub enum Provider {
     Mock(mock::Mock),
     OpenAiCompat(openai_compat::OpenAiCompat),
+    Vertex(vertex::Vertex),
     Azure(azure::AzureOpenAi),
 }
 
@@ -123,12 +125,8 @@ impl Provider {
             ProviderKind::OpenAi | ProviderKind::DashScope => {
                 openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
             }
+            ProviderKind::Vertex => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
             ProviderKind::Azure => azure::AzureOpenAi::new(dep, egress, env).map(Provider::Azure),
-            ProviderKind::Vertex => Err(format!(
-                "model `{}`: the {} provider is not built into this version of ai-proxy yet",
-                dep.alias,
-                dep.provider.name()
-            )),
         }
     }
 
@@ -138,6 +136,7 @@ impl Provider {
         match self {
             Provider::Mock(_) => &[],
             Provider::OpenAiCompat(p) => p.unsupported_params(),
+            Provider::Vertex(p) => p.unsupported_params(),
             Provider::Azure(p) => p.unsupported_params(),
         }
     }
@@ -151,6 +150,7 @@ impl Provider {
             Provider::Mock(_) => None,
             Provider::OpenAiCompat(p) => p.has_api_key().then(|| Ok("API key configured (checked by --live)".to_owned())),
             Provider::Azure(p) => Some(p.check_credentials().await),
+            Provider::Vertex(p) => Some(p.check_credentials().await),
         }
     }
 
@@ -158,6 +158,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.chat(req),
             Provider::OpenAiCompat(p) => p.chat(req).await,
+            Provider::Vertex(p) => p.chat(req).await,
             Provider::Azure(p) => p.chat(req).await,
         }
     }
@@ -166,6 +167,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.embeddings(req),
             Provider::OpenAiCompat(p) => p.embeddings(req).await,
+            Provider::Vertex(p) => p.embeddings(req).await,
             Provider::Azure(p) => p.embeddings(req).await,
         }
     }

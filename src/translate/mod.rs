@@ -2,5 +2,6 @@
 //! every function here is data in, data out, and tested with fixtures.
 
 pub mod azure;
+pub mod gemini;
 pub mod params;
 pub mod reasoning;
