@@ -145,6 +145,18 @@ impl Provider {
         }
     }
 
+    /// The upstream's own input-token count for a request, where it has a counter (Vertex
+    /// `countTokens`). `None`: no counter here; the caller falls back to a local estimate
+    /// (`translate::tokens`).
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Option<Result<u64, ProviderError>> {
+        match self {
+            Provider::Mock(_) | Provider::OpenAiCompat(_) => {
+                let _ = req;
+                None
+            }
+        }
+    }
+
     pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
         match self {
             Provider::Mock(p) => p.embeddings(req),
