@@ -3,5 +3,6 @@
 
 mod support;
 
+mod anthropic_messages;
 mod core_app;
 mod core_process;
