@@ -327,6 +327,9 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
                         master_key = Some(Secret::new(v));
                         master_key_origin = origin;
                     }
+                    // Unset LITELLM_MASTER_KEY just means "no key"; another unset
+                    // variable is worth a warning.
+                    None if env_reference(&text) == Some("LITELLM_MASTER_KEY") => {}
                     None => warnings.push(format!(
                         "{file}: {path} refers to {text}, which is not set; falling back to LITELLM_MASTER_KEY"
                     )),

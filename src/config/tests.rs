@@ -1,0 +1,269 @@
+//! Config loading: LiteLLM's format as users write it, every error message, and resolution.
+
+use super::*;
+
+fn load_ok(yaml: &str, vars: &[(&str, &str)]) -> Config {
+    load(yaml, Source::File("/cfg/config.yaml".into()), Env::from_vars(vars.iter().copied())).expect("config loads")
+}
+
+fn load_err(yaml: &str) -> String {
+    load(yaml, Source::File("/cfg/config.yaml".into()), Env::default())
+        .expect_err("config fails")
+        .to_string()
+}
+
+const SEED_STYLE: &str = r#"
+model_list:
+  - model_name: gpt-4
+    litellm_params:
+      model: azure/gpt4-deployment
+      api_base: os.environ/AZURE_API_BASE
+      api_version: "2024-10-21"
+      rpm: 1000
+      tpm: 50000
+      timeout: 30
+      stream_timeout: 5
+      max_retries: 2
+      http_proxy: os.environ/AZURE_PROXY
+    model_info:
+      base_model: gpt-4
+  - model_name: qwen-max
+    litellm_params:
+      model: dashscope/qwen-max
+      api_key: os.environ/DASHSCOPE_API_KEY
+      additional_drop_params: ["logprobs"]
+      ssl_verify: false
+  - model_name: local
+    litellm_params:
+      model: llama3
+      api_base: http://127.0.0.1:11434/v1
+      temperature: 0.2
+      extra_headers:
+        X-Team: platform
+litellm_settings:
+  drop_params: True
+  request_timeout: 120
+  num_retries: 1
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"#;
+
+#[test]
+fn seed_style_config_resolves() {
+    let c = load_ok(
+        SEED_STYLE,
+        &[
+            ("AZURE_API_BASE", "https://res.openai.azure.com/"),
+            ("AZURE_PROXY", "http://proxy:8080"),
+            ("DASHSCOPE_API_KEY", "sk-ds"),
+            ("LITELLM_MASTER_KEY", "sk-master"),
+        ],
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.master_key.as_ref().map(|k| k.expose().as_str()), Some("sk-master"));
+    assert_eq!(c.master_key_origin, Some(Origin::Process));
+    assert_eq!(c.settings.num_retries, 1);
+
+    let gpt = &c.deployments[0];
+    assert_eq!(gpt.alias, "gpt-4");
+    assert_eq!(gpt.provider, ProviderKind::Azure);
+    assert_eq!(gpt.model, "gpt4-deployment");
+    assert_eq!(gpt.api_base.as_deref(), Some("https://res.openai.azure.com/"));
+    assert_eq!(gpt.api_version.as_deref(), Some("2024-10-21"));
+    assert_eq!((gpt.rpm, gpt.tpm, gpt.max_retries), (Some(1000), Some(50000), Some(2)));
+    assert_eq!(gpt.timeout, Duration::from_secs(30));
+    assert_eq!(gpt.stream_timeout, Some(Duration::from_secs(5)));
+    assert!(gpt.drop_params, "global drop_params applies");
+    assert_eq!(gpt.params.str("http_proxy"), Some("http://proxy:8080"));
+    assert_eq!(gpt.model_info.get("base_model"), Some(&Value::from("gpt-4")));
+    assert!(gpt.is_available());
+
+    let qwen = &c.deployments[1];
+    assert_eq!(qwen.provider, ProviderKind::DashScope);
+    assert_eq!(qwen.api_key.as_ref().map(|k| k.expose().as_str()), Some("sk-ds"));
+    assert_eq!(qwen.additional_drop_params, vec!["logprobs"]);
+    assert_eq!(qwen.ssl_verify, SslVerify::Disabled);
+    assert_eq!(qwen.timeout, Duration::from_secs(120), "request_timeout is the default timeout");
+
+    let local = &c.deployments[2];
+    assert_eq!(local.provider, ProviderKind::OpenAi, "a bare model name means openai, as in LiteLLM");
+    assert_eq!(local.request_defaults.get("temperature"), Some(&Value::from(0.2)));
+    assert_eq!(local.extra_headers, vec![("X-Team".to_owned(), "platform".to_owned())]);
+}
+
+#[test]
+fn missing_variables_make_a_deployment_unavailable_with_the_names() {
+    let c = load_ok(SEED_STYLE, &[("DASHSCOPE_API_KEY", "sk-ds")]);
+    let reason = c.deployments[0].unavailable.as_deref().expect("unavailable");
+    assert_eq!(
+        reason,
+        "model `gpt-4`: os.environ/AZURE_API_BASE, os.environ/AZURE_PROXY not set (set it in the environment, the .env file or the secret store)"
+    );
+    assert!(c.deployments[1].is_available());
+    assert_eq!(c.available_count(), 2);
+    assert!(c.master_key.is_none());
+    assert!(c.warnings.is_empty(), "an unset LITELLM_MASTER_KEY only means no key: {:?}", c.warnings);
+    let other = load_ok("general_settings:\n  master_key: os.environ/MY_KEY\n", &[]);
+    assert_eq!(
+        other.warnings,
+        vec!["/cfg/config.yaml: general_settings.master_key refers to os.environ/MY_KEY, which is not set; falling back to LITELLM_MASTER_KEY"]
+    );
+}
+
+#[test]
+fn master_key_falls_back_to_the_environment_variable() {
+    let c = load_ok("model_list: []", &[("LITELLM_MASTER_KEY", "sk-env")]);
+    assert_eq!(c.master_key.as_ref().map(|k| k.expose().as_str()), Some("sk-env"));
+    let c = load_ok("general_settings:\n  master_key: sk-literal\n", &[("LITELLM_MASTER_KEY", "sk-env")]);
+    assert_eq!(c.master_key.as_ref().map(|k| k.expose().as_str()), Some("sk-literal"));
+}
+
+#[test]
+fn unsupported_keys_warn_once_each_and_never_fail() {
+    let c = load_ok(
+        r#"
+model_list:
+  - model_name: a
+    litellm_params:
+      model: mock/x
+      input_cost_per_token: 0.1
+      made_up_key: 1
+    extra_thing: true
+litellm_settings:
+  success_callback: ["langfuse"]
+  set_verbose: true
+router_settings:
+  routing_strategy: usage-based-routing
+general_settings:
+  database_url: postgres://x
+guardrails: []
+"#,
+        &[],
+    );
+    let w = c.warnings.join("\n");
+    for key in [
+        "top-level key `guardrails`",
+        "model_list[0].extra_thing is not supported",
+        "model_list[0].litellm_params.input_cost_per_token has no effect",
+        "model_list[0].litellm_params.made_up_key is not supported",
+        "litellm_settings.success_callback is not supported",
+        "litellm_settings.set_verbose is ignored",
+        "router_settings.routing_strategy is not supported",
+        "general_settings.database_url is not supported",
+    ] {
+        assert!(w.contains(key), "missing warning for {key}:\n{w}");
+    }
+    assert_eq!(c.warnings.len(), 8, "{w}");
+}
+
+#[test]
+fn unknown_providers_are_unavailable_not_fatal() {
+    let c = load_ok("model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-3\n", &[]);
+    assert_eq!(
+        c.deployments[0].unavailable.as_deref(),
+        Some(
+            "provider `anthropic` (from model `anthropic/claude-3`) is not supported by ai-proxy; supported: azure, vertex_ai, dashscope, openai, mock"
+        )
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_name_file_line_and_column() {
+    let e = load_err("model_list:\n  - model_name: a\n    litellm_params: {model: mock/x\n");
+    assert!(e.starts_with("/cfg/config.yaml:"), "{e}");
+    assert!(e.contains(":4:1") || e.contains(":3:"), "line and column: {e}");
+}
+
+#[test]
+fn type_errors_name_the_key_path_and_line() {
+    let e = load_err("model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      rpm: lots\n");
+    assert!(e.starts_with("/cfg/config.yaml:5:"), "{e}");
+    assert!(e.contains("(at `model_list[0].litellm_params.rpm`)"), "{e}");
+    assert!(e.contains("invalid type: string \"lots\""), "{e}");
+
+    let e = load_err("model_list:\n  - litellm_params:\n      model: mock/x\n");
+    assert!(e.contains("missing field `model_name`"), "{e}");
+
+    let e = load_err("litellm_settings:\n  request_timeout: soon\n");
+    assert_eq!(e, "/cfg/config.yaml: litellm_settings.request_timeout: expected a non-negative number");
+    let e = load_err("litellm_settings:\n  drop_params: maybe\n");
+    assert_eq!(e, "/cfg/config.yaml: litellm_settings.drop_params: expected true or false");
+    let e = load_err("model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      extra_headers: [1]\n");
+    assert_eq!(
+        e,
+        "/cfg/config.yaml: model_list[0].litellm_params.extra_headers: expected a mapping of header names to values"
+    );
+}
+
+#[test]
+fn environment_variables_section_is_lowest_priority() {
+    let yaml = r#"
+environment_variables:
+  QWEN_KEY: from-config
+  OTHER: from-config
+model_list:
+  - model_name: q
+    litellm_params:
+      model: dashscope/qwen-max
+      api_key: os.environ/QWEN_KEY
+      api_base: os.environ/OTHER
+"#;
+    let c = load_ok(yaml, &[("QWEN_KEY", "from-env")]);
+    assert_eq!(c.deployments[0].api_key.as_ref().map(|k| k.expose().as_str()), Some("from-env"));
+    assert_eq!(c.deployments[0].api_base.as_deref(), Some("from-config"));
+}
+
+#[test]
+fn ssl_verify_forms() {
+    let yaml = r#"
+litellm_settings:
+  ssl_verify: /etc/corp-ca.pem
+model_list:
+  - model_name: a
+    litellm_params: {model: mock/a}
+  - model_name: b
+    litellm_params: {model: mock/b, ssl_verify: true}
+  - model_name: c
+    litellm_params: {model: mock/c, ssl_verify: "False"}
+"#;
+    let c = load_ok(yaml, &[]);
+    assert_eq!(c.deployments[0].ssl_verify, SslVerify::ExtraCa("/etc/corp-ca.pem".into()));
+    assert_eq!(c.deployments[1].ssl_verify, SslVerify::System);
+    assert_eq!(c.deployments[2].ssl_verify, SslVerify::Disabled);
+}
+
+#[test]
+fn debug_output_never_contains_secret_values() {
+    let c = load_ok(
+        "model_list:\n  - model_name: a\n    litellm_params:\n      model: azure/x\n      api_key: sk-plain-secret\n      client_secret: cs-secret\n",
+        &[("LITELLM_MASTER_KEY", "sk-master-secret")],
+    );
+    let shown = format!("{c:?}");
+    for s in ["sk-plain-secret", "cs-secret", "sk-master-secret"] {
+        assert!(!shown.contains(s), "{s} leaked in Debug output");
+    }
+    assert!(shown.contains("client_secret"), "param names are shown");
+}
+
+#[test]
+fn embedded_default_config_loads_with_the_mock_model() {
+    let c = load(EMBEDDED_DEFAULT, Source::Embedded, Env::default()).expect("embedded config");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert!(c.deployments.iter().all(|d| d.provider == ProviderKind::Mock && d.is_available()));
+}
+
+#[test]
+fn repository_config_is_the_seed_model_table() {
+    let text = include_str!("../../config.yaml");
+    let c = load(text, Source::File("config.yaml".into()), Env::default()).expect("repo config");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let aliases = c.aliases();
+    for a in [
+        "mock", "gpt-4", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gemini-pro", "gemini-3-flash",
+        "gemini-3-pro", "qwen-max",
+    ] {
+        assert!(aliases.contains(&a), "{a} missing");
+    }
+    let mock = c.deployments.iter().find(|d| d.alias == "mock").expect("mock");
+    assert!(mock.is_available(), "the mock model needs no credentials");
+}

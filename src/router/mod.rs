@@ -8,6 +8,7 @@
 pub mod ratelimit;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -51,6 +52,14 @@ impl Routed {
         if let Some(t) = &self.tpm {
             t.record(tokens);
         }
+    }
+
+    /// The provider, or `Unavailable` with the reason.
+    pub fn provider(&self) -> Result<&Provider, RouteError> {
+        self.provider.as_ref().map_err(|reason| RouteError::Unavailable {
+            model: self.dep.alias.clone(),
+            reasons: vec![reason.clone()],
+        })
     }
 
     fn admit(&self) -> Result<(), Duration> {
@@ -201,33 +210,15 @@ impl Router {
     /// Run a chat request against the alias's deployments with retries.
     pub async fn chat(&self, req: ChatRequest) -> Result<(Arc<Routed>, ChatOutput), RouteError> {
         let model = req.model.clone();
-        let candidates = self.ordered(&model)?;
-        let mut pos = 0;
-        let mut attempt = 0u32;
-        loop {
-            let i = Self::admit_from(&model, &candidates, pos)?;
-            let routed = candidates[i].clone();
-            let provider = match &routed.provider {
-                Ok(p) => p,
-                Err(reason) => {
-                    return Err(RouteError::Unavailable {
-                        model,
-                        reasons: vec![reason.clone()],
-                    });
-                }
-            };
-            let prepared = prepare(&routed.dep, provider, req.clone())?;
-            let retries = routed.dep.max_retries.unwrap_or(self.num_retries);
-            match provider.chat(prepared).await {
-                Ok(out) => return Ok((routed, out)),
-                Err(err) if err.is_retryable() && attempt < retries => {
-                    tracing::warn!(model = %model, deployment = routed.dep.index, error = %err, "retrying");
-                    attempt += 1;
-                    pos = i + 1;
-                }
-                Err(err) => return Err(RouteError::Provider { err }),
+        self.with_retries(&model, |routed| {
+            let req = req.clone();
+            async move {
+                let provider = routed.provider()?;
+                let prepared = prepare(&routed.dep, provider, req)?;
+                provider.chat(prepared).await.map_err(|err| RouteError::Provider { err })
             }
-        }
+        })
+        .await
     }
 
     /// Input tokens of a request from the upstream's own counter, if the alias's first
@@ -249,29 +240,38 @@ impl Router {
 
     pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<(Arc<Routed>, EmbeddingsResponse), RouteError> {
         let model = req.model.clone();
-        let candidates = self.ordered(&model)?;
+        self.with_retries(&model, |routed| {
+            let req = req.clone();
+            async move {
+                let provider = routed.provider()?;
+                provider.embeddings(req).await.map_err(|err| RouteError::Provider { err })
+            }
+        })
+        .await
+    }
+
+    /// Pick an admitted deployment, call it, and on a retryable failure try again (on the
+    /// next deployment when there is one) up to its `max_retries` / `num_retries`.
+    async fn with_retries<T, F, Fut>(&self, model: &str, mut call: F) -> Result<(Arc<Routed>, T), RouteError>
+    where
+        F: FnMut(Arc<Routed>) -> Fut,
+        Fut: Future<Output = Result<T, RouteError>>,
+    {
+        let candidates = self.ordered(model)?;
         let mut pos = 0;
         let mut attempt = 0u32;
         loop {
-            let i = Self::admit_from(&model, &candidates, pos)?;
+            let i = Self::admit_from(model, &candidates, pos)?;
             let routed = candidates[i].clone();
-            let provider = match &routed.provider {
-                Ok(p) => p,
-                Err(reason) => {
-                    return Err(RouteError::Unavailable {
-                        model,
-                        reasons: vec![reason.clone()],
-                    });
-                }
-            };
             let retries = routed.dep.max_retries.unwrap_or(self.num_retries);
-            match provider.embeddings(req.clone()).await {
+            match call(routed.clone()).await {
                 Ok(out) => return Ok((routed, out)),
-                Err(err) if err.is_retryable() && attempt < retries => {
+                Err(RouteError::Provider { err }) if err.is_retryable() && attempt < retries => {
+                    tracing::warn!(model = %model, deployment = routed.dep.index, error = %err, "retrying");
                     attempt += 1;
                     pos = i + 1;
                 }
-                Err(err) => return Err(RouteError::Provider { err }),
+                Err(err) => return Err(err),
             }
         }
     }

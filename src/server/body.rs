@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::wire::openai::{ChatRequest, EmbeddingsRequest};
 
 /// Turn a body-buffering failure (over the size limit, broken connection) into our error.
 pub fn read_rejection(rej: BytesRejection, limit: usize) -> ApiError {
@@ -38,6 +39,41 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes, endpoint: &str) -> Result<
     Ok(value)
 }
 
+/// A request whose `model` may also come from the URL (Azure-style deployment paths).
+pub trait ModelRequest: DeserializeOwned {
+    fn model_mut(&mut self) -> &mut String;
+}
+
+impl ModelRequest for ChatRequest {
+    fn model_mut(&mut self) -> &mut String {
+        &mut self.model
+    }
+}
+
+impl ModelRequest for EmbeddingsRequest {
+    fn model_mut(&mut self) -> &mut String {
+        &mut self.model
+    }
+}
+
+/// Buffer, parse, apply the URL's model and require one: the common start of model calls.
+pub fn parse_model_request<T: ModelRequest>(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+    endpoint: &str,
+    path_model: Option<String>,
+) -> Result<T, ApiError> {
+    let bytes = body.map_err(|rej| read_rejection(rej, limit))?;
+    let mut req: T = parse_json(&bytes, endpoint)?;
+    if let Some(m) = path_model {
+        *req.model_mut() = m;
+    }
+    if req.model_mut().trim().is_empty() {
+        return Err(ApiError::bad_request(format!("{endpoint}: Missing required parameter: 'model'.")).with_param("model"));
+    }
+    Ok(req)
+}
+
 fn describe(err: serde_path_to_error::Error<serde_json::Error>, endpoint: &str) -> ApiError {
     let path = err.path().to_string();
     let inner = err.into_inner();
@@ -64,7 +100,6 @@ fn strip_position(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::openai::ChatRequest;
 
     fn err(body: &str) -> ApiError {
         parse_json::<ChatRequest>(&Bytes::from(body.to_owned()), "/chat/completions").expect_err("error")

@@ -110,3 +110,64 @@ async fn mock_embeddings_are_deterministic() {
     assert_eq!(a["data"], b["data"]);
     assert_eq!(a["data"][0]["embedding"].as_array().expect("vec").len(), 4);
 }
+
+mod no_input_panics {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Arbitrary JSON, biased towards chat-request-looking objects.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[a-z ]{0,8}".prop_map(Value::from),
+            Just(Value::from("mock")),
+            Just(Value::from("user")),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("model".to_owned()),
+                        Just("messages".to_owned()),
+                        Just("role".to_owned()),
+                        Just("content".to_owned()),
+                        Just("stream".to_owned()),
+                        Just("tools".to_owned()),
+                        Just("max_tokens".to_owned()),
+                        Just("input".to_owned()),
+                        "[a-z_]{1,6}",
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #[test]
+        fn any_body_gets_a_shaped_answer(body in json_value(), raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+            rt.block_on(async {
+                for path in ["/v1/chat/completions", "/v1/embeddings"] {
+                    for text in [body.to_string(), String::from_utf8_lossy(&raw).into_owned()] {
+                        let (status, b) = call(app(MOCKS), path, &text).await;
+                        assert!(status.as_u16() < 500, "{path} {text} -> {status} {b}");
+                        if status != 200 {
+                            let v: Value = serde_json::from_str(&b).expect("error bodies are JSON");
+                            assert!(v["error"]["message"].is_string(), "{b}");
+                        }
+                    }
+                }
+            });
+        }
+    }
+}

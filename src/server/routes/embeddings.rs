@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use super::chat::logged_error;
 use super::json;
 use crate::server::AppState;
-use crate::server::body::{parse_json, read_rejection};
-use crate::server::error::{ApiError, route_error};
+use crate::server::body::parse_model_request;
+use crate::server::error::route_error;
 use crate::server::log::{CallLog, LoggedByCall};
 use crate::wire::openai::EmbeddingsRequest;
 
@@ -28,22 +28,10 @@ pub async fn azure_style_embeddings(
 }
 
 async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Option<String>) -> Response {
-    let bytes = match body {
-        Ok(b) => b,
-        Err(rej) => return read_rejection(rej, state.max_body()).into_response(),
-    };
-    let mut req: EmbeddingsRequest = match parse_json(&bytes, ENDPOINT) {
+    let req: EmbeddingsRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    if let Some(m) = model {
-        req.model = m;
-    }
-    if req.model.trim().is_empty() {
-        return ApiError::bad_request(format!("{ENDPOINT}: Missing required parameter: 'model'."))
-            .with_param("model")
-            .into_response();
-    }
     let alias = req.model.clone();
     let mut log = CallLog::new("embeddings", &alias, false);
     match state.router().embeddings(req).await {
