@@ -13,7 +13,7 @@ use super::chat::logged_error;
 use super::json;
 use crate::providers::{ChatOutput, ProviderError};
 use crate::server::AppState;
-use crate::server::body::{parse_json, read_rejection};
+use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::log::{CallLog, LoggedByCall};
 use crate::server::stream::anthropic_stream;
@@ -84,15 +84,15 @@ pub async fn count_tokens(State(state): State<AppState>, body: Result<Bytes, Byt
 
 /// Read, parse and translate a Messages request; every error in Anthropic's shape.
 fn parse(state: &AppState, body: Result<Bytes, BytesRejection>, endpoint: &str) -> Result<ChatRequest, ApiError> {
-    let anthropic_err = |e: ApiError| e.in_dialect(Dialect::Anthropic);
-    let bytes = body.map_err(|rej| anthropic_err(read_rejection(rej, state.max_body())))?;
-    let req: MessagesRequest = parse_json(&bytes, endpoint).map_err(anthropic_err)?;
-    if req.model.trim().is_empty() {
-        return Err(anthropic_err(
-            ApiError::bad_request(format!("{endpoint}: Missing required parameter: 'model'.")).with_param("model"),
-        ));
+    let req: MessagesRequest =
+        parse_model_request(body, state.max_body(), endpoint, None).map_err(|e| e.in_dialect(Dialect::Anthropic))?;
+    anthropic::to_hub(req).map_err(translate_error)
+}
+
+impl ModelRequest for MessagesRequest {
+    fn model_mut(&mut self) -> &mut String {
+        &mut self.model
     }
-    anthropic::to_hub(req).map_err(|e| anthropic_err(translate_error(e)))
 }
 
 fn translate_error(e: TranslateError) -> ApiError {
