@@ -5,8 +5,17 @@
 //! (single flight: the lock is held while fetching), tokens are refreshed a margin ahead of
 //! expiry, and a token the upstream rejected is dropped only if it is still the cached one,
 //! so N requests failing with the same stale token cause one refresh, not N.
+//!
+//! Sources: `entra` (service principal, client-credentials grant) and `azure_cli`
+//! (`az account get-access-token`). [`shared_cache`] gives every deployment that uses the same
+//! credential the same cache.
 
+pub mod azure_cli;
+pub mod entra;
+
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
@@ -84,6 +93,39 @@ impl TokenCache {
     }
 }
 
+/// Why a token could not be obtained. Messages are meant for the user and never contain
+/// secrets (client secrets, tokens).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthError {
+    /// The identity provider answered and refused (AADSTS codes, `az` not logged in).
+    #[error("{0}")]
+    Refused(String),
+    /// The identity provider could not be reached (DNS, TCP, TLS, proxy, timeout).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The answer could not be understood.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The process-wide cache for one credential, shared by every deployment that uses the same
+/// credential (same `key`), so the seed's six Azure deployments behind one service principal
+/// fetch one token, not six. Entries live as long as some provider holds them.
+pub fn shared_cache(key: &str) -> Arc<TokenCache> {
+    static CACHES: OnceLock<std::sync::Mutex<HashMap<String, Weak<TokenCache>>>> = OnceLock::new();
+    let mut caches = CACHES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(cache) = caches.get(key).and_then(Weak::upgrade) {
+        return cache;
+    }
+    caches.retain(|_, w| w.strong_count() > 0);
+    let cache = Arc::new(TokenCache::default());
+    caches.insert(key.to_owned(), Arc::downgrade(&cache));
+    cache
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -142,6 +184,15 @@ mod tests {
         assert_eq!(second.expose(), "token-2");
         assert_eq!(third.expose(), "token-2");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn shared_caches_are_per_key() {
+        let a = shared_cache("entra|https://login|t|c|s");
+        let b = shared_cache("entra|https://login|t|c|s");
+        let c = shared_cache("entra|https://login|t|other|s");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
     }
 
     #[tokio::test]

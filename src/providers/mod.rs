@@ -5,6 +5,7 @@
 //! response or a stream of hub chunks. Providers never render client-facing errors: they
 //! return a [`ProviderError`] that `server` renders in the caller's dialect.
 
+pub mod azure;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;
@@ -110,6 +111,7 @@ impl Timeouts {
 pub enum Provider {
     Mock(mock::Mock),
     OpenAiCompat(openai_compat::OpenAiCompat),
+    Azure(azure::AzureOpenAi),
 }
 
 impl Provider {
@@ -121,7 +123,8 @@ impl Provider {
             ProviderKind::OpenAi | ProviderKind::DashScope => {
                 openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
             }
-            ProviderKind::Azure | ProviderKind::Vertex => Err(format!(
+            ProviderKind::Azure => azure::AzureOpenAi::new(dep, egress, env).map(Provider::Azure),
+            ProviderKind::Vertex => Err(format!(
                 "model `{}`: the {} provider is not built into this version of ai-proxy yet",
                 dep.alias,
                 dep.provider.name()
@@ -135,6 +138,7 @@ impl Provider {
         match self {
             Provider::Mock(_) => &[],
             Provider::OpenAiCompat(p) => p.unsupported_params(),
+            Provider::Azure(p) => p.unsupported_params(),
         }
     }
 
@@ -142,6 +146,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.chat(req),
             Provider::OpenAiCompat(p) => p.chat(req).await,
+            Provider::Azure(p) => p.chat(req).await,
         }
     }
 
@@ -150,7 +155,7 @@ impl Provider {
     /// (`translate::tokens`).
     pub async fn count_tokens(&self, req: &ChatRequest) -> Option<Result<u64, ProviderError>> {
         match self {
-            Provider::Mock(_) | Provider::OpenAiCompat(_) => {
+            Provider::Mock(_) | Provider::OpenAiCompat(_) | Provider::Azure(_) => {
                 let _ = req;
                 None
             }
@@ -161,6 +166,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.embeddings(req),
             Provider::OpenAiCompat(p) => p.embeddings(req).await,
+            Provider::Azure(p) => p.embeddings(req).await,
         }
     }
 }

@@ -108,23 +108,7 @@ impl OpenAiCompat {
             let completion: ChatCompletion = read_json(resp, self.timeouts, &self.label).await?;
             return Ok(ChatOutput::Complete(completion));
         }
-        let label = self.label.clone();
-        let events = sse_events(resp, self.timeouts.stream_idle, label.clone());
-        let chunks = events.filter_map(move |ev| {
-            let label = label.clone();
-            async move {
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    Err(e) => return Some(Err(e)),
-                };
-                let data = ev.data.trim();
-                if data.is_empty() || data == "[DONE]" {
-                    return None;
-                }
-                Some(parse_chunk(data, &label))
-            }
-        });
-        // Stop after [DONE]-less end or an error: the filter above yields nothing more.
+        let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone());
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 
@@ -138,6 +122,25 @@ impl OpenAiCompat {
         let resp = send(rb, self.timeouts, &self.label).await?;
         read_json(resp, self.timeouts, &self.label).await
     }
+}
+
+/// The chunks of an OpenAI-style SSE body (`[DONE]` and empty events skipped); an error
+/// payload or a transport failure ends it with an `Err`. Shared with the Azure provider.
+pub(super) fn chunk_stream(
+    resp: reqwest::Response,
+    idle: std::time::Duration,
+    label: String,
+) -> impl futures_util::Stream<Item = Result<ChatChunk, ProviderError>> + Send {
+    sse_events(resp, idle, label.clone()).filter_map(move |ev| {
+        let out = match ev {
+            Err(e) => Some(Err(e)),
+            Ok(ev) => {
+                let data = ev.data.trim();
+                (!data.is_empty() && data != "[DONE]").then(|| parse_chunk(data, &label))
+            }
+        };
+        futures_util::future::ready(out)
+    })
 }
 
 /// One `data:` payload of an OpenAI-style stream. An `{"error": ...}` payload mid-stream

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::config::{Config, Deployment};
 use crate::egress::Egress;
 use crate::providers::{ChatOutput, Provider, ProviderError};
-use crate::translate::{params, reasoning};
+use crate::translate::{adapt, params};
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 use ratelimit::{RequestLimiter, TokenLimiter};
 
@@ -230,7 +230,7 @@ impl Router {
         };
         let Ok(provider) = &routed.provider else { return Ok(None) };
         let mut prepared = req.clone();
-        reasoning::adapt(routed.dep.provider, &mut prepared);
+        adapt::for_provider(routed.dep.provider, &mut prepared);
         match provider.count_tokens(&prepared).await {
             None => Ok(None),
             Some(Ok(n)) => Ok(Some(n)),
@@ -283,7 +283,7 @@ fn prepare(dep: &Deployment, provider: &Provider, req: ChatRequest) -> Result<Ch
         model: dep.alias.clone(),
         message,
     })?;
-    reasoning::adapt(dep.provider, &mut req);
+    adapt::for_provider(dep.provider, &mut req);
     params::drop_unsupported(&mut req, provider.unsupported_params(), dep.drop_params, &dep.additional_drop_params)
         .map_err(|u| RouteError::UnsupportedParams {
             model: dep.alias.clone(),

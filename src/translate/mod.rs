@@ -2,7 +2,9 @@
 //! every function here is data in, data out, and tested with fixtures. (The one shared value
 //! is `tokens`' tokenizer table: immutable data embedded in the binary, built once.)
 
+pub mod adapt;
 pub mod anthropic;
+pub mod azure;
 pub mod params;
 pub mod reasoning;
 pub mod tokens;

@@ -4,5 +4,6 @@
 mod support;
 
 mod anthropic_messages;
+mod azure;
 mod core_app;
 mod core_process;
