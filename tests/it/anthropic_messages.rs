@@ -129,7 +129,8 @@ fn weather_tools() -> Value {
 async fn mock_model_answers_in_anthropic_shape_with_the_alias() {
     let up = MockUpstream::start(dashscope::router());
     let gw = start(&up);
-    for path in ["/v1/messages", "/messages"] {
+    // Claude Code posts to `/v1/messages?beta=true`.
+    for path in ["/v1/messages", "/messages", "/v1/messages?beta=true"] {
         let (status, body) = post(
             &gw,
             path,
@@ -388,4 +389,48 @@ async fn count_tokens_estimates_locally() {
     let (s, b) = post(&gw, "/v1/messages/count_tokens", json!({"model": "nope", "messages": []})).await;
     assert_eq!(s, 400, "{b}");
     assert_eq!(json_of(&b)["type"], "error");
+}
+
+#[tokio::test]
+async fn claude_names_on_an_azure_reasoning_model_get_reasoning_effort() {
+    let up = MockUpstream::start(crate::support::azure::router());
+    let cfg = format!(
+        r#"
+model_list:
+  - model_name: "claude-*"
+    litellm_params:
+      model: azure/gpt-5-mini
+      api_base: {}
+      api_key: {}
+      api_version: "2025-04-01-preview"
+"#,
+        up.url(),
+        crate::support::azure::KEY
+    );
+    let gw = Gateway::builder(&cfg).env("LITELLM_MASTER_KEY", KEY).start();
+    for stream in [false, true] {
+        let (status, body) = post(
+            &gw,
+            "/v1/messages",
+            json!({"model": "claude-opus-4-1-20250805", "max_tokens": 20000, "temperature": 1, "top_k": 5,
+                   "stream": stream, "thinking": {"type": "enabled", "budget_tokens": 12000},
+                   "messages": [{"role": "user", "content": "hello azure"}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let text = if stream {
+            let evs = events(&body);
+            assert_eq!(evs.last().map(|(n, _)| n.as_str()), Some("message_stop"), "{body}");
+            accumulate(&evs).iter().filter_map(|b| b["text"].as_str().map(str::to_owned)).collect::<String>()
+        } else {
+            let v = json_of(&body);
+            assert_eq!(v["model"], "claude-opus-4-1-20250805");
+            v["content"].as_array().expect("content").iter().filter_map(|b| b["text"].as_str().map(str::to_owned)).collect()
+        };
+        assert!(!text.is_empty(), "{body}");
+        let sent = up.last().json();
+        assert_eq!(sent["reasoning_effort"], "medium", "{sent}");
+        assert_eq!(sent["max_completion_tokens"], 20000, "{sent}");
+        assert!(sent.get("max_tokens").is_none() && sent.get("top_k").is_none(), "{sent}");
+    }
 }
