@@ -284,6 +284,7 @@ fn prepare(dep: &Deployment, provider: &Provider, req: ChatRequest) -> Result<Ch
         message,
     })?;
     adapt::for_provider(dep.provider, &mut req);
+    adapt::optional_thinking(provider.unsupported_params(), &mut req);
     params::drop_unsupported(&mut req, provider.unsupported_params(), dep.drop_params, &dep.additional_drop_params)
         .map_err(|u| RouteError::UnsupportedParams {
             model: dep.alias.clone(),

@@ -434,3 +434,25 @@ model_list:
         assert!(sent.get("max_tokens").is_none() && sent.get("top_k").is_none(), "{sent}");
     }
 }
+
+#[tokio::test]
+async fn thinking_on_a_model_without_reasoning_is_dropped_not_refused() {
+    let up = MockUpstream::start(crate::support::azure::router());
+    let cfg = format!(
+        "model_list:\n  - model_name: \"claude-*\"\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: {}\n      api_key: {}\n",
+        up.url(),
+        crate::support::azure::KEY
+    );
+    let gw = Gateway::builder(&cfg).env("LITELLM_MASTER_KEY", KEY).start();
+    let (status, body) = post(
+        &gw,
+        "/v1/messages",
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 2000, "thinking": {"type": "enabled", "budget_tokens": 1024},
+               "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let sent = up.last().json();
+    assert!(sent.get("reasoning_effort").is_none(), "{sent}");
+    assert_eq!(sent["max_tokens"], 2000, "{sent}");
+}

@@ -117,15 +117,13 @@ fn accumulate(events: &[Event]) -> Value {
                 BlockDelta::InputJsonDelta { partial_json } => json_parts[*index].push_str(partial_json),
                 BlockDelta::SignatureDelta { .. } => {}
             },
-            Event::ContentBlockStop { index } => {
-                if blocks[*index]["type"] == "tool_use" {
-                    let raw = &json_parts[*index];
-                    blocks[*index]["input"] = if raw.is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(raw).unwrap_or_else(|e| panic!("tool input {raw:?} is not JSON: {e}"))
-                    };
-                }
+            Event::ContentBlockStop { index } if blocks[*index]["type"] == "tool_use" => {
+                let raw = &json_parts[*index];
+                blocks[*index]["input"] = if raw.is_empty() {
+                    json!({})
+                } else {
+                    serde_json::from_str(raw).unwrap_or_else(|e| panic!("tool input {raw:?} is not JSON: {e}"))
+                };
             }
             Event::MessageDelta { delta, usage: u } => {
                 stop = json!(delta.stop_reason);
@@ -166,12 +164,12 @@ fn check_well_formed(events: &[Event]) -> Result<(), String> {
                 if open != Some(*index) {
                     return Err(format!("delta for block {index} while {open:?} is open"));
                 }
-                let kind_ok = match (&events_block_kind(events, *index), delta) {
-                    (Some("text"), BlockDelta::TextDelta { .. }) => true,
-                    (Some("thinking"), BlockDelta::ThinkingDelta { .. } | BlockDelta::SignatureDelta { .. }) => true,
-                    (Some("tool_use"), BlockDelta::InputJsonDelta { .. }) => true,
-                    _ => false,
-                };
+                let kind_ok = matches!(
+                    (&events_block_kind(events, *index), delta),
+                    (Some("text"), BlockDelta::TextDelta { .. })
+                        | (Some("thinking"), BlockDelta::ThinkingDelta { .. } | BlockDelta::SignatureDelta { .. })
+                        | (Some("tool_use"), BlockDelta::InputJsonDelta { .. })
+                );
                 if !kind_ok {
                     return Err(format!("delta {delta:?} does not fit block {index}"));
                 }
