@@ -13,15 +13,19 @@
 //! - `router`: alias → deployment, rate limits, retries.
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
 //! - `telemetry`: logging setup.
+//! - `files`: files we write are 0600 in 0700 folders, replaced atomically.
+//! - `setup`: the setup wizard's answers and the config.yaml / .env it writes (pure rendering).
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod egress;
+pub mod files;
 pub mod providers;
 pub mod router;
 pub mod secrets;
 pub mod server;
+pub mod setup;
 pub mod telemetry;
 pub mod translate;
 pub mod wire;

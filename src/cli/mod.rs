@@ -1,6 +1,9 @@
 //! Command-line interface: clap types and dispatch. One file per subcommand.
 
+pub mod secrets;
 pub mod serve;
+pub mod setup;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway in the foreground.
     Serve(ServeArgs),
+    /// Manage secrets in the Keychain (macOS) or kernel keyutils (Linux): set, list, delete, import.
+    Secrets(secrets::SecretsArgs),
+    /// Check the configuration: a checklist with the fix for each problem (exit 1 on any).
+    Validate(validate::ValidateArgs),
+    /// Interactive set-up: providers, credentials (to the secret store), proxies, CA, port.
+    Setup(setup::SetupArgs),
 }
 
 /// Where the configuration comes from (shared by every subcommand that reads it).
@@ -52,5 +61,8 @@ pub struct ServeArgs {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Secrets(args) => secrets::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Setup(args) => setup::run(args),
     }
 }

@@ -4,30 +4,51 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
 
 use super::{ConfigArgs, ServeArgs};
 use crate::config::locate::{Found, find_config, find_env_file};
+use crate::config::validate::Kind;
 use crate::config::{self, Config, Env, Source, TEMPLATE_MASTER_KEY};
+use crate::secrets::{self, StoreLookup};
 use crate::server::{self, AppState};
 use crate::telemetry;
 
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 4000;
 
-/// Load the configuration the way every subcommand does: search order, `.env`, resolve.
+/// Load the configuration the way every subcommand does: search order, `.env`, the secret
+/// store, resolve.
 pub fn load_config(args: &ConfigArgs) -> anyhow::Result<(Config, Found)> {
+    let (env, found, store_note) = prepare_env(args)?;
+    let mut config = match &found {
+        Found::File { path, .. } => config::load_file(path, env)?,
+        Found::Embedded => config::load(config::EMBEDDED_DEFAULT, Source::Embedded, env)?,
+    };
+    config.warnings.extend(store_note);
+    Ok((config, found))
+}
+
+/// The environment a config resolves against (process, `.env`, secret store) and where the
+/// config is. The third value says why no secret store is attached, if none is.
+pub fn prepare_env(args: &ConfigArgs) -> anyhow::Result<(Env, Found, Option<String>)> {
     let mut env = Env::from_process();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let found = find_config(args.config.as_deref(), &env, &cwd);
     if let Some(env_file) = find_env_file(args.env_file.as_deref(), &found, &cwd) {
         env.load_dotenv(&env_file)?;
     }
-    let config = match &found {
-        Found::File { path, .. } => config::load_file(path, env)?,
-        Found::Embedded => config::load(config::EMBEDDED_DEFAULT, Source::Embedded, env)?,
+    let note = match secrets::store::open(&env) {
+        Ok(Some(store)) => {
+            env.set_store(Arc::new(StoreLookup(store)));
+            None
+        }
+        Ok(None) => None,
+        Err(e) => Some(format!("{e}; os.environ/ values come from the environment and .env only")),
     };
-    Ok((config, found))
+    Ok((env, found, note))
 }
 
 /// Host and port: flags, then LITELLM_HOST / LITELLM_PORT (environment or .env), then defaults.
@@ -85,6 +106,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host, port) = listen_address(&args, &config.env)?;
     check_bind_safety(&host, &config)?;
     report_config(&config, &found);
+    for c in config::validate::startup_checks(&config)? {
+        if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {
+            tracing::warn!("{}", c.render());
+        }
+    }
     let unavailable: Vec<&str> = config
         .deployments
         .iter()
@@ -154,6 +180,17 @@ fn report_config(config: &Config, found: &Found) {
     }
     if let Some(origin) = &config.master_key_origin {
         tracing::info!("master key from {origin}");
+    }
+    let text = match &config.source {
+        Source::File(p) => std::fs::read_to_string(p).unwrap_or_default(),
+        Source::Embedded => config::EMBEDDED_DEFAULT.to_owned(),
+    };
+    let origins: Vec<String> = secrets::names::relevant(&text)
+        .iter()
+        .filter_map(|name| config.env.lookup(name).map(|(_, origin)| format!("{name} from {origin}")))
+        .collect();
+    if !origins.is_empty() {
+        tracing::info!("variables: {}", origins.join(", "));
     }
     for w in &config.warnings {
         tracing::warn!("{w}");

@@ -116,6 +116,23 @@ impl Env {
         self.dotenv_path.as_deref()
     }
 
+    /// Names defined in the loaded `.env`, sorted.
+    pub fn dotenv_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.dotenv.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The value `.env` gives `name` (whatever the environment says).
+    pub fn dotenv_value(&self, name: &str) -> Option<&str> {
+        self.dotenv.get(name).map(String::as_str)
+    }
+
+    /// The store's label, if a store is attached.
+    pub fn store_label(&self) -> Option<&'static str> {
+        self.store.as_ref().map(|s| s.label())
+    }
+
     /// The value of `name`, or `None` if unset (an empty value counts as unset).
     pub fn get(&self, name: &str) -> Option<String> {
         self.lookup(name).map(|(v, _)| v)

@@ -8,6 +8,7 @@
 pub mod env;
 pub mod locate;
 pub mod raw;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -3,8 +3,23 @@
 //! Everything sensitive the gateway holds (master key, upstream API keys, client secrets,
 //! bearer tokens, proxy passwords) lives in a [`Secret`]. Reading the value needs an explicit
 //! [`Secret::expose`], which makes every place a secret leaves the process easy to audit.
+//!
+//! The secret store (Keychain, keyutils, memory) is behind [`store::SecretStore`]; `dotenv`
+//! finds secret-looking values in a `.env` and rewrites the file without them.
+
+#[cfg(target_os = "macos")]
+mod keychain;
+#[cfg(target_os = "linux")]
+mod linux;
+pub mod dotenv;
+pub mod memory;
+pub mod names;
+pub mod store;
 
 use std::fmt;
+
+pub use memory::MemoryStore;
+pub use store::{SecretStore, StoreError, StoreLookup};
 
 /// A value that must never reach a log line, an error message or a file in plain text.
 #[derive(Clone, PartialEq, Eq, Hash)]

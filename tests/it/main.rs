@@ -7,3 +7,4 @@ mod anthropic_messages;
 mod azure;
 mod core_app;
 mod core_process;
+mod secrets_setup;
