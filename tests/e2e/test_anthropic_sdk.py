@@ -183,3 +183,41 @@ def test_count_tokens(client):
         model="qwen-max", tools=TOOLS, system="You are helpful.", messages=[{"role": "user", "content": "Hello, world!"}]
     )
     assert r.input_tokens > 30
+
+
+def test_claude_names_on_azure_with_thinking_and_content_filter(gateway, mocks):
+    """Claude Code's setup against the Azure mock: `claude-*` on a gpt-5 reasoning
+    deployment (thinking becomes reasoning_effort), and Azure's content-filter 400 as
+    Anthropic's BadRequestError."""
+    cfg = f"""
+model_list:
+  - model_name: "claude-*"
+    litellm_params:
+      model: azure/gpt-5-mini
+      api_base: {mocks}/
+      api_key: azure-test-key
+  - model_name: filtered
+    litellm_params:
+      model: azure/filtered
+      api_base: {mocks}/
+      api_key: azure-test-key
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+"""
+    gw = gateway(cfg, LITELLM_MASTER_KEY=MASTER_KEY)
+    c = anthropic.Anthropic(base_url=gw.base, auth_token=MASTER_KEY, max_retries=0)
+    with c.messages.stream(
+        model="claude-opus-4-1-20250805",
+        max_tokens=4000,
+        thinking={"type": "enabled", "budget_tokens": 2000},
+        messages=[{"role": "user", "content": "hello"}],
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Azure gpt-5-mini says: hello"
+    assert final.model == "claude-opus-4-1-20250805"
+    assert final.stop_reason == "end_turn"
+    with pytest.raises(anthropic.BadRequestError) as e:
+        c.messages.create(model="filtered", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert e.value.body["type"] == "error"
+    assert "content management policy" in e.value.body["error"]["message"]
