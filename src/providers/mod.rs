@@ -163,6 +163,16 @@ impl Provider {
         }
     }
 
+    /// The upstream's own input-token count for a request, where it has a counter (Vertex
+    /// `countTokens`). `None`: no counter here; the caller falls back to a local estimate
+    /// (`translate::tokens`).
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Option<Result<u64, ProviderError>> {
+        match self {
+            Provider::Vertex(p) => Some(p.count_tokens(req).await),
+            Provider::Mock(_) | Provider::OpenAiCompat(_) | Provider::Azure(_) => None,
+        }
+    }
+
     pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
         match self {
             Provider::Mock(p) => p.embeddings(req),

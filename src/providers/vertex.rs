@@ -250,6 +250,28 @@ impl Vertex {
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 
+    /// Vertex's own counter (`:countTokens`) for the request's contents, system instruction
+    /// and tools.
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Result<u64, ProviderError> {
+        let opts = RequestOptions {
+            model: &self.model,
+            safety_settings: None,
+        };
+        let full = gemini::request(req, &opts).map_err(|e| ProviderError::InvalidRequest {
+            message: e.message,
+            param: e.param,
+        })?;
+        let body = crate::wire::gemini::CountTokensRequest {
+            contents: full.contents,
+            system_instruction: full.system_instruction,
+            tools: full.tools,
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let resp = self.post("countTokens", body).await?;
+        let counted: crate::wire::gemini::CountTokensResponse = read_json(resp, self.timeouts, &self.label).await?;
+        Ok(counted.total_tokens)
+    }
+
     pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
         let Some(texts) = req.input.texts() else {
             return Err(ProviderError::InvalidRequest {

@@ -6,4 +6,5 @@
 //! specifics (Qwen's `enable_thinking`, Azure's filter results) pass through untouched.
 
 pub mod gemini;
+pub mod anthropic;
 pub mod openai;

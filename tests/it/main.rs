@@ -3,6 +3,7 @@
 
 mod support;
 
+mod anthropic_messages;
 mod azure;
 mod core_app;
 mod core_process;

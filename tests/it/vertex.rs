@@ -494,3 +494,23 @@ async fn token_and_model_requests_go_through_the_deployments_proxy() {
     );
     assert_eq!(proxy_state.token_requests(), 1);
 }
+
+#[tokio::test]
+async fn anthropic_count_tokens_uses_vertex_count_tokens() {
+    let s = setup();
+    let gw = Gateway::builder(&s.config())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &s.sa_file())
+        .start();
+    let body = json!({
+        "model": "gemini-flash",
+        "system": "be brief",
+        "messages": [{"role": "user", "content": "one two three four five"}]
+    });
+    let (status, text) = post(&gw, "/v1/messages/count_tokens", body).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json_of(&text), json!({"input_tokens": 7}), "the mock counts 5 + 2 words");
+    let sent = s.up.last();
+    assert!(sent.uri.ends_with("/models/gemini-2.5-flash:countTokens"), "{}", sent.uri);
+    assert_eq!(sent.header("authorization"), Some("Bearer ya29.mock-sa-1"));
+}

@@ -267,8 +267,25 @@ async fn vertex(
         "streamGenerateContent" if q.alt.as_deref() == Some("sse") => generate(model, &body, true),
         "streamGenerateContent" => google_error(StatusCode::BAD_REQUEST, "this mock streams with alt=sse only", "INVALID_ARGUMENT"),
         "predict" => predict(model, &body),
+        "countTokens" => count_tokens(&body),
         _ => google_error(StatusCode::NOT_FOUND, "Method not found.", "NOT_FOUND"),
     }
+}
+
+/// `:countTokens`: strict body; counts whitespace-separated words of every text part.
+fn count_tokens(body: &[u8]) -> Response {
+    let req: strict::CountTokensRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return google_error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}"), "INVALID_ARGUMENT");
+        }
+    };
+    let words = |c: &strict::Content| -> usize {
+        c.parts.iter().filter_map(|p| p.text.as_deref()).map(|t| t.split_whitespace().count()).sum()
+    };
+    let total: usize = req.contents.iter().map(words).sum::<usize>() + req.system_instruction.as_ref().map(words).unwrap_or(0);
+    let body = json!({"totalTokens": total, "totalBillableCharacters": total * 4});
+    (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response()
 }
 
 /// The signature this mock issues for a call, and checks on the way back.
@@ -448,6 +465,15 @@ pub mod strict {
         pub generation_config: Option<GenerationConfig>,
         pub labels: Option<BTreeMap<String, String>>,
         pub cached_content: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct CountTokensRequest {
+        pub contents: Vec<Content>,
+        pub system_instruction: Option<Content>,
+        pub tools: Option<Vec<Tool>>,
+        pub generation_config: Option<GenerationConfig>,
     }
 
     #[derive(Deserialize)]
