@@ -107,11 +107,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host, port) = listen_address(&args, &config.env)?;
     check_bind_safety(&host, &config)?;
     report_config(&config, &found);
-    for c in config::validate::startup_checks(&config)? {
-        if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {
-            tracing::warn!("{}", c.render());
-        }
-    }
+    startup_checks(&config)?;
     let unavailable: Vec<&str> = config
         .deployments
         .iter()
@@ -125,10 +121,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // A CA file that cannot be used or a malformed proxy URL stops start-up here.
-    for w in crate::egress::Egress::new(&config.env).check(&config)? {
-        tracing::warn!("{w}");
-    }
     runtime.block_on(async move {
         let state = AppState::from_config(&config);
         for r in state.router().deployments() {
@@ -171,6 +163,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The checks `serve` and the tray run before starting: `validate`'s start-up checks (errors
+/// stop start-up with the same text `ai-proxy validate` prints; the rest are logged) and
+/// egress's (a CA file that cannot be used or a malformed proxy URL is fatal).
+pub fn startup_checks(config: &Config) -> anyhow::Result<()> {
+    for c in config::validate::startup_checks(config)? {
+        if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {
+            tracing::warn!("{}", c.render());
+        }
+    }
+    for w in crate::egress::Egress::new(&config.env).check(config)? {
+        tracing::warn!("{w}");
+    }
+    Ok(())
 }
 
 /// Log where the config came from, its warnings and unavailable models.

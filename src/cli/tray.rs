@@ -72,12 +72,14 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Load the config exactly as `serve` does, with the listen address and bind check.
+/// Load the config exactly as `serve` does, with the listen address, bind check and the
+/// same start-up checks (a failure shows as the menu's error status).
 fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     let (config, found) = load_config(&args.config)?;
     let (host, port) = listen_address(args, &config.env)?;
     check_bind_safety(&host, &config)?;
     serve::report_config(&config, &found);
+    serve::startup_checks(&config)?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let dir = match &found {
         Found::File { path, .. } => cwd.join(path).parent().map(Path::to_owned),
@@ -136,5 +138,33 @@ mod tests {
         // Outside a bundle nothing changes (clap prints the help).
         let plain = Some(PathBuf::from("/usr/local/bin/ai-proxy"));
         assert_eq!(launch_args(os(&["ai-proxy"]), plain), os(&["ai-proxy"]));
+    }
+
+    #[test]
+    fn the_tray_refuses_what_serve_refuses_at_start() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = dir.path().join("corp-ca.pem");
+        std::fs::write(&ca, "this is not a certificate").expect("write");
+        let cfg = dir.path().join("config.yaml");
+        std::fs::write(
+            &cfg,
+            format!("model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\n      ssl_verify: {}\n", ca.display()),
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: ConfigArgs {
+                config: Some(cfg),
+                env_file: None,
+            },
+            host: Some("127.0.0.1".into()),
+            port: Some(0),
+            strict: false,
+            grace_seconds: 1,
+        };
+        let err = match load(&args) {
+            Err(e) => format!("{e:#}"),
+            Ok(_) => panic!("a CA file that is not PEM must stop the tray's gateway too"),
+        };
+        assert!(err.contains("corp-ca.pem"), "{err}");
     }
 }
