@@ -9,23 +9,35 @@
 //! - `wire`: serde types per dialect; no logic.
 //! - `translate`: pure request/response/stream translation; no IO, no clocks.
 //! - `providers`: one module per upstream; never renders client-facing errors.
-//! - `egress`: the only place outbound HTTP clients are built (proxy, TLS roots).
+//! - `egress`: the only place outbound HTTP clients are built (proxy per deployment, NO_PROXY,
+//!   TLS roots plus corporate CAs, connect-failure messages); never reads `std::env`.
 //! - `router`: alias → deployment, rate limits, retries.
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
 //! - `telemetry`: logging setup.
 //! - `files`: files we write are 0600 in 0700 folders, replaced atomically.
 //! - `setup`: the setup wizard's answers and the config.yaml / .env it writes (pure rendering).
+//! - `telemetry`: logging setup (stderr and a size-rotated file); never logs secrets.
+//! - `gateway`: start/stop one gateway in-process (used by `serve` and the tray).
+//! - `instance`: one instance at a time (lock file) and who holds a busy port.
+//! - `service`: launch at login (launchd / systemd --user); commands behind a `Runner`.
+//! - `tray`: the menu-bar app: pure menu model, controller, thin toolkit glue (feature `tray`).
+//! - `paths`: per-user folders (logs, state, LaunchAgents, systemd units); pure.
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod egress;
 pub mod files;
+pub mod gateway;
+pub mod instance;
+pub mod paths;
 pub mod providers;
 pub mod router;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod setup;
 pub mod telemetry;
 pub mod translate;
+pub mod tray;
 pub mod wire;

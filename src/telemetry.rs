@@ -1,18 +1,138 @@
-//! Logging setup: human-readable lines on stderr, level from `RUST_LOG` (default `info`).
+//! Logging setup: human-readable lines on stderr and in a size-rotated file in the per-user
+//! log folder (the same file for `serve` and `tray`), level from `RUST_LOG` (default `info`).
+//! Secrets never reach a log line: they are `Secret`s, which print as `[redacted]`.
+
+mod rotate;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+pub use rotate::RotatingFile;
+
+use crate::config::Env;
+use crate::paths::{Os, UserDirs};
+
+/// The current log file's name inside the log folder.
+pub const LOG_FILE_NAME: &str = "ai-proxy.log";
+/// A log file is rotated before it grows past this size.
+pub const MAX_LOG_BYTES: u64 = 5 * 1024 * 1024;
+/// The current file plus rotated ones (`ai-proxy.log.1` …) never exceed this count.
+pub const MAX_LOG_FILES: usize = 5;
+
+/// Where log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// The log folder; `None` logs to stderr only.
+    pub dir: Option<PathBuf>,
+    /// Whether lines also go to stderr (off for launchd/systemd jobs, whose stderr file is
+    /// not rotated; it then only catches crashes).
+    pub stderr: bool,
+}
+
+impl Destination {
+    /// `AI_PROXY_LOG_DIR` (a folder, or `off`), else the platform log folder;
+    /// `AI_PROXY_LOG_STDERR=0` keeps stderr quiet when a file is written.
+    pub fn from_env(env: &Env, os: Os) -> Destination {
+        let dir = match env.get("AI_PROXY_LOG_DIR") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            Some(v) if !v.trim().is_empty() => Some(PathBuf::from(v)),
+            _ => UserDirs::from_env(env, os).map(|d| d.log_dir()),
+        };
+        let quiet = env
+            .get("AI_PROXY_LOG_STDERR")
+            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no"));
+        Destination {
+            stderr: !(quiet && dir.is_some()),
+            dir,
+        }
+    }
+
+    /// The current log file, if files are written.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(LOG_FILE_NAME))
+    }
+}
+
+static ACTIVE: OnceLock<String> = OnceLock::new();
 
 /// Where log lines go, for the start-up line.
 pub fn describe_destination() -> String {
-    "stderr".to_owned()
+    ACTIVE.get().cloned().unwrap_or_else(|| "stderr".to_owned())
 }
 
-/// Install the global subscriber once; later calls are no-ops.
+/// Install the global subscriber once (destination from the process environment); later
+/// calls are no-ops.
 pub fn init() {
+    init_with(&Destination::from_env(&Env::from_process(), Os::current()));
+}
+
+/// Install the global subscriber once for `dest`. A log folder that cannot be written is
+/// reported on stderr and logging continues there.
+pub fn init_with(dest: &Destination) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
+    let file = dest.dir.as_ref().and_then(|dir| {
+        match RotatingFile::open(dir, LOG_FILE_NAME, MAX_LOG_BYTES, MAX_LOG_FILES) {
+            Ok(f) => Some(Arc::new(f)),
+            Err(e) => {
+                eprintln!("warning: cannot write logs to {}: {e}; logging to stderr only", dir.display());
+                None
+            }
+        }
+    });
+    let described = match &file {
+        Some(f) => f.path().display().to_string(),
+        None => "stderr".to_owned(),
+    };
+    let stderr_layer = (dest.stderr || file.is_none()).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+    });
+    let file_layer = file.map(|f| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(f)
+            .with_target(false)
+    });
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(stderr_layer)
+        .with(file_layer)
         .try_init();
+    if installed.is_ok() {
+        let _ = ACTIVE.set(described);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destination_defaults_to_the_platform_log_folder_and_stderr() {
+        let env = Env::from_vars([("HOME", "/home/ann")]);
+        let d = Destination::from_env(&env, Os::Linux);
+        assert_eq!(d.dir, Some(PathBuf::from("/home/ann/.local/state/ai-proxy")));
+        assert_eq!(d.file(), Some(PathBuf::from("/home/ann/.local/state/ai-proxy/ai-proxy.log")));
+        assert!(d.stderr);
+        let d = Destination::from_env(&env, Os::MacOs);
+        assert_eq!(d.file(), Some(PathBuf::from("/home/ann/Library/Logs/ai-proxy/ai-proxy.log")));
+    }
+
+    #[test]
+    fn destination_overrides() {
+        let env = Env::from_vars([("HOME", "/h"), ("AI_PROXY_LOG_DIR", "/var/tmp/l"), ("AI_PROXY_LOG_STDERR", "0")]);
+        let d = Destination::from_env(&env, Os::Linux);
+        assert_eq!(d, Destination { dir: Some("/var/tmp/l".into()), stderr: false });
+
+        // Logs must go somewhere: without a file, stderr stays on.
+        let env = Env::from_vars([("HOME", "/h"), ("AI_PROXY_LOG_DIR", "off"), ("AI_PROXY_LOG_STDERR", "0")]);
+        assert_eq!(Destination::from_env(&env, Os::Linux), Destination { dir: None, stderr: true });
+        let env = Env::from_vars([("AI_PROXY_LOG_STDERR", "0")]);
+        assert_eq!(Destination::from_env(&env, Os::Linux), Destination { dir: None, stderr: true });
+    }
 }

@@ -76,7 +76,14 @@ impl EntraCredential {
         let send = client.post(&url).form(&form).send();
         let resp = match tokio::time::timeout(TOKEN_TIMEOUT, send).await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err(AuthError::Unreachable(format!("cannot reach Entra ID at {url}: {}", chain(&e)))),
+            Ok(Err(e)) => {
+                // Connect failures name the proxy, the untrusted issuer, DNS... (egress).
+                let message = match crate::egress::explain(&e, "Entra ID") {
+                    Some(f) => format!("Entra ID at {url}: {}", f.message),
+                    None => format!("cannot reach Entra ID at {url}: {}", chain(&e)),
+                };
+                return Err(AuthError::Unreachable(message));
+            }
             Err(_) => {
                 return Err(AuthError::Unreachable(format!(
                     "Entra ID at {url} did not answer within {}s",

@@ -12,6 +12,7 @@
 
 pub mod azure_cli;
 pub mod entra;
+pub mod google;
 
 use std::collections::HashMap;
 use std::future::Future;

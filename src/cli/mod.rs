@@ -1,9 +1,12 @@
 //! Command-line interface: clap types and dispatch. One file per subcommand.
 
+pub mod doctor;
 pub mod secrets;
 pub mod serve;
 pub mod setup;
 pub mod validate;
+pub mod service;
+pub mod tray;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,12 +24,18 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway in the foreground.
     Serve(ServeArgs),
+    /// Check each model's route step by step: proxy, DNS, TCP, TLS, credentials (--live: one request).
+    Doctor(DoctorArgs),
     /// Manage secrets in the Keychain (macOS) or kernel keyutils (Linux): set, list, delete, import.
     Secrets(secrets::SecretsArgs),
     /// Check the configuration: a checklist with the fix for each problem (exit 1 on any).
     Validate(validate::ValidateArgs),
     /// Interactive set-up: providers, credentials (to the secret store), proxies, CA, port.
     Setup(setup::SetupArgs),
+    /// Run the menu-bar app (tray icon and menu) with the gateway in-process.
+    Tray(tray::TrayArgs),
+    /// Launch at login: install, remove or inspect the LaunchAgent / systemd user unit.
+    Service(service::ServiceArgs),
 }
 
 /// Where the configuration comes from (shared by every subcommand that reads it).
@@ -58,11 +67,29 @@ pub struct ServeArgs {
     pub grace_seconds: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Check only this model alias.
+    #[arg(long, value_name = "ALIAS")]
+    pub model: Option<String>,
+    /// Also send one minimal authenticated request per model.
+    #[arg(long)]
+    pub live: bool,
+    /// Print the results as JSON (for scripts) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Doctor(args) => doctor::run(args),
         Command::Secrets(args) => secrets::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Setup(args) => setup::run(args),
+        Command::Tray(args) => tray::run(args),
+        Command::Service(args) => service::run(args),
     }
 }

@@ -13,6 +13,7 @@ use crate::config::locate::{Found, find_config, find_env_file};
 use crate::config::validate::Kind;
 use crate::config::{self, Config, Env, Source, TEMPLATE_MASTER_KEY};
 use crate::secrets::{self, StoreLookup};
+use crate::gateway;
 use crate::server::{self, AppState};
 use crate::telemetry;
 
@@ -106,11 +107,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host, port) = listen_address(&args, &config.env)?;
     check_bind_safety(&host, &config)?;
     report_config(&config, &found);
-    for c in config::validate::startup_checks(&config)? {
-        if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {
-            tracing::warn!("{}", c.render());
-        }
-    }
+    startup_checks(&config)?;
     let unavailable: Vec<&str> = config
         .deployments
         .iter()
@@ -142,8 +139,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 bail!("--strict: {} model(s) unavailable:\n  {}", failed.len(), failed.join("\n  "));
             }
         }
-        let listener = server::bind(&host, port).await?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
+        let grace = Duration::from_secs(args.grace_seconds);
+        let running = gateway::start(state.clone(), &host, port, grace).await?;
+        let addr = running.addr();
         let total = state.router().deployments().len();
         let ready = state
             .router()
@@ -160,15 +158,30 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config.source,
             telemetry::describe_destination()
         );
-        let grace = Duration::from_secs(args.grace_seconds);
-        server::serve(listener, server::app(state), server::shutdown_signal(), grace).await?;
+        running.until(server::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_config(config: &Config, found: &Found) {
+/// The checks `serve` and the tray run before starting: `validate`'s start-up checks (errors
+/// stop start-up with the same text `ai-proxy validate` prints; the rest are logged) and
+/// egress's (a CA file that cannot be used or a malformed proxy URL is fatal).
+pub fn startup_checks(config: &Config) -> anyhow::Result<()> {
+    for c in config::validate::startup_checks(config)? {
+        if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {
+            tracing::warn!("{}", c.render());
+        }
+    }
+    for w in crate::egress::Egress::new(&config.env).check(config)? {
+        tracing::warn!("{w}");
+    }
+    Ok(())
+}
+
+/// Log where the config came from, its warnings and unavailable models.
+pub fn report_config(config: &Config, found: &Found) {
     match found {
         Found::File { path, rule } => tracing::info!("config {} (found by {rule})", path.display()),
         Found::Embedded => tracing::info!(

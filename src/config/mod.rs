@@ -385,6 +385,9 @@ pub const PROVIDER_KEYS: &[&str] = &[
     "safety_settings",
 ];
 
+/// Egress keys: a variable they name that is not set falls through to the next proxy rule.
+const EGRESS_KEYS: &[&str] = &["http_proxy", "https_proxy", "no_proxy"];
+
 /// OpenAI request parameters that may be given as per-deployment defaults.
 const REQUEST_DEFAULT_KEYS: &[&str] = &[
     "temperature",
@@ -468,7 +471,11 @@ fn resolve_deployment(
     let mut extra_headers = Vec::new();
     for (key, value) in &p.extra {
         let path = format!("{base}.litellm_params.{key}");
-        if PROVIDER_KEYS.contains(&key.as_str()) {
+        if EGRESS_KEYS.contains(&key.as_str()) {
+            // An unset proxy variable means "no proxy from this rule", not "unavailable".
+            let mut lenient = Resolver { env, missing: Vec::new() };
+            params.insert(key.clone(), lenient.resolve_yaml(value));
+        } else if PROVIDER_KEYS.contains(&key.as_str()) {
             params.insert(key.clone(), resolver.resolve_yaml(value));
         } else if key == "extra_headers" {
             let Yaml::Mapping(map) = value else {

@@ -97,8 +97,11 @@ fn missing_variables_make_a_deployment_unavailable_with_the_names() {
     let reason = c.deployments[0].unavailable.as_deref().expect("unavailable");
     assert_eq!(
         reason,
-        "model `gpt-4`: os.environ/AZURE_API_BASE, os.environ/AZURE_PROXY not set (set it in the environment, the .env file or the secret store)"
+        "model `gpt-4`: os.environ/AZURE_API_BASE not set (set it in the environment, the .env file or the secret store)"
     );
+    // An unset proxy variable (`http_proxy: os.environ/AZURE_PROXY`) is not a missing
+    // credential: egress falls through to the next proxy rule.
+    assert!(!reason.contains("AZURE_PROXY"), "{reason}");
     assert!(c.deployments[1].is_available());
     assert_eq!(c.available_count(), 2);
     assert!(c.master_key.is_none());

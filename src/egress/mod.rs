@@ -1,20 +1,33 @@
-//! Outbound HTTP clients: TLS roots (system verifier plus extra corporate CAs), the proxy a
-//! deployment uses, and one pooled client per distinct (proxy, TLS) combination.
+//! Outbound HTTP clients: which proxy each deployment goes through (`proxy`, `no_proxy`),
+//! whom it trusts (`tls`), what to say when a connection fails (`failure`), the macOS
+//! system proxy (`system`), and step-by-step checks for `ai-proxy doctor` (`diagnose`).
 //!
 //! Every byte a deployment sends (model calls and its token requests) goes through the
 //! client returned by [`Egress::client_for`]. Proxy resolution is ours alone: reqwest's own
-//! environment detection is switched off so that nothing implicit decides where traffic goes.
+//! environment detection is switched off, the plan is applied per target host by
+//! `Proxy::custom`, and clients are pooled per distinct (proxy plan, trust) and shared.
+
+pub mod diagnose;
+pub mod failure;
+pub mod no_proxy;
+pub mod proxy;
+pub mod system;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Client;
+use rustls::pki_types::CertificateDer;
 
-use crate::config::{Deployment, Env, SslVerify};
+use crate::config::{Config, Deployment, Env};
+pub use failure::{Failure, FailureKind, explain};
+pub use proxy::{Decision, ProxyPlan, SystemProxy};
+pub use tls::{CaSource, Trust};
 
-/// How long to wait for a TCP (and proxy) connection before giving up.
+/// How long the connect phase (TCP, proxy handshake, TLS) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 #[derive(Debug, thiserror::Error)]
@@ -30,79 +43,126 @@ pub enum EgressError {
 /// What decides a client: where it goes through and whom it trusts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ClientKey {
-    proxy: Option<String>,
-    tls: SslVerify,
+    plan: ProxyPlan,
+    trust: Trust,
 }
 
 /// Builds and shares upstream clients.
 pub struct Egress {
+    env: Env,
+    system: Option<SystemProxy>,
     clients: Mutex<HashMap<ClientKey, Client>>,
+    cas: Mutex<HashMap<CaSource, Vec<CertificateDer<'static>>>>,
 }
 
 impl Egress {
-    pub fn new(_env: &Env) -> Self {
+    /// Egress for an environment (proxy variables, `NO_PROXY`, `SSL_CERT_FILE`, ...). On
+    /// macOS the system proxy settings are read once here.
+    pub fn new(env: &Env) -> Self {
+        Egress::with_system(env, system::read())
+    }
+
+    /// Egress with given system proxy settings (tests, other platforms).
+    pub fn with_system(env: &Env, system: Option<SystemProxy>) -> Self {
         Egress {
+            env: env.clone(),
+            system,
             clients: Mutex::new(HashMap::new()),
+            cas: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The pooled client for a deployment.
+    /// The proxy plan of a deployment (which proxy for which target, and why).
+    pub fn plan_for(&self, dep: &Deployment) -> Result<ProxyPlan, EgressError> {
+        proxy::resolve(dep, &self.env, self.system.as_ref())
+    }
+
+    /// The trust settings of a deployment.
+    pub fn trust_for(&self, dep: &Deployment) -> Trust {
+        Trust::resolve(&self.env, &dep.ssl_verify)
+    }
+
+    /// The pooled client for a deployment. Its connect failures carry the plan, so
+    /// [`explain`] (used by `providers::http::transport_error`) can name the proxy.
     pub fn client_for(&self, dep: &Deployment) -> Result<Client, EgressError> {
-        let proxy = dep
-            .params
-            .str("https_proxy")
-            .or_else(|| dep.params.str("http_proxy"))
-            .map(str::to_owned);
         let key = ClientKey {
-            proxy,
-            tls: dep.ssl_verify.clone(),
+            plan: self.plan_for(dep)?,
+            trust: self.trust_for(dep),
         };
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = clients.get(&key) {
+        if let Some(c) = self.lock_clients().get(&key) {
             return Ok(c.clone());
         }
-        let client = build_client(&key)?;
-        clients.insert(key, client.clone());
-        Ok(client)
+        let client = self.build_client(&key)?;
+        Ok(self.lock_clients().entry(key).or_insert(client).clone())
     }
-}
 
-fn build_client(key: &ClientKey) -> Result<Client, EgressError> {
-    let mut b = Client::builder()
-        .no_proxy()
-        .tcp_nodelay(true)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .user_agent(concat!("ai-proxy/", env!("CARGO_PKG_VERSION")));
-    if let Some(url) = &key.proxy {
-        let proxy = reqwest::Proxy::all(url).map_err(|e| EgressError::ProxyUrl {
-            url: redact_url(url),
-            reason: e.to_string(),
-        })?;
-        b = b.proxy(proxy);
-    }
-    match &key.tls {
-        SslVerify::System => {}
-        SslVerify::Disabled => b = b.tls_danger_accept_invalid_certs(true),
-        SslVerify::ExtraCa(path) => {
-            let pem = std::fs::read(path).map_err(|e| EgressError::CaFile {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| EgressError::CaFile {
-                path: path.clone(),
-                reason: format!("not a PEM certificate bundle ({e})"),
-            })?;
-            if certs.is_empty() {
-                return Err(EgressError::CaFile {
-                    path: path.clone(),
-                    reason: "contains no PEM certificates".into(),
-                });
-            }
-            b = b.tls_certs_merge(certs);
+    /// Check everything start-up depends on: every CA file (fatal if missing, unreadable or
+    /// not PEM) and every available deployment's proxy URLs. Returns warnings to log
+    /// (`ssl_verify: false`, the system proxy in use).
+    pub fn check(&self, config: &Config) -> Result<Vec<String>, EgressError> {
+        let mut warnings = Vec::new();
+        for source in tls::env_sources(&self.env) {
+            self.ca(&source)?;
         }
+        for dep in config.deployments.iter().filter(|d| d.is_available()) {
+            let trust = self.trust_for(dep);
+            if !trust.verify {
+                warnings.push(format!(
+                    "model `{}`: ssl_verify is false: TLS certificates of its upstream are NOT verified (anyone on the network path can read and alter this traffic)",
+                    dep.alias
+                ));
+            }
+            for source in &trust.extra {
+                self.ca(source)?;
+            }
+            self.plan_for(dep).map_err(|e| match e {
+                EgressError::ProxyUrl { url, reason } => EgressError::ProxyUrl {
+                    url,
+                    reason: format!("{reason} (model `{}`)", dep.alias),
+                },
+                other => other,
+            })?;
+        }
+        Ok(warnings)
     }
-    b.build().map_err(|e| EgressError::Build(e.to_string()))
+
+    /// The certificates of one CA source, read once.
+    pub(crate) fn ca(&self, source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
+        let mut cas = self.cas.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cas.get(source) {
+            return Ok(c.clone());
+        }
+        let certs = tls::load_source(source)?;
+        cas.insert(source.clone(), certs.clone());
+        Ok(certs)
+    }
+
+    fn lock_clients(&self) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Client>> {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn build_client(&self, key: &ClientKey) -> Result<Client, EgressError> {
+        let mut extras = Vec::new();
+        for source in &key.trust.extra {
+            extras.extend(self.ca(source)?);
+        }
+        let verifier = tls::verifier(&key.trust, extras)?;
+        let plan = Arc::new(key.plan.clone());
+        let mut b = Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("ai-proxy/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(tls::client_config(verifier)?)
+            .connector_layer(failure::AnnotateLayer::new(plan.clone(), CONNECT_TIMEOUT));
+        if plan.https.is_some() || plan.http.is_some() {
+            let p = plan.clone();
+            b = b.proxy(reqwest::Proxy::custom(move |url| {
+                p.decide(url).proxy().map(|c| c.url.expose().clone())
+            }));
+        }
+        b.build().map_err(|e| EgressError::Build(e.to_string()))
+    }
 }
 
 /// A URL with any password replaced by `***`, for messages.
@@ -123,11 +183,46 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{self, Source};
 
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(redact_url("http://bob:hunter2@proxy:8080"), "http://bob:***@proxy:8080/");
         assert_eq!(redact_url("http://proxy:8080"), "http://proxy:8080/");
         assert!(!redact_url("not a url:pw@host").contains("pw"));
+    }
+
+    fn cfg(yaml: &str, env: &Env) -> Config {
+        config::load(yaml, Source::Embedded, env.clone()).expect("config")
+    }
+
+    #[test]
+    fn one_client_per_distinct_plan_and_trust() {
+        let env = Env::from_vars([("AZURE_PROXY", "http://127.0.0.1:9"), ("QWEN_PROXY", "http://127.0.0.1:10")]);
+        let c = cfg(
+            "model_list:
+  - {model_name: a, litellm_params: {model: azure/a, api_key: k}}
+  - {model_name: b, litellm_params: {model: azure/b, api_key: k}}
+  - {model_name: q, litellm_params: {model: dashscope/q, api_key: k}}
+  - {model_name: n, litellm_params: {model: azure/n, api_key: k, ssl_verify: false}}
+",
+            &env,
+        );
+        let eg = Egress::with_system(&env, None);
+        for d in &c.deployments {
+            eg.client_for(d).expect("client");
+        }
+        assert_eq!(eg.lock_clients().len(), 3, "a and b share; q has another proxy; n other trust");
+        let warnings = eg.check(&c).expect("check");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("model `n`: ssl_verify is false"), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_bad_ca_file_fails_the_check() {
+        let env = Env::from_vars([("SSL_CERT_FILE", "/nonexistent/corp-ca.pem")]);
+        let c = cfg("model_list: []", &env);
+        let e = Egress::with_system(&env, None).check(&c).expect_err("fatal").to_string();
+        assert!(e.contains("/nonexistent/corp-ca.pem") && e.contains("file not found"), "{e}");
     }
 }

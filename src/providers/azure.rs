@@ -220,6 +220,20 @@ impl AzureOpenAi {
         Ok((rb.bearer_auth(token.expose()), Some((cache.as_ref(), token))))
     }
 
+    /// For `ai-proxy doctor`: obtain the token (through the deployment's egress client, so
+    /// through its proxy) and say which credential it came from; never the token.
+    pub async fn check_credentials(&self) -> Result<String, ProviderError> {
+        let token = match &self.credential {
+            Credential::ApiKey(_) => return Ok("API key configured (checked by --live)".into()),
+            Credential::StaticToken(_) => return Ok("static Entra token from azure_ad_token (checked by --live)".into()),
+            Credential::ServicePrincipal { cred, cache } => cache.get(|| cred.fetch(&self.client)).await,
+            Credential::Cli { cli, cache } => cache.get(|| cli.fetch()).await,
+        };
+        token
+            .map(|_| format!("token obtained for {}", self.credential.describe()))
+            .map_err(|e| self.credential_error(e))
+    }
+
     fn credential_error(&self, err: AuthError) -> ProviderError {
         ProviderError::Credential {
             message: format!("cannot authenticate to Azure OpenAI deployment `{}`: {err}", self.deployment),

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::sse::{SseDecoder, SseEvent};
 use super::{ProviderError, TimeoutPhase, Timeouts};
+use crate::egress::FailureKind;
 
 /// Longest upstream error text we pass on verbatim.
 const MAX_ERROR_TEXT: usize = 2000;
@@ -42,6 +43,14 @@ pub async fn send(rb: RequestBuilder, timeouts: Timeouts, what: &str) -> Result<
         Ok(Ok(b)) => b,
         _ => Bytes::new(),
     };
+    if status == 407 {
+        return Err(ProviderError::Connect {
+            message: format!(
+                "{what}: proxy authentication required: the proxy answered HTTP 407 Proxy Authentication Required. \
+                 Put the credentials in the proxy URL as http://user:password@host:port (the password may come from the secret store)"
+            ),
+        });
+    }
     let mut err = error_from_body(status, &body, what);
     if let ProviderError::Upstream { retry_after: r, .. } = &mut err {
         *r = retry_after;
@@ -121,14 +130,29 @@ pub fn sse_events(resp: Response, idle: Duration, what: String) -> impl Stream<I
     })
 }
 
-/// Classify a reqwest failure into connect / timeout / protocol, with the whole cause chain.
+/// Classify a reqwest failure into connect / timeout / protocol. Failures while connecting
+/// (an egress client annotates them with its proxy plan) get a message a person can act on:
+/// the proxy named when it is the problem, proxy authentication (407), an untrusted
+/// certificate with its issuer, DNS, and connect timeouts apart from read timeouts.
 pub fn transport_error(err: &reqwest::Error, what: &str) -> ProviderError {
+    if let Some(f) = crate::egress::explain(err, what) {
+        return match f.kind {
+            FailureKind::ConnectTimeout => ProviderError::Timeout {
+                phase: TimeoutPhase::Connect,
+                message: format!("{what}: {}", f.message),
+            },
+            _ => ProviderError::Connect {
+                message: format!("{what}: {}", f.message),
+            },
+        };
+    }
     let detail = chain(err);
     if err.is_timeout() {
         let phase = if err.is_connect() { TimeoutPhase::Connect } else { TimeoutPhase::Response };
+        let label = if phase == TimeoutPhase::Connect { "connecting timed out" } else { "timed out while reading the response" };
         return ProviderError::Timeout {
             phase,
-            message: format!("{what} timed out: {detail}"),
+            message: format!("{what} {label}: {detail}"),
         };
     }
     if err.is_connect() || err.is_request() {

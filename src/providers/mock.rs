@@ -3,16 +3,27 @@
 //!
 //! Text is `mock_response` when configured, otherwise an echo of the last user message.
 //! Usage counts are whitespace-separated words, deterministic for tests.
+//!
+//! Tools and reasoning, deterministically, so clients' tool loops can be tested offline:
+//! - When the request offers `tools` (and `tool_choice` is not `none`) and the last message
+//!   is the user's, the mock says `Calling <tool>.` and calls the tool named by `tool_choice`,
+//!   or the first tool, id `call_mock_<n>` (n = number of messages), finish `tool_calls`.
+//!   Its arguments fill the schema's `required` properties (all properties if none are
+//!   required): strings get the last user text, numbers 1, booleans true, arrays [],
+//!   objects {}. Streamed, the arguments arrive in three fragments.
+//! - When the last message is a tool result, it answers `The <tool> tool returned: <result>`.
+//! - When `reasoning_effort` (other than none/minimal) or `enable_thinking: true` is set, a
+//!   `reasoning_content` of `Thinking about: <last user text>` comes before the answer.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{ChatOutput, ProviderError};
 use crate::config::Deployment;
 use crate::wire::openai::{
     ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, Delta, Embedding, EmbeddingsRequest,
-    EmbeddingsResponse, Message, Usage,
+    EmbeddingsResponse, FunctionCall, FunctionCallDelta, Message, ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
 
 pub struct Mock {
@@ -32,14 +43,22 @@ impl Mock {
         if let Some(r) = &self.response {
             return r.clone();
         }
-        let last_user = req
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == "user")
-            .and_then(|m| m.content.as_ref())
-            .map(Content::text)
-            .unwrap_or_default();
+        if let Some(last) = req.messages.last()
+            && last.role == "tool"
+        {
+            let id = last.tool_call_id.as_deref().unwrap_or_default();
+            let name = req
+                .messages
+                .iter()
+                .filter_map(|m| m.tool_calls.as_ref())
+                .flatten()
+                .find(|c| c.id == id)
+                .map(|c| c.function.name.as_str())
+                .unwrap_or("unknown");
+            let result = last.content.as_ref().map(Content::text).unwrap_or_default();
+            return format!("The {name} tool returned: {result}");
+        }
+        let last_user = last_user_text(req);
         if last_user.trim().is_empty() {
             "Hello from ai-proxy's mock model.".to_owned()
         } else {
@@ -64,11 +83,17 @@ impl Mock {
     }
 
     pub fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
-        let text = self.answer(&req);
+        let call = tool_call(&req);
+        let text = match &call {
+            Some(c) => format!("Calling {}.", c.function.name),
+            None => self.answer(&req),
+        };
+        let reasoning = wants_reasoning(&req).then(|| format!("Thinking about: {}", last_user_text(&req)));
         let usage = Self::usage(&req, &text);
         let max = req.max_completion_tokens.or(req.max_tokens).map(u64::from);
         let (text, finish) = match max {
             Some(max) if words(&text) > max => (first_words(&text, max as usize), "length"),
+            _ if call.is_some() => (text, "tool_calls"),
             _ => (text, "stop"),
         };
         let id = format!("chatcmpl-mock{:016x}", fastrand::u64(..));
@@ -84,6 +109,8 @@ impl Mock {
                     message: Message {
                         role: "assistant".into(),
                         content: Some(Content::Text(text)),
+                        reasoning_content: reasoning,
+                        tool_calls: call.map(|c| vec![c]),
                         ..Message::default()
                     },
                     finish_reason: Some(finish.into()),
@@ -114,6 +141,15 @@ impl Mock {
             },
             None,
         )];
+        for piece in reasoning.as_deref().map(split_keep_spaces).unwrap_or_default() {
+            chunks.push(chunk(
+                Delta {
+                    reasoning_content: Some(piece),
+                    ..Delta::default()
+                },
+                None,
+            ));
+        }
         for piece in split_keep_spaces(&text) {
             chunks.push(chunk(
                 Delta {
@@ -122,6 +158,28 @@ impl Mock {
                 },
                 None,
             ));
+        }
+        if let Some(c) = call {
+            for (i, piece) in thirds(&c.function.arguments).into_iter().enumerate() {
+                let first = i == 0;
+                let delta = ToolCallDelta {
+                    index: 0,
+                    id: first.then(|| c.id.clone()),
+                    kind: first.then(|| "function".to_owned()),
+                    function: Some(FunctionCallDelta {
+                        name: first.then(|| c.function.name.clone()),
+                        arguments: Some(piece),
+                    }),
+                    extra: Map::new(),
+                };
+                chunks.push(chunk(
+                    Delta {
+                        tool_calls: Some(vec![delta]),
+                        ..Delta::default()
+                    },
+                    None,
+                ));
+            }
         }
         chunks.push(chunk(Delta::default(), Some(finish)));
         let mut last = chunk(Delta::default(), None);
@@ -161,6 +219,76 @@ impl Mock {
             ..EmbeddingsResponse::default()
         })
     }
+}
+
+fn last_user_text(req: &ChatRequest) -> String {
+    req.messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .and_then(|m| m.content.as_ref())
+        .map(Content::text)
+        .unwrap_or_default()
+}
+
+fn wants_reasoning(req: &ChatRequest) -> bool {
+    req.reasoning_effort
+        .as_deref()
+        .is_some_and(|e| !matches!(e, "none" | "minimal"))
+        || req.extra.get("enable_thinking") == Some(&Value::Bool(true))
+}
+
+/// The tool call the mock makes, if any (see the module docs).
+fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
+    let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
+    if req.messages.last().is_none_or(|m| m.role != "user") {
+        return None;
+    }
+    let tool = match &req.tool_choice {
+        Some(ToolChoice::Mode(m)) if m == "none" => return None,
+        Some(ToolChoice::Named(n)) => tools.iter().find(|t| t.function.name == n.function.name)?,
+        _ => &tools[0],
+    };
+    let user = last_user_text(req);
+    let schema = tool.function.parameters.clone().unwrap_or(Value::Null);
+    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
+    let required: Vec<String> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let names: Vec<String> = if required.is_empty() { props.keys().cloned().collect() } else { required };
+    let mut args = Map::new();
+    for name in names {
+        let value = match props.get(&name).and_then(|p| p.get("type")).and_then(Value::as_str) {
+            Some("integer" | "number") => Value::from(1),
+            Some("boolean") => Value::Bool(true),
+            Some("array") => Value::Array(Vec::new()),
+            Some("object") => Value::Object(Map::new()),
+            _ => Value::String(user.clone()),
+        };
+        args.insert(name, value);
+    }
+    Some(ToolCall {
+        id: format!("call_mock_{}", req.messages.len()),
+        kind: "function".into(),
+        function: FunctionCall {
+            name: tool.function.name.clone(),
+            arguments: Value::Object(args).to_string(),
+        },
+        extra: Map::new(),
+    })
+}
+
+/// Three pieces (on char boundaries) that concatenate back to `s`.
+fn thirds(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    let (a, b) = (n / 3, 2 * n / 3);
+    [&chars[..a], &chars[a..b], &chars[b..]]
+        .iter()
+        .map(|p| p.iter().collect())
+        .collect()
 }
 
 fn now() -> i64 {

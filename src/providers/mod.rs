@@ -10,6 +10,7 @@ pub mod http;
 pub mod mock;
 pub mod openai_compat;
 pub mod sse;
+pub mod vertex;
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -111,6 +112,7 @@ impl Timeouts {
 pub enum Provider {
     Mock(mock::Mock),
     OpenAiCompat(openai_compat::OpenAiCompat),
+    Vertex(vertex::Vertex),
     Azure(azure::AzureOpenAi),
 }
 
@@ -123,12 +125,8 @@ impl Provider {
             ProviderKind::OpenAi | ProviderKind::DashScope => {
                 openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
             }
+            ProviderKind::Vertex => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
             ProviderKind::Azure => azure::AzureOpenAi::new(dep, egress, env).map(Provider::Azure),
-            ProviderKind::Vertex => Err(format!(
-                "model `{}`: the {} provider is not built into this version of ai-proxy yet",
-                dep.alias,
-                dep.provider.name()
-            )),
         }
     }
 
@@ -138,7 +136,21 @@ impl Provider {
         match self {
             Provider::Mock(_) => &[],
             Provider::OpenAiCompat(p) => p.unsupported_params(),
+            Provider::Vertex(p) => p.unsupported_params(),
             Provider::Azure(p) => p.unsupported_params(),
+        }
+    }
+
+    /// For `ai-proxy doctor`: acquire the deployment's upstream credential (a token from
+    /// Entra / Google OAuth, through the deployment's egress client) without calling the
+    /// model, and say what was obtained (never the secret). `None`: nothing to acquire.
+    /// Providers with tokens add their arm here.
+    pub async fn check_credentials(&self) -> Option<Result<String, ProviderError>> {
+        match self {
+            Provider::Mock(_) => None,
+            Provider::OpenAiCompat(p) => p.has_api_key().then(|| Ok("API key configured (checked by --live)".to_owned())),
+            Provider::Azure(p) => Some(p.check_credentials().await),
+            Provider::Vertex(p) => Some(p.check_credentials().await),
         }
     }
 
@@ -146,7 +158,18 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.chat(req),
             Provider::OpenAiCompat(p) => p.chat(req).await,
+            Provider::Vertex(p) => p.chat(req).await,
             Provider::Azure(p) => p.chat(req).await,
+        }
+    }
+
+    /// The upstream's own input-token count for a request, where it has a counter (Vertex
+    /// `countTokens`). `None`: no counter here; the caller falls back to a local estimate
+    /// (`translate::tokens`).
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Option<Result<u64, ProviderError>> {
+        match self {
+            Provider::Vertex(p) => Some(p.count_tokens(req).await),
+            Provider::Mock(_) | Provider::OpenAiCompat(_) | Provider::Azure(_) => None,
         }
     }
 
@@ -154,6 +177,7 @@ impl Provider {
         match self {
             Provider::Mock(p) => p.embeddings(req),
             Provider::OpenAiCompat(p) => p.embeddings(req).await,
+            Provider::Vertex(p) => p.embeddings(req).await,
             Provider::Azure(p) => p.embeddings(req).await,
         }
     }

@@ -71,6 +71,10 @@ impl OpenAiCompat {
         })
     }
 
+    pub fn has_api_key(&self) -> bool {
+        self.api_key.is_some()
+    }
+
     pub fn unsupported_params(&self) -> &'static [&'static str] {
         match self.kind {
             ProviderKind::DashScope => DASHSCOPE_UNSUPPORTED,

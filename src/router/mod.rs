@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::config::{Config, Deployment};
 use crate::egress::Egress;
 use crate::providers::{ChatOutput, Provider, ProviderError};
-use crate::translate::params;
+use crate::translate::{adapt, params};
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 use ratelimit::{RequestLimiter, TokenLimiter};
 
@@ -221,6 +221,23 @@ impl Router {
         .await
     }
 
+    /// Input tokens of a request from the upstream's own counter, if the alias's first
+    /// available deployment has one (`Ok(None)`: estimate locally). Counting uses no `rpm`.
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Result<Option<u64>, RouteError> {
+        let candidates = self.resolve(&req.model)?;
+        let Some(routed) = candidates.iter().find(|r| r.provider.is_ok()) else {
+            return Ok(None);
+        };
+        let Ok(provider) = &routed.provider else { return Ok(None) };
+        let mut prepared = req.clone();
+        adapt::for_provider(routed.dep.provider, &mut prepared);
+        match provider.count_tokens(&prepared).await {
+            None => Ok(None),
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(err)) => Err(RouteError::Provider { err }),
+        }
+    }
+
     pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<(Arc<Routed>, EmbeddingsResponse), RouteError> {
         let model = req.model.clone();
         self.with_retries(&model, |routed| {
@@ -266,6 +283,8 @@ fn prepare(dep: &Deployment, provider: &Provider, req: ChatRequest) -> Result<Ch
         model: dep.alias.clone(),
         message,
     })?;
+    adapt::for_provider(dep.provider, &mut req);
+    adapt::optional_thinking(provider.unsupported_params(), &mut req);
     params::drop_unsupported(&mut req, provider.unsupported_params(), dep.drop_params, &dep.additional_drop_params)
         .map_err(|u| RouteError::UnsupportedParams {
             model: dep.alias.clone(),

@@ -1,4 +1,5 @@
-//! Relaying hub chunks to an OpenAI client as SSE, chunk by chunk as they arrive.
+//! Relaying hub chunks to a client as SSE, chunk by chunk as they arrive: as OpenAI chunks,
+//! or translated to Anthropic events by `translate::anthropic::StreamState`.
 
 use std::sync::Arc;
 
@@ -11,6 +12,8 @@ use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
 use crate::providers::ChunkStream;
 use crate::router::Routed;
+use crate::translate::anthropic::StreamState;
+use crate::wire::anthropic::Event;
 use crate::wire::openai::ChatChunk;
 
 /// SSE response headers common to both dialects.
@@ -116,4 +119,67 @@ pub fn openai_stream(
 /// An error event in the middle of an OpenAI stream (the OpenAI SDK raises on it).
 pub fn openai_error_frame(err: &ApiError) -> Bytes {
     data_frame(&serde_json::to_vec(&err.openai_body()).unwrap_or_default())
+}
+
+/// Render an Anthropic stream: each hub chunk goes through the translation state machine and
+/// its events are written as `event: NAME\ndata: {json}\n\n`. An upstream failure becomes
+/// an `error` event; the end of the upstream becomes `message_delta` + `message_stop`.
+pub fn anthropic_stream(first: ChatChunk, rest: ChunkStream, alias: String, routed: Arc<Routed>, log: CallLog) -> Response {
+    struct State {
+        chunks: ChunkStream,
+        translator: StreamState,
+        routed: Arc<Routed>,
+        log: CallLog,
+    }
+    let head = futures_util::stream::once(async move { Ok(first) });
+    let state = State {
+        chunks: Box::pin(head.chain(rest)),
+        translator: StreamState::new(&alias),
+        routed,
+        log,
+    };
+    let body = futures_util::stream::unfold(state, |mut st| async move {
+        // Bounded by the upstream: each turn consumes one upstream item or ends.
+        loop {
+            if st.translator.is_ended() {
+                return None;
+            }
+            let events = match st.chunks.next().await {
+                Some(Ok(chunk)) => {
+                    if let Some(u) = &chunk.usage {
+                        st.routed.record_tokens(u.total_tokens);
+                        st.log.usage = Some(u.clone());
+                    }
+                    st.translator.on_chunk(chunk)
+                }
+                Some(Err(err)) => {
+                    let api: ApiError = err.into();
+                    st.log.stream_error = Some(api.message.clone());
+                    st.translator.on_error(super::error::anthropic_type(api.status), &api.message)
+                }
+                None => st.translator.finish(),
+            };
+            if events.is_empty() {
+                continue;
+            }
+            let mut buf = Vec::new();
+            for ev in &events {
+                event_frame(&mut buf, ev);
+            }
+            return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(buf)), st));
+        }
+    });
+    sse_response(Body::from_stream(body))
+}
+
+/// `event: NAME\ndata: {json}\n\n`
+pub fn event_frame(buf: &mut Vec<u8>, ev: &Event) {
+    buf.extend_from_slice(b"event: ");
+    buf.extend_from_slice(ev.name().as_bytes());
+    buf.extend_from_slice(b"\ndata: ");
+    match serde_json::to_vec(ev) {
+        Ok(json) => buf.extend_from_slice(&json),
+        Err(_) => buf.extend_from_slice(br#"{"type":"error","error":{"type":"api_error","message":"cannot encode event"}}"#),
+    }
+    buf.extend_from_slice(b"\n\n");
 }

@@ -1,6 +1,11 @@
 //! Pure translation between dialects and request shaping. No IO, no clocks, no globals:
-//! every function here is data in, data out, and tested with fixtures.
+//! every function here is data in, data out, and tested with fixtures. (The one shared value
+//! is `tokens`' tokenizer table: immutable data embedded in the binary, built once.)
 
+pub mod adapt;
+pub mod anthropic;
 pub mod azure;
+pub mod gemini;
 pub mod params;
 pub mod reasoning;
+pub mod tokens;

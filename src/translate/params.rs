@@ -71,6 +71,7 @@ pub fn apply_defaults(req: ChatRequest, defaults: &Map<String, Value>) -> Result
     if defaults.is_empty() {
         return Ok(req);
     }
+    let budget = req.reasoning_budget;
     let Value::Object(mut body) = serde_json::to_value(&req).map_err(|e| e.to_string())? else {
         return Ok(req);
     };
@@ -87,7 +88,10 @@ pub fn apply_defaults(req: ChatRequest, defaults: &Map<String, Value>) -> Result
             body.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    serde_json::from_value(Value::Object(body)).map_err(|e| format!("a litellm_params default has the wrong type: {e}"))
+    let mut out: ChatRequest = serde_json::from_value(Value::Object(body))
+        .map_err(|e| format!("a litellm_params default has the wrong type: {e}"))?;
+    out.reasoning_budget = budget;
+    Ok(out)
 }
 
 /// Apply `additional_drop_params` (always) and the provider's unsupported list (dropped when

@@ -5,4 +5,6 @@
 //! translated to and from it. Unknown fields are kept in `extra` maps so that provider
 //! specifics (Qwen's `enable_thinking`, Azure's filter results) pass through untouched.
 
+pub mod gemini;
+pub mod anthropic;
 pub mod openai;

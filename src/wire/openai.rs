@@ -44,6 +44,12 @@ pub struct ChatRequest {
     pub reasoning_effort: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Gateway-internal, never on the wire: a reasoning budget in tokens the client asked
+    /// for (Anthropic `thinking.budget_tokens`). Providers map it to their own control
+    /// (DashScope `thinking_budget`, Gemini `thinkingConfig.thinkingBudget`); it always comes
+    /// with a matching `reasoning_effort`.
+    #[serde(skip)]
+    pub reasoning_budget: Option<u32>,
     /// Everything else the client sent (`logprobs`, `enable_thinking`, `top_k`, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -157,7 +157,7 @@ mod no_input_panics {
         fn any_body_gets_a_shaped_answer(body in json_value(), raw in proptest::collection::vec(any::<u8>(), 0..64)) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
             rt.block_on(async {
-                for path in ["/v1/chat/completions", "/v1/embeddings"] {
+                for path in ["/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens"] {
                     for text in [body.to_string(), String::from_utf8_lossy(&raw).into_owned()] {
                         let (status, b) = call(app(MOCKS), path, &text).await;
                         assert!(status.as_u16() < 500, "{path} {text} -> {status} {b}");

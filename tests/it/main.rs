@@ -3,7 +3,17 @@
 
 mod support;
 
+mod anthropic_messages;
 mod azure;
 mod core_app;
 mod core_process;
+mod doctor;
+mod egress;
+mod gemini_fixtures;
+mod logs;
+mod packaging;
 mod secrets_setup;
+mod service_cli;
+mod tray_controller;
+mod tray_process;
+mod vertex;

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod embeddings;
 pub mod health;
+pub mod messages;
 pub mod models;
 
 use axum::http::{Method, StatusCode, Uri};

@@ -2,9 +2,17 @@
 //! real wire format: `usage: null` on content chunks, a final `choices: []` usage chunk,
 //! `reasoning_content` deltas for thinking models, and its error bodies.
 //!
+//! Tools, as DashScope streams them: when `tools` are offered and the last message is the
+//! user's, the model says `I'll use the tools.` and calls every offered tool (at most two),
+//! each with `{"<first property>": "<last user text>"}`; streamed, each call's arguments
+//! arrive in two fragments (later fragments carry `"id": ""`). A last `tool` message is
+//! answered with `Qwen got: <results>`. A `tool` message whose `tool_call_id` does not match
+//! the preceding assistant's tool calls gets DashScope's 400.
+//!
 //! Behaviour by model name: `qwen-max` answers; `qwen-plus` thinks first when
 //! `enable_thinking` is true; `qwen-500`, `qwen-429` fail; `qwen-slow` waits 3 s;
-//! `qwen-break` drops the connection mid-stream; `qwen-stall` stops sending mid-stream.
+//! `qwen-break` drops the connection mid-stream; `qwen-stall` stops sending mid-stream;
+//! `qwen-trickle` streams one frame every 150 ms.
 
 use std::time::Duration;
 
@@ -77,7 +85,23 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
         "qwen-slow" => tokio::time::sleep(Duration::from_secs(3)).await,
         _ => {}
     }
-    let text = format!("Qwen says: {}", last_user(&req));
+    if let Err(msg) = check_tool_messages(&req) {
+        return error(StatusCode::BAD_REQUEST, &msg, "invalid_request_error", "invalid_parameter_error");
+    }
+    let calls = tool_calls(&req);
+    let last_is_tool = req["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "tool");
+    let text = if !calls.is_empty() {
+        "I'll use the tools.".to_owned()
+    } else if last_is_tool {
+        let results: Vec<String> = req["messages"]
+            .as_array()
+            .map(|m| m.iter().rev().take_while(|m| m["role"] == "tool").map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default();
+        format!("Qwen got: {}", results.into_iter().rev().collect::<Vec<_>>().join("; "))
+    } else {
+        format!("Qwen says: {}", last_user(&req))
+    };
+    let finish = if calls.is_empty() { "stop" } else { "tool_calls" };
     let thinking = model == "qwen-plus" && req["enable_thinking"] == json!(true);
     let usage = json!({"prompt_tokens": 22, "completion_tokens": 17, "total_tokens": 39, "prompt_tokens_details": {"cached_tokens": 0}});
     if req["stream"] != json!(true) {
@@ -85,8 +109,16 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
         if thinking {
             message["reasoning_content"] = json!("Let me think.");
         }
+        if !calls.is_empty() {
+            let list: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, (id, name, args))| json!({"function": {"name": name, "arguments": args}, "index": i, "id": id, "type": "function"}))
+                .collect();
+            message["tool_calls"] = Value::Array(list);
+        }
         let body = json!({
-            "choices": [{"message": message, "finish_reason": "stop", "index": 0, "logprobs": null}],
+            "choices": [{"message": message, "finish_reason": finish, "index": 0, "logprobs": null}],
             "object": "chat.completion",
             "usage": usage,
             "created": 1726127645,
@@ -105,7 +137,13 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
     for word in text.split_inclusive(' ') {
         frames.push(chunk(&model, json!({"content": word}), None));
     }
-    frames.push(chunk(&model, json!({"content": ""}), Some("stop")));
+    for (i, (id, name, args)) in calls.iter().enumerate() {
+        let cut = args.char_indices().nth(args.chars().count() / 2).map_or(0, |(b, _)| b);
+        let (a, b) = args.split_at(cut);
+        frames.push(chunk(&model, json!({"content": null, "tool_calls": [{"index": i, "id": id, "type": "function", "function": {"name": name, "arguments": a}}]}), None));
+        frames.push(chunk(&model, json!({"tool_calls": [{"index": i, "id": "", "type": "function", "function": {"arguments": b}}]}), None));
+    }
+    frames.push(chunk(&model, json!({"content": ""}), Some(finish)));
     let include_usage = req["stream_options"]["include_usage"] == json!(true);
     if include_usage {
         frames.push(
@@ -123,6 +161,9 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 return Some((Err(std::io::Error::other("connection reset by mock")), (it, n + 1)));
             }
+            if n >= 1 && behaviour == "qwen-trickle" {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
             if n == 2 && behaviour == "qwen-stall" {
                 tokio::time::sleep(Duration::from_secs(30)).await;
             }
@@ -137,6 +178,57 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
         .header("content-type", "text/event-stream;charset=UTF-8")
         .body(Body::from_stream(stream))
         .expect("response")
+}
+
+/// The calls the model makes: (id, name, arguments) for each offered tool, at most two.
+fn tool_calls(req: &Value) -> Vec<(String, String, String)> {
+    let Some(tools) = req["tools"].as_array().filter(|t| !t.is_empty()) else {
+        return Vec::new();
+    };
+    let last_is_user = req["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "user");
+    if !last_is_user || req["tool_choice"] == json!("none") {
+        return Vec::new();
+    }
+    let user = last_user(req);
+    tools
+        .iter()
+        .take(2)
+        .enumerate()
+        .map(|(i, t)| {
+            let f = &t["function"];
+            let prop = f["parameters"]["properties"]
+                .as_object()
+                .and_then(|p| p.keys().next().cloned())
+                .unwrap_or_else(|| "query".to_owned());
+            let args = serde_json::to_string(&json!({ prop: user })).expect("json");
+            (format!("call_{:x}{i}", 0x5eed_u32 + req["messages"].as_array().map_or(0, Vec::len) as u32), f["name"].as_str().unwrap_or_default().to_owned(), args)
+        })
+        .collect()
+}
+
+/// DashScope checks that tool results answer the preceding assistant's tool calls.
+fn check_tool_messages(req: &Value) -> Result<(), String> {
+    let mut expected: Vec<String> = Vec::new();
+    for m in req["messages"].as_array().into_iter().flatten() {
+        match m["role"].as_str() {
+            Some("assistant") => {
+                expected = m["tool_calls"]
+                    .as_array()
+                    .map(|c| c.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+            }
+            Some("tool") => {
+                let id = m["tool_call_id"].as_str().unwrap_or_default();
+                if !expected.iter().any(|e| e == id) {
+                    return Err(format!(
+                        "<400> InternalError.Algo.InvalidParameter: messages with role \"tool\" must be a response to a preceeding message with \"tool_calls\" (tool_call_id `{id}` not found)"
+                    ));
+                }
+            }
+            _ => expected.clear(),
+        }
+    }
+    Ok(())
 }
 
 async fn embeddings(headers: HeaderMap, body: Bytes) -> Response {

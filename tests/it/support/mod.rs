@@ -5,6 +5,9 @@
 
 pub mod azure;
 pub mod dashscope;
+pub mod proxies;
+pub mod tls;
+pub mod google;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -1,0 +1,451 @@
+//! Whom outbound TLS trusts: the operating system's roots plus extra corporate CAs
+//! (`SSL_CERT_FILE`, `SSL_CERT_DIR`, `ssl_verify: <path>`), never instead of them; or nobody
+//! (`ssl_verify: false`). A verifier wrapper records the issuer of a rejected certificate so
+//! the error can say who signed it (a TLS-inspecting proxy shows up there).
+//!
+//! On macOS and Windows the platform verifier (rustls-platform-verifier) asks the OS, so a
+//! root in the System keychain or pushed by MDM is trusted; extra CAs are added to it. On
+//! Linux the system bundle (`/etc/ssl/certs/ca-certificates.crt`, ...) is read here and the
+//! extra CAs are added to it: rustls-native-certs would otherwise *replace* the system roots
+//! with `SSL_CERT_FILE`, the very mistake this module exists to avoid.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
+
+use super::EgressError;
+use crate::config::{Env, SslVerify};
+
+/// Where an extra CA comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CaSource {
+    /// `SSL_CERT_FILE`.
+    CertFile(PathBuf),
+    /// `SSL_CERT_DIR` (one of its `:`-separated directories).
+    CertDir(PathBuf),
+    /// `ssl_verify: <path>` (litellm_settings or the deployment).
+    SslVerify(PathBuf),
+}
+
+impl fmt::Display for CaSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaSource::CertFile(p) => write!(f, "SSL_CERT_FILE={}", p.display()),
+            CaSource::CertDir(p) => write!(f, "SSL_CERT_DIR={}", p.display()),
+            CaSource::SslVerify(p) => write!(f, "ssl_verify: {}", p.display()),
+        }
+    }
+}
+
+/// One deployment's trust settings (part of the pooled client's key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Trust {
+    /// `false` for `ssl_verify: false`.
+    pub verify: bool,
+    /// Extra CA sources, added on top of the system roots.
+    pub extra: Vec<CaSource>,
+}
+
+impl Trust {
+    /// The environment's extra CAs (`SSL_CERT_FILE`, `SSL_CERT_DIR`) and the deployment's
+    /// `ssl_verify`.
+    pub fn resolve(env: &Env, ssl_verify: &SslVerify) -> Trust {
+        let mut extra = env_sources(env);
+        match ssl_verify {
+            SslVerify::Disabled => return Trust { verify: false, extra: Vec::new() },
+            SslVerify::ExtraCa(p) => extra.push(CaSource::SslVerify(p.clone())),
+            SslVerify::System => {}
+        }
+        Trust { verify: true, extra }
+    }
+}
+
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` from the environment.
+pub fn env_sources(env: &Env) -> Vec<CaSource> {
+    let mut out = Vec::new();
+    if let Some(f) = env.get("SSL_CERT_FILE") {
+        out.push(CaSource::CertFile(PathBuf::from(f.trim())));
+    }
+    if let Some(dirs) = env.get("SSL_CERT_DIR") {
+        for d in dirs.split(':').map(str::trim).filter(|d| !d.is_empty()) {
+            out.push(CaSource::CertDir(PathBuf::from(d)));
+        }
+    }
+    out
+}
+
+/// Read the certificates of one source. A file that is missing, unreadable or holds no PEM
+/// certificate is an error naming it; a directory contributes every PEM file it holds.
+pub fn load_source(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
+    match source {
+        CaSource::CertFile(p) | CaSource::SslVerify(p) => load_pem_file(p, source),
+        CaSource::CertDir(dir) => {
+            let entries = std::fs::read_dir(dir).map_err(|e| ca_error(source, dir, &format!("cannot read the directory: {e}")))?;
+            let mut certs = Vec::new();
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_file()
+                    && let Ok(bytes) = std::fs::read(&path)
+                {
+                    certs.extend(parse_pem(&bytes).unwrap_or_default());
+                }
+            }
+            if certs.is_empty() {
+                return Err(ca_error(source, dir, "holds no PEM certificates"));
+            }
+            Ok(certs)
+        }
+    }
+}
+
+fn load_pem_file(path: &Path, source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            _ => format!("cannot read it: {e}"),
+        };
+        ca_error(source, path, &reason)
+    })?;
+    match parse_pem(&bytes) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        Ok(_) => Err(ca_error(
+            source,
+            path,
+            "is not a PEM certificate file (no -----BEGIN CERTIFICATE----- block; a DER .cer/.crt file can be converted with `openssl x509 -inform der -in ca.cer -out ca.pem`)",
+        )),
+        Err(e) => Err(ca_error(source, path, &format!("is not valid PEM: {e}"))),
+    }
+}
+
+fn parse_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{e:?}"))
+}
+
+fn ca_error(source: &CaSource, path: &Path, reason: &str) -> EgressError {
+    let origin = match source {
+        CaSource::CertFile(_) => "SSL_CERT_FILE",
+        CaSource::CertDir(_) => "SSL_CERT_DIR",
+        CaSource::SslVerify(_) => "ssl_verify",
+    };
+    EgressError::CaFile {
+        path: path.to_owned(),
+        reason: format!("{reason} (from {origin})"),
+    }
+}
+
+/// The system bundles tried on Linux and other Unixes without a platform trust API.
+#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The operating system's root store on Linux (the first bundle that exists).
+#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+pub fn system_roots() -> Result<(PathBuf, Vec<CertificateDer<'static>>), EgressError> {
+    for path in SYSTEM_BUNDLES {
+        if let Ok(bytes) = std::fs::read(path)
+            && let Ok(certs) = parse_pem(&bytes)
+            && !certs.is_empty()
+        {
+            return Ok((PathBuf::from(path), certs));
+        }
+    }
+    Err(EgressError::Build(format!(
+        "no system CA bundle found (looked for {}); install the ca-certificates package",
+        SYSTEM_BUNDLES.join(", ")
+    )))
+}
+
+/// The rustls verifier for a trust setting: system roots + extras, wrapped to report the
+/// issuer of a rejected certificate.
+pub fn verifier(trust: &Trust, extras: Vec<CertificateDer<'static>>) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    if !trust.verify {
+        return Ok(Arc::new(NoVerification(provider)));
+    }
+    let inner = base_verifier(extras, provider)?;
+    Ok(Arc::new(Diagnosing { inner }))
+}
+
+#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+fn base_verifier(
+    extras: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+    let (_, system) = system_roots()?;
+    let store = root_store(system, extras)?;
+    rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
+        .build()
+        .map(|v| v as Arc<dyn ServerCertVerifier>)
+        .map_err(|e| EgressError::Build(format!("TLS verifier: {e}")))
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]
+fn base_verifier(
+    extras: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+    let v = if extras.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider)
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extras, provider)
+    };
+    v.map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
+        .map_err(|e| EgressError::Build(format!("platform TLS verifier: {e}")))
+}
+
+/// System roots and extra CAs in one store (Linux). Certificates the system bundle carries
+/// but rustls cannot parse are skipped, as every TLS client does; an extra CA that cannot be
+/// used is an error.
+pub fn root_store(
+    system: Vec<CertificateDer<'static>>,
+    extras: Vec<CertificateDer<'static>>,
+) -> Result<rustls::RootCertStore, EgressError> {
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(system);
+    for cert in extras {
+        store
+            .add(cert)
+            .map_err(|e| EgressError::Build(format!("an extra CA certificate cannot be used as a root: {e}")))?;
+    }
+    Ok(store)
+}
+
+/// Why a server certificate was rejected, with what it presented.
+#[derive(Debug)]
+pub struct UntrustedCertificate {
+    pub host: String,
+    /// The presented certificate's issuer (`CN=..., O=...`).
+    pub issuer: Option<String>,
+    pub subject: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for UntrustedCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "certificate of {} not trusted: {}", self.host, self.reason)?;
+        if let Some(i) = &self.issuer {
+            write!(f, " (issued by {i})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UntrustedCertificate {}
+
+#[derive(Debug)]
+struct Diagnosing {
+    inner: Arc<dyn ServerCertVerifier>,
+}
+
+impl ServerCertVerifier for Diagnosing {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            .map_err(|e| {
+                let reason = match &e {
+                    rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                        "issued by a certificate authority this machine does not trust".to_owned()
+                    }
+                    rustls::Error::InvalidCertificate(c) => format!("{c:?}"),
+                    other => other.to_string(),
+                };
+                let issuer = intermediates
+                    .last()
+                    .and_then(|top| issuer_of(top))
+                    .or_else(|| issuer_of(end_entity));
+                let detail = UntrustedCertificate {
+                    host: server_name.to_str().into_owned(),
+                    issuer,
+                    subject: subject_of(end_entity),
+                    reason,
+                };
+                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(detail))))
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `ssl_verify: false`: accepts any certificate (signatures still checked for the handshake).
+#[derive(Debug)]
+struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A rustls client config for a verifier, offering HTTP/2 and HTTP/1.1.
+pub fn client_config(verifier: Arc<dyn ServerCertVerifier>) -> Result<rustls::ClientConfig, EgressError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EgressError::Build(format!("TLS versions: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(cfg)
+}
+
+// --- Minimal X.509 reading: the issuer and subject names, for messages. ---
+
+/// `CN=..., O=...` of a DER certificate's issuer.
+pub fn issuer_of(der: &[u8]) -> Option<String> {
+    name_field(der, 0)
+}
+
+/// `CN=..., O=...` of a DER certificate's subject.
+pub fn subject_of(der: &[u8]) -> Option<String> {
+    name_field(der, 2)
+}
+
+/// Field `n` after the serial and signature algorithm: 0 = issuer, 1 = validity, 2 = subject.
+fn name_field(der: &[u8], n: usize) -> Option<String> {
+    let (tag, cert, _) = read_tlv(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, tbs, _) = read_tlv(cert)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut rest = tbs;
+    let (tag, _, after) = read_tlv(rest)?;
+    if tag == 0xA0 {
+        rest = after; // explicit version
+    }
+    let (_, _, after) = read_tlv(rest)?; // serial
+    let (_, _, after) = read_tlv(after)?; // signature algorithm
+    rest = after;
+    for _ in 0..n {
+        let (_, _, after) = read_tlv(rest)?;
+        rest = after;
+    }
+    let (tag, name, _) = read_tlv(rest)?;
+    (tag == 0x30).then(|| format_name(name)).flatten()
+}
+
+fn format_name(mut name: &[u8]) -> Option<String> {
+    let mut parts = Vec::new();
+    while !name.is_empty() {
+        let (_, set, after) = read_tlv(name)?;
+        name = after;
+        let mut set = set;
+        while !set.is_empty() {
+            let (_, atv, after) = read_tlv(set)?;
+            set = after;
+            let (tag, oid, value) = read_tlv(atv)?;
+            if tag != 0x06 {
+                continue;
+            }
+            let (_, text, _) = read_tlv(value)?;
+            let label = match oid {
+                [0x55, 0x04, 0x03] => "CN",
+                [0x55, 0x04, 0x0A] => "O",
+                [0x55, 0x04, 0x0B] => "OU",
+                [0x55, 0x04, 0x06] => "C",
+                _ => continue,
+            };
+            parts.push((label, String::from_utf8_lossy(text).into_owned()));
+        }
+    }
+    // Most specific first: CN, then O, OU, C.
+    let order = ["CN", "O", "OU", "C"];
+    parts.sort_by_key(|(l, _)| order.iter().position(|o| o == l));
+    let text: Vec<String> = parts.into_iter().map(|(l, v)| format!("{l}={v}")).collect();
+    (!text.is_empty()).then(|| text.join(", "))
+}
+
+/// One DER tag-length-value: (tag, contents, rest).
+fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7F);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+#[cfg(test)]
+mod tests;

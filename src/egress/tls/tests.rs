@@ -1,0 +1,118 @@
+//! Root store construction, CA file errors and issuer reporting, with a CA made by rcgen.
+
+use super::*;
+
+pub(crate) struct TestPki {
+    pub ca_pem: String,
+    pub leaf_der: CertificateDer<'static>,
+}
+
+pub(crate) fn pki(host: &str) -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "Example Corp Inspection CA");
+    dn.push(DnType::OrganizationName, "Example Corp");
+    ca.distinguished_name = dn;
+    let ca_cert = ca.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::new(vec![host.to_owned()]).expect("params");
+    leaf.distinguished_name.push(DnType::CommonName, host);
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf");
+    TestPki {
+        ca_pem: ca_cert.pem(),
+        leaf_der: leaf_cert.der().clone(),
+    }
+}
+
+#[test]
+fn issuer_and_subject_are_read_from_der() {
+    let p = pki("api.example.test");
+    assert_eq!(issuer_of(&p.leaf_der).as_deref(), Some("CN=Example Corp Inspection CA, O=Example Corp"));
+    assert_eq!(subject_of(&p.leaf_der).as_deref(), Some("CN=api.example.test"));
+    assert_eq!(issuer_of(b"\x30\x03\x02\x01"), None, "truncated input is not a panic");
+}
+
+#[test]
+fn ca_file_problems_name_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.pem");
+    let e = load_source(&CaSource::CertFile(missing.clone())).expect_err("missing").to_string();
+    assert!(e.contains(&missing.display().to_string()) && e.contains("file not found") && e.contains("SSL_CERT_FILE"), "{e}");
+
+    let der = dir.path().join("ca.cer");
+    std::fs::write(&der, [0x30u8, 0x82, 0x01, 0x00]).expect("write");
+    let e = load_source(&CaSource::SslVerify(der.clone())).expect_err("not pem").to_string();
+    assert!(e.contains("ca.cer") && e.contains("is not a PEM certificate file") && e.contains("ssl_verify"), "{e}");
+
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).expect("mkdir");
+    let e = load_source(&CaSource::CertDir(empty_dir)).expect_err("empty dir").to_string();
+    assert!(e.contains("holds no PEM certificates") && e.contains("SSL_CERT_DIR"), "{e}");
+
+    let good = dir.path().join("corp.pem");
+    std::fs::write(&good, pki("h").ca_pem).expect("write");
+    assert_eq!(load_source(&CaSource::CertFile(good)).expect("loads").len(), 1);
+    assert_eq!(load_source(&CaSource::CertDir(dir.path().to_owned())).expect("dir loads").len(), 1);
+}
+
+#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+#[test]
+fn extra_cas_are_added_on_top_of_the_system_roots() {
+    let (path, system) = system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+    assert!(system.len() > 50, "{} holds only {} roots", path.display(), system.len());
+    let with_system_only = root_store(system.clone(), Vec::new()).expect("store");
+    let p = pki("h");
+    let extra = parse_pem(p.ca_pem.as_bytes()).expect("pem");
+    let merged = root_store(system, extra).expect("store");
+    assert_eq!(merged.len(), with_system_only.len() + 1, "the corporate CA is added, no public root is dropped");
+}
+
+#[test]
+fn the_verifier_trusts_the_extra_ca_and_names_the_issuer_otherwise() {
+    let p = pki("api.example.test");
+    let extra = parse_pem(p.ca_pem.as_bytes()).expect("pem");
+    let name = ServerName::try_from("api.example.test").expect("name");
+    let trust = Trust { verify: true, extra: Vec::new() };
+
+    let with_ca = verifier(&trust, extra).expect("verifier");
+    with_ca
+        .verify_server_cert(&p.leaf_der, &[], &name, &[], UnixTime::now())
+        .expect("trusted with the corporate CA");
+
+    let without = verifier(&trust, Vec::new()).expect("verifier");
+    let err = without
+        .verify_server_cert(&p.leaf_der, &[], &name, &[], UnixTime::now())
+        .expect_err("untrusted");
+    let rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) = &err else {
+        panic!("{err:?}");
+    };
+    let detail = inner.downcast_ref::<UntrustedCertificate>().expect("detail");
+    assert_eq!(detail.host, "api.example.test");
+    assert_eq!(detail.issuer.as_deref(), Some("CN=Example Corp Inspection CA, O=Example Corp"));
+
+    let off = verifier(&Trust { verify: false, extra: Vec::new() }, Vec::new()).expect("verifier");
+    off.verify_server_cert(&p.leaf_der, &[], &name, &[], UnixTime::now())
+        .expect("ssl_verify: false accepts anything");
+}
+
+#[test]
+fn trust_reads_the_environment_and_the_deployment() {
+    let env = Env::from_vars([("SSL_CERT_FILE", "/corp/ca.pem"), ("SSL_CERT_DIR", "/a:/b")]);
+    let t = Trust::resolve(&env, &SslVerify::ExtraCa("/x.pem".into()));
+    assert!(t.verify);
+    assert_eq!(
+        t.extra,
+        vec![
+            CaSource::CertFile("/corp/ca.pem".into()),
+            CaSource::CertDir("/a".into()),
+            CaSource::CertDir("/b".into()),
+            CaSource::SslVerify("/x.pem".into())
+        ]
+    );
+    let off = Trust::resolve(&env, &SslVerify::Disabled);
+    assert!(!off.verify && off.extra.is_empty());
+}

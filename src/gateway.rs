@@ -1,0 +1,239 @@
+//! The gateway as a unit a process can start and stop: bind, serve in the background, drain
+//! on stop. `cli::serve` runs one until a signal; the tray controller starts, stops and
+//! restarts one from the menu.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::instance::{self, Occupant};
+use crate::router::Routed;
+use crate::server::{self, AppState, BindError};
+
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "port {port} on {host} is already in use{}. Or choose another port with --port, LITELLM_PORT or AI_PROXY_PORT",
+        .occupant.describe()
+    )]
+    PortInUse { host: String, port: u16, occupant: Occupant },
+    #[error(transparent)]
+    Bind(BindError),
+    #[error("cannot read the listening address: {0}")]
+    Address(io::Error),
+}
+
+/// A gateway serving in the background of the current tokio runtime.
+pub struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+/// Bind `host:port` and serve `state` on a background task. After [`Running::stop`], new
+/// connections are refused and in-flight requests and streams get `grace` to finish.
+pub async fn start(state: AppState, host: &str, port: u16, grace: Duration) -> Result<Running, StartError> {
+    let listener = match server::bind(host, port).await {
+        Ok(l) => l,
+        Err(BindError::PortInUse { host, port }) => {
+            let occupant = instance::probe(&host, port).await;
+            return Err(StartError::PortInUse { host, port, occupant });
+        }
+        Err(e) => return Err(StartError::Bind(e)),
+    };
+    let addr = listener.local_addr().map_err(StartError::Address)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let shutdown = async move {
+        // A dropped sender (the handle went away) stops the server too.
+        let _ = rx.await;
+    };
+    let task = tokio::spawn(server::serve(listener, server::app(state), shutdown, grace));
+    Ok(Running {
+        addr,
+        stop: Some(tx),
+        task,
+    })
+}
+
+impl Running {
+    /// The bound address (the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients on this machine use (wildcard binds are reached on loopback).
+    pub fn url(&self) -> String {
+        client_url(self.addr)
+    }
+
+    /// Stop accepting, let in-flight requests finish (bounded by the grace period), and wait
+    /// until the server is gone.
+    pub async fn stop(mut self) -> io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        join(&mut self.task).await
+    }
+
+    /// Serve until `signal` resolves, then [`stop`](Self::stop). Returns early if the server
+    /// fails on its own.
+    pub async fn until<F: std::future::Future<Output = ()>>(mut self, signal: F) -> io::Result<()> {
+        tokio::select! {
+            () = signal => self.stop().await,
+            r = join(&mut self.task) => r,
+        }
+    }
+}
+
+async fn join(task: &mut JoinHandle<io::Result<()>>) -> io::Result<()> {
+    match task.await {
+        Ok(r) => r,
+        Err(e) => Err(io::Error::other(format!("the server task failed: {e}"))),
+    }
+}
+
+/// The base URL a local client uses for a bound address.
+pub fn client_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// One alias as the menu shows it: the providers behind it and whether any can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelEntry {
+    pub alias: String,
+    /// Distinct provider names in config order (`azure`, `vertex_ai`, …).
+    pub providers: Vec<&'static str>,
+    pub available: bool,
+}
+
+/// Models of a running gateway, one entry per alias in config order (provider build
+/// failures count as unavailable).
+pub fn models_of_router(deployments: &[Arc<Routed>]) -> Vec<ModelEntry> {
+    group(
+        deployments
+            .iter()
+            .map(|r| (r.dep.alias.as_str(), r.dep.provider.name(), r.unavailable_reason().is_none())),
+    )
+}
+
+/// Models of a loaded config, one entry per alias in config order.
+pub fn models_of_config(config: &Config) -> Vec<ModelEntry> {
+    group(
+        config
+            .deployments
+            .iter()
+            .map(|d| (d.alias.as_str(), d.provider.name(), d.is_available())),
+    )
+}
+
+fn group<'a>(items: impl Iterator<Item = (&'a str, &'static str, bool)>) -> Vec<ModelEntry> {
+    let mut out: Vec<ModelEntry> = Vec::new();
+    for (alias, provider, available) in items {
+        match out.iter_mut().find(|m| m.alias == alias) {
+            Some(m) => {
+                if !m.providers.contains(&provider) {
+                    m.providers.push(provider);
+                }
+                m.available |= available;
+            }
+            None => out.push(ModelEntry {
+                alias: alias.to_owned(),
+                providers: vec![provider],
+                available,
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Env, Source};
+
+    #[test]
+    fn client_urls_reach_wildcard_binds_on_loopback() {
+        let a = |s: &str| s.parse::<SocketAddr>().expect("addr");
+        assert_eq!(client_url(a("127.0.0.1:4000")), "http://127.0.0.1:4000");
+        assert_eq!(client_url(a("0.0.0.0:4000")), "http://127.0.0.1:4000");
+        assert_eq!(client_url(a("[::]:4000")), "http://[::1]:4000");
+        assert_eq!(client_url(a("[::1]:4001")), "http://[::1]:4001");
+    }
+
+    #[test]
+    fn models_are_grouped_by_alias_in_config_order() {
+        let yaml = r#"
+model_list:
+  - model_name: gpt-4o
+    litellm_params: { model: azure/gpt-4o, api_base: "https://a.example", api_key: os.environ/NOPE }
+  - model_name: mock
+    litellm_params: { model: mock/echo }
+  - model_name: gpt-4o
+    litellm_params: { model: openai/gpt-4o, api_key: k }
+  - model_name: gpt-4o
+    litellm_params: { model: openai/gpt-4o-mini, api_key: k }
+"#;
+        let cfg = config::load(yaml, Source::Embedded, Env::default()).expect("config");
+        let m = models_of_config(&cfg);
+        assert_eq!(
+            m,
+            vec![
+                ModelEntry { alias: "gpt-4o".into(), providers: vec!["azure", "openai"], available: true },
+                ModelEntry { alias: "mock".into(), providers: vec!["mock"], available: true },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn start_serves_and_stop_releases_the_port() {
+        let cfg = config::load(config::EMBEDDED_DEFAULT, Source::Embedded, Env::default()).expect("config");
+        let running = start(AppState::from_config(&cfg), "127.0.0.1", 0, Duration::from_secs(1))
+            .await
+            .expect("start");
+        let addr = running.addr();
+        assert_ne!(addr.port(), 0);
+        let body = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(format!("{}/health/readiness", running.url()))
+            .send()
+            .await
+            .expect("readiness")
+            .text()
+            .await
+            .expect("body");
+        assert!(body.contains("\"healthy\""), "{body}");
+        running.stop().await.expect("stopped cleanly");
+        // The port is free again: binding it succeeds.
+        tokio::net::TcpListener::bind(addr).await.expect("port released");
+    }
+
+    #[tokio::test]
+    async fn a_busy_port_names_the_ai_proxy_holding_it() {
+        let cfg = config::load(config::EMBEDDED_DEFAULT, Source::Embedded, Env::default()).expect("config");
+        let first = start(AppState::from_config(&cfg), "127.0.0.1", 0, Duration::from_secs(1))
+            .await
+            .expect("start");
+        let port = first.addr().port();
+        let err = match start(AppState::from_config(&cfg), "127.0.0.1", port, Duration::from_secs(1)).await {
+            Err(e) => e,
+            Ok(_) => panic!("second start on the same port succeeded"),
+        };
+        let msg = err.to_string();
+        assert!(msg.starts_with(&format!("port {port} on 127.0.0.1 is already in use by ai-proxy {}", env!("CARGO_PKG_VERSION"))), "{msg}");
+        assert!(msg.contains("--port"), "{msg}");
+        first.stop().await.expect("stop");
+    }
+}

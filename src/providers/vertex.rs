@@ -1,0 +1,405 @@
+//! Google Vertex AI Gemini (`vertex_ai/<model>`): chat through `generateContent` /
+//! `streamGenerateContent?alt=sse`, embeddings through `:predict`, with Google OAuth tokens.
+//!
+//! Endpoint: `https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/
+//! {location}/publishers/google/models/{model}`; location `global` uses
+//! `https://aiplatform.googleapis.com`. `api_base` replaces the scheme and host (a path in it
+//! is kept as a prefix). A 401 from Vertex drops the cached token and retries once.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use reqwest::Client;
+use serde_json::Value;
+
+use super::http::{error_from_body, read_json, send, sse_events};
+use super::{ChatOutput, ProviderError, Timeouts};
+use crate::auth::google::{self, GoogleAuth};
+use crate::config::{Deployment, Env};
+use crate::egress::Egress;
+use crate::translate::gemini::{self, RequestOptions, ResponseMeta, StreamState, embeddings as embed};
+use crate::wire::gemini::{GenerateContentResponse, PredictResponse};
+use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+
+pub const DEFAULT_LOCATION: &str = "us-central1";
+
+/// OpenAI parameters Gemini has no equivalent for.
+const UNSUPPORTED: &[&str] = &[
+    "logit_bias",
+    "store",
+    "metadata",
+    "service_tier",
+    "prediction",
+    "audio",
+    "modalities",
+    "web_search_options",
+];
+
+pub struct Vertex {
+    client: Client,
+    auth: GoogleAuth,
+    /// `…/publishers/google/models/{model}`; the method (`:generateContent`) is appended.
+    model_url: String,
+    model: String,
+    project: String,
+    location: String,
+    safety_settings: Option<Value>,
+    extra_headers: Vec<(String, String)>,
+    timeouts: Timeouts,
+    label: String,
+}
+
+impl Vertex {
+    pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
+        let alias = &dep.alias;
+        let found = google::discover(dep.params.get("vertex_credentials"), env).map_err(|e| format!("model `{alias}`: {e}"))?;
+        let auth = GoogleAuth::new(found);
+        let location = dep
+            .params
+            .str("vertex_location")
+            .map(str::to_owned)
+            .or_else(|| env.get("VERTEX_LOCATION"))
+            .unwrap_or_else(|| DEFAULT_LOCATION.to_owned());
+        let project = dep
+            .params
+            .str("vertex_project")
+            .map(str::to_owned)
+            .or_else(|| env.get("VERTEX_PROJECT"))
+            .or_else(|| env.get("GOOGLE_CLOUD_PROJECT"))
+            .or_else(|| auth.project_id())
+            .ok_or_else(|| {
+                format!("model `{alias}`: no Google Cloud project: set VERTEX_PROJECT or `vertex_project` in litellm_params")
+            })?;
+        let model_url = model_url(dep.api_base.as_deref(), &project, &location, &dep.model)
+            .map_err(|e| format!("model `{alias}`: {e}"))?;
+        let client = egress.client_for(dep).map_err(|e| format!("model `{alias}`: {e}"))?;
+        Ok(Vertex {
+            client,
+            model_url,
+            model: dep.model.clone(),
+            label: format!("Vertex AI ({}, project {project}, location {location})", dep.model),
+            project,
+            location,
+            auth,
+            safety_settings: dep.params.get("safety_settings").filter(|v| !v.is_null()).cloned(),
+            extra_headers: dep.extra_headers.clone(),
+            timeouts: Timeouts::for_deployment(dep),
+        })
+    }
+
+    pub fn unsupported_params(&self) -> &'static [&'static str] {
+        UNSUPPORTED
+    }
+
+    /// For `ai-proxy doctor`: get an access token (through this deployment's egress client)
+    /// without calling the model; says where the credential came from, never the token.
+    pub async fn check_credentials(&self) -> Result<String, ProviderError> {
+        self.auth
+            .token(&self.client)
+            .await
+            .map(|_| format!("access token obtained with {}", self.auth.source()))
+            .map_err(|e| ProviderError::Credential { message: e.to_string() })
+    }
+
+    /// POST with a bearer token; a 401 drops the token and retries once with a fresh one.
+    async fn post(&self, method: &str, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+        let url = format!("{}:{method}", self.model_url);
+        let mut retried = false;
+        loop {
+            let token = self
+                .auth
+                .token(&self.client)
+                .await
+                .map_err(|e| ProviderError::Credential { message: e.to_string() })?;
+            let mut rb = self
+                .client
+                .post(&url)
+                .bearer_auth(token.expose())
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            if let Some(q) = self.auth.quota_project() {
+                rb = rb.header("x-goog-user-project", q);
+            }
+            for (k, v) in &self.extra_headers {
+                rb = rb.header(k, v);
+            }
+            match send(rb, self.timeouts, &self.label).await {
+                Err(ProviderError::Upstream { status: 401, .. }) if !retried => {
+                    tracing::info!(model = %self.model, "Vertex AI rejected the access token; refreshing it once");
+                    self.auth.invalidate(&token).await;
+                    retried = true;
+                }
+                Err(e) => return Err(self.with_hint(e)),
+                Ok(r) => return Ok(r),
+            }
+        }
+    }
+
+    /// Add what to do to Google's own message for the errors users hit most.
+    fn with_hint(&self, err: ProviderError) -> ProviderError {
+        let ProviderError::Upstream {
+            status,
+            mut message,
+            kind,
+            code,
+            param,
+            retry_after,
+            details,
+        } = err
+        else {
+            return err;
+        };
+        let hint = match status {
+            401 => Some(format!(
+                "the access token from {} was rejected twice: {}",
+                self.auth.source(),
+                google::LOGIN_HINT
+            )),
+            403 => Some(format!(
+                "check that the Vertex AI API is enabled for project `{}` (https://console.cloud.google.com/apis/library/aiplatform.googleapis.com?project={}) and that the account from {} has the Vertex AI User role; for a personal account run `gcloud auth application-default login`",
+                self.project,
+                self.project,
+                self.auth.source()
+            )),
+            404 if self.location != "global" => Some(format!(
+                "model `{}` may not be served in location `{}`: Gemini 3 and other preview models are served in `global` (set `vertex_location: global`)",
+                self.model, self.location
+            )),
+            _ => None,
+        };
+        if let Some(h) = hint {
+            message = format!("{message} (hint: {h})");
+        }
+        ProviderError::Upstream {
+            status,
+            message,
+            kind,
+            code,
+            param,
+            retry_after,
+            details,
+        }
+    }
+
+    pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+        let opts = RequestOptions {
+            model: &self.model,
+            safety_settings: self.safety_settings.as_ref(),
+        };
+        let body = gemini::request(&req, &opts).map_err(|e| ProviderError::InvalidRequest {
+            message: e.message,
+            param: e.param,
+        })?;
+        let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let seed = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
+        let created = unix_now();
+        if !req.is_stream() {
+            let resp = self.post("generateContent", body).await?;
+            let parsed: GenerateContentResponse = read_json(resp, self.timeouts, &self.label).await?;
+            let meta = ResponseMeta {
+                id_seed: &seed,
+                created,
+                model: &self.model,
+            };
+            return gemini::response(parsed, &meta).map(ChatOutput::Complete).map_err(blocked_error);
+        }
+        let resp = self.post("streamGenerateContent?alt=sse", body).await?;
+        let events = sse_events(resp, self.timeouts.stream_idle, self.label.clone());
+        let state = StreamState::new(seed, created, self.model.clone());
+        let label = self.label.clone();
+        let chunks = futures_util::stream::unfold(
+            (Box::pin(events), state, std::collections::VecDeque::new(), false),
+            move |(mut events, mut state, mut pending, mut done)| {
+                let label = label.clone();
+                async move {
+                    loop {
+                        if let Some(c) = pending.pop_front() {
+                            return Some((Ok(c), (events, state, pending, done)));
+                        }
+                        if done {
+                            return None;
+                        }
+                        match events.next().await {
+                            Some(Ok(ev)) => match parse_event(&ev.data, &label) {
+                                Ok(None) => {}
+                                Ok(Some(resp)) => match state.on_event(resp) {
+                                    Ok(chunks) => pending.extend(chunks),
+                                    Err(b) => {
+                                        done = true;
+                                        return Some((Err(blocked_error(b)), (events, state, pending, done)));
+                                    }
+                                },
+                                Err(e) => {
+                                    done = true;
+                                    return Some((Err(e), (events, state, pending, done)));
+                                }
+                            },
+                            Some(Err(e)) => {
+                                done = true;
+                                return Some((Err(e), (events, state, pending, done)));
+                            }
+                            None => {
+                                done = true;
+                                pending.extend(state.on_end());
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        Ok(ChatOutput::Stream(Box::pin(chunks)))
+    }
+
+    /// Vertex's own counter (`:countTokens`) for the request's contents, system instruction
+    /// and tools.
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Result<u64, ProviderError> {
+        let opts = RequestOptions {
+            model: &self.model,
+            safety_settings: None,
+        };
+        let full = gemini::request(req, &opts).map_err(|e| ProviderError::InvalidRequest {
+            message: e.message,
+            param: e.param,
+        })?;
+        let body = crate::wire::gemini::CountTokensRequest {
+            contents: full.contents,
+            system_instruction: full.system_instruction,
+            tools: full.tools,
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let resp = self.post("countTokens", body).await?;
+        let counted: crate::wire::gemini::CountTokensResponse = read_json(resp, self.timeouts, &self.label).await?;
+        Ok(counted.total_tokens)
+    }
+
+    pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+        let Some(texts) = req.input.texts() else {
+            return Err(ProviderError::InvalidRequest {
+                message: "Vertex AI embeds text inputs only, not token arrays".into(),
+                param: Some("input".into()),
+            });
+        };
+        let base64 = req.encoding_format.as_deref() == Some("base64");
+        // gemini-embedding models take one text per request; text-embedding-* take up to 250.
+        let batch = if self.model.starts_with("gemini-embedding") { 1 } else { 250 };
+        let mut data = Vec::with_capacity(texts.len());
+        let mut tokens = 0;
+        for (n, group) in texts.chunks(batch).enumerate() {
+            let body = embed::predict_request(group, req.dimensions, &req.extra);
+            let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
+            let resp = self.post("predict", body).await?;
+            let parsed: PredictResponse = read_json(resp, self.timeouts, &self.label).await?;
+            if parsed.predictions.len() != group.len() {
+                return Err(ProviderError::protocol(format!(
+                    "{} returned {} embeddings for {} inputs",
+                    self.label,
+                    parsed.predictions.len(),
+                    group.len()
+                )));
+            }
+            let (d, t) = embed::embeddings(parsed, (n * batch) as u32, base64);
+            data.extend(d);
+            tokens += t;
+        }
+        Ok(embed::response(data, tokens, &self.model))
+    }
+}
+
+/// `{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}`:
+/// the origin is `api_base` (scheme, host and any path prefix), else the regional host, else
+/// `https://aiplatform.googleapis.com` for `global`.
+pub fn model_url(api_base: Option<&str>, project: &str, location: &str, model: &str) -> Result<String, String> {
+    let origin = match api_base {
+        Some(base) => {
+            let u = url::Url::parse(base).map_err(|e| format!("api_base `{base}` is not a URL: {e}"))?;
+            format!("{}{}", &u[..url::Position::BeforePath], u.path().trim_end_matches('/'))
+        }
+        None if location == "global" => "https://aiplatform.googleapis.com".to_owned(),
+        None => format!("https://{location}-aiplatform.googleapis.com"),
+    };
+    Ok(format!("{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"))
+}
+
+/// One SSE `data:` payload: a response, nothing (keep-alive), or Google's error object.
+fn parse_event(data: &str, label: &str) -> Result<Option<GenerateContentResponse>, ProviderError> {
+    let data = data.trim();
+    if data.is_empty() || data == "[DONE]" {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_str(data).map_err(|e| {
+        ProviderError::protocol(format!("{label} sent a stream event that is not JSON ({e}): {}", super::http::truncate(data, 300)))
+    })?;
+    if let Some(err) = v.get("error") {
+        let status = err
+            .get("code")
+            .and_then(Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (400..600).contains(c))
+            .unwrap_or(502);
+        return Err(error_from_body(status, data.as_bytes(), label));
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|e| ProviderError::protocol(format!("{label} sent a stream event that could not be read ({e})")))
+}
+
+fn blocked_error(b: gemini::Blocked) -> ProviderError {
+    ProviderError::Upstream {
+        status: 400,
+        message: b.message,
+        kind: Some("invalid_request_error".into()),
+        code: Some("content_filter".into()),
+        param: None,
+        retry_after: None,
+        details: Some(serde_json::json!({ "promptFeedback": b.feedback })),
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_follow_location_and_api_base() {
+        let path = "/v1/projects/p/locations/LOC/publishers/google/models/m";
+        assert_eq!(
+            model_url(None, "p", "us-central1", "m").expect("url"),
+            format!("https://us-central1-aiplatform.googleapis.com{}", path.replace("LOC", "us-central1"))
+        );
+        assert_eq!(
+            model_url(None, "p", "global", "m").expect("url"),
+            format!("https://aiplatform.googleapis.com{}", path.replace("LOC", "global"))
+        );
+        assert_eq!(
+            model_url(Some("http://127.0.0.1:9/"), "p", "global", "m").expect("url"),
+            format!("http://127.0.0.1:9{}", path.replace("LOC", "global"))
+        );
+        assert_eq!(
+            model_url(Some("https://gw.corp.example/vertex/"), "p", "europe-west4", "m").expect("url"),
+            format!("https://gw.corp.example/vertex{}", path.replace("LOC", "europe-west4"))
+        );
+        assert!(model_url(Some("not a url"), "p", "l", "m").is_err());
+    }
+
+    #[test]
+    fn stream_error_events_become_upstream_errors() {
+        let e = parse_event(r#"{"error":{"code":429,"message":"Resource exhausted","status":"RESOURCE_EXHAUSTED"}}"#, "V")
+            .expect_err("error");
+        match e {
+            ProviderError::Upstream { status, message, kind, .. } => {
+                assert_eq!(status, 429);
+                assert_eq!(message, "Resource exhausted");
+                assert_eq!(kind.as_deref(), Some("RESOURCE_EXHAUSTED"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_event("", "V").expect("empty").is_none());
+    }
+}

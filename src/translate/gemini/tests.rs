@@ -1,0 +1,48 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn signatures_round_trip_through_tool_call_ids() {
+    for sig in ["CiQB0e2Kb+/yVxZ3k0Q=", "abc", "ab+/", "a/b+c=="] {
+        let id = tool_call_id("x1_0", Some(sig));
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{id}");
+        let back = signature_from_id(&id).expect("signature");
+        let norm = |s: &str| s.trim_end_matches('=').to_owned();
+        assert_eq!(norm(&back), norm(sig), "{id}");
+    }
+    assert_eq!(tool_call_id("x1_0", None), "call_x1_0");
+    assert_eq!(signature_from_id("call_x1_0"), None);
+    assert_eq!(signature_from_id("toolu_01A09q90qw90lq917835lq9"), None);
+}
+
+#[test]
+fn generations_are_read_from_model_ids() {
+    assert_eq!(generation("gemini-2.5-pro"), Some(2));
+    assert_eq!(generation("gemini-3-pro-preview"), Some(3));
+    assert_eq!(generation("publishers/google/models/gemini-3-flash-preview"), Some(3));
+    assert_eq!(generation("text-embedding-005"), None);
+}
+
+#[test]
+fn finish_reasons_map_to_openai() {
+    assert_eq!(finish_reason("STOP", false), "stop");
+    assert_eq!(finish_reason("STOP", true), "tool_calls");
+    assert_eq!(finish_reason("MAX_TOKENS", true), "length");
+    for r in ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"] {
+        assert_eq!(finish_reason(r, false), "content_filter", "{r}");
+    }
+    assert_eq!(finish_reason("MALFORMED_FUNCTION_CALL", false), "stop");
+}
+
+#[test]
+fn schema_keeps_nullable_and_cuts_cycles_early() {
+    let s = schema::to_gemini(&json!({
+        "$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}},
+        "type": "object",
+        "properties": {"n": {"$ref": "#/$defs/N"}, "x": {"type": ["integer", "null"]}}
+    }));
+    assert_eq!(s["properties"]["x"], json!({"type": "INTEGER", "nullable": true}));
+    let cut = &s["properties"]["n"]["properties"]["next"]["properties"]["next"];
+    assert_eq!(cut["description"], "(recursive reference to N)");
+}

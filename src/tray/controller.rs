@@ -1,0 +1,253 @@
+//! The tray's state machine: [`Command`]s from the menu in, [`Snapshot`]s for the menu out.
+//! It owns the running gateway and lives on the background tokio runtime, so the UI thread
+//! only sends commands and never waits: a stop that drains open streams, a config load or a
+//! `launchctl` call all happen here.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::menu::{LoginState, Snapshot, Status};
+use crate::config::Config;
+use crate::gateway::{self, Running};
+use crate::server::AppState;
+
+/// What the menu asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Start,
+    Stop,
+    /// Start when not running, Stop when running (decided here, on the real state).
+    Toggle,
+    /// Stop, then start with the config read again.
+    Restart,
+    /// Read the config again; switch to it only if it loads (a broken file keeps the
+    /// running gateway on the previous config).
+    Reload,
+    /// Flip Launch at Login from its real current state.
+    ToggleLaunchAtLogin,
+    /// Stop (draining) and tell the UI to exit.
+    Quit,
+}
+
+/// A config that loaded, with where to listen.
+pub struct Loaded {
+    pub config: Config,
+    pub host: String,
+    pub port: u16,
+    /// The folder of the config file (or the user config folder for the embedded default).
+    pub config_dir: Option<PathBuf>,
+}
+
+/// Loads the config the way `serve` does; the error text is shown in the menu.
+pub type Loader = Arc<dyn Fn() -> Result<Loaded, String> + Send + Sync>;
+
+/// The Launch at Login switch (the login job), as the service manager sees it.
+pub trait LoginItem: Send + Sync {
+    fn enabled(&self) -> Result<bool, String>;
+    fn set_enabled(&self, on: bool) -> Result<(), String>;
+}
+
+/// Receives every new snapshot (the UI wakes its event loop with it).
+pub type Publish = Box<dyn Fn(Snapshot) + Send + Sync>;
+
+pub struct Controller {
+    loader: Loader,
+    login: Arc<dyn LoginItem>,
+    grace: Duration,
+    running: Option<Running>,
+    snap: Snapshot,
+    publish: Publish,
+}
+
+impl Controller {
+    pub fn new(loader: Loader, login: Arc<dyn LoginItem>, grace: Duration, publish: Publish) -> Controller {
+        Controller {
+            loader,
+            login,
+            grace,
+            running: None,
+            snap: Snapshot::initial(),
+            publish,
+        }
+    }
+
+    /// Handle commands until Quit or until every sender is gone; the gateway is stopped
+    /// (drained) before the final snapshot with `exiting` is published.
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        self.snap.login = self.login_state().await;
+        self.emit();
+        while let Some(cmd) = commands.recv().await {
+            tracing::debug!("tray command {cmd:?}");
+            if cmd == Command::Quit {
+                break;
+            }
+            self.handle(cmd).await;
+        }
+        self.stop().await;
+        self.snap.exiting = true;
+        self.emit();
+    }
+
+    async fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Start => self.start(None).await,
+            Command::Stop => self.stop().await,
+            Command::Toggle if self.running.is_some() => self.stop().await,
+            Command::Toggle => self.start(None).await,
+            Command::Restart => {
+                self.stop().await;
+                self.start(None).await;
+            }
+            Command::Reload => self.reload().await,
+            Command::ToggleLaunchAtLogin => self.toggle_login().await,
+            Command::Quit => {}
+        }
+    }
+
+    fn emit(&self) {
+        (self.publish)(self.snap.clone());
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.snap.status = status;
+        self.emit();
+    }
+
+    async fn load(&self) -> Result<Loaded, String> {
+        let loader = self.loader.clone();
+        tokio::task::spawn_blocking(move || loader())
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the config failed: {e}")))
+    }
+
+    fn remember(&mut self, l: &Loaded) {
+        self.snap.models = gateway::models_of_config(&l.config);
+        self.snap.master_key = l.config.master_key.clone();
+        self.snap.config_dir = l.config_dir.clone();
+    }
+
+    async fn start(&mut self, loaded: Option<Loaded>) {
+        if self.running.is_some() {
+            return;
+        }
+        self.snap.notice = None;
+        self.set_status(Status::Starting);
+        let loaded = match loaded {
+            Some(l) => l,
+            None => match self.load().await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!("cannot start: {e}");
+                    self.snap.models.clear();
+                    return self.set_status(Status::Error(e));
+                }
+            },
+        };
+        self.remember(&loaded);
+        let state = AppState::from_config(&loaded.config);
+        for r in state.router().deployments() {
+            if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
+                tracing::warn!("{reason}");
+            }
+        }
+        match gateway::start(state.clone(), &loaded.host, loaded.port, self.grace).await {
+            Ok(running) => {
+                let deployments = state.router().deployments();
+                let total = deployments.len();
+                let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
+                self.snap.models = gateway::models_of_router(deployments);
+                let url = running.url();
+                tracing::info!(
+                    "gateway listening on {url} ({ready} of {total} models ready, config: {})",
+                    loaded.config.source
+                );
+                self.running = Some(running);
+                self.set_status(Status::Running { url, ready, total });
+            }
+            Err(e) => {
+                tracing::error!("cannot start: {e}");
+                self.set_status(Status::Error(e.to_string()));
+            }
+        }
+    }
+
+    async fn stop(&mut self) {
+        let Some(running) = self.running.take() else {
+            if matches!(self.snap.status, Status::Error(_)) {
+                self.set_status(Status::Stopped);
+            }
+            return;
+        };
+        self.set_status(Status::Stopping);
+        tracing::info!(
+            "stopping the gateway: no new connections; in-flight requests get up to {}s",
+            self.grace.as_secs()
+        );
+        if let Err(e) = running.stop().await {
+            tracing::warn!("the gateway stopped with an error: {e}");
+        }
+        tracing::info!("stopped");
+        self.set_status(Status::Stopped);
+    }
+
+    async fn reload(&mut self) {
+        match self.load().await {
+            Err(e) if self.running.is_some() => {
+                tracing::error!("reload failed, still serving the previous config: {e}");
+                self.snap.notice = Some(format!("Reload failed, still serving the previous config: {e}"));
+                self.emit();
+            }
+            Err(e) => {
+                tracing::error!("reload failed: {e}");
+                self.snap.models.clear();
+                self.set_status(Status::Error(e));
+            }
+            Ok(l) if self.running.is_some() => {
+                tracing::info!("reloading the config");
+                self.stop().await;
+                self.start(Some(l)).await;
+            }
+            Ok(l) => {
+                self.remember(&l);
+                self.snap.notice = None;
+                self.set_status(Status::Stopped);
+            }
+        }
+    }
+
+    async fn login_state(&self) -> LoginState {
+        let login = self.login.clone();
+        match tokio::task::spawn_blocking(move || login.enabled()).await {
+            Ok(Ok(true)) => LoginState::On,
+            Ok(Ok(false)) => LoginState::Off,
+            Ok(Err(e)) => LoginState::Unavailable(e),
+            Err(e) => LoginState::Unavailable(e.to_string()),
+        }
+    }
+
+    async fn toggle_login(&mut self) {
+        let login = self.login.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let on = login.enabled()?;
+            login.set_enabled(!on)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        self.snap.notice = match result {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!("Launch at Login: {e}");
+                Some(format!("Launch at Login: {e}"))
+            }
+        };
+        // Show what the manager reports now, not what was asked for.
+        self.snap.login = self.login_state().await;
+        self.emit();
+    }
+}
+
+#[cfg(test)]
+mod tests;

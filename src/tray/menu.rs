@@ -1,0 +1,427 @@
+//! The tray menu as data: a [`Snapshot`] of the gateway and the login item in, a [`Menu`]
+//! out (texts, enabled and checked flags, actions, icon, tooltip), plus the exact texts the
+//! Copy items put on the clipboard and the command that opens a file. No UI toolkit here.
+
+use std::path::{Path, PathBuf};
+
+use crate::gateway::ModelEntry;
+use crate::paths::Os;
+use crate::secrets::Secret;
+
+/// What the gateway is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Stopped,
+    Starting,
+    Running { url: String, ready: usize, total: usize },
+    /// Refusing new connections, letting in-flight requests finish.
+    Stopping,
+    /// Could not start (config error, port taken, …); Start retries.
+    Error(String),
+}
+
+/// The real state of Launch at Login, as the service manager reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginState {
+    On,
+    Off,
+    /// The manager could not be asked; the checkbox is disabled.
+    Unavailable(String),
+}
+
+/// Everything the menu shows, published by the controller after every change.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub status: Status,
+    /// Aliases of the last config that loaded.
+    pub models: Vec<ModelEntry>,
+    /// The master key of the last config that loaded.
+    pub master_key: Option<Secret<String>>,
+    pub login: LoginState,
+    /// A one-off message (a reload that failed while the old config keeps serving, a
+    /// login-item change that failed).
+    pub notice: Option<String>,
+    /// The folder Open Config Folder opens.
+    pub config_dir: Option<PathBuf>,
+    /// The controller has stopped the gateway for Quit; the UI exits.
+    pub exiting: bool,
+}
+
+impl Snapshot {
+    pub fn initial() -> Snapshot {
+        Snapshot {
+            status: Status::Stopped,
+            models: Vec::new(),
+            master_key: None,
+            login: LoginState::Off,
+            notice: None,
+            config_dir: None,
+            exiting: false,
+        }
+    }
+
+    /// The gateway's base URL while it runs.
+    pub fn url(&self) -> Option<&str> {
+        match &self.status {
+            Status::Running { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+}
+
+/// What a menu item does when clicked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start when stopped or failed, Stop when running.
+    Toggle,
+    Restart,
+    ReloadConfig,
+    CopyBaseUrl,
+    CopyApiKey,
+    CopyShellExports,
+    CopyAlias(String),
+    OpenLogs,
+    OpenConfigFolder,
+    /// Flip Launch at Login (the controller reads the real state first).
+    LaunchAtLogin,
+    Quit,
+}
+
+const MODEL_PREFIX: &str = "model:";
+
+impl Action {
+    /// The menu item id the toolkit hands back on click.
+    pub fn id(&self) -> String {
+        match self {
+            Action::Toggle => "toggle".into(),
+            Action::Restart => "restart".into(),
+            Action::ReloadConfig => "reload".into(),
+            Action::CopyBaseUrl => "copy-base-url".into(),
+            Action::CopyApiKey => "copy-api-key".into(),
+            Action::CopyShellExports => "copy-shell-exports".into(),
+            Action::CopyAlias(a) => format!("{MODEL_PREFIX}{a}"),
+            Action::OpenLogs => "open-logs".into(),
+            Action::OpenConfigFolder => "open-config-folder".into(),
+            Action::LaunchAtLogin => "launch-at-login".into(),
+            Action::Quit => "quit".into(),
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Action> {
+        if let Some(alias) = id.strip_prefix(MODEL_PREFIX) {
+            return Some(Action::CopyAlias(alias.to_owned()));
+        }
+        Some(match id {
+            "toggle" => Action::Toggle,
+            "restart" => Action::Restart,
+            "reload" => Action::ReloadConfig,
+            "copy-base-url" => Action::CopyBaseUrl,
+            "copy-api-key" => Action::CopyApiKey,
+            "copy-shell-exports" => Action::CopyShellExports,
+            "open-logs" => Action::OpenLogs,
+            "open-config-folder" => Action::OpenConfigFolder,
+            "launch-at-login" => Action::LaunchAtLogin,
+            "quit" => Action::Quit,
+            _ => return None,
+        })
+    }
+}
+
+/// One menu entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A line of text that cannot be clicked.
+    Text(String),
+    Button { text: String, action: Action, enabled: bool },
+    Check { text: String, action: Action, checked: bool, enabled: bool },
+    Submenu { text: String, enabled: bool, items: Vec<Item> },
+    /// The platform's About item (a standard panel with name and version).
+    About { text: String, name: String, version: String },
+    Separator,
+}
+
+/// Which tray icon to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Icon {
+    Running,
+    Stopped,
+    Error,
+}
+
+/// The whole menu plus the icon and tooltip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Menu {
+    pub items: Vec<Item>,
+    pub icon: Icon,
+    pub tooltip: String,
+}
+
+/// The product name in the menu bar.
+pub const APP_NAME: &str = "AI Proxy";
+/// Longest status or notice line before it is cut with "…".
+pub const MAX_LINE: usize = 80;
+/// At most this many lines of an error reason are shown.
+pub const MAX_ERROR_LINES: usize = 4;
+
+/// The status lines at the top of the menu.
+pub fn status_lines(status: &Status) -> Vec<String> {
+    match status {
+        Status::Stopped => vec!["Stopped".into()],
+        Status::Starting => vec!["Starting…".into()],
+        Status::Stopping => vec!["Stopping… (finishing open requests)".into()],
+        Status::Running { url, ready, total } => {
+            vec![format!("Running on {url} · {ready} of {total} models ready")]
+        }
+        Status::Error(reason) => {
+            let text = format!("Error: {}", reason.trim());
+            let mut lines: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .flat_map(|l| wrap(l, MAX_LINE))
+                .collect();
+            if lines.len() > MAX_ERROR_LINES {
+                lines.truncate(MAX_ERROR_LINES);
+                if let Some(last) = lines.last_mut() {
+                    *last = if last.chars().count() + 2 <= MAX_LINE {
+                        format!("{last} …")
+                    } else {
+                        cut(&format!("{last}…"), MAX_LINE)
+                    };
+                }
+            }
+            lines
+        }
+    }
+}
+
+/// Greedy word wrap at `width` characters; words longer than a line are split.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = cur.chars().count();
+        let wlen = word.chars().count();
+        if len > 0 && len + 1 + wlen <= width {
+            cur.push(' ');
+            cur.push_str(word);
+        } else if len == 0 && wlen <= width {
+            cur.push_str(word);
+        } else if wlen <= width {
+            lines.push(std::mem::take(&mut cur));
+            cur.push_str(word);
+        } else {
+            // Too long for any line: fill this one, then continue on the next ones.
+            if len > 0 {
+                cur.push(' ');
+            }
+            for c in word.chars() {
+                if cur.chars().count() == width {
+                    lines.push(std::mem::take(&mut cur));
+                }
+                cur.push(c);
+            }
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// Build the menu for a snapshot.
+pub fn build(s: &Snapshot, version: &str) -> Menu {
+    let mut items: Vec<Item> = status_lines(&s.status).into_iter().map(Item::Text).collect();
+    if let Some(n) = &s.notice {
+        let lines = wrap(&format!("⚠ {}", first_line(n)), MAX_LINE);
+        items.extend(lines.into_iter().take(MAX_ERROR_LINES).map(Item::Text));
+    }
+    items.push(Item::Separator);
+
+    let (toggle, toggle_enabled) = match s.status {
+        Status::Running { .. } => ("Stop", true),
+        Status::Stopping => ("Stop", false),
+        Status::Starting => ("Start", false),
+        Status::Stopped | Status::Error(_) => ("Start", true),
+    };
+    let running = matches!(s.status, Status::Running { .. });
+    let busy = matches!(s.status, Status::Starting | Status::Stopping);
+    items.push(button(toggle, Action::Toggle, toggle_enabled));
+    items.push(button("Restart", Action::Restart, running));
+    items.push(button("Reload Config", Action::ReloadConfig, !busy));
+    items.push(Item::Separator);
+
+    items.push(button("Copy Base URL", Action::CopyBaseUrl, running));
+    items.push(match s.master_key {
+        Some(_) => button("Copy API Key", Action::CopyApiKey, true),
+        None => button("Copy API Key (no master key set)", Action::CopyApiKey, false),
+    });
+    items.push(button("Copy Shell Exports", Action::CopyShellExports, running));
+    items.push(models_submenu(&s.models));
+    items.push(Item::Separator);
+
+    items.push(button("Open Logs", Action::OpenLogs, true));
+    items.push(button("Open Config Folder", Action::OpenConfigFolder, s.config_dir.is_some()));
+    items.push(match &s.login {
+        LoginState::On => check("Launch at Login", true, true),
+        LoginState::Off => check("Launch at Login", false, true),
+        LoginState::Unavailable(why) => check(&cut(&format!("Launch at Login (unavailable: {why})"), MAX_LINE), false, false),
+    });
+    items.push(Item::Separator);
+
+    items.push(Item::About {
+        text: format!("About {APP_NAME}"),
+        name: APP_NAME.to_owned(),
+        version: version.to_owned(),
+    });
+    items.push(button(&format!("Quit {APP_NAME}"), Action::Quit, true));
+
+    let icon = match s.status {
+        Status::Running { .. } => Icon::Running,
+        Status::Error(_) => Icon::Error,
+        Status::Stopped | Status::Starting | Status::Stopping => Icon::Stopped,
+    };
+    let tooltip = format!("{APP_NAME}: {}", status_lines(&s.status).join(" "));
+    Menu { items, icon, tooltip }
+}
+
+fn models_submenu(models: &[ModelEntry]) -> Item {
+    if models.is_empty() {
+        return Item::Submenu { text: "Models".into(), enabled: false, items: Vec::new() };
+    }
+    let items = models
+        .iter()
+        .map(|m| {
+            let mut text = format!("{} — {}", m.alias, m.providers.join(", "));
+            if !m.available {
+                text.push_str(" (unavailable)");
+            }
+            button(&text, Action::CopyAlias(m.alias.clone()), true)
+        })
+        .collect();
+    Item::Submenu {
+        text: format!("Models ({})", models.len()),
+        enabled: true,
+        items,
+    }
+}
+
+fn button(text: &str, action: Action, enabled: bool) -> Item {
+    Item::Button { text: text.to_owned(), action, enabled }
+}
+
+fn check(text: &str, checked: bool, enabled: bool) -> Item {
+    Item::Check {
+        text: text.to_owned(),
+        action: Action::LaunchAtLogin,
+        checked,
+        enabled,
+    }
+}
+
+/// The key clients send when the gateway has no master key (it accepts any).
+pub const NO_KEY_PLACEHOLDER: &str = "no-key-required";
+
+/// The text a Copy action puts on the clipboard, or `None` when there is nothing to copy.
+pub fn copy_text(action: &Action, s: &Snapshot) -> Option<Secret<String>> {
+    let key = || {
+        s.master_key
+            .as_ref()
+            .map(|k| k.expose().clone())
+            .unwrap_or_else(|| NO_KEY_PLACEHOLDER.to_owned())
+    };
+    match action {
+        Action::CopyBaseUrl => s.url().map(|u| Secret::new(openai_base_url(u))),
+        Action::CopyApiKey => s.master_key.clone(),
+        Action::CopyShellExports => s.url().map(|u| Secret::new(shell_exports(u, &key()))),
+        Action::CopyAlias(a) => Some(Secret::new(a.clone())),
+        _ => None,
+    }
+}
+
+/// What OpenAI SDKs call the base URL: the gateway URL plus `/v1`.
+pub fn openai_base_url(url: &str) -> String {
+    format!("{}/v1", url.trim_end_matches('/'))
+}
+
+/// Four `export` lines for OpenAI and Anthropic SDKs and CLIs, single-quoted for POSIX
+/// shells (bash, zsh).
+pub fn shell_exports(url: &str, key: &str) -> String {
+    let url = url.trim_end_matches('/');
+    format!(
+        "export OPENAI_BASE_URL={}\nexport OPENAI_API_KEY={}\nexport ANTHROPIC_BASE_URL={}\nexport ANTHROPIC_AUTH_TOKEN={}\n",
+        sh_quote(&openai_base_url(url)),
+        sh_quote(key),
+        sh_quote(url),
+        sh_quote(key)
+    )
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The command that opens a log file (Console.app on macOS) or a folder (Finder / the
+/// desktop's file manager).
+pub fn open_command(os: Os, target: &Path, is_log: bool) -> (String, Vec<String>) {
+    let t = target.display().to_string();
+    match (os, is_log) {
+        (Os::MacOs, true) => ("open".into(), vec!["-a".into(), "Console".into(), t]),
+        (Os::MacOs, false) => ("open".into(), vec![t]),
+        (Os::Linux, _) => ("xdg-open".into(), vec![t]),
+    }
+}
+
+/// A plain-text picture of the menu (tests and the README): one line per item, submenus
+/// indented, greyed-out items marked.
+pub fn render(menu: &Menu) -> String {
+    fn walk(items: &[Item], depth: usize, out: &mut String) {
+        let pad = "    ".repeat(depth);
+        for item in items {
+            let (line, sub): (String, Option<&[Item]>) = match item {
+                Item::Text(t) => (t.clone(), None),
+                Item::Separator => ("────────────".into(), None),
+                Item::Button { text, enabled, .. } => (greyed(text, *enabled), None),
+                Item::Check { text, checked, enabled, .. } => {
+                    (greyed(&format!("[{}] {text}", if *checked { "x" } else { " " }), *enabled), None)
+                }
+                Item::Submenu { text, enabled, items } => (greyed(&format!("{text} ▸"), *enabled), Some(items)),
+                Item::About { text, .. } => (text.clone(), None),
+            };
+            out.push_str(&pad);
+            out.push_str(&line);
+            out.push('\n');
+            if let Some(items) = sub {
+                walk(items, depth + 1, out);
+            }
+        }
+    }
+    fn greyed(t: &str, enabled: bool) -> String {
+        if enabled { t.to_owned() } else { format!("{t}   (greyed out)") }
+    }
+    let mut out = String::new();
+    walk(&menu.items, 0, &mut out);
+    out
+}
+
+/// Menu text as the toolkit takes it: `&` marks a mnemonic there, so a literal one is
+/// doubled.
+pub fn toolkit_text(s: &str) -> String {
+    s.replace('&', "&&")
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests;
