@@ -243,52 +243,33 @@ impl AzureOpenAi {
     /// Add what to do to Azure's error answers; status, code, Retry-After and filter details
     /// stay as Azure sent them.
     fn explain(&self, err: ProviderError) -> ProviderError {
-        let ProviderError::Upstream {
-            status,
-            message,
-            kind,
-            code,
-            param,
-            retry_after,
-            details,
-        } = err
-        else {
-            return err;
-        };
-        let message = match status {
-            401 | 403 => {
-                let fix = match &self.credential {
-                    Credential::ApiKey(_) if status == 403 => format!(
-                        "the key was accepted but access was refused: check the network rules of {} (Azure portal > the resource > Networking: firewall, private endpoint)",
-                        self.resource
-                    ),
-                    Credential::ApiKey(_) => format!(
-                        "check that the API key (api_key / AZURE_API_KEY) is a key of {} (Azure portal > the resource > Keys and Endpoint)",
-                        self.resource
-                    ),
-                    other => format!(
-                        "check that {} has the `Cognitive Services OpenAI User` role on {} (Azure portal > the resource > Access control (IAM) > Add role assignment); new role assignments can take a few minutes to apply",
-                        other.describe(),
-                        self.resource
-                    ),
-                };
-                format!("Azure OpenAI refused the request to deployment `{}` (HTTP {status}): {message}. To fix: {fix}", self.deployment)
+        err.explain_upstream(|status, message| {
+            match status {
+                401 | 403 => {
+                    let fix = match &self.credential {
+                        Credential::ApiKey(_) if status == 403 => format!(
+                            "the key was accepted but access was refused: check the network rules of {} (Azure portal > the resource > Networking: firewall, private endpoint)",
+                            self.resource
+                        ),
+                        Credential::ApiKey(_) => format!(
+                            "check that the API key (api_key / AZURE_API_KEY) is a key of {} (Azure portal > the resource > Keys and Endpoint)",
+                            self.resource
+                        ),
+                        other => format!(
+                            "check that {} has the `Cognitive Services OpenAI User` role on {} (Azure portal > the resource > Access control (IAM) > Add role assignment); new role assignments can take a few minutes to apply",
+                            other.describe(),
+                            self.resource
+                        ),
+                    };
+                    format!("Azure OpenAI refused the request to deployment `{}` (HTTP {status}): {message}. To fix: {fix}", self.deployment)
+                }
+                404 => format!(
+                    "Azure OpenAI deployment `{}` was not found on resource {} (api-version {}): {message}. Check the deployment name (Azure AI Foundry > Deployments; `model: azure/<deployment name>`), the endpoint in api_base, and api_version",
+                    self.deployment, self.resource, self.api_version
+                ),
+                _ => message,
             }
-            404 => format!(
-                "Azure OpenAI deployment `{}` was not found on resource {} (api-version {}): {message}. Check the deployment name (Azure AI Foundry > Deployments; `model: azure/<deployment name>`), the endpoint in api_base, and api_version",
-                self.deployment, self.resource, self.api_version
-            ),
-            _ => message,
-        };
-        ProviderError::Upstream {
-            status,
-            message,
-            kind,
-            code,
-            param,
-            retry_after,
-            details,
-        }
+        })
     }
 }
 

@@ -87,6 +87,31 @@ impl ProviderError {
         }
     }
 
+    /// Rewrite the message of an upstream error answer (to add what to do), keeping its
+    /// status, codes, `Retry-After` and details; other errors are returned unchanged.
+    pub fn explain_upstream(self, explain: impl FnOnce(u16, String) -> String) -> Self {
+        match self {
+            ProviderError::Upstream {
+                status,
+                message,
+                kind,
+                code,
+                param,
+                retry_after,
+                details,
+            } => ProviderError::Upstream {
+                status,
+                message: explain(status, message),
+                kind,
+                code,
+                param,
+                retry_after,
+                details,
+            },
+            other => other,
+        }
+    }
+
     pub fn protocol(message: impl Into<String>) -> Self {
         ProviderError::Protocol { message: message.into() }
     }

@@ -137,48 +137,27 @@ impl Vertex {
 
     /// Add what to do to Google's own message for the errors users hit most.
     fn with_hint(&self, err: ProviderError) -> ProviderError {
-        let ProviderError::Upstream {
-            status,
-            mut message,
-            kind,
-            code,
-            param,
-            retry_after,
-            details,
-        } = err
-        else {
-            return err;
-        };
-        let hint = match status {
-            401 => Some(format!(
-                "the access token from {} was rejected twice: {}",
-                self.auth.source(),
-                google::LOGIN_HINT
-            )),
-            403 => Some(format!(
-                "check that the Vertex AI API is enabled for project `{}` (https://console.cloud.google.com/apis/library/aiplatform.googleapis.com?project={}) and that the account from {} has the Vertex AI User role; for a personal account run `gcloud auth application-default login`",
-                self.project,
-                self.project,
-                self.auth.source()
-            )),
-            404 if self.location != "global" => Some(format!(
-                "model `{}` may not be served in location `{}`: Gemini 3 and other preview models are served in `global` (set `vertex_location: global`)",
-                self.model, self.location
-            )),
-            _ => None,
-        };
-        if let Some(h) = hint {
-            message = format!("{message} (hint: {h})");
-        }
-        ProviderError::Upstream {
-            status,
-            message,
-            kind,
-            code,
-            param,
-            retry_after,
-            details,
-        }
+        err.explain_upstream(|status, message| {
+            let hint = match status {
+                401 => format!(
+                    "the access token from {} was rejected twice: {}",
+                    self.auth.source(),
+                    google::LOGIN_HINT
+                ),
+                403 => format!(
+                    "check that the Vertex AI API is enabled for project `{}` (https://console.cloud.google.com/apis/library/aiplatform.googleapis.com?project={}) and that the account from {} has the Vertex AI User role; for a personal account run `gcloud auth application-default login`",
+                    self.project,
+                    self.project,
+                    self.auth.source()
+                ),
+                404 if self.location != "global" => format!(
+                    "model `{}` may not be served in location `{}`: Gemini 3 and other preview models are served in `global` (set `vertex_location: global`)",
+                    self.model, self.location
+                ),
+                _ => return message,
+            };
+            format!("{message} (hint: {hint})")
+        })
     }
 
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {

@@ -1,3 +1,5 @@
+//! Unit tests of the OpenAI <-> Gemini translation helpers (request, response, stream, schema).
+
 use serde_json::json;
 
 use super::*;
