@@ -88,7 +88,10 @@ pub fn init_with(dest: &Destination) {
         None => "stderr".to_owned(),
     };
     let stderr_layer = (dest.stderr || file.is_none()).then(|| {
+        // Colours only for a terminal: redirected stderr (nohup, a login job's file) gets
+        // plain text.
         tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(std::io::stderr)
             .with_target(false)
     });

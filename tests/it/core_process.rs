@@ -106,6 +106,7 @@ async fn dashscope_chat_keeps_alias_key_and_qwen_extras() {
     assert_eq!(sent["enable_thinking"], true, "Qwen extras pass through");
     assert!(!gw.stderr().contains(dashscope::KEY), "the upstream key is never logged");
     assert!(!gw.stderr().contains(KEY), "the master key is never logged");
+    assert!(!gw.stderr().contains('\u{1b}'), "no colour codes when stderr is not a terminal");
 }
 
 #[tokio::test]
