@@ -138,11 +138,20 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
             .prompt()
             .unwrap_or(false)
     {
-        println!(
-            "launch at login is not built into this version yet; add this command to your login items:\n  {} serve --config {}",
-            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "ai-proxy".into()),
-            config_path.display()
-        );
+        let install = super::service::ServiceArgs {
+            action: super::service::ServiceAction::Install(super::service::InstallArgs {
+                config: ConfigArgs { config: Some(config_path.clone()), env_file: None },
+                mode: None,
+                label: super::service::LabelArgs { label: crate::service::DEFAULT_LABEL.to_owned() },
+                no_start: false,
+            }),
+        };
+        if let Err(e) = super::service::run(install) {
+            println!(
+                "could not set up launch at login ({e:#}); run this later:\n  ai-proxy service install --config {}",
+                config_path.display()
+            );
+        }
     }
     println!(
         "\nNext:\n  ai-proxy serve --config {}\n  curl http://127.0.0.1:{port}/health/readiness",
