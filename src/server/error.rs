@@ -191,7 +191,16 @@ pub fn route_error(err: RouteError, endpoint: &str) -> ApiError {
         ))
         .with_param("model"),
         RouteError::Unavailable { model, reasons } => {
-            let reasons: Vec<String> = reasons.into_iter().filter(|r| !r.is_empty()).collect();
+            // Reasons are written to stand alone ("model `x`: ... not set"); here the model is
+            // already named once.
+            let reasons: Vec<String> = reasons
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .map(|r| match r.strip_prefix("model `").and_then(|rest| rest.split_once("`: ")) {
+                    Some((_, tail)) => tail.to_owned(),
+                    None => r,
+                })
+                .collect();
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service_unavailable",
@@ -231,6 +240,19 @@ mod tests {
             serde_json::to_string(&e.openai_body()).expect("json"),
             r#"{"error":{"message":"/chat/completions: Missing required parameter: 'messages'.","type":"invalid_request_error","param":"messages","code":"400"}}"#
         );
+    }
+
+    #[test]
+    fn unavailable_models_are_named_once() {
+        let e = route_error(
+            RouteError::Unavailable {
+                model: "qwen-max".into(),
+                reasons: vec!["model `qwen-max`: os.environ/DASHSCOPE_API_KEY not set".into()],
+            },
+            "/chat/completions",
+        );
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.message, "model `qwen-max` is not available: os.environ/DASHSCOPE_API_KEY not set");
     }
 
     #[test]
