@@ -151,15 +151,22 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// The operating system's root store on Linux (the first bundle that exists).
+/// The operating system's root store on Linux (the first bundle that exists). Read and parsed
+/// once per process (every client's verifier needs it, and parsing the bundle is the largest
+/// part of start-up); a missing bundle is looked for again on the next call. Restart to pick up
+/// an updated bundle.
 #[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
 pub fn system_roots() -> Result<(PathBuf, Vec<CertificateDer<'static>>), EgressError> {
+    static LOADED: std::sync::OnceLock<(PathBuf, Vec<CertificateDer<'static>>)> = std::sync::OnceLock::new();
+    if let Some(found) = LOADED.get() {
+        return Ok(found.clone());
+    }
     for path in SYSTEM_BUNDLES {
         if let Ok(bytes) = std::fs::read(path)
             && let Ok(certs) = parse_pem(&bytes)
             && !certs.is_empty()
         {
-            return Ok((PathBuf::from(path), certs));
+            return Ok(LOADED.get_or_init(|| (PathBuf::from(path), certs)).clone());
         }
     }
     Err(EgressError::Build(format!(
