@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Gateway, MockUpstream, client, dashscope, sse_data};
+use crate::support::{Gateway, MockUpstream, client, dashscope, slow_request_in_flight, sse_data};
 
 const KEY: &str = "sk-gateway-test-key";
 
@@ -365,23 +365,8 @@ async fn sigterm_lets_an_inflight_request_finish() {
     let up = MockUpstream::start(dashscope::router());
     let cfg = qwen_config(&up.url(), "").replace("timeout: 1", "timeout: 10");
     let mut gw = Gateway::builder(&cfg).env("DASHSCOPE_API_KEY", dashscope::KEY).start();
-    let url = gw.url("/v1/chat/completions");
-    let inflight = tokio::spawn(async move {
-        client()
-            .post(url)
-            .json(&json!({"model": "qwen-slow", "messages": [{"role": "user", "content": "wait"}]}))
-            .send()
-            .await
-            .expect("send")
-            .status()
-    });
     // Let the request reach the upstream, then ask the gateway to stop.
-    for _ in 0..100 {
-        if !up.requests().is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let inflight = slow_request_in_flight(gw.url("/v1/chat/completions"), &up).await;
     let status = tokio::task::spawn_blocking(move || {
         let s = gw.terminate(Duration::from_secs(8));
         (s, gw.stderr())

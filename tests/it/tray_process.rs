@@ -34,7 +34,6 @@ mod xvfb {
 
     use std::process::Command;
 
-    use serde_json::json;
 
     use crate::support::{MockUpstream, bin, client, dashscope};
 
@@ -176,23 +175,7 @@ mod xvfb {
         );
 
         // SIGTERM while a request is in flight: it completes, then the app exits cleanly.
-        let url = format!("{base}/v1/chat/completions");
-        let inflight = tokio::spawn(async move {
-            client()
-                .post(url)
-                .json(&json!({"model": "qwen-slow", "messages": [{"role": "user", "content": "wait"}]}))
-                .send()
-                .await
-                .expect("send")
-                .status()
-        });
-        for _ in 0..200 {
-            if !up.requests().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(!up.requests().is_empty(), "the request reached the upstream");
+        let inflight = crate::support::slow_request_in_flight(format!("{base}/v1/chat/completions"), &up).await;
         let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
         assert!(sent.success());
         assert_eq!(inflight.await.expect("join").as_u16(), 200, "the in-flight request finished");

@@ -293,6 +293,28 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().expect("client")
 }
 
+/// Send a chat request to the DashScope mock's `qwen-slow` (it answers after 3 s) and return
+/// once the mock has received it, so the caller can stop the gateway mid-request.
+pub async fn slow_request_in_flight(url: String, up: &MockUpstream) -> tokio::task::JoinHandle<reqwest::StatusCode> {
+    let inflight = tokio::spawn(async move {
+        client()
+            .post(url)
+            .json(&serde_json::json!({"model": "qwen-slow", "messages": [{"role": "user", "content": "wait"}]}))
+            .send()
+            .await
+            .expect("send")
+            .status()
+    });
+    for _ in 0..200 {
+        if !up.requests().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!up.requests().is_empty(), "the request reached the upstream");
+    inflight
+}
+
 /// Parse an SSE body into its `data:` payloads.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
