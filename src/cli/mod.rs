@@ -26,7 +26,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check each model's route step by step: proxy, DNS, TCP, TLS, credentials (--live: one request).
     Doctor(DoctorArgs),
-    /// Manage secrets in the Keychain (macOS) or kernel keyutils (Linux): set, list, delete, import.
+    /// Manage secrets in the Keychain (macOS), the Secret Service or keyutils (Linux): set, list, delete, import.
     Secrets(secrets::SecretsArgs),
     /// Check the configuration: a checklist with the fix for each problem (exit 1 on any).
     Validate(validate::ValidateArgs),

@@ -1,6 +1,6 @@
 //! `ai-proxy secrets set|list|delete|import`: manage the values `os.environ/NAME` falls back
-//! to, in the platform secret store (Keychain on macOS, keyutils on Linux). Values are never
-//! printed.
+//! to, in the platform secret store (Keychain on macOS; the Secret Service, else keyutils, on
+//! Linux). Values are never printed.
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
 use super::ConfigArgs;
-use super::serve::prepare_env;
+use super::serve::{fallback_note, prepare_env};
 use crate::config::locate::{Found, find_env_file};
 use crate::config::{self, Env, Origin};
 use crate::files;
@@ -60,10 +60,14 @@ pub fn run(args: SecretsArgs) -> anyhow::Result<ExitCode> {
 
 /// The store this process uses, or an error saying how to get one.
 pub fn open_store(env: &Env) -> anyhow::Result<Arc<dyn SecretStore>> {
-    match store::open(env)? {
-        Some(s) => Ok(s),
-        None => bail!("no secret store: AI_PROXY_SECRET_STORE=none"),
+    let opened = store::open_explained(env)?;
+    let Some(store) = opened.store else {
+        bail!("no secret store: AI_PROXY_SECRET_STORE=none");
+    };
+    if let Some(note) = fallback_note(&opened.passed_over, Some(store.label())) {
+        eprintln!("note: {note}");
     }
+    Ok(store)
 }
 
 fn set(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
@@ -119,7 +123,10 @@ fn list(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
         let source = match env.lookup(name) {
             Some((_, Origin::DotEnv(p))) => format!(".env ({})", p.display()),
             Some((_, origin)) => origin.to_string(),
-            None => "not set".to_owned(),
+            None => match env.store_failure(name) {
+                Some(reason) => format!("not readable: {reason}"),
+                None => "not set".to_owned(),
+            },
         };
         println!("{name:<width$}  {source}");
     }

@@ -41,15 +41,31 @@ pub fn prepare_env(args: &ConfigArgs) -> anyhow::Result<(Env, Found, Option<Stri
     if let Some(env_file) = find_env_file(args.env_file.as_deref(), &found, &cwd) {
         env.load_dotenv(&env_file)?;
     }
-    let note = match secrets::store::open(&env) {
-        Ok(Some(store)) => {
-            env.set_store(Arc::new(StoreLookup(store)));
-            None
+    let note = match secrets::store::open_explained(&env) {
+        Ok(opened) => {
+            let label = opened.store.as_ref().map(|s| s.label());
+            if let Some(store) = opened.store {
+                env.set_store(Arc::new(StoreLookup::new(store)));
+            }
+            fallback_note(&opened.passed_over, label)
         }
-        Ok(None) => None,
         Err(e) => Some(format!("{e}; os.environ/ values come from the environment and .env only")),
     };
     Ok((env, found, note))
+}
+
+/// Why the store in use is not the platform's first choice (the Secret Service on a Linux
+/// desktop), if it is not.
+pub fn fallback_note(passed_over: &[String], used: Option<&str>) -> Option<String> {
+    if passed_over.is_empty() {
+        return None;
+    }
+    let used = match used {
+        Some("keyutils") => "kernel keyutils (values there do not survive a reboot)".to_owned(),
+        Some(other) => other.to_owned(),
+        None => "no store".to_owned(),
+    };
+    Some(format!("{}; using {used}", passed_over.join("; ")))
 }
 
 /// Host and port: flags, then LITELLM_HOST / LITELLM_PORT (environment or .env), then defaults.

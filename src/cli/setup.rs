@@ -51,7 +51,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         env.load_dotenv(&env_path)?;
     }
     let store = super::secrets::open_store(&env).context("setup keeps secrets in the secret store")?;
-    env.set_store(Arc::new(StoreLookup(store.clone())));
+    env.set_store(Arc::new(StoreLookup::new(store.clone())));
     let existing = std::fs::read_to_string(&config_path).ok();
     let defaults = existing.as_deref().map(|t| Answers::from_existing(t, &env)).unwrap_or_default();
     let stored = |name: &str| store.get(name).ok().flatten().is_some();

@@ -14,6 +14,11 @@ pub trait SecretLookup: Send + Sync {
     fn lookup(&self, name: &str) -> Option<String>;
     /// Short name for logs, e.g. "keychain".
     fn label(&self) -> &'static str;
+    /// Why the last lookup of `name` found nothing although the store may hold it (a locked
+    /// keyring, a store error); `None` when the store simply has no such item.
+    fn failure(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Which source a value came from, for the start-up log (never the value itself).
@@ -156,6 +161,11 @@ impl Env {
             .lookup(name)
             .filter(|v| !v.is_empty())
             .map(|v| (v, Origin::Store(store.label())))
+    }
+
+    /// Why the secret store could not answer for `name`, if it failed (see [`SecretLookup::failure`]).
+    pub fn store_failure(&self, name: &str) -> Option<String> {
+        self.store.as_ref()?.failure(name)
     }
 
     /// Like [`Env::get`] but tries each name in turn (e.g. `GEMINI_PROXY`, `VERTEX_PROXY`).

@@ -190,6 +190,9 @@ pub struct Config {
     pub deployments: Vec<Deployment>,
     pub master_key: Option<Secret<String>>,
     pub master_key_origin: Option<Origin>,
+    /// Why the configured master key could not be read from the secret store (e.g. a locked
+    /// keyring). Serve refuses to start rather than run without the key the user set.
+    pub master_key_unreadable: Option<String>,
     pub settings: Settings,
     /// One line per unsupported key or ignored value, for the start-up log.
     pub warnings: Vec<String>,
@@ -284,7 +287,7 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
     }
 
     let mut settings = Settings::default();
-    let mut resolver = Resolver { env: &env, missing: Vec::new() };
+    let mut resolver = Resolver { env: &env, missing: Vec::new(), store_failures: Vec::new() };
     for (key, value) in raw.litellm_settings.iter().flatten() {
         let path = format!("litellm_settings.{key}");
         match key.as_str() {
@@ -339,13 +342,19 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
             _ => warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored")),
         }
     }
+    let mut unreadable = std::mem::take(&mut resolver.store_failures);
     resolver.missing.clear();
-    if master_key.is_none()
-        && let Some((v, origin)) = env.lookup("LITELLM_MASTER_KEY")
-    {
-        master_key = Some(Secret::new(v));
-        master_key_origin = Some(origin);
+    if master_key.is_none() {
+        match env.lookup("LITELLM_MASTER_KEY") {
+            Some((v, origin)) => {
+                master_key = Some(Secret::new(v));
+                master_key_origin = Some(origin);
+            }
+            None => unreadable.extend(env.store_failure("LITELLM_MASTER_KEY")),
+        }
     }
+    unreadable.dedup();
+    let master_key_unreadable = (master_key.is_none() && !unreadable.is_empty()).then(|| unreadable.join("; "));
 
     let mut deployments = Vec::with_capacity(raw.model_list.len());
     for (index, model) in raw.model_list.into_iter().enumerate() {
@@ -358,6 +367,7 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
         deployments,
         master_key,
         master_key_origin,
+        master_key_unreadable,
         settings,
         warnings,
         env,
@@ -434,7 +444,7 @@ fn resolve_deployment(
         warnings.push(format!("{file}: {base}.{key} is not supported by ai-proxy and is ignored"));
     }
     let p = model.litellm_params;
-    let mut resolver = Resolver { env, missing: Vec::new() };
+    let mut resolver = Resolver { env, missing: Vec::new(), store_failures: Vec::new() };
     let mut unsupported = None;
 
     let model_str = resolver.resolve(&p.model).unwrap_or_default();
@@ -473,7 +483,7 @@ fn resolve_deployment(
         let path = format!("{base}.litellm_params.{key}");
         if EGRESS_KEYS.contains(&key.as_str()) {
             // An unset proxy variable means "no proxy from this rule", not "unavailable".
-            let mut lenient = Resolver { env, missing: Vec::new() };
+            let mut lenient = Resolver { env, missing: Vec::new(), store_failures: Vec::new() };
             params.insert(key.clone(), lenient.resolve_yaml(value));
         } else if PROVIDER_KEYS.contains(&key.as_str()) {
             params.insert(key.clone(), resolver.resolve_yaml(value));
@@ -511,7 +521,12 @@ fn resolve_deployment(
     let unavailable = unsupported.or_else(|| {
         (!resolver.missing.is_empty()).then(|| {
             let names = resolver.missing.join(", ");
-            format!("model `{alias}`: {names} not set (set it in the environment, the .env file or the secret store)")
+            let mut text = format!("model `{alias}`: {names} not set (set it in the environment, the .env file or the secret store)");
+            for reason in &resolver.store_failures {
+                text.push_str("; ");
+                text.push_str(reason);
+            }
+            text
         })
     });
 
@@ -544,6 +559,8 @@ fn resolve_deployment(
 struct Resolver<'a> {
     env: &'a Env,
     missing: Vec<String>,
+    /// Why the secret store could not answer for some of `missing` (e.g. a locked keyring).
+    store_failures: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -559,6 +576,7 @@ impl Resolver<'_> {
                     let reference = format!("os.environ/{name}");
                     if !self.missing.contains(&reference) {
                         self.missing.push(reference);
+                        self.store_failures.extend(self.env.store_failure(name));
                     }
                     None
                 }

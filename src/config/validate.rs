@@ -4,7 +4,8 @@
 //!
 //! At start-up (`startup_checks`) only the checks marked `fatal_at_start` stop the gateway:
 //! a CA file that is not PEM, a proxy URL that does not parse, a credential file that is
-//! missing or of the wrong type, a template placeholder in config.yaml. Missing variables,
+//! missing or of the wrong type, a template placeholder in config.yaml, a master key the
+//! secret store holds but could not give (a locked keyring). Missing variables,
 //! the template master key on loopback and unusual Azure endpoints stay warnings there (a
 //! model is marked unavailable instead; `--strict` makes that fatal, as before).
 
@@ -157,6 +158,16 @@ fn master_key(config: &Config, out: &mut Vec<Check>) {
             "the master key is written in config.yaml in plain text",
             "write `master_key: os.environ/LITELLM_MASTER_KEY` and run ai-proxy secrets set LITELLM_MASTER_KEY",
         )),
+        (None, _) if config.master_key_unreadable.is_some() => {
+            let reason = config.master_key_unreadable.as_deref().unwrap_or_default();
+            let mut check = Check::fail(
+                Kind::MasterKey,
+                format!("the master key could not be read from the secret store: {reason}"),
+                "make the store readable (unlock the keyring) and start again; the gateway does not run without the key you set",
+            );
+            check.fatal_at_start = true;
+            out.push(check);
+        }
         (None, _) => out.push(Check::fail(
             Kind::MasterKey,
             "no master key: any program on this machine can call the gateway",

@@ -1,10 +1,9 @@
-//! The Linux secret store: kernel keyutils through linux-keyutils-keyring-store.
+//! The Linux fallback secret store: kernel keyutils through linux-keyutils-keyring-store,
+//! used where no Secret Service runs (headless machines, CI).
 //!
 //! Keys live in the session keyring, linked to the user's persistent keyring when the kernel
-//! allows it; they do not survive a reboot. No Secret Service (D-Bus) client is built in: it
-//! would add a D-Bus stack for a platform that is only the CI and fallback target here.
-//! Headless sessions without a session keyring fail with EACCES; run inside
-//! `keyctl session -` (Debian package `keyutils`).
+//! allows it; they do not survive a reboot. Headless sessions without a session keyring fail
+//! with EACCES; run inside `keyctl session -` (Debian package `keyutils`).
 
 use std::sync::Arc;
 

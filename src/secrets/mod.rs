@@ -4,13 +4,15 @@
 //! bearer tokens, proxy passwords) lives in a [`Secret`]. Reading the value needs an explicit
 //! [`Secret::expose`], which makes every place a secret leaves the process easy to audit.
 //!
-//! The secret store (Keychain, keyutils, memory) is behind [`store::SecretStore`]; `dotenv`
+//! The secret store (Keychain, Secret Service, keyutils, memory) is behind [`store::SecretStore`]; `dotenv`
 //! finds secret-looking values in a `.env` and rewrites the file without them.
 
 #[cfg(target_os = "macos")]
 mod keychain;
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+mod secret_service;
 pub mod dotenv;
 pub mod memory;
 pub mod names;

@@ -1,11 +1,13 @@
-//! The secret store facade: one small trait, the platform store chosen at run time, and the
-//! adapter that lets `config::Env` fall back to it for `os.environ/NAME`.
+//! The secret store facade: one small trait, the platform store chosen at run time (with the
+//! Linux fallback from the Secret Service to keyutils), and the adapter that lets
+//! `config::Env` fall back to it for `os.environ/NAME`.
 //!
 //! Items live under one service name (`ai-proxy`, or `$AI_PROXY_SECRET_SERVICE`) with the
-//! variable name as the account. The platform code (`keychain.rs`, `linux.rs`) is a thin
-//! wrapper over keyring-core; every decision is made here, where it is tested.
+//! variable name as the account. The platform code (`keychain.rs`, `secret_service.rs`,
+//! `linux.rs`) is a thin wrapper over its crate; every decision is made here, where it is tested.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::Secret;
 use crate::config::Env;
@@ -22,7 +24,7 @@ pub trait SecretStore: Send + Sync {
     fn set(&self, name: &str, value: &Secret<String>) -> Result<(), StoreError>;
     /// Remove `name`; `false` if there was nothing to remove.
     fn delete(&self, name: &str) -> Result<bool, StoreError>;
-    /// Short name for logs and `secrets list`: "keychain", "keyutils", "memory".
+    /// Short name for logs and `secrets list`: "keychain", "secret-service", "keyutils", "memory".
     fn label(&self) -> &'static str;
 }
 
@@ -43,38 +45,59 @@ pub enum StoreError {
     Empty(String),
 }
 
-/// Which store `open` picks: `$AI_PROXY_SECRET_STORE` (`keychain`, `keyutils`, `none`), else
-/// the platform's.
+/// A store `$AI_PROXY_SECRET_STORE` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Keychain,
+    SecretService,
     Keyutils,
     None,
 }
 
 impl StoreKind {
-    pub fn from_env(env: &Env) -> Result<StoreKind, StoreError> {
+    /// The store the environment names, or `None` for the platform's own choice
+    /// ([`platform_order`]).
+    pub fn from_env(env: &Env) -> Result<Option<StoreKind>, StoreError> {
         match env.get("AI_PROXY_SECRET_STORE").as_deref().map(str::trim) {
-            None | Some("") => Ok(StoreKind::platform_default()),
-            Some("keychain") => Ok(StoreKind::Keychain),
-            Some("keyutils") => Ok(StoreKind::Keyutils),
-            Some("none") => Ok(StoreKind::None),
+            None | Some("") | Some("auto") => Ok(None),
+            Some("keychain") => Ok(Some(StoreKind::Keychain)),
+            Some("secret-service") => Ok(Some(StoreKind::SecretService)),
+            Some("keyutils") => Ok(Some(StoreKind::Keyutils)),
+            Some("none") => Ok(Some(StoreKind::None)),
             Some(other) => Err(StoreError::Unavailable {
                 store: "configured",
-                reason: format!("AI_PROXY_SECRET_STORE={other} is not one of keychain, keyutils, none"),
+                reason: format!("AI_PROXY_SECRET_STORE={other} is not one of auto, keychain, secret-service, keyutils, none"),
             }),
         }
     }
+}
 
-    pub fn platform_default() -> StoreKind {
-        if cfg!(target_os = "macos") {
-            StoreKind::Keychain
-        } else if cfg!(target_os = "linux") {
-            StoreKind::Keyutils
-        } else {
-            StoreKind::None
-        }
+/// The stores tried in turn when none is named: the login Keychain on macOS; on Linux the
+/// Secret Service (the desktop keyring, which survives reboots) when a session bus can be
+/// reached, then kernel keyutils (headless machines, CI).
+pub fn platform_order(session_bus: bool) -> Vec<StoreKind> {
+    if cfg!(target_os = "macos") {
+        vec![StoreKind::Keychain]
+    } else if cfg!(target_os = "linux") {
+        linux_order(session_bus)
+    } else {
+        Vec::new()
     }
+}
+
+fn linux_order(session_bus: bool) -> Vec<StoreKind> {
+    if session_bus {
+        vec![StoreKind::SecretService, StoreKind::Keyutils]
+    } else {
+        vec![StoreKind::Keyutils]
+    }
+}
+
+/// Whether a D-Bus session bus can be reached without starting one: an address in the
+/// environment, or the per-user socket systemd provides. (libdbus would otherwise try to
+/// autolaunch a bus through X11, which a headless start-up must not do.)
+pub fn session_bus_reachable(bus_address: Option<&str>, runtime_dir: Option<&std::path::Path>) -> bool {
+    bus_address.is_some_and(|a| !a.trim().is_empty()) || runtime_dir.is_some_and(|d| d.join("bus").exists())
 }
 
 /// The service name: `$AI_PROXY_SECRET_SERVICE` (separate profiles), else [`SERVICE`].
@@ -85,13 +108,54 @@ pub fn service_name(env: &Env) -> String {
         .unwrap_or_else(|| SERVICE.to_owned())
 }
 
+/// The store a process uses, and why earlier stores in the platform order were passed over.
+pub struct Opened {
+    pub store: Option<Arc<dyn SecretStore>>,
+    /// "the secret-service secret store is not available: …" for each store skipped.
+    pub passed_over: Vec<String>,
+}
+
 /// Open the store the environment asks for. `Ok(None)` when disabled (`none`).
 pub fn open(env: &Env) -> Result<Option<Arc<dyn SecretStore>>, StoreError> {
+    open_explained(env).map(|o| o.store)
+}
+
+/// [`open`], also saying which stores of the platform order were unavailable. A store named
+/// in `AI_PROXY_SECRET_STORE` is the only one tried; with the platform order, the last
+/// store's error is returned when none can be opened.
+pub fn open_explained(env: &Env) -> Result<Opened, StoreError> {
     let service = service_name(env);
-    match StoreKind::from_env(env)? {
+    let order = match StoreKind::from_env(env)? {
+        Some(kind) => vec![kind],
+        None => {
+            let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok();
+            let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(std::path::PathBuf::from);
+            platform_order(session_bus_reachable(bus.as_deref(), runtime.as_deref()))
+        }
+    };
+    let mut unavailable: Vec<StoreError> = Vec::new();
+    for kind in order {
+        match open_kind(kind, &service) {
+            Ok(store) => {
+                let passed_over = unavailable.iter().map(ToString::to_string).collect();
+                return Ok(Opened { store, passed_over });
+            }
+            Err(e @ StoreError::Unavailable { .. }) => unavailable.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(unavailable.pop().unwrap_or_else(|| StoreError::Unavailable {
+        store: "platform",
+        reason: "this platform has no secret store (set AI_PROXY_SECRET_STORE=none to use the environment and .env only)".into(),
+    }))
+}
+
+fn open_kind(kind: StoreKind, service: &str) -> Result<Option<Arc<dyn SecretStore>>, StoreError> {
+    match kind {
         StoreKind::None => Ok(None),
-        StoreKind::Keychain => open_keychain(&service).map(Some),
-        StoreKind::Keyutils => open_keyutils(&service).map(Some),
+        StoreKind::Keychain => open_keychain(service).map(Some),
+        StoreKind::SecretService => open_secret_service(service).map(Some),
+        StoreKind::Keyutils => open_keyutils(service).map(Some),
     }
 }
 
@@ -105,6 +169,19 @@ fn open_keychain(_service: &str) -> Result<Arc<dyn SecretStore>, StoreError> {
     Err(StoreError::Unavailable {
         store: "keychain",
         reason: "the macOS Keychain exists only on macOS".into(),
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn open_secret_service(service: &str) -> Result<Arc<dyn SecretStore>, StoreError> {
+    Ok(Arc::new(super::secret_service::SecretServiceStore::open(service)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_secret_service(_service: &str) -> Result<Arc<dyn SecretStore>, StoreError> {
+    Err(StoreError::Unavailable {
+        store: "secret-service",
+        reason: "the Secret Service client is built only on Linux".into(),
     })
 }
 
@@ -129,23 +206,48 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     if ok { Ok(()) } else { Err(StoreError::BadName(name.to_owned())) }
 }
 
-/// Lets `config::Env` ask the store; read failures count as "not set" (and are logged by name).
-pub struct StoreLookup(pub Arc<dyn SecretStore>);
+/// Lets `config::Env` ask the store. A read failure counts as "not set" for resolution, is
+/// logged by name, and is kept so the "not set" message can say why.
+pub struct StoreLookup {
+    store: Arc<dyn SecretStore>,
+    failures: Mutex<HashMap<String, String>>,
+}
+
+impl StoreLookup {
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+        StoreLookup {
+            store,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 impl SecretLookup for StoreLookup {
     fn lookup(&self, name: &str) -> Option<String> {
-        match self.0.get(name) {
-            Ok(v) => v.map(|s| s.expose().clone()),
+        match self.store.get(name) {
+            Ok(v) => {
+                self.failures().remove(name);
+                v.map(|s| s.expose().clone())
+            }
             Err(StoreError::BadName(_)) => None,
             Err(e) => {
                 tracing::warn!("{e}");
+                self.failures().insert(name.to_owned(), e.to_string());
                 None
             }
         }
     }
 
     fn label(&self) -> &'static str {
-        self.0.label()
+        self.store.label()
+    }
+
+    fn failure(&self, name: &str) -> Option<String> {
+        self.failures().get(name).cloned()
     }
 }
 
@@ -241,7 +343,7 @@ mod tests {
         }
         let mut env = Env::from_vars([("SHADOWED", "process")]);
         env.set_config_vars(HashMap::from([("CONFIG_ONLY".to_owned(), "cfg".to_owned())]));
-        env.set_store(Arc::new(StoreLookup(store.clone())));
+        env.set_store(Arc::new(StoreLookup::new(store.clone())));
         assert_eq!(env.lookup("SHADOWED"), Some(("process".into(), Origin::Process)));
         assert_eq!(env.lookup("CONFIG_ONLY"), Some(("cfg".into(), Origin::ConfigFile)));
         assert_eq!(env.lookup("DASHSCOPE_API_KEY"), Some(("sk-from-store".into(), Origin::Store("memory"))));
@@ -271,13 +373,44 @@ mod tests {
     #[test]
     fn store_choice_from_the_environment() {
         let kind = |v: &str| StoreKind::from_env(&Env::from_vars([("AI_PROXY_SECRET_STORE", v)]));
-        assert_eq!(kind("none").expect("ok"), StoreKind::None);
-        assert_eq!(kind("keyutils").expect("ok"), StoreKind::Keyutils);
-        assert_eq!(kind("").expect("ok"), StoreKind::platform_default());
+        assert_eq!(kind("none").expect("ok"), Some(StoreKind::None));
+        assert_eq!(kind("keyutils").expect("ok"), Some(StoreKind::Keyutils));
+        assert_eq!(kind(" secret-service ").expect("ok"), Some(StoreKind::SecretService));
+        assert_eq!(kind("keychain").expect("ok"), Some(StoreKind::Keychain));
+        assert_eq!(kind("").expect("ok"), None);
+        assert_eq!(kind("auto").expect("ok"), None);
+        assert_eq!(StoreKind::from_env(&Env::default()).expect("ok"), None);
         let e = kind("vault").expect_err("unknown");
-        assert!(e.to_string().contains("AI_PROXY_SECRET_STORE=vault is not one of keychain, keyutils, none"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "the configured secret store is not available: AI_PROXY_SECRET_STORE=vault is not one of auto, keychain, secret-service, keyutils, none"
+        );
         assert!(open(&Env::from_vars([("AI_PROXY_SECRET_STORE", "none")])).expect("ok").is_none());
         assert_eq!(service_name(&Env::default()), "ai-proxy");
         assert_eq!(service_name(&Env::from_vars([("AI_PROXY_SECRET_SERVICE", "work")])), "work");
+    }
+
+    #[test]
+    fn linux_prefers_the_secret_service_only_when_a_session_bus_is_there() {
+        assert_eq!(linux_order(true), vec![StoreKind::SecretService, StoreKind::Keyutils]);
+        assert_eq!(linux_order(false), vec![StoreKind::Keyutils]);
+        if cfg!(target_os = "linux") {
+            assert_eq!(platform_order(true), linux_order(true));
+        }
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(session_bus_reachable(Some("unix:path=/run/user/1000/bus"), None));
+        assert!(!session_bus_reachable(Some("  "), None), "an empty address is no bus");
+        assert!(!session_bus_reachable(None, None));
+        assert!(!session_bus_reachable(None, Some(dir.path())), "no bus socket in XDG_RUNTIME_DIR");
+        std::fs::write(dir.path().join("bus"), "").expect("bus");
+        assert!(session_bus_reachable(None, Some(dir.path())), "systemd's per-user bus socket");
+    }
+
+    #[cfg(not(target_os = "macos"))]
+    #[test]
+    fn a_named_store_that_cannot_open_is_an_error_not_a_fallback() {
+        let e = open(&Env::from_vars([("AI_PROXY_SECRET_STORE", "keychain")])).err().expect("no Keychain here");
+        assert_eq!(e.to_string(), "the keychain secret store is not available: the macOS Keychain exists only on macOS");
     }
 }

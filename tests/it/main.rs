@@ -12,6 +12,7 @@ mod egress;
 mod gemini_fixtures;
 mod logs;
 mod packaging;
+mod secret_service;
 mod secrets_setup;
 mod service_cli;
 mod tray_controller;

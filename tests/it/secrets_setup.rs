@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::support::{Gateway, MockUpstream, bin, client, dashscope};
 
 /// A service name of our own in the session keyring, and a check that keyutils works.
-fn keyutils_service(test: &str) -> String {
+pub(crate) fn keyutils_service(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -36,7 +36,7 @@ fn ai_proxy(args: &[&str], service: &str, cwd: &Path, stdin: Option<&str>) -> Ou
     ai_proxy_env(args, service, cwd, stdin, &[])
 }
 
-fn ai_proxy_env(args: &[&str], service: &str, cwd: &Path, stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+pub(crate) fn ai_proxy_env(args: &[&str], service: &str, cwd: &Path, stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     use std::io::Write;
     let mut cmd = Command::new(bin());
     cmd.args(args)
@@ -63,7 +63,7 @@ fn ai_proxy_env(args: &[&str], service: &str, cwd: &Path, stdin: Option<&str>, e
     child.wait_with_output().expect("ai-proxy output")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
@@ -71,13 +71,13 @@ fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
 }
 
-fn qwen_config(upstream: &str) -> String {
+pub(crate) fn qwen_config(upstream: &str) -> String {
     format!(
         "model_list:\n  - model_name: qwen-max\n    litellm_params:\n      model: dashscope/qwen-max\n      api_base: {upstream}/compatible-mode/v1\n      api_key: os.environ/DASHSCOPE_API_KEY\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n"
     )
 }
 
-async fn chat(gw: &Gateway, key: &str) -> (u16, String) {
+pub(crate) async fn chat(gw: &Gateway, key: &str) -> (u16, String) {
     let r = client()
         .post(gw.url("/v1/chat/completions"))
         .bearer_auth(key)
@@ -89,7 +89,7 @@ async fn chat(gw: &Gateway, key: &str) -> (u16, String) {
     (status, r.text().await.expect("body"))
 }
 
-const MASTER: &str = "sk-gateway-master-7f3a9c";
+pub(crate) const MASTER: &str = "sk-gateway-master-7f3a9c";
 
 #[tokio::test]
 async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authenticates_upstream() {

@@ -101,6 +101,59 @@ fn unresolved_references_name_the_variable_and_the_command() {
     assert!(startup_checks(&c).is_ok(), "a missing variable only makes the model unavailable");
 }
 
+/// A secret store whose keyring is locked: every read fails.
+struct LockedStore;
+
+impl crate::secrets::SecretStore for LockedStore {
+    fn get(&self, name: &str) -> Result<Option<crate::secrets::Secret<String>>, crate::secrets::StoreError> {
+        Err(crate::secrets::StoreError::Failed {
+            store: "secret-service",
+            action: "read",
+            name: name.to_owned(),
+            reason: "the keyring is locked".into(),
+        })
+    }
+    fn set(&self, _: &str, _: &crate::secrets::Secret<String>) -> Result<(), crate::secrets::StoreError> {
+        unreachable!("validate never writes")
+    }
+    fn delete(&self, _: &str) -> Result<bool, crate::secrets::StoreError> {
+        unreachable!("validate never deletes")
+    }
+    fn label(&self) -> &'static str {
+        "secret-service"
+    }
+}
+
+#[test]
+fn a_store_that_cannot_be_read_is_named_and_a_master_key_it_holds_stops_serve() {
+    let mut env = Env::default();
+    env.set_store(std::sync::Arc::new(crate::secrets::StoreLookup::new(std::sync::Arc::new(LockedStore))));
+    let yaml = "model_list:\n  - model_name: qwen-max\n    litellm_params:\n      model: dashscope/qwen-max\n      api_key: os.environ/DASHSCOPE_API_KEY\n";
+    let c = load(yaml, Source::File("/cfg/config.yaml".into()), env).expect("config loads");
+    assert_eq!(c.master_key, None);
+    assert_eq!(
+        c.master_key_unreadable.as_deref(),
+        Some("secret-service: cannot read LITELLM_MASTER_KEY: the keyring is locked")
+    );
+    let f = failures(&c);
+    assert_eq!(
+        f,
+        [
+            "✗ the master key could not be read from the secret store: secret-service: cannot read LITELLM_MASTER_KEY: the keyring is locked\n    fix: make the store readable (unlock the keyring) and start again; the gateway does not run without the key you set",
+            "✗ model `qwen-max`: os.environ/DASHSCOPE_API_KEY not set (set it in the environment, the .env file or the secret store); secret-service: cannot read DASHSCOPE_API_KEY: the keyring is locked\n    fix: ai-proxy secrets set DASHSCOPE_API_KEY (or add DASHSCOPE_API_KEY=... to .env if it is not a secret)",
+        ]
+    );
+    let err = startup_checks(&c).expect_err("no start without the key the user stored");
+    assert!(err.to_string().contains("the master key could not be read"), "{err}");
+
+    // The same store failure is no reason to stop when the key comes from elsewhere.
+    let mut env = Env::from_vars(KEY.iter().copied());
+    env.set_store(std::sync::Arc::new(crate::secrets::StoreLookup::new(std::sync::Arc::new(LockedStore))));
+    let c = load(yaml, Source::File("/cfg/config.yaml".into()), env).expect("config loads");
+    assert_eq!(c.master_key_unreadable, None);
+    assert!(startup_checks(&c).is_ok());
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write");
