@@ -2,6 +2,8 @@
 //!
 //! The hub format is their native format, so requests go out as they came in (model
 //! replaced, Qwen extras such as `enable_thinking` untouched) and chunks come back typed.
+//! DashScope thinks only on streams: a non-streaming request that thinks is streamed
+//! upstream and folded back into one completion.
 
 use futures_util::StreamExt;
 use reqwest::Client;
@@ -11,6 +13,7 @@ use super::{ChatOutput, ProviderError, Timeouts};
 use crate::config::{Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
+use crate::translate::collect::Collector;
 use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions};
 
 pub const DASHSCOPE_DEFAULT_BASE: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
@@ -96,6 +99,21 @@ impl OpenAiCompat {
 
     pub async fn chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         req.model = self.model.clone();
+        if req.is_stream() || self.kind != ProviderKind::DashScope {
+            return self.send_chat(&mut req).await;
+        }
+        // DashScope thinks only on streams. Asked to think (or a model that thinks by default
+        // refusing a plain call), stream upstream and fold the chunks into one completion.
+        if thinking_on(&req) {
+            return self.collected(req).await;
+        }
+        match self.send_chat(&mut req).await {
+            Err(e) if is_stream_only_thinking(&e) => self.collected(req).await,
+            other => other,
+        }
+    }
+
+    async fn send_chat(&self, req: &mut ChatRequest) -> Result<ChatOutput, ProviderError> {
         let stream = req.is_stream();
         if stream {
             // Always ask for usage so the request log and tpm see it; `server` strips the
@@ -115,6 +133,19 @@ impl OpenAiCompat {
         }
         let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone());
         Ok(ChatOutput::Stream(Box::pin(chunks)))
+    }
+
+    /// A non-streaming answer made from a streamed one (see `translate::collect`).
+    async fn collected(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+        req.stream = Some(true);
+        let ChatOutput::Stream(mut chunks) = self.send_chat(&mut req).await? else {
+            return Err(ProviderError::protocol(format!("{} answered a stream request without a stream", self.label)));
+        };
+        let mut collector = Collector::default();
+        while let Some(chunk) = chunks.next().await {
+            collector.push(chunk?);
+        }
+        Ok(ChatOutput::Complete(collector.finish()))
     }
 
     pub async fn embeddings(&self, mut req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
@@ -146,6 +177,19 @@ pub(super) fn chunk_stream(
         };
         futures_util::future::ready(out)
     })
+}
+
+/// Whether a request turns DashScope thinking on (`enable_thinking: true`, set by the client
+/// or mapped from `reasoning_effort` by `translate::adapt`).
+fn thinking_on(req: &ChatRequest) -> bool {
+    req.extra.get("enable_thinking") == Some(&serde_json::Value::Bool(true))
+}
+
+/// DashScope's refusal of a plain call to a model that thinks by default (open-source Qwen3):
+/// 400 "parameter.enable_thinking must be set to false for non-streaming calls".
+fn is_stream_only_thinking(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Upstream { status: 400, message, .. }
+        if message.contains("enable_thinking must be set to false for non-streaming"))
 }
 
 /// `{base}/{path}` as a parsed URL.

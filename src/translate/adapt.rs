@@ -6,8 +6,8 @@
 //!   `thinking_budget`. A hub `reasoning_effort` (from an OpenAI client, or an Anthropic
 //!   `thinking` block) becomes `enable_thinking: true` (`false` for `none` / `minimal`), and
 //!   the hub's `reasoning_budget` becomes `thinking_budget`. Explicit Qwen parameters win.
-//!   DashScope refuses thinking on non-streaming calls, so a non-streaming request is sent
-//!   without it (the answer simply has no reasoning).
+//!   DashScope refuses thinking on non-streaming calls; the provider streams those upstream
+//!   and folds the answer (`translate::collect`).
 //! - Azure OpenAI rejects `top_k`; it is dropped there.
 //! - An Anthropic `thinking` request (hub `reasoning_budget` set) is a wish, not a parameter:
 //!   where the upstream has no reasoning control (`reasoning_effort` unsupported, e.g. Azure
@@ -24,9 +24,7 @@ pub fn for_provider(kind: ProviderKind, req: &mut ChatRequest) {
     match kind {
         ProviderKind::DashScope => {
             let budget = req.reasoning_budget.take();
-            if let Some(effort) = req.reasoning_effort.take()
-                && req.is_stream()
-            {
+            if let Some(effort) = req.reasoning_effort.take() {
                 let on = !matches!(effort.as_str(), "none" | "minimal");
                 req.extra.entry("enable_thinking").or_insert(Value::Bool(on));
                 if on && let Some(b) = budget {
@@ -79,12 +77,14 @@ mod tests {
     }
 
     #[test]
-    fn dashscope_non_streaming_calls_go_without_thinking() {
+    fn dashscope_non_streaming_calls_ask_for_thinking_too() {
+        // The provider streams them upstream (DashScope thinks only on streams).
         let mut r = req(Some("high"), Some(20000));
         r.stream = None;
         for_provider(ProviderKind::DashScope, &mut r);
         assert_eq!(r.reasoning_effort, None);
-        assert!(r.extra.is_empty(), "{:?}", r.extra);
+        assert_eq!(r.extra.get("enable_thinking"), Some(&Value::Bool(true)));
+        assert_eq!(r.extra.get("thinking_budget"), Some(&Value::from(20000)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod adapt;
 pub mod anthropic;
 pub mod azure;
+pub mod collect;
 pub mod gemini;
 pub mod params;
 pub mod reasoning;

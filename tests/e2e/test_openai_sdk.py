@@ -86,6 +86,16 @@ def test_dashscope_chat_and_reasoning_stream(client):
     assert reasoning == "Let me think."
     assert text == "Qwen says: think"
 
+    # DashScope thinks only on streams; a non-streaming call still gets the reasoning.
+    r = client.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": "think"}],
+        reasoning_effort="high",
+    )
+    assert r.choices[0].message.content == "Qwen says: think"
+    assert (r.choices[0].message.model_extra or {}).get("reasoning_content") == "Let me think."
+    assert r.usage.total_tokens == 39
+
 
 def test_embeddings(client):
     r = client.embeddings.create(model="text-embedding-v3", input=["a", "b"], dimensions=2)

@@ -296,6 +296,23 @@ async fn thinking_becomes_qwen_enable_thinking_and_thinking_blocks() {
     assert_eq!(sent["thinking_budget"], 2048);
     assert_eq!(sent["top_k"], 20);
     assert!(sent.get("reasoning_effort").is_none(), "DashScope rejects reasoning_effort: {sent}");
+
+    // Not streamed by the client: DashScope still only thinks on streams, so the gateway
+    // streams upstream and the answer keeps its thinking block.
+    let (status, body) = post(
+        &gw,
+        "/v1/messages",
+        json!({"model": "qwen-plus", "max_tokens": 4000, "thinking": {"type": "enabled", "budget_tokens": 2048},
+               "messages": [{"role": "user", "content": "why"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let v = json_of(&body);
+    assert_eq!(v["content"][0]["type"], "thinking", "{body}");
+    assert_eq!(v["content"][0]["thinking"], "Let me think.");
+    assert_eq!(v["content"][1], json!({"type": "text", "text": "Qwen says: why"}));
+    assert_eq!(v["stop_reason"], "end_turn");
+    assert_eq!(up.last().json()["stream"], true);
 }
 
 #[tokio::test]

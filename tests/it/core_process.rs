@@ -22,6 +22,10 @@ model_list:
     litellm_params:
       model: dashscope/qwen-plus
       api_base: {upstream}/compatible-mode/v1
+  - model_name: qwen3
+    litellm_params:
+      model: dashscope/qwen3-32b
+      api_base: {upstream}/compatible-mode/v1
   - model_name: qwen-broken
     litellm_params:
       model: dashscope/qwen-500
@@ -98,15 +102,56 @@ async fn dashscope_chat_keeps_alias_key_and_qwen_extras() {
     assert_eq!(v["choices"][0]["message"]["reasoning_content"], "Let me think.");
     assert_eq!(v["usage"]["total_tokens"], 39);
 
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+
     let sent = up.last();
     assert_eq!(sent.uri, "/compatible-mode/v1/chat/completions");
     assert_eq!(sent.header("authorization"), Some(format!("Bearer {}", dashscope::KEY).as_str()));
     let sent = sent.json();
     assert_eq!(sent["model"], "qwen-plus");
     assert_eq!(sent["enable_thinking"], true, "Qwen extras pass through");
+    assert_eq!(sent["stream"], true, "DashScope thinks only on streams: the gateway streams and folds");
+    assert_eq!(up.requests().len(), 1, "asked to think, it streams at once");
     assert!(!gw.stderr().contains(dashscope::KEY), "the upstream key is never logged");
     assert!(!gw.stderr().contains(KEY), "the master key is never logged");
     assert!(!gw.stderr().contains('\u{1b}'), "no colour codes when stderr is not a terminal");
+}
+
+#[tokio::test]
+async fn non_streaming_calls_to_thinking_qwen_models_answer_with_their_reasoning() {
+    let up = MockUpstream::start(dashscope::router());
+    let gw = start(&up, "");
+
+    // Open-source Qwen3 thinks by default and refuses a plain call: one retry as a stream.
+    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen3", "messages": user("why?")})).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["model"], "qwen3");
+    assert_eq!(v["choices"][0]["message"]["content"], "Qwen says: why?");
+    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "Let me think.");
+    assert_eq!(v["usage"]["total_tokens"], 39);
+    let sent: Vec<Value> = up.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!((sent[0]["stream"].clone(), sent[1]["stream"].clone()), (Value::Null, json!(true)));
+    assert!(!gw.stderr().contains("enable_thinking must be set to false"), "the refusal is handled, not shown:\n{}", gw.stderr());
+
+    // Told not to think, it answers a plain call directly.
+    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen3", "messages": user("quick"), "enable_thinking": false})).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["choices"][0]["message"].get("reasoning_content"), None);
+    assert_eq!(up.requests().len(), 3);
+    assert_eq!(up.last().json()["stream"], Value::Null);
+
+    // OpenAI's reasoning_effort on a non-streaming call becomes DashScope thinking.
+    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen-plus", "messages": user("plan"), "reasoning_effort": "high"})).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "Let me think.");
+    let sent = up.last().json();
+    assert_eq!((sent["enable_thinking"].clone(), sent["stream"].clone()), (json!(true), json!(true)));
+    assert_eq!(sent.get("reasoning_effort"), None);
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@
 //! the preceding assistant's tool calls gets DashScope's 400.
 //!
 //! Behaviour by model name: `qwen-max` answers; `qwen-plus` thinks first when
-//! `enable_thinking` is true; `qwen-500`, `qwen-429` fail; `qwen-slow` waits 3 s;
+//! `enable_thinking` is true, `qwen3-32b` (open-source Qwen3) unless it is false; thinking
+//! on a non-streaming call gets DashScope's 400 ("parameter.enable_thinking must be set to
+//! false for non-streaming calls"); `qwen-500`, `qwen-429` fail; `qwen-slow` waits 3 s;
 //! `qwen-break` drops the connection mid-stream; `qwen-stall` stops sending mid-stream;
 //! `qwen-trickle` streams one frame every 150 ms.
 
@@ -102,13 +104,23 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
         format!("Qwen says: {}", last_user(&req))
     };
     let finish = if calls.is_empty() { "stop" } else { "tool_calls" };
-    let thinking = model == "qwen-plus" && req["enable_thinking"] == json!(true);
+    // qwen-plus thinks when asked; open-source Qwen3 (qwen3-32b) thinks unless told not to.
+    let thinking = match model.as_str() {
+        "qwen-plus" => req["enable_thinking"] == json!(true),
+        "qwen3-32b" => req["enable_thinking"] != json!(false),
+        _ => false,
+    };
+    if thinking && req["stream"] != json!(true) {
+        let body = json!({
+            "error": {"code": "invalid_parameter_error", "param": null, "message": "parameter.enable_thinking must be set to false for non-streaming calls", "type": "invalid_request_error"},
+            "id": "chatcmpl-f5a1f1ee-dac6-9c1b-9bdb-2f0c22b8af45",
+            "request_id": "f5a1f1ee-dac6-9c1b-9bdb-2f0c22b8af45"
+        });
+        return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body.to_string()).into_response();
+    }
     let usage = json!({"prompt_tokens": 22, "completion_tokens": 17, "total_tokens": 39, "prompt_tokens_details": {"cached_tokens": 0}});
     if req["stream"] != json!(true) {
         let mut message = json!({"role": "assistant", "content": text});
-        if thinking {
-            message["reasoning_content"] = json!("Let me think.");
-        }
         if !calls.is_empty() {
             let list: Vec<Value> = calls
                 .iter()
