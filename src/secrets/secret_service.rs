@@ -9,6 +9,7 @@
 //! store to use, and the fallback to keyutils, is decided in `store.rs`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
@@ -24,6 +25,9 @@ pub const PROMPT_SECONDS: u64 = 60;
 pub struct SecretServiceStore {
     ss: Mutex<SecretService>,
     service: String,
+    /// Set once an unlock prompt was dismissed or timed out: later reads of locked items fail
+    /// at once instead of showing one prompt per variable.
+    unlock_refused: AtomicBool,
 }
 
 impl SecretServiceStore {
@@ -55,6 +59,7 @@ impl SecretServiceStore {
         Ok(SecretServiceStore {
             ss: Mutex::new(ss),
             service: service.to_owned(),
+            unlock_refused: AtomicBool::new(false),
         })
     }
 
@@ -70,15 +75,23 @@ impl SecretServiceStore {
             reason: describe(e),
         }
     }
-}
 
-/// Unlock `item` if it is locked: the service shows its prompt, we wait a bounded time.
-fn unlocked(item: &Item<'_>, name: &str) -> Result<(), SsError> {
-    if item.is_locked()? {
+    /// Unlock `item` if it is locked: the service shows its prompt, we wait a bounded time.
+    /// After one refused prompt, no more are shown by this store.
+    fn unlocked(&self, item: &Item<'_>, name: &str) -> Result<(), SsError> {
+        if !item.is_locked()? {
+            return Ok(());
+        }
+        if self.unlock_refused.load(Ordering::Relaxed) {
+            return Err(SsError::Prompt);
+        }
         tracing::info!("the keyring holding {name} is locked: answer the unlock prompt (waiting up to {PROMPT_SECONDS} s)");
-        item.unlock()?;
+        item.unlock().inspect_err(|e| {
+            if matches!(e, SsError::Prompt) {
+                self.unlock_refused.store(true, Ordering::Relaxed);
+            }
+        })
     }
-    Ok(())
 }
 
 impl SecretStore for SecretServiceStore {
@@ -92,7 +105,7 @@ impl SecretStore for SecretServiceStore {
         let Some(item) = found.unlocked.first().or(found.locked.first()) else {
             return Ok(None);
         };
-        unlocked(item, name).map_err(|e| self.failed("read", name, &e))?;
+        self.unlocked(item, name).map_err(|e| self.failed("read", name, &e))?;
         let bytes = item.get_secret().map_err(|e| self.failed("read", name, &e))?;
         match String::from_utf8(bytes) {
             Ok(v) if !v.is_empty() => Ok(Some(Secret::new(v))),
@@ -116,7 +129,7 @@ impl SecretStore for SecretServiceStore {
         let found = ss.search_items(attrs.clone()).map_err(|e| self.failed("store", name, &e))?;
         // Replace the value in place when the item exists (whatever collection holds it) ...
         if let Some(item) = found.unlocked.first().or(found.locked.first()) {
-            unlocked(item, name).map_err(|e| self.failed("store", name, &e))?;
+            self.unlocked(item, name).map_err(|e| self.failed("store", name, &e))?;
             return item
                 .set_secret(value.expose().as_bytes(), "text/plain")
                 .map_err(|e| self.failed("store", name, &e));
@@ -142,7 +155,7 @@ impl SecretStore for SecretServiceStore {
         let mut any = false;
         // Every match goes: a copy left in another collection would still answer `get`.
         for item in found.unlocked.iter().chain(found.locked.iter()) {
-            unlocked(item, name).map_err(|e| self.failed("delete", name, &e))?;
+            self.unlocked(item, name).map_err(|e| self.failed("delete", name, &e))?;
             item.delete().map_err(|e| self.failed("delete", name, &e))?;
             any = true;
         }
