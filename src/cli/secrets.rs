@@ -118,6 +118,12 @@ fn list(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             names.push(n.to_owned());
         }
     }
+    // Whatever else the store holds (a store that can list its items).
+    for n in env.store_names() {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     let width = names.iter().map(String::len).max().unwrap_or(0);
     for name in &names {
         let source = match env.lookup(name) {

@@ -19,6 +19,10 @@ pub trait SecretLookup: Send + Sync {
     fn failure(&self, _name: &str) -> Option<String> {
         None
     }
+    /// The names the store holds, when it can list them (`secrets list` shows them all).
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Which source a value came from, for the start-up log (never the value itself).
@@ -166,6 +170,11 @@ impl Env {
     /// Why the secret store could not answer for `name`, if it failed (see [`SecretLookup::failure`]).
     pub fn store_failure(&self, name: &str) -> Option<String> {
         self.store.as_ref()?.failure(name)
+    }
+
+    /// The names the attached secret store holds, where it can list them.
+    pub fn store_names(&self) -> Vec<String> {
+        self.store.as_ref().map(|s| s.names()).unwrap_or_default()
     }
 
     /// Like [`Env::get`] but tries each name in turn (e.g. `GEMINI_PROXY`, `VERTEX_PROXY`).

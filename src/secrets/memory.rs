@@ -17,11 +17,6 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// Stored names, sorted (values stay inside).
-    pub fn names(&self) -> Vec<String> {
-        self.items.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default()
-    }
-
     fn poisoned(action: &'static str, name: &str) -> StoreError {
         StoreError::Failed {
             store: "memory",
@@ -53,6 +48,11 @@ impl SecretStore for MemoryStore {
         check_name(name)?;
         let mut items = self.items.lock().map_err(|_| Self::poisoned("delete", name))?;
         Ok(items.remove(name).is_some())
+    }
+
+    fn list(&self) -> Result<Option<Vec<String>>, StoreError> {
+        let items = self.items.lock().map_err(|_| Self::poisoned("list", "its items"))?;
+        Ok(Some(items.keys().cloned().collect()))
     }
 
     fn label(&self) -> &'static str {

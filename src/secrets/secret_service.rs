@@ -162,6 +162,30 @@ impl SecretStore for SecretServiceStore {
         Ok(any)
     }
 
+    /// One search for the service's items, then their `username` attributes. Locked items
+    /// may not show their attributes, so with any locked item there is no listing (each name
+    /// is then asked for, and the unlock failure reported by name).
+    fn list(&self) -> Result<Option<Vec<String>>, StoreError> {
+        let ss = self.session();
+        let failed = |e: SsError| StoreError::Failed {
+            store: LABEL,
+            action: "list",
+            name: format!("the items of {}", self.service),
+            reason: describe(&e),
+        };
+        let found = ss.search_items(HashMap::from([("service", self.service.as_str())])).map_err(failed)?;
+        if !found.locked.is_empty() {
+            return Ok(None);
+        }
+        let mut names = Vec::with_capacity(found.unlocked.len());
+        for item in &found.unlocked {
+            if let Some(name) = item.get_attributes().map_err(failed)?.remove("username") {
+                names.push(name);
+            }
+        }
+        Ok(Some(names))
+    }
+
     fn label(&self) -> &'static str {
         LABEL
     }

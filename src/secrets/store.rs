@@ -6,8 +6,8 @@
 //! variable name as the account. The platform code (`keychain.rs`, `secret_service.rs`,
 //! `linux.rs`) is a thin wrapper over its crate; every decision is made here, where it is tested.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::Secret;
 use crate::config::Env;
@@ -24,6 +24,11 @@ pub trait SecretStore: Send + Sync {
     fn set(&self, name: &str, value: &Secret<String>) -> Result<(), StoreError>;
     /// Remove `name`; `false` if there was nothing to remove.
     fn delete(&self, name: &str) -> Result<bool, StoreError>;
+    /// The names stored under the service, when the store can list them in one go; `None`
+    /// when it cannot (every name is then asked for on its own).
+    fn list(&self) -> Result<Option<Vec<String>>, StoreError> {
+        Ok(None)
+    }
     /// Short name for logs and `secrets list`: "keychain", "secret-service", "keyutils", "memory".
     fn label(&self) -> &'static str;
 }
@@ -206,40 +211,71 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     if ok { Ok(()) } else { Err(StoreError::BadName(name.to_owned())) }
 }
 
-/// Lets `config::Env` ask the store. A read failure counts as "not set" for resolution, is
-/// logged by name, and is kept so the "not set" message can say why.
+/// Lets `config::Env` ask the store. A config refers to many variables the store does not
+/// hold (proxies, optional settings) and resolution asks for some more than once, while a
+/// desktop store answers over D-Bus: so the store's own listing (when it has one) answers
+/// "not there" without a question, and every answer is kept for this lookup's lifetime (one
+/// start-up; a reload opens a new one). A read failure counts as "not set", is logged by name,
+/// and is kept so the "not set" message can say why.
 pub struct StoreLookup {
     store: Arc<dyn SecretStore>,
-    failures: Mutex<HashMap<String, String>>,
+    /// What `list` said, asked once on first use; `None` inside when the store cannot list.
+    listed: OnceLock<Option<HashSet<String>>>,
+    answers: Mutex<HashMap<String, Answer>>,
 }
+
+/// What the store said for one name: the value or nothing, or why it could not say.
+type Answer = Result<Option<Secret<String>>, String>;
 
 impl StoreLookup {
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
         StoreLookup {
             store,
-            failures: Mutex::default(),
+            listed: OnceLock::new(),
+            answers: Mutex::default(),
         }
     }
 
-    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn answers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Answer>> {
+        self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn listed(&self) -> Option<&HashSet<String>> {
+        self.listed
+            .get_or_init(|| match self.store.list() {
+                Ok(names) => names.map(|n| n.into_iter().collect()),
+                Err(e) => {
+                    tracing::debug!("{e}; asking for each variable instead");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    fn ask(&self, name: &str) -> Answer {
+        if self.listed().is_some_and(|names| !names.contains(name)) {
+            return Ok(None);
+        }
+        match self.store.get(name) {
+            Ok(v) => Ok(v),
+            Err(StoreError::BadName(_)) => Ok(None),
+            Err(e) => {
+                tracing::warn!("{e}");
+                Err(e.to_string())
+            }
+        }
     }
 }
 
 impl SecretLookup for StoreLookup {
     fn lookup(&self, name: &str) -> Option<String> {
-        match self.store.get(name) {
-            Ok(v) => {
-                self.failures().remove(name);
-                v.map(|s| s.expose().clone())
-            }
-            Err(StoreError::BadName(_)) => None,
-            Err(e) => {
-                tracing::warn!("{e}");
-                self.failures().insert(name.to_owned(), e.to_string());
-                None
-            }
+        if let Some(known) = self.answers().get(name) {
+            return known.as_ref().ok().cloned().flatten().map(|s| s.expose().clone());
         }
+        let answer = self.ask(name);
+        let value = answer.as_ref().ok().cloned().flatten().map(|s| s.expose().clone());
+        self.answers().insert(name.to_owned(), answer);
+        value
     }
 
     fn label(&self) -> &'static str {
@@ -247,7 +283,13 @@ impl SecretLookup for StoreLookup {
     }
 
     fn failure(&self, name: &str) -> Option<String> {
-        self.failures().get(name).cloned()
+        self.answers().get(name).and_then(|a| a.as_ref().err().cloned())
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.listed().map(|n| n.iter().cloned().collect()).unwrap_or_default();
+        names.sort();
+        names
     }
 }
 
@@ -356,6 +398,64 @@ mod tests {
         assert_eq!(c.master_key_origin, Some(Origin::Store("memory")));
     }
 
+    /// A store that counts its reads, lists or not, and fails for one name.
+    struct Counting {
+        inner: MemoryStore,
+        can_list: bool,
+        gets: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SecretStore for Counting {
+        fn get(&self, name: &str) -> Result<Option<Secret<String>>, StoreError> {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if name == "LOCKED" {
+                return Err(StoreError::Failed { store: "memory", action: "read", name: name.into(), reason: "the keyring is locked".into() });
+            }
+            self.inner.get(name)
+        }
+        fn set(&self, name: &str, value: &Secret<String>) -> Result<(), StoreError> {
+            self.inner.set(name, value)
+        }
+        fn delete(&self, name: &str) -> Result<bool, StoreError> {
+            self.inner.delete(name)
+        }
+        fn list(&self) -> Result<Option<Vec<String>>, StoreError> {
+            if self.can_list { self.inner.list() } else { Ok(None) }
+        }
+        fn label(&self) -> &'static str {
+            "memory"
+        }
+    }
+
+    fn counting(can_list: bool) -> Arc<Counting> {
+        let inner = MemoryStore::new();
+        inner.set("DASHSCOPE_API_KEY", &Secret::from("sk-ds")).expect("set");
+        inner.set("LOCKED", &Secret::from("x")).expect("set");
+        Arc::new(Counting { inner, can_list, gets: Default::default() })
+    }
+
+    #[test]
+    fn lookups_ask_the_store_once_per_name_and_never_for_names_it_does_not_list() {
+        for can_list in [true, false] {
+            let store = counting(can_list);
+            let lookup = StoreLookup::new(store.clone());
+            let gets = || store.gets.load(std::sync::atomic::Ordering::Relaxed);
+            for _ in 0..3 {
+                assert_eq!(lookup.lookup("DASHSCOPE_API_KEY").as_deref(), Some("sk-ds"));
+                assert_eq!(lookup.lookup("QWEN_PROXY"), None);
+                assert_eq!(lookup.lookup("LOCKED"), None);
+            }
+            // Listed stores are not asked for QWEN_PROXY at all; a failure is not retried
+            // (a locked keyring would prompt again).
+            assert_eq!(gets(), if can_list { 2 } else { 3 }, "can_list={can_list}");
+            assert_eq!(lookup.failure("LOCKED").as_deref(), Some("memory: cannot read LOCKED: the keyring is locked"));
+            assert_eq!(lookup.failure("QWEN_PROXY"), None);
+            assert_eq!(lookup.failure("DASHSCOPE_API_KEY"), None);
+            let listed: Vec<String> = if can_list { vec!["DASHSCOPE_API_KEY".into(), "LOCKED".into()] } else { vec![] };
+            assert_eq!(SecretLookup::names(&lookup), listed);
+        }
+    }
+
     #[test]
     fn memory_store_behaves_like_the_platform_stores() {
         let s = MemoryStore::new();
@@ -367,7 +467,7 @@ mod tests {
         assert!(matches!(s.set("1B", &Secret::from("x")), Err(StoreError::BadName(_))));
         assert!(s.delete("A").expect("delete"));
         assert!(!s.delete("A").expect("delete again"));
-        assert_eq!(s.names(), Vec::<String>::new());
+        assert_eq!(s.list().expect("list"), Some(Vec::<String>::new()));
     }
 
     #[test]

@@ -42,10 +42,15 @@ fn the_desktop_keyring_is_the_store_when_a_session_bus_runs() {
     // Other tools see the item under service/username, and ai-proxy sees theirs.
     assert_eq!(bus.secret_tool_lookup("ai-proxy", "LITELLM_MASTER_KEY").as_deref(), Some(MASTER));
     bus.secret_tool_store("ai-proxy", "AZURE_CLIENT_SECRET", "azure-secret-by-hand");
+    bus.secret_tool_store("ai-proxy", "MY_TEAM_TOKEN", "team-token-by-hand");
     let list = on_bus(&bus, &["secrets", "list"], dir.path(), None);
     let listed = text(&list);
     assert!(list.status.success(), "{listed}");
-    assert!(listed.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["LITELLM_MASTER_KEY", "secret-service"]), "{listed}");
+    let line = |name: &str| listed.lines().find(|l| l.split_whitespace().next() == Some(name)).map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(line("LITELLM_MASTER_KEY"), Some(vec!["LITELLM_MASTER_KEY", "secret-service"]), "{listed}");
+    assert_eq!(line("AZURE_CLIENT_SECRET"), Some(vec!["AZURE_CLIENT_SECRET", "secret-service"]), "{listed}");
+    assert_eq!(line("MY_TEAM_TOKEN"), Some(vec!["MY_TEAM_TOKEN", "secret-service"]), "what the config does not name is listed too:\n{listed}");
+    assert_eq!(line("QWEN_PROXY"), Some(vec!["QWEN_PROXY", "not", "set"]), "{listed}");
     assert!(!listed.contains(MASTER), "a value was printed:\n{listed}");
 
     // Replacing keeps one item; the value on disk is encrypted by the keyring.
@@ -56,7 +61,7 @@ fn the_desktop_keyring_is_the_store_when_a_session_bus_runs() {
     assert!(!files.is_empty(), "gnome-keyring wrote no keyring file in {}", bus.keyrings_dir().display());
     for f in files {
         let bytes = std::fs::read(&f).expect("read keyring file");
-        for value in ["sk-replaced-value", "azure-secret-by-hand"] {
+        for value in ["sk-replaced-value", "azure-secret-by-hand", "team-token-by-hand"] {
             assert!(!bytes.windows(value.len()).any(|w| w == value.as_bytes()), "{value} is in {} in plain text", f.display());
         }
     }
