@@ -1,6 +1,6 @@
 //! The gateway as a unit a process can start and stop: bind, serve in the background, drain
-//! on stop. `cli::serve` runs one until a signal; the tray controller starts, stops and
-//! restarts one from the menu.
+//! on stop, or switch it to a new state without closing the port. `cli::serve` runs one until
+//! a signal; the tray controller starts, stops, restarts and reloads one from the menu.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::instance::{self, Occupant};
 use crate::router::Routed;
-use crate::server::{self, AppState, BindError};
+use crate::server::{self, AppState, BindError, LiveApp};
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,7 @@ pub enum StartError {
 /// A gateway serving in the background of the current tokio runtime.
 pub struct Running {
     addr: SocketAddr,
+    app: LiveApp,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -53,9 +54,11 @@ pub async fn start(state: AppState, host: &str, port: u16, grace: Duration) -> R
         // A dropped sender (the handle went away) stops the server too.
         let _ = rx.await;
     };
-    let task = tokio::spawn(server::serve(listener, server::app(state), shutdown, grace));
+    let app = LiveApp::new(server::app(state));
+    let task = tokio::spawn(server::serve(listener, app.clone(), shutdown, grace));
     Ok(Running {
         addr,
+        app,
         stop: Some(tx),
         task,
     })
@@ -72,12 +75,23 @@ impl Running {
         client_url(self.addr)
     }
 
+    /// Serve `state` from now on, on the same listener: no connection is refused, requests
+    /// in flight finish with the state they started with (a config reload).
+    pub fn replace(&self, state: AppState) {
+        self.app.replace(server::app(state));
+    }
+
     /// Stop accepting, let in-flight requests finish (bounded by the grace period), and wait
     /// until the server is gone.
     pub async fn stop(mut self) -> io::Result<()> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
+        join(&mut self.task).await
+    }
+
+    /// Resolves when the server task ends by itself (it failed); after it, do not `stop`.
+    pub async fn exited(&mut self) -> io::Result<()> {
         join(&mut self.task).await
     }
 

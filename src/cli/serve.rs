@@ -174,11 +174,59 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             config.source,
             telemetry::describe_destination()
         );
-        running.until(server::shutdown_signal()).await?;
+        serve_until_stopped(running, &args, &host, port).await?;
         tracing::info!("stopped");
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serve until SIGINT/SIGTERM (then drain) or until the server fails. SIGHUP reads the
+/// config again and switches to it in place (see [`reload`]).
+async fn serve_until_stopped(mut running: gateway::Running, args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<()> {
+    let shutdown = server::shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut hangup = server::hangup_signals();
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(running.stop().await?),
+            r = running.exited() => return Ok(r?),
+            Some(()) = hangup.recv() => {
+                let args = args.clone();
+                let host_owned = host.to_owned();
+                match tokio::task::spawn_blocking(move || reload(&args, &host_owned, port)).await {
+                    Ok(Ok((state, note))) => {
+                        running.replace(state);
+                        tracing::info!("{note}");
+                    }
+                    Ok(Err(e)) => tracing::error!("reload failed, still serving the previous config: {e:#}"),
+                    Err(e) => tracing::error!("reload failed, still serving the previous config: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Load the config again for a running gateway on `host:port`, with the checks of start-up.
+/// The listening address is kept: a changed host or port is reported, not applied.
+fn reload(args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<(AppState, String)> {
+    let (config, found) = load_config(&args.config)?;
+    check_bind_safety(host, &config)?;
+    startup_checks(&config)?;
+    report_config(&config, &found);
+    let state = AppState::from_config(&config);
+    let deployments = state.router().deployments();
+    let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
+    let mut note = format!(
+        "reloaded the config on SIGHUP ({ready} of {} models ready, config: {})",
+        deployments.len(),
+        config.source
+    );
+    let (new_host, new_port) = listen_address(args, &config.env)?;
+    if (new_host.as_str(), new_port) != (host, port) {
+        note.push_str(&format!("; still listening on {host}:{port}: a new address ({new_host}:{new_port}) needs a restart"));
+    }
+    Ok((state, note))
 }
 
 /// The checks `serve` and the tray run before starting: `validate`'s start-up checks (errors

@@ -1,5 +1,6 @@
-//! The HTTP front: `app(state)` builds the axum router; [`serve`] runs it with graceful,
-//! bounded shutdown. Handlers are thin: parse, route, render.
+//! The HTTP front: `app(state)` builds the axum router; [`serve`] runs it (as a [`LiveApp`],
+//! replaceable while it runs) with graceful, bounded shutdown. Handlers are thin: parse,
+//! route, render.
 
 pub mod auth;
 pub mod body;
@@ -8,14 +9,16 @@ pub mod log;
 pub mod routes;
 pub mod stream;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::Response;
 use axum::middleware;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
@@ -135,19 +138,56 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
     })
 }
 
+/// The app a running server answers with, replaceable while it runs (a config reload): each
+/// request takes the app current when it arrives, so keep-alive connections see a new config
+/// on their next request and requests in flight finish on the app they started with.
+#[derive(Clone)]
+pub struct LiveApp(Arc<RwLock<AxumRouter>>);
+
+impl LiveApp {
+    pub fn new(app: AxumRouter) -> Self {
+        LiveApp(Arc::new(RwLock::new(app)))
+    }
+
+    /// Answer every request from now on with `app`.
+    pub fn replace(&self, app: AxumRouter) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = app;
+    }
+
+    fn current(&self) -> AxumRouter {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl tower_service::Service<Request> for LiveApp {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = <AxumRouter as tower_service::Service<Request>>::Future;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        // An axum router is always ready.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        tower_service::Service::call(&mut self.current(), req)
+    }
+}
+
 /// Serve until `shutdown` resolves, then stop accepting and let in-flight requests and
 /// streams finish for at most `grace`.
-pub async fn serve<F>(listener: TcpListener, app: AxumRouter, shutdown: F, grace: Duration) -> io::Result<()>
+pub async fn serve<F>(listener: TcpListener, app: LiveApp, shutdown: F, grace: Duration) -> io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    use axum::ServiceExt;
     use axum::serve::ListenerExt;
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     let listener = listener.tap_io(|tcp| {
         // Nagle against delayed ACK costs ~40 ms per request on loopback.
         let _ = tcp.set_nodelay(true);
     });
-    let make = app.into_make_service_with_connect_info::<SocketAddr>();
+    let make = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
     let server = axum::serve(listener, make).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = tx.send(true);
@@ -163,6 +203,28 @@ where
             Ok(())
         }
     }
+}
+
+/// SIGHUP (reload the config) as a stream of `()`; it never yields where there are no Unix
+/// signals. Call it inside a tokio runtime.
+pub fn hangup_signals() -> tokio::sync::mpsc::Receiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    if tx.send(()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => tracing::warn!("cannot listen for SIGHUP (config reload): {e}"),
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -28,6 +28,8 @@ pub fn unit(spec: &Spec) -> String {
     u.push_str("\n[Service]\nType=simple\n");
     let exec: Vec<String> = spec.command_line().iter().map(|a| quote(a)).collect();
     let _ = writeln!(u, "ExecStart={}", exec.join(" "));
+    // `systemctl --user reload`: both modes read the config again on SIGHUP, port kept open.
+    u.push_str("ExecReload=/bin/kill -HUP $MAINPID\n");
     // Quit from the menu (exit 0) and `systemctl stop` stay stopped; crashes restart.
     u.push_str("Restart=on-failure\nRestartSec=10\n");
     for (k, v) in spec.environment() {

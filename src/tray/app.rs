@@ -75,6 +75,16 @@ pub fn run(opts: Options, lock: Option<InstanceLock>) -> anyhow::Result<ExitCode
         crate::server::shutdown_signal().await;
         let _ = on_signal.send(Command::Quit);
     });
+    // SIGHUP (`systemctl --user reload`, `kill -HUP`) is the menu's Reload.
+    let on_hangup = commands.clone();
+    runtime.spawn(async move {
+        let mut hangups = crate::server::hangup_signals();
+        while hangups.recv().await.is_some() {
+            if on_hangup.send(Command::Reload).is_err() {
+                break;
+            }
+        }
+    });
     let _ = commands.send(Command::Start);
 
     let mut ui = Ui {

@@ -58,6 +58,9 @@ pub struct Controller {
     login: Arc<dyn LoginItem>,
     grace: Duration,
     running: Option<Running>,
+    /// The host and port the running gateway was asked for (a reload to the same ones
+    /// switches the config in place).
+    listen: Option<(String, u16)>,
     snap: Snapshot,
     publish: Publish,
 }
@@ -69,6 +72,7 @@ impl Controller {
             login,
             grace,
             running: None,
+            listen: None,
             snap: Snapshot::initial(),
             publish,
         }
@@ -147,24 +151,17 @@ impl Controller {
             },
         };
         self.remember(&loaded);
-        let state = AppState::from_config(&loaded.config);
-        for r in state.router().deployments() {
-            if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
-                tracing::warn!("{reason}");
-            }
-        }
+        let state = state_for(&loaded);
         match gateway::start(state.clone(), &loaded.host, loaded.port, self.grace).await {
             Ok(running) => {
-                let deployments = state.router().deployments();
-                let total = deployments.len();
-                let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
-                self.snap.models = gateway::models_of_router(deployments);
                 let url = running.url();
+                let (ready, total) = self.count_models(&state);
                 tracing::info!(
                     "gateway listening on {url} ({ready} of {total} models ready, config: {})",
                     loaded.config.source
                 );
                 self.running = Some(running);
+                self.listen = Some((loaded.host, loaded.port));
                 self.set_status(Status::Running { url, ready, total });
             }
             Err(e) => {
@@ -174,7 +171,33 @@ impl Controller {
         }
     }
 
+    /// Switch the running gateway to a config on the same address: the port stays open and
+    /// requests in flight finish on the previous config.
+    fn switch(&mut self, loaded: Loaded) {
+        let state = state_for(&loaded);
+        let Some(running) = &self.running else { return };
+        let url = running.url();
+        running.replace(state.clone());
+        self.remember(&loaded);
+        let (ready, total) = self.count_models(&state);
+        tracing::info!(
+            "reloaded the config on {url} without a restart ({ready} of {total} models ready, config: {})",
+            loaded.config.source
+        );
+        self.snap.notice = None;
+        self.set_status(Status::Running { url, ready, total });
+    }
+
+    /// Ready and total models of a state, and the menu's model list from it.
+    fn count_models(&mut self, state: &AppState) -> (usize, usize) {
+        let deployments = state.router().deployments();
+        self.snap.models = gateway::models_of_router(deployments);
+        let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
+        (ready, deployments.len())
+    }
+
     async fn stop(&mut self) {
+        self.listen = None;
         let Some(running) = self.running.take() else {
             if matches!(self.snap.status, Status::Error(_)) {
                 self.set_status(Status::Stopped);
@@ -205,8 +228,9 @@ impl Controller {
                 self.snap.models.clear();
                 self.set_status(Status::Error(e));
             }
+            Ok(l) if self.listen.as_ref().is_some_and(|(host, port)| *host == l.host && *port == l.port) => self.switch(l),
             Ok(l) if self.running.is_some() => {
-                tracing::info!("reloading the config");
+                tracing::info!("reloading the config on a new address: restarting");
                 self.stop().await;
                 self.start(Some(l)).await;
             }
@@ -247,6 +271,17 @@ impl Controller {
         self.snap.login = self.login_state().await;
         self.emit();
     }
+}
+
+/// The gateway state for a loaded config; providers that cannot be built are logged.
+fn state_for(loaded: &Loaded) -> AppState {
+    let state = AppState::from_config(&loaded.config);
+    for r in state.router().deployments() {
+        if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
+            tracing::warn!("{reason}");
+        }
+    }
+    state
 }
 
 #[cfg(test)]

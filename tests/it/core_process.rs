@@ -422,6 +422,53 @@ async fn sigterm_lets_an_inflight_request_finish() {
     assert!(stderr.contains("stop requested"), "{stderr}");
 }
 
+async fn model_ids(gw: &Gateway) -> Vec<String> {
+    let r = client().get(gw.url("/v1/models")).send().await.expect("models");
+    let v: Value = r.json().await.expect("json");
+    v["data"].as_array().expect("data").iter().filter_map(|m| m["id"].as_str().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_config_in_place_and_a_broken_one_is_refused() {
+    let up = MockUpstream::start(dashscope::router());
+    let cfg = qwen_config(&up.url(), "").replace("timeout: 1", "timeout: 10");
+    let gw = Gateway::builder(&cfg).env("DASHSCOPE_API_KEY", dashscope::KEY).start();
+    let hup = || assert!(std::process::Command::new("kill").args(["-HUP", &gw.pid().to_string()]).status().expect("kill").success());
+    let config_path = gw.dir.path().join("config.yaml");
+    assert!(!model_ids(&gw).await.contains(&"mock-added".to_owned()));
+
+    // A request in flight while the config changes finishes on the old one.
+    let inflight = slow_request_in_flight(gw.url("/v1/chat/completions"), &up).await;
+    let added = cfg.replace("general_settings:", "  - model_name: mock-added\n    litellm_params:\n      model: mock/added\ngeneral_settings:");
+    std::fs::write(&config_path, added).expect("write");
+    hup();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = model_ids(&gw).await;
+        if seen.contains(&"mock-added".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen.contains(&"mock-added".to_owned()), "reloaded on the same address: {seen:?}\n{}", gw.stderr());
+    assert_eq!(inflight.await.expect("join").as_u16(), 200, "the in-flight request completed");
+    assert!(gw.stderr().contains("reloaded the config on SIGHUP"), "{}", gw.stderr());
+
+    // A broken file is refused with the reason; the previous config keeps serving.
+    std::fs::write(&config_path, "model_list:\n  - model_name: [broken\n").expect("write");
+    hup();
+    for _ in 0..100 {
+        if gw.stderr().contains("reload failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = gw.stderr();
+    assert!(log.contains("reload failed, still serving the previous config:"), "{log}");
+    assert!(log.contains("config.yaml"), "the error names the file: {log}");
+    assert!(model_ids(&gw).await.contains(&"mock-added".to_owned()));
+}
+
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let gw = Gateway::builder("model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/x\nlitellm_settings:\n  max_request_size_mb: 1\n").start();

@@ -174,6 +174,36 @@ mod xvfb {
             format!("ai-proxy tray is already running (pid {pid}): use its menu-bar icon. This second copy exits.")
         );
 
+        // SIGHUP is the menu's Reload: a model added to the file appears on the same address.
+        std::fs::write(
+            &config,
+            format!(
+                "{}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n",
+                std::fs::read_to_string(&config).expect("config")
+            ),
+        )
+        .expect("config");
+        let hup = Command::new("kill").args(["-HUP", &pid.to_string()]).status().expect("kill");
+        assert!(hup.success());
+        let mut available = 0;
+        for _ in 0..100 {
+            let body: serde_json::Value = client()
+                .get(format!("{base}/health/readiness"))
+                .send()
+                .await
+                .expect("readiness after SIGHUP")
+                .json()
+                .await
+                .expect("json");
+            available = body["models_available"].as_u64().unwrap_or_default();
+            if available == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(available, 2, "reloaded in place; stderr:\n{}", tray.stderr());
+        assert!(tray.stderr().contains("reloaded the config on"), "{}", tray.stderr());
+
         // SIGTERM while a request is in flight: it completes, then the app exits cleanly.
         let inflight = crate::support::slow_request_in_flight(format!("{base}/v1/chat/completions"), &up).await;
         let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");

@@ -343,3 +343,73 @@ async fn dropping_the_ui_side_stops_the_gateway() {
     }
     assert!(!ready(&url).await);
 }
+
+/// An OpenAI-compatible upstream on 127.0.0.1 that answers after `delay`.
+async fn slow_upstream(delay: Duration) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || async move {
+            tokio::time::sleep(delay).await;
+            let body = serde_json::json!({
+                "id": "chatcmpl-slow", "object": "chat.completion", "created": 1, "model": "slow",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "done slowly"}, "finish_reason": "stop"}]
+            });
+            ([("content-type", "application/json")], body.to_string())
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn chat(url: &str, model: &str) -> (u16, String) {
+    let r = client()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("the gateway accepts the connection");
+    (r.status().as_u16(), r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn reload_switches_config_in_place_while_a_request_is_in_flight() {
+    let upstream = slow_upstream(Duration::from_millis(1500)).await;
+    let slow = format!("  - model_name: slow\n    litellm_params:\n      model: openai/slow\n      api_base: {upstream}\n      api_key: sk-up\n");
+    let files = Files::new(&format!("model_list:\n{slow}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n"));
+    let mut ui = launch(&files, Arc::new(FakeLogin::default()));
+    ui.send(Command::Start);
+    let (url, _) = ui.running().await;
+
+    let in_flight = {
+        let url = url.clone();
+        tokio::spawn(async move { chat(&url, "slow").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!in_flight.is_finished(), "the slow request is in flight");
+
+    // A second model appears; the port stays open and the address stays the same.
+    files.write(&format!("model_list:\n{slow}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n  - model_name: mock-2\n    litellm_params:\n      model: mock/two\n"));
+    ui.send(Command::Reload);
+    let s = ui.until("three models", |s| matches!(s.status, Status::Running { total: 3, .. })).await;
+    assert_eq!(s.url(), Some(url.as_str()), "same address");
+    let (status, body) = chat(&url, "mock-2").await;
+    assert_eq!(status, 200, "the new config answers at once: {body}");
+    assert!(!in_flight.is_finished(), "while the old request is still running");
+
+    let (status, body) = in_flight.await.expect("task");
+    assert_eq!((status, body.contains("done slowly")), (200, true), "{body}");
+    assert_eq!(
+        ui.seen,
+        [
+            Status::Stopped,
+            Status::Starting,
+            Status::Running { url: url.clone(), ready: 2, total: 2 },
+            Status::Running { url: url.clone(), ready: 3, total: 3 },
+        ],
+        "no stop on the way"
+    );
+    ui.quit().await;
+}
