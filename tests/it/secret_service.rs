@@ -4,7 +4,7 @@
 //! from it, a locked keyring is reported rather than waited on, and a bus without a Secret
 //! Service falls back to keyutils.
 
-use crate::secrets_setup::{MASTER, ai_proxy_env, chat, keyutils_service, qwen_config, text};
+use crate::secrets_setup::{MASTER, ai_proxy_env, assert_served_from_store, keyutils_service, qwen_config, text};
 use crate::support::secret_service::{SessionBus, files_under};
 use crate::support::{Gateway, MockUpstream, dashscope};
 
@@ -101,14 +101,7 @@ async fn import_into_the_desktop_keyring_and_the_gateway_authenticates_upstream_
     for (k, v) in bus.env() {
         gw = gw.env(k, &v);
     }
-    let gw = gw.start();
-    let (status, body) = chat(&gw, MASTER).await;
-    assert_eq!(status, 200, "{body}\n{}", gw.stderr());
-    assert_eq!(upstream.last().header("authorization"), Some(format!("Bearer {}", dashscope::KEY).as_str()));
-    let log = gw.stderr();
-    assert!(log.contains("master key from secret-service"), "{log}");
-    assert!(log.contains("DASHSCOPE_API_KEY from secret-service"), "{log}");
-    assert!(!log.contains(dashscope::KEY) && !log.contains(MASTER), "a secret reached the log:\n{log}");
+    assert_served_from_store(&gw.start(), &upstream, "secret-service").await;
 }
 
 #[test]

@@ -140,12 +140,18 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
         .env("AI_PROXY_SECRET_SERVICE", &service)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .start();
-    let (status, body) = chat(&gw, MASTER).await;
+    assert_served_from_store(&gw, &upstream, "keyutils").await;
+}
+
+/// A chat with the master key goes through `gw` and reaches `upstream` with the DashScope key,
+/// and the start-up log names `store` as where both came from, never their values.
+pub(crate) async fn assert_served_from_store(gw: &Gateway, upstream: &MockUpstream, store: &str) {
+    let (status, body) = chat(gw, MASTER).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
     assert_eq!(upstream.last().header("authorization"), Some(format!("Bearer {}", dashscope::KEY).as_str()));
     let log = gw.stderr();
-    assert!(log.contains("master key from keyutils"), "{log}");
-    assert!(log.contains("DASHSCOPE_API_KEY from keyutils"), "{log}");
+    assert!(log.contains(&format!("master key from {store}")), "{log}");
+    assert!(log.contains(&format!("DASHSCOPE_API_KEY from {store}")), "{log}");
     assert!(!log.contains(dashscope::KEY) && !log.contains(MASTER), "a secret reached the log:\n{log}");
 }
 
