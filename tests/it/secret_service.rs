@@ -172,3 +172,21 @@ fn a_bus_without_a_secret_service_falls_back_to_keyutils_and_naming_it_does_not(
          (start gnome-keyring-daemon, KWallet or KeePassXC's Secret Service integration)\n"
     );
 }
+
+#[test]
+fn a_secret_service_without_a_default_keyring_falls_back_to_keyutils() {
+    let service = keyutils_service("no-default-keyring");
+    let bus = SessionBus::with_no_default_keyring();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = bus_env(&bus);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let set = ai_proxy_env(&["secrets", "set", "DASHSCOPE_API_KEY"], &service, dir.path(), Some("sk-x"), &pairs);
+    assert!(set.status.success(), "{}", text(&set));
+    assert_eq!(String::from_utf8_lossy(&set.stdout), format!("stored DASHSCOPE_API_KEY in the keyutils store (service {service})\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&set.stderr),
+        "note: the secret-service secret store is not available: it has no default keyring to keep items in \
+         (create one, e.g. \"Login\" in Seahorse / Passwords and Keys, or choose AI_PROXY_SECRET_STORE=keyutils); \
+         using kernel keyutils (values there do not survive a reboot)\n"
+    );
+}

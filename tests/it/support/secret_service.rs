@@ -73,10 +73,24 @@ impl SessionBus {
     /// A session bus with gnome-keyring-daemon's Secret Service on it and an unlocked
     /// login keyring (created on the spot, as at a desktop login).
     pub fn with_keyring() -> SessionBus {
+        SessionBus::with_gnome_keyring(true)
+    }
+
+    /// gnome-keyring's Secret Service with no keyring at all (never unlocked at a login, as
+    /// under WSL): it answers, but has no default collection to store items in.
+    pub fn with_no_default_keyring() -> SessionBus {
+        SessionBus::with_gnome_keyring(false)
+    }
+
+    fn with_gnome_keyring(login: bool) -> SessionBus {
         need("gnome-keyring-daemon", "gnome-keyring");
         let mut bus = SessionBus::start();
+        let mut args = vec!["--foreground", "--components=secrets"];
+        if login {
+            args.push("--unlock");
+        }
         let mut child = Command::new("gnome-keyring-daemon")
-            .args(["--foreground", "--unlock", "--components=secrets"])
+            .args(&args)
             .env_clear()
             .envs(bus.env())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -86,12 +100,11 @@ impl SessionBus {
             .spawn()
             .expect("spawn gnome-keyring-daemon");
         // --unlock reads the login password from stdin, up to end of file.
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(KEYRING_PASSWORD.as_bytes())
-            .expect("write the keyring password");
+        let mut stdin = child.stdin.take().expect("stdin");
+        if login {
+            stdin.write_all(KEYRING_PASSWORD.as_bytes()).expect("write the keyring password");
+        }
+        drop(stdin);
         bus.keyring = Some(child);
         bus.wait_for(|| bus.name_has_owner("org.freedesktop.secrets"), "gnome-keyring on the bus");
         bus
