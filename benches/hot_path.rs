@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the per-request work the gateway does besides moving bytes: request
 //! parse + re-serialize, upstream response parse + re-serialize, SSE decoding, chunk relay,
-//! and one whole request through `server::app` with a local mock model (no sockets).
+//! and one whole request through `server::app` with a local mock model (no sockets), directly
+//! and through `server::LiveApp` as served.
 //!
 //! `cargo bench --bench hot_path` (criterion; results in target/criterion). The whole-process
 //! comparison with nginx and LiteLLM is `scripts/bench`.
@@ -98,6 +99,21 @@ fn whole_request_mock(c: &mut Criterion) {
                     .body(Body::from(REQUEST))
                     .expect("request");
                 let resp = app.clone().oneshot(req).await.expect("response");
+                black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
+            })
+        })
+    });
+    // The same through `LiveApp`, as `server::serve` answers (the router can be replaced by a
+    // reload): the difference is the per-request cost of reloadability.
+    let live = server::LiveApp::new(app.clone());
+    c.bench_function("app via LiveApp: the same request, replaceable router", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let req = Request::post("/v1/chat/completions")
+                    .header("content-type", "application/json")
+                    .body(Body::from(REQUEST))
+                    .expect("request");
+                let resp = live.clone().oneshot(req).await.expect("response");
                 black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
             })
         })
