@@ -145,7 +145,11 @@ impl OpenAiCompat {
         while let Some(chunk) = chunks.next().await {
             collector.push(chunk?);
         }
-        Ok(ChatOutput::Complete(collector.finish()))
+        let completion = collector.finish();
+        if completion.choices.is_empty() {
+            return Err(ProviderError::protocol(format!("{} ended the stream without an answer", self.label)));
+        }
+        Ok(ChatOutput::Complete(completion))
     }
 
     pub async fn embeddings(&self, mut req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {

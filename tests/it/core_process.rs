@@ -152,6 +152,14 @@ async fn non_streaming_calls_to_thinking_qwen_models_answer_with_their_reasoning
     let sent = up.last().json();
     assert_eq!((sent["enable_thinking"].clone(), sent["stream"].clone()), (json!(true), json!(true)));
     assert_eq!(sent.get("reasoning_effort"), None);
+
+    // An upstream that breaks off mid-stream gives an error, not half an answer.
+    let (status, _, body) =
+        post(&gw, "/v1/chat/completions", json!({"model": "qwen-break", "messages": user("a b c"), "enable_thinking": true})).await;
+    assert!(status >= 500, "{status} {body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert!(v["error"]["message"].is_string(), "{body}");
+    assert_eq!(v.get("choices"), None, "{body}");
 }
 
 #[tokio::test]
