@@ -12,8 +12,9 @@ use super::{ConfigArgs, ServeArgs};
 use crate::config::locate::{Found, find_config, find_env_file};
 use crate::config::validate::Kind;
 use crate::config::{self, Config, Env, Source, TEMPLATE_MASTER_KEY};
-use crate::secrets::{self, StoreLookup};
+use crate::egress::Egress;
 use crate::gateway;
+use crate::secrets::{self, StoreLookup};
 use crate::server::{self, AppState};
 use crate::telemetry;
 
@@ -123,7 +124,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (host, port) = listen_address(&args, &config.env)?;
     check_bind_safety(&host, &config)?;
     report_config(&config, &found);
-    startup_checks(&config)?;
+    let egress = startup_checks(&config)?;
     let unavailable: Vec<&str> = config
         .deployments
         .iter()
@@ -138,7 +139,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let state = AppState::from_config(&config);
+        let state = AppState::with_egress(&config, &egress);
         for r in state.router().deployments() {
             if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
                 tracing::warn!("{reason}");
@@ -212,9 +213,9 @@ async fn serve_until_stopped(mut running: gateway::Running, args: &ServeArgs, ho
 fn reload(args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<(AppState, String)> {
     let (config, found) = load_config(&args.config)?;
     check_bind_safety(host, &config)?;
-    startup_checks(&config)?;
+    let egress = startup_checks(&config)?;
     report_config(&config, &found);
-    let state = AppState::from_config(&config);
+    let state = AppState::with_egress(&config, &egress);
     let deployments = state.router().deployments();
     let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
     let mut note = format!(
@@ -231,17 +232,19 @@ fn reload(args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<(AppState, 
 
 /// The checks `serve` and the tray run before starting: `validate`'s start-up checks (errors
 /// stop start-up with the same text `ai-proxy validate` prints; the rest are logged) and
-/// egress's (a CA file that cannot be used or a malformed proxy URL is fatal).
-pub fn startup_checks(config: &Config) -> anyhow::Result<()> {
+/// egress's (a CA file that cannot be used or a malformed proxy URL is fatal). Returns the
+/// checked `Egress` for [`AppState::with_egress`], so nothing is read twice.
+pub fn startup_checks(config: &Config) -> anyhow::Result<Egress> {
     for c in config::validate::startup_checks(config)? {
         if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {
             tracing::warn!("{}", c.render());
         }
     }
-    for w in crate::egress::Egress::new(&config.env).check(config)? {
+    let egress = Egress::new(&config.env);
+    for w in egress.check(config)? {
         tracing::warn!("{w}");
     }
-    Ok(())
+    Ok(egress)
 }
 
 /// Log where the config came from, its warnings and unavailable models.

@@ -79,7 +79,7 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     let (host, port) = listen_address(args, &config.env)?;
     check_bind_safety(&host, &config)?;
     serve::report_config(&config, &found);
-    serve::startup_checks(&config)?;
+    let egress = serve::startup_checks(&config)?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let dir = match &found {
         Found::File { path, .. } => cwd.join(path).parent().map(Path::to_owned),
@@ -87,6 +87,7 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     };
     Ok(Loaded {
         config,
+        egress,
         host,
         port,
         config_dir: dir,

@@ -54,8 +54,13 @@ impl AppState {
 
     /// Build providers for a resolved config.
     pub fn from_config(config: &Config) -> Self {
-        let egress = Egress::new(&config.env);
-        let router = Router::from_config(config, &egress);
+        AppState::with_egress(config, &Egress::new(&config.env))
+    }
+
+    /// Build providers with the `Egress` start-up already checked (its parsed CA files and
+    /// system proxy settings are reused, not read again).
+    pub fn with_egress(config: &Config, egress: &Egress) -> Self {
+        let router = Router::from_config(config, egress);
         AppState::new(router, config.master_key.clone(), config.settings.max_request_bytes)
     }
 

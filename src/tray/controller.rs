@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::menu::{LoginState, Snapshot, Status};
 use crate::config::Config;
+use crate::egress::Egress;
 use crate::gateway::{self, Running};
 use crate::server::AppState;
 
@@ -35,6 +36,8 @@ pub enum Command {
 /// A config that loaded, with where to listen.
 pub struct Loaded {
     pub config: Config,
+    /// The egress the start-up checks used (reused for the gateway's clients).
+    pub egress: Egress,
     pub host: String,
     pub port: u16,
     /// The folder of the config file (or the user config folder for the embedded default).
@@ -275,7 +278,7 @@ impl Controller {
 
 /// The gateway state for a loaded config; providers that cannot be built are logged.
 fn state_for(loaded: &Loaded) -> AppState {
-    let state = AppState::from_config(&loaded.config);
+    let state = AppState::with_egress(&loaded.config, &loaded.egress);
     for r in state.router().deployments() {
         if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
             tracing::warn!("{reason}");

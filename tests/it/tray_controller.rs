@@ -45,7 +45,7 @@ async fn stop_during_a_stream_lets_it_finish() {
     );
     let loader = Arc::new(move || {
         let config = config::load(&yaml, Source::Embedded, Env::default()).map_err(|e| e.to_string())?;
-        Ok(Loaded { config, host: "127.0.0.1".into(), port: 0, config_dir: None })
+        Ok(Loaded { egress: ai_proxy::egress::Egress::new(&config.env), config, host: "127.0.0.1".into(), port: 0, config_dir: None })
     });
     let (tx, cmd_rx) = unbounded_channel();
     let (snap_tx, mut rx) = unbounded_channel();

@@ -35,6 +35,7 @@ impl Files {
             let config = config::load(&text, Source::File("/cfg/config.yaml".into()), Env::default())
                 .map_err(|e| e.to_string())?;
             Ok(Loaded {
+                egress: crate::egress::Egress::new(&config.env),
                 config,
                 host: "127.0.0.1".into(),
                 port: *f.port.lock().expect("lock"),
