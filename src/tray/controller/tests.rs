@@ -377,7 +377,7 @@ async fn chat(url: &str, model: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn reload_switches_config_in_place_while_a_request_is_in_flight() {
-    let upstream = slow_upstream(Duration::from_millis(1500)).await;
+    let upstream = slow_upstream(Duration::from_secs(3)).await;
     let slow = format!("  - model_name: slow\n    litellm_params:\n      model: openai/slow\n      api_base: {upstream}\n      api_key: sk-up\n");
     let files = Files::new(&format!("model_list:\n{slow}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n"));
     let mut ui = launch(&files, Arc::new(FakeLogin::default()));
