@@ -14,13 +14,18 @@ use super::error::ApiError;
 
 /// Unknown paths get a 404 in the caller's dialect instead of an empty body.
 pub async fn not_found(method: Method, uri: Uri) -> Response {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found_error",
-        format!("Route not found: {method} {}", uri.path()),
-    )
-    .in_dialect(dialect_of(uri.path()))
-    .into_response()
+    let mut message = format!("Route not found: {method} {}", uri.path());
+    if matches!(uri.path().trim_end_matches('/'), "/v1/responses" | "/responses")
+        || uri.path().starts_with("/v1/responses/")
+    {
+        message.push_str(
+            ". ai-proxy does not serve OpenAI's Responses API yet: point the client at Chat Completions \
+             (/v1/chat/completions) or the Anthropic Messages API (/v1/messages)",
+        );
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "not_found_error", message)
+        .in_dialect(dialect_of(uri.path()))
+        .into_response()
 }
 
 /// A JSON response from already-serialized bytes.
