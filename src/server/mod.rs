@@ -91,6 +91,8 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route("/embeddings", post(routes::embeddings::embeddings))
         .route("/openai/deployments/{model}/embeddings", post(routes::embeddings::azure_style_embeddings))
+        .route("/v1/responses", post(routes::responses::create))
+        .route("/responses", post(routes::responses::create))
         .route("/v1/messages", post(routes::messages::messages))
         .route("/messages", post(routes::messages::messages))
         .route("/v1/messages/count_tokens", post(routes::messages::count_tokens))

@@ -1,5 +1,6 @@
 //! Relaying hub chunks to a client as SSE, chunk by chunk as they arrive: as OpenAI chunks,
-//! or translated to Anthropic events by `translate::anthropic::StreamState`.
+//! or translated to named events (Anthropic Messages by `translate::anthropic::StreamState`,
+//! OpenAI Responses by `translate::responses::StreamState`) through [`event_stream`].
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::log::{CallLog, LoggedByCall};
 use crate::providers::ChunkStream;
 use crate::router::Routed;
 use crate::translate::anthropic::StreamState;
+use crate::translate::responses;
 use crate::wire::anthropic::Event;
 use crate::wire::openai::ChatChunk;
 
@@ -121,20 +123,79 @@ pub fn openai_error_frame(err: &ApiError) -> Bytes {
     data_frame(&serde_json::to_vec(&err.openai_body()).unwrap_or_default())
 }
 
-/// Render an Anthropic stream: each hub chunk goes through the translation state machine and
-/// its events are written as `event: NAME\ndata: {json}\n\n`. An upstream failure becomes
-/// an `error` event; the end of the upstream becomes `message_delta` + `message_stop`.
-pub fn anthropic_stream(first: ChatChunk, rest: ChunkStream, alias: String, routed: Arc<Routed>, log: CallLog) -> Response {
-    struct State {
+/// A translation from hub chunks to one dialect's named SSE events (Anthropic Messages,
+/// OpenAI Responses): each call appends whole `event: NAME\ndata: {json}\n\n` frames.
+pub trait EventDialect: Send + 'static {
+    fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>);
+    /// The upstream failed mid-stream.
+    fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>);
+    /// The upstream ended.
+    fn finish(&mut self, buf: &mut Vec<u8>);
+    fn is_ended(&self) -> bool;
+}
+
+impl EventDialect for StreamState {
+    fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>) {
+        write_events(buf, &StreamState::on_chunk(self, chunk));
+    }
+    fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
+        write_events(buf, &StreamState::on_error(self, super::error::anthropic_type(err.status), &err.message));
+    }
+    fn finish(&mut self, buf: &mut Vec<u8>) {
+        write_events(buf, &StreamState::finish(self));
+    }
+    fn is_ended(&self) -> bool {
+        StreamState::is_ended(self)
+    }
+}
+
+impl EventDialect for responses::StreamState {
+    fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>) {
+        write_response_events(buf, &responses::StreamState::on_chunk(self, chunk));
+    }
+    fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
+        let code = if err.status.is_server_error() { "server_error" } else { err.kind.as_str() };
+        write_response_events(buf, &responses::StreamState::on_error(self, code, &err.message));
+    }
+    fn finish(&mut self, buf: &mut Vec<u8>) {
+        write_response_events(buf, &responses::StreamState::finish(self));
+    }
+    fn is_ended(&self) -> bool {
+        responses::StreamState::is_ended(self)
+    }
+}
+
+fn write_events(buf: &mut Vec<u8>, events: &[Event]) {
+    for ev in events {
+        event_frame(buf, ev);
+    }
+}
+
+fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
+    for ev in events {
+        buf.extend_from_slice(b"event: ");
+        buf.extend_from_slice(ev.name().as_bytes());
+        buf.extend_from_slice(b"\ndata: ");
+        // A `Value` always serializes.
+        let _ = serde_json::to_writer(&mut *buf, &ev.0);
+        buf.extend_from_slice(b"\n\n");
+    }
+}
+
+/// Render a named-event stream (Anthropic, Responses): each hub chunk goes through the
+/// dialect's state machine and its events are written as they come. An upstream failure
+/// becomes the dialect's error event; the end of the upstream its closing events.
+pub fn event_stream<D: EventDialect>(first: ChatChunk, rest: ChunkStream, dialect: D, routed: Arc<Routed>, log: CallLog) -> Response {
+    struct State<D> {
         chunks: ChunkStream,
-        translator: StreamState,
+        translator: D,
         routed: Arc<Routed>,
         log: CallLog,
     }
     let head = futures_util::stream::once(async move { Ok(first) });
     let state = State {
         chunks: Box::pin(head.chain(rest)),
-        translator: StreamState::new(&alias),
+        translator: dialect,
         routed,
         log,
     };
@@ -144,27 +205,24 @@ pub fn anthropic_stream(first: ChatChunk, rest: ChunkStream, alias: String, rout
             if st.translator.is_ended() {
                 return None;
             }
-            let events = match st.chunks.next().await {
+            let mut buf = Vec::new();
+            match st.chunks.next().await {
                 Some(Ok(chunk)) => {
                     if let Some(u) = &chunk.usage {
                         st.routed.record_tokens(u.total_tokens);
                         st.log.usage = Some(u.clone());
                     }
-                    st.translator.on_chunk(chunk)
+                    st.translator.on_chunk(chunk, &mut buf);
                 }
                 Some(Err(err)) => {
                     let api: ApiError = err.into();
                     st.log.stream_error = Some(api.message.clone());
-                    st.translator.on_error(super::error::anthropic_type(api.status), &api.message)
+                    st.translator.on_error(&api, &mut buf);
                 }
-                None => st.translator.finish(),
-            };
-            if events.is_empty() {
-                continue;
+                None => st.translator.finish(&mut buf),
             }
-            let mut buf = Vec::new();
-            for ev in &events {
-                event_frame(&mut buf, ev);
+            if buf.is_empty() {
+                continue;
             }
             return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(buf)), st));
         }

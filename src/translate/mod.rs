@@ -9,4 +9,5 @@ pub mod collect;
 pub mod gemini;
 pub mod params;
 pub mod reasoning;
+pub mod responses;
 pub mod tokens;

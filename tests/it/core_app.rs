@@ -65,13 +65,13 @@ async fn error_shapes_match_litellm() {
     assert_eq!(s, 404);
     assert!(b.contains("Route not found: POST /v1/nothing-here"), "{b}");
 
-    // The Responses API is not served: the 404 says what to use instead.
-    let (s, b) = call(app(MOCKS), "/v1/responses", r#"{"model":"mock","input":"hi"}"#).await;
+    // Stored responses do not exist here: the 404 says what is served.
+    let (s, b) = call(app(MOCKS), "/v1/responses/resp_123/cancel", "{}").await;
     assert_eq!(s, 404);
     let v: Value = serde_json::from_str(&b).expect("json");
     assert_eq!(
         v["error"]["message"],
-        "Route not found: POST /v1/responses. ai-proxy does not serve OpenAI's Responses API yet: point the client at Chat Completions (/v1/chat/completions) or the Anthropic Messages API (/v1/messages)"
+        "Route not found: POST /v1/responses/resp_123/cancel. ai-proxy stores no responses: only POST /v1/responses is served (send the whole conversation in `input`)"
     );
 }
 

@@ -16,7 +16,7 @@ use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::log::{CallLog, LoggedByCall};
-use crate::server::stream::anthropic_stream;
+use crate::server::stream::event_stream;
 use crate::translate::anthropic::{self, TranslateError};
 use crate::translate::tokens;
 use crate::wire::anthropic::{CountTokensResponse, MessagesRequest};
@@ -52,7 +52,7 @@ pub async fn messages(State(state): State<AppState>, body: Result<Bytes, BytesRe
             }
         }
         ChatOutput::Stream(mut stream) => match stream.next().await {
-            Some(Ok(first)) => anthropic_stream(first, stream, alias, routed, log),
+            Some(Ok(first)) => event_stream(first, stream, anthropic::StreamState::new(&alias), routed, log),
             Some(Err(err)) => logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log),
             None => logged_error(
                 ApiError::from(ProviderError::protocol("the upstream closed the stream without sending anything"))

@@ -5,6 +5,7 @@ pub mod embeddings;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod responses;
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -15,12 +16,10 @@ use super::error::ApiError;
 /// Unknown paths get a 404 in the caller's dialect instead of an empty body.
 pub async fn not_found(method: Method, uri: Uri) -> Response {
     let mut message = format!("Route not found: {method} {}", uri.path());
-    if matches!(uri.path().trim_end_matches('/'), "/v1/responses" | "/responses")
-        || uri.path().starts_with("/v1/responses/")
-    {
+    if uri.path().starts_with("/v1/responses/") || uri.path().starts_with("/responses/") {
         message.push_str(
-            ". ai-proxy does not serve OpenAI's Responses API yet: point the client at Chat Completions \
-             (/v1/chat/completions) or the Anthropic Messages API (/v1/messages)",
+            ". ai-proxy stores no responses: only POST /v1/responses is served (send the whole \
+             conversation in `input`)",
         );
     }
     ApiError::new(StatusCode::NOT_FOUND, "not_found_error", message)

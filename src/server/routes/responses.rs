@@ -1,0 +1,71 @@
+//! `POST /v1/responses` (and `/responses`): the OpenAI Responses API on every routed model,
+//! translated through the hub format by `translate::responses`. Stateless: nothing is stored,
+//! so `previous_response_id` and the retrieve/cancel routes are refused with a message; tools
+//! only OpenAI can run (hosted web search, ...) are left out (logged at debug level).
+//! Errors are in OpenAI's shape; a stream that fails after it started ends with
+//! `response.failed`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use super::chat::logged_error;
+use super::json;
+use crate::providers::{ChatOutput, ProviderError};
+use crate::server::AppState;
+use crate::server::body::{ModelRequest, parse_model_request};
+use crate::server::error::{ApiError, route_error};
+use crate::server::log::{CallLog, LoggedByCall};
+use crate::server::stream::event_stream;
+use crate::translate::responses;
+use crate::wire::responses::ResponsesRequest;
+
+const ENDPOINT: &str = "/v1/responses";
+
+pub async fn create(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let req: ResponsesRequest = match parse_model_request(body, state.max_body(), ENDPOINT, None) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let (hub, echo) = match responses::to_hub(req) {
+        Ok(ok) => ok,
+        Err(e) => return ApiError::bad_request(format!("{ENDPOINT}: {}", e.message)).with_param(e.param).into_response(),
+    };
+    if !echo.dropped_tools.is_empty() {
+        tracing::debug!("{ENDPOINT}: left out tools only OpenAI can run: {}", echo.dropped_tools.join(", "));
+    }
+    let alias = hub.model.clone();
+    let mut log = CallLog::new("responses", &alias, hub.is_stream());
+    let (routed, output) = match state.router().chat(hub).await {
+        Ok(ok) => ok,
+        Err(err) => return logged_error(route_error(err, ENDPOINT), log),
+    };
+    log.provider = routed.dep.provider.name();
+    match output {
+        ChatOutput::Complete(completion) => {
+            if let Some(u) = &completion.usage {
+                routed.record_tokens(u.total_tokens);
+                log.usage = Some(u.clone());
+            }
+            let mut resp = json(&responses::from_hub(completion, &alias, &echo));
+            resp.extensions_mut().insert(LoggedByCall);
+            resp
+        }
+        ChatOutput::Stream(mut stream) => match stream.next().await {
+            Some(Ok(first)) => event_stream(first, stream, responses::StreamState::new(&alias, echo), routed, log),
+            Some(Err(err)) => logged_error(ApiError::from(err), log),
+            None => logged_error(
+                ApiError::from(ProviderError::protocol("the upstream closed the stream without sending anything")),
+                log,
+            ),
+        },
+    }
+}
+
+impl ModelRequest for ResponsesRequest {
+    fn model_mut(&mut self) -> &mut String {
+        &mut self.model
+    }
+}
