@@ -92,32 +92,27 @@ fn whole_request_mock(c: &mut Criterion) {
     let app = server::app(AppState::from_config(&cfg));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     c.bench_function("app: POST /v1/chat/completions to a mock model (no socket)", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let req = Request::post("/v1/chat/completions")
-                    .header("content-type", "application/json")
-                    .body(Body::from(REQUEST))
-                    .expect("request");
-                let resp = app.clone().oneshot(req).await.expect("response");
-                black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
-            })
-        })
+        b.iter(|| rt.block_on(post_chat(app.clone())))
     });
     // The same through `LiveApp`, as `server::serve` answers (the router can be replaced by a
     // reload): the difference is the per-request cost of reloadability.
     let live = server::LiveApp::new(app.clone());
     c.bench_function("app via LiveApp: the same request, replaceable router", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let req = Request::post("/v1/chat/completions")
-                    .header("content-type", "application/json")
-                    .body(Body::from(REQUEST))
-                    .expect("request");
-                let resp = live.clone().oneshot(req).await.expect("response");
-                black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
-            })
-        })
+        b.iter(|| rt.block_on(post_chat(live.clone())))
     });
+}
+
+/// One chat request through `svc`, body read to the end.
+async fn post_chat<S>(svc: S) -> Bytes
+where
+    S: tower::Service<Request<Body>, Response = axum::response::Response, Error = std::convert::Infallible>,
+{
+    let req = Request::post("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(Body::from(REQUEST))
+        .expect("request");
+    let resp = svc.oneshot(req).await.expect("response");
+    black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
 }
 
 criterion_group!(benches, request_roundtrip, completion_roundtrip, sse_decode, chunk_relay, whole_request_mock);

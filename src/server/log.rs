@@ -8,6 +8,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::router::Routed;
 use crate::wire::openai::Usage;
 
 /// Marker on responses whose line a [`CallLog`] writes.
@@ -55,6 +56,14 @@ impl CallLog {
             usage: None,
             stream,
             stream_error: None,
+        }
+    }
+
+    /// Count a call's usage against the deployment's `tpm` and keep it for the log line.
+    pub fn count(&mut self, routed: &Routed, usage: Option<&Usage>) {
+        if let Some(u) = usage {
+            routed.record_tokens(u.total_tokens);
+            self.usage = Some(u.clone());
         }
     }
 }

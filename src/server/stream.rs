@@ -83,10 +83,7 @@ pub fn openai_stream(
             match st.chunks.next().await {
                 Some(Ok(mut chunk)) => {
                     chunk.model.clone_from(&st.alias);
-                    if let Some(u) = &chunk.usage {
-                        st.routed.record_tokens(u.total_tokens);
-                        st.log.usage = Some(u.clone());
-                    }
+                    st.log.count(&st.routed, chunk.usage.as_ref());
                     if !st.include_usage {
                         if chunk.choices.is_empty() && chunk.usage.is_some() {
                             continue;
@@ -208,10 +205,7 @@ pub fn event_stream<D: EventDialect>(first: ChatChunk, rest: ChunkStream, dialec
             let mut buf = Vec::new();
             match st.chunks.next().await {
                 Some(Ok(chunk)) => {
-                    if let Some(u) = &chunk.usage {
-                        st.routed.record_tokens(u.total_tokens);
-                        st.log.usage = Some(u.clone());
-                    }
+                    st.log.count(&st.routed, chunk.usage.as_ref());
                     st.translator.on_chunk(chunk, &mut buf);
                 }
                 Some(Err(err)) => {

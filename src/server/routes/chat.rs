@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::json;
+use super::logged_json;
 use crate::providers::ChatOutput;
 use crate::server::AppState;
 use crate::server::body::parse_model_request;
@@ -47,13 +47,8 @@ async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Opt
     match output {
         ChatOutput::Complete(mut completion) => {
             completion.model = alias;
-            if let Some(u) = &completion.usage {
-                routed.record_tokens(u.total_tokens);
-                log.usage = Some(u.clone());
-            }
-            let mut resp = json(&completion);
-            resp.extensions_mut().insert(LoggedByCall);
-            resp
+            log.count(&routed, completion.usage.as_ref());
+            logged_json(&completion)
         }
         ChatOutput::Stream(mut stream) => match stream.next().await {
             Some(Ok(first)) => openai_stream(first, stream, alias, include_usage, routed, log),

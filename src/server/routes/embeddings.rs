@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::json;
+use super::logged_json;
 use crate::server::AppState;
 use crate::server::body::parse_model_request;
 use crate::server::error::route_error;
-use crate::server::log::{CallLog, LoggedByCall};
+use crate::server::log::CallLog;
 use crate::wire::openai::EmbeddingsRequest;
 
 const ENDPOINT: &str = "/embeddings";
@@ -38,13 +38,8 @@ async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Opt
         Ok((routed, mut resp)) => {
             log.provider = routed.dep.provider.name();
             resp.model = alias;
-            if let Some(u) = &resp.usage {
-                routed.record_tokens(u.total_tokens);
-                log.usage = Some(u.clone());
-            }
-            let mut r = json(&resp);
-            r.extensions_mut().insert(LoggedByCall);
-            r
+            log.count(&routed, resp.usage.as_ref());
+            logged_json(&resp)
         }
         Err(err) => logged_error(route_error(err, ENDPOINT), log),
     }

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::chat::logged_error;
-use super::json;
+use super::{json, logged_json};
 use crate::providers::{ChatOutput, ProviderError};
 use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, Dialect, route_error};
-use crate::server::log::{CallLog, LoggedByCall};
+use crate::server::log::CallLog;
 use crate::server::stream::event_stream;
 use crate::translate::anthropic::{self, TranslateError};
 use crate::translate::tokens;
@@ -38,16 +38,9 @@ pub async fn messages(State(state): State<AppState>, body: Result<Bytes, BytesRe
     log.provider = routed.dep.provider.name();
     match output {
         ChatOutput::Complete(completion) => {
-            if let Some(u) = &completion.usage {
-                routed.record_tokens(u.total_tokens);
-                log.usage = Some(u.clone());
-            }
+            log.count(&routed, completion.usage.as_ref());
             match anthropic::from_hub(completion, &alias) {
-                Ok(message) => {
-                    let mut resp = json(&message);
-                    resp.extensions_mut().insert(LoggedByCall);
-                    resp
-                }
+                Ok(message) => logged_json(&message),
                 Err(e) => logged_error(translate_error(e), log),
             }
         }

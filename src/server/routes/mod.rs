@@ -44,3 +44,10 @@ pub fn json<T: serde::Serialize>(value: &T) -> Response {
         Err(e) => ApiError::internal(format!("cannot encode response: {e}")).into_response(),
     }
 }
+
+/// [`json`] for a model call whose `CallLog` writes the log line (not the middleware).
+pub fn logged_json<T: serde::Serialize>(value: &T) -> Response {
+    let mut resp = json(value);
+    resp.extensions_mut().insert(super::log::LoggedByCall);
+    resp
+}

@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::chat::logged_error;
-use super::json;
+use super::logged_json;
 use crate::providers::{ChatOutput, ProviderError};
 use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, route_error};
-use crate::server::log::{CallLog, LoggedByCall};
+use crate::server::log::CallLog;
 use crate::server::stream::event_stream;
 use crate::translate::responses;
 use crate::wire::responses::ResponsesRequest;
@@ -45,13 +45,8 @@ pub async fn create(State(state): State<AppState>, body: Result<Bytes, BytesReje
     log.provider = routed.dep.provider.name();
     match output {
         ChatOutput::Complete(completion) => {
-            if let Some(u) = &completion.usage {
-                routed.record_tokens(u.total_tokens);
-                log.usage = Some(u.clone());
-            }
-            let mut resp = json(&responses::from_hub(completion, &alias, &echo));
-            resp.extensions_mut().insert(LoggedByCall);
-            resp
+            log.count(&routed, completion.usage.as_ref());
+            logged_json(&responses::from_hub(completion, &alias, &echo))
         }
         ChatOutput::Stream(mut stream) => match stream.next().await {
             Some(Ok(first)) => event_stream(first, stream, responses::StreamState::new(&alias, echo), routed, log),
