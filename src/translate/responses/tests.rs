@@ -6,6 +6,8 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest};
+use crate::wire::responses::ResponsesRequest;
 
 fn req(v: Value) -> ResponsesRequest {
     serde_json::from_value(v).expect("request")
