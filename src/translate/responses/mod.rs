@@ -17,9 +17,10 @@
 //! `file_search`, `code_interpreter`, ...) are left out and reported in [`Echo`] for the log;
 //! server-side state (`previous_response_id`, `conversation`) is refused with a message.
 //!
-//! Responses: one output item per kind, in the order the model produced them: `reasoning`
-//! (its text as a summary), `message` (`output_text`), then a `function_call` per tool call.
-//! Streams: text and reasoning are relayed as they come (`response.output_text.delta`,
+//! Responses: `reasoning` (its text as a summary), `message` (`output_text`), then a
+//! `function_call` (or `custom_tool_call`) per tool call.
+//! Streams: text and reasoning are relayed as they come, an item each time the model switches
+//! between them (`response.output_text.delta`,
 //! `response.reasoning_summary_text.delta`); function calls are sent whole when the upstream
 //! finishes (their argument fragments may interleave), then `response.completed` carries the
 //! whole response with usage. An upstream failure ends the stream with `response.failed`.
