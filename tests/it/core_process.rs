@@ -353,7 +353,8 @@ model_list:
       model: mock/echo
 "#;
     let gw = Gateway::builder(cfg).start();
-    assert!(gw.stderr().contains("os.environ/MY_QWEN_KEY"), "{}", gw.stderr());
+    let log = gw.stderr_with("os.environ/MY_QWEN_KEY");
+    assert!(log.contains("os.environ/MY_QWEN_KEY"), "{log}");
     let c = client();
     let ready: Value = c.get(gw.url("/health/readiness")).send().await.expect("send").json().await.expect("json");
     assert_eq!(ready["status"], "healthy");
@@ -460,7 +461,8 @@ async fn sighup_reloads_the_config_in_place_and_a_broken_one_is_refused() {
     }
     assert!(seen.contains(&"mock-added".to_owned()), "reloaded on the same address: {seen:?}\n{}", gw.stderr());
     assert_eq!(inflight.await.expect("join").as_u16(), 200, "the in-flight request completed");
-    assert!(gw.stderr().contains("reloaded the config on SIGHUP"), "{}", gw.stderr());
+    let log = gw.stderr_with("reloaded the config on SIGHUP");
+    assert!(log.contains("reloaded the config on SIGHUP"), "{log}");
 
     // A broken file is refused with the reason; the previous config keeps serving.
     std::fs::write(&config_path, "model_list:\n  - model_name: [broken\n").expect("write");

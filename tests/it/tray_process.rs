@@ -202,6 +202,13 @@ mod xvfb {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(available, 2, "reloaded in place; stderr:\n{}", tray.stderr());
+        // The log line comes right after the switch, on another thread's pipe.
+        for _ in 0..100 {
+            if tray.stderr().contains("reloaded the config on") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert!(tray.stderr().contains("reloaded the config on"), "{}", tray.stderr());
 
         // SIGTERM while a request is in flight: it completes, then the app exits cleanly.

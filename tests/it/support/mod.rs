@@ -268,6 +268,19 @@ impl Gateway {
         self.stderr.lock().expect("lock").clone()
     }
 
+    /// The log once it contains `needle` (stderr is read on its own thread, so a line written
+    /// before the stdout "listening" line may arrive after it), waiting at most 5 s.
+    pub fn stderr_with(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) || start.elapsed() > Duration::from_secs(5) {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
