@@ -8,6 +8,7 @@ left out, a `namespace` tool flattened, the tool call and its output round-tripp
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -68,6 +69,11 @@ wire_api = "responses"
     # Codex ran the command and the model's final answer quotes the tool output.
     assert "The exec_command tool returned:" in out, out
     assert out.count("codex-through-ai-proxy") >= 2, out
+    # The request log lines are read from the gateway's stderr on another thread: wait a little.
+    line = "responses model=mock provider=mock status=200 stream"
+    deadline = time.monotonic() + 5
+    while gw.stderr.count(line) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = gw.stderr
-    assert log.count("responses model=mock provider=mock status=200 stream") >= 2, log
+    assert log.count(line) >= 2, log
     assert MASTER_KEY not in log
