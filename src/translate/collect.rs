@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::wire::openai::{ChatChunk, ChatCompletion, Choice, Content, FunctionCall, Message, ToolCall};
+use crate::wire::openai::{ChatChunk, ChatCompletion, Choice, Content, FunctionCall, Message, ToolCall, ToolCallDelta};
 
 #[derive(Debug, Default)]
 pub struct Collector {
@@ -25,7 +25,7 @@ struct ChoiceSoFar {
     role: Option<String>,
     content: Option<String>,
     reasoning: Option<String>,
-    tool_calls: Vec<(u32, ToolCall)>,
+    tool_calls: ToolCallParts,
     finish_reason: Option<String>,
     extra: Map<String, Value>,
 }
@@ -67,36 +67,7 @@ impl Collector {
             append(&mut so_far.content, d.content);
             append(&mut so_far.reasoning, d.reasoning_content);
             for call in d.tool_calls.into_iter().flatten() {
-                let at = match so_far.tool_calls.iter().position(|(i, _)| *i == call.index) {
-                    Some(p) => p,
-                    None => {
-                        let empty = ToolCall {
-                            id: String::new(),
-                            kind: String::new(),
-                            function: FunctionCall::default(),
-                            extra: Map::new(),
-                        };
-                        so_far.tool_calls.push((call.index, empty));
-                        so_far.tool_calls.len() - 1
-                    }
-                };
-                let merged = &mut so_far.tool_calls[at].1;
-                if let Some(id) = call.id.filter(|s| !s.is_empty())
-                    && merged.id.is_empty()
-                {
-                    merged.id = id;
-                }
-                if let Some(kind) = call.kind.filter(|s| !s.is_empty()) {
-                    merged.kind = kind;
-                }
-                if let Some(f) = call.function {
-                    if let Some(name) = f.name.filter(|s| !s.is_empty())
-                        && merged.function.name.is_empty()
-                    {
-                        merged.function.name = name;
-                    }
-                    merged.function.arguments.push_str(f.arguments.as_deref().unwrap_or_default());
-                }
+                so_far.tool_calls.push(call);
             }
             if choice.finish_reason.is_some() {
                 so_far.finish_reason = choice.finish_reason;
@@ -112,16 +83,7 @@ impl Collector {
             .choices
             .into_iter()
             .map(|s| {
-                let tool_calls: Vec<ToolCall> = s
-                    .tool_calls
-                    .into_iter()
-                    .map(|(_, mut call)| {
-                        if call.kind.is_empty() {
-                            call.kind = "function".to_owned();
-                        }
-                        call
-                    })
-                    .collect();
+                let tool_calls = s.tool_calls.finish();
                 Choice {
                     index: s.index,
                     message: Message {
@@ -140,6 +102,60 @@ impl Collector {
         choices.sort_by_key(|c| c.index);
         completion.choices = choices;
         completion
+    }
+}
+
+/// Tool calls assembled from their stream fragments, by index: the first non-empty id and
+/// name win, argument fragments are appended (shared with `translate::responses`' stream).
+#[derive(Debug, Default)]
+pub struct ToolCallParts(Vec<(u32, ToolCall)>);
+
+impl ToolCallParts {
+    pub fn push(&mut self, call: ToolCallDelta) {
+        let at = match self.0.iter().position(|(i, _)| *i == call.index) {
+            Some(p) => p,
+            None => {
+                let empty = ToolCall {
+                    id: String::new(),
+                    kind: String::new(),
+                    function: FunctionCall::default(),
+                    extra: Map::new(),
+                };
+                self.0.push((call.index, empty));
+                self.0.len() - 1
+            }
+        };
+        let merged = &mut self.0[at].1;
+        if let Some(id) = call.id.filter(|s| !s.is_empty())
+            && merged.id.is_empty()
+        {
+            merged.id = id;
+        }
+        if let Some(kind) = call.kind.filter(|s| !s.is_empty()) {
+            merged.kind = kind;
+        }
+        if let Some(f) = call.function {
+            if let Some(name) = f.name.filter(|s| !s.is_empty())
+                && merged.function.name.is_empty()
+            {
+                merged.function.name = name;
+            }
+            merged.function.arguments.push_str(f.arguments.as_deref().unwrap_or_default());
+        }
+    }
+
+    /// The calls in the order they first appeared (`type` defaulted to `function`; an id the
+    /// upstream never sent stays empty).
+    pub fn finish(self) -> Vec<ToolCall> {
+        self.0
+            .into_iter()
+            .map(|(_, mut call)| {
+                if call.kind.is_empty() {
+                    call.kind = "function".to_owned();
+                }
+                call
+            })
+            .collect()
     }
 }
 

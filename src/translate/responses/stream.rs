@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::Echo;
 use super::response::{message_item, reasoning_item, response_id, response_object, status_of, tool_call_item, usage_json};
+use crate::translate::collect::ToolCallParts;
 use crate::wire::openai::{ChatChunk, Usage};
 
 /// One stream event: its `type` is also the SSE event name.
@@ -38,8 +39,8 @@ pub struct StreamState {
     done: Vec<Value>,
     reasoning: String,
     text: String,
-    /// Tool calls by their stream index: id, name, argument fragments joined.
-    calls: Vec<(u32, String, String, String)>,
+    /// Tool calls assembled from their fragments (sent whole at the end).
+    calls: ToolCallParts,
     finish: Option<String>,
     usage: Option<Usage>,
 }
@@ -58,7 +59,7 @@ impl StreamState {
             done: Vec::new(),
             reasoning: String::new(),
             text: String::new(),
-            calls: Vec::new(),
+            calls: ToolCallParts::default(),
             finish: None,
             usage: None,
         }
@@ -178,27 +179,7 @@ impl StreamState {
                 self.text_delta(&mut out, &t);
             }
             for call in d.tool_calls.into_iter().flatten() {
-                let at = match self.calls.iter().position(|c| c.0 == call.index) {
-                    Some(p) => p,
-                    None => {
-                        self.calls.push((call.index, String::new(), String::new(), String::new()));
-                        self.calls.len() - 1
-                    }
-                };
-                let slot = &mut self.calls[at];
-                if let Some(id) = call.id.filter(|s| !s.is_empty())
-                    && slot.1.is_empty()
-                {
-                    slot.1 = id;
-                }
-                if let Some(f) = call.function {
-                    if let Some(name) = f.name.filter(|s| !s.is_empty())
-                        && slot.2.is_empty()
-                    {
-                        slot.2 = name;
-                    }
-                    slot.3.push_str(f.arguments.as_deref().unwrap_or_default());
-                }
+                self.calls.push(call);
             }
             if choice.finish_reason.is_some() {
                 self.finish = choice.finish_reason;
@@ -215,10 +196,11 @@ impl StreamState {
         }
         self.start(&mut out);
         self.close(&mut out);
-        let calls = std::mem::take(&mut self.calls);
-        for (n, (_, id, name, args)) in calls.into_iter().enumerate() {
+        let calls = std::mem::take(&mut self.calls).finish();
+        for (n, call) in calls.into_iter().enumerate() {
             let index = self.output_index();
-            let call_id = if id.is_empty() { format!("call_{n}_{}", self.rid) } else { id };
+            let (name, args) = (call.function.name, call.function.arguments);
+            let call_id = if call.id.is_empty() { format!("call_{n}_{}", self.rid) } else { call.id };
             let added = tool_call_item(&self.rid, n, &call_id, &name, "", &self.echo, "in_progress");
             let item = tool_call_item(&self.rid, n, &call_id, &name, &args, &self.echo, "completed");
             let item_id = item["id"].clone();
