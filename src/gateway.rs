@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::egress::Egress;
 use crate::instance::{self, Occupant};
 use crate::router::Routed;
 use crate::server::{self, AppState, BindError, LiveApp};
@@ -27,6 +28,18 @@ pub enum StartError {
     Bind(BindError),
     #[error("cannot read the listening address: {0}")]
     Address(io::Error),
+}
+
+/// The state for a checked config, its providers built with `egress` (the one the start-up
+/// checks used). A provider that cannot be built is logged; its model answers 503 with why.
+pub fn build_state(config: &Config, egress: &Egress) -> AppState {
+    let state = AppState::with_egress(config, egress);
+    for r in state.router().deployments() {
+        if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
+            tracing::warn!("{reason}");
+        }
+    }
+    state
 }
 
 /// A gateway serving in the background of the current tokio runtime.

@@ -139,12 +139,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let state = AppState::with_egress(&config, &egress);
-        for r in state.router().deployments() {
-            if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
-                tracing::warn!("{reason}");
-            }
-        }
+        let state = gateway::build_state(&config, &egress);
         if args.strict {
             let failed: Vec<&str> = state
                 .router()
@@ -159,13 +154,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let grace = Duration::from_secs(args.grace_seconds);
         let running = gateway::start(state.clone(), &host, port, grace).await?;
         let addr = running.addr();
-        let total = state.router().deployments().len();
-        let ready = state
-            .router()
-            .deployments()
-            .iter()
-            .filter(|r| r.unavailable_reason().is_none())
-            .count();
+        let (ready, total) = state.router().ready_count();
         if config.master_key.is_none() {
             tracing::warn!("no master key set (LITELLM_MASTER_KEY): any local program can call the gateway; listening on loopback only");
         }
@@ -215,14 +204,9 @@ fn reload(args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<(AppState, 
     check_bind_safety(host, &config)?;
     let egress = startup_checks(&config)?;
     report_config(&config, &found);
-    let state = AppState::with_egress(&config, &egress);
-    let deployments = state.router().deployments();
-    let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
-    let mut note = format!(
-        "reloaded the config on SIGHUP ({ready} of {} models ready, config: {})",
-        deployments.len(),
-        config.source
-    );
+    let state = gateway::build_state(&config, &egress);
+    let (ready, total) = state.router().ready_count();
+    let mut note = format!("reloaded the config on SIGHUP ({ready} of {total} models ready, config: {})", config.source);
     let (new_host, new_port) = listen_address(args, &config.env)?;
     if (new_host.as_str(), new_port) != (host, port) {
         note.push_str(&format!("; still listening on {host}:{port}: a new address ({new_host}:{new_port}) needs a restart"));
@@ -233,7 +217,7 @@ fn reload(args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<(AppState, 
 /// The checks `serve` and the tray run before starting: `validate`'s start-up checks (errors
 /// stop start-up with the same text `ai-proxy validate` prints; the rest are logged) and
 /// egress's (a CA file that cannot be used or a malformed proxy URL is fatal). Returns the
-/// checked `Egress` for [`AppState::with_egress`], so nothing is read twice.
+/// checked `Egress` for [`gateway::build_state`], so nothing is read twice.
 pub fn startup_checks(config: &Config) -> anyhow::Result<Egress> {
     for c in config::validate::startup_checks(config)? {
         if !matches!(c.kind, Kind::Variable | Kind::MasterKey) {

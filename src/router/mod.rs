@@ -148,6 +148,12 @@ impl Router {
         &self.deployments
     }
 
+    /// `(ready, total)` deployments: the "N of M models ready" of start-up and reload lines.
+    pub fn ready_count(&self) -> (usize, usize) {
+        let ready = self.deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
+        (ready, self.deployments.len())
+    }
+
     /// Aliases in config order (wildcards included as written).
     pub fn aliases(&self) -> &[String] {
         &self.aliases

@@ -154,7 +154,7 @@ impl Controller {
             },
         };
         self.remember(&loaded);
-        let state = state_for(&loaded);
+        let state = gateway::build_state(&loaded.config, &loaded.egress);
         match gateway::start(state.clone(), &loaded.host, loaded.port, self.grace).await {
             Ok(running) => {
                 let url = running.url();
@@ -177,7 +177,7 @@ impl Controller {
     /// Switch the running gateway to a config on the same address: the port stays open and
     /// requests in flight finish on the previous config.
     fn switch(&mut self, loaded: Loaded) {
-        let state = state_for(&loaded);
+        let state = gateway::build_state(&loaded.config, &loaded.egress);
         let Some(running) = &self.running else { return };
         let url = running.url();
         running.replace(state.clone());
@@ -193,10 +193,8 @@ impl Controller {
 
     /// Ready and total models of a state, and the menu's model list from it.
     fn count_models(&mut self, state: &AppState) -> (usize, usize) {
-        let deployments = state.router().deployments();
-        self.snap.models = gateway::models_of_router(deployments);
-        let ready = deployments.iter().filter(|r| r.unavailable_reason().is_none()).count();
-        (ready, deployments.len())
+        self.snap.models = gateway::models_of_router(state.router().deployments());
+        state.router().ready_count()
     }
 
     async fn stop(&mut self) {
@@ -274,17 +272,6 @@ impl Controller {
         self.snap.login = self.login_state().await;
         self.emit();
     }
-}
-
-/// The gateway state for a loaded config; providers that cannot be built are logged.
-fn state_for(loaded: &Loaded) -> AppState {
-    let state = AppState::with_egress(&loaded.config, &loaded.egress);
-    for r in state.router().deployments() {
-        if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
-            tracing::warn!("{reason}");
-        }
-    }
-    state
 }
 
 #[cfg(test)]
