@@ -170,12 +170,8 @@ fn write_events(buf: &mut Vec<u8>, events: &[Event]) {
 
 fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
     for ev in events {
-        buf.extend_from_slice(b"event: ");
-        buf.extend_from_slice(ev.name().as_bytes());
-        buf.extend_from_slice(b"\ndata: ");
         // A `Value` always serializes.
-        let _ = serde_json::to_writer(&mut *buf, &ev.0);
-        buf.extend_from_slice(b"\n\n");
+        named_frame(buf, ev.name(), &serde_json::to_vec(&ev.0).unwrap_or_default());
     }
 }
 
@@ -226,12 +222,16 @@ pub fn event_stream<D: EventDialect>(first: ChatChunk, rest: ChunkStream, dialec
 
 /// `event: NAME\ndata: {json}\n\n`
 pub fn event_frame(buf: &mut Vec<u8>, ev: &Event) {
+    let json = serde_json::to_vec(ev)
+        .unwrap_or_else(|_| br#"{"type":"error","error":{"type":"api_error","message":"cannot encode event"}}"#.to_vec());
+    named_frame(buf, ev.name(), &json);
+}
+
+/// `event: NAME\ndata: {json}\n\n`, for every named-event dialect.
+fn named_frame(buf: &mut Vec<u8>, name: &str, json: &[u8]) {
     buf.extend_from_slice(b"event: ");
-    buf.extend_from_slice(ev.name().as_bytes());
+    buf.extend_from_slice(name.as_bytes());
     buf.extend_from_slice(b"\ndata: ");
-    match serde_json::to_vec(ev) {
-        Ok(json) => buf.extend_from_slice(&json),
-        Err(_) => buf.extend_from_slice(br#"{"type":"error","error":{"type":"api_error","message":"cannot encode event"}}"#),
-    }
+    buf.extend_from_slice(json);
     buf.extend_from_slice(b"\n\n");
 }
