@@ -8,20 +8,24 @@ use crate::secrets_setup::{MASTER, ai_proxy_env, assert_served_from_store, keyut
 use crate::support::secret_service::{SessionBus, files_under};
 use crate::support::{Gateway, MockUpstream, dashscope};
 
-fn bus_env(bus: &SessionBus) -> Vec<(&'static str, String)> {
-    bus.env()
-}
-
 /// `ai-proxy <args>` on `bus`, in `cwd`, under the default service name `ai-proxy`.
 fn on_bus(bus: &SessionBus, args: &[&str], cwd: &std::path::Path, stdin: Option<&str>) -> std::process::Output {
-    on_bus_with(bus, args, cwd, stdin, &[])
+    on_bus_with(bus, "ai-proxy", args, cwd, stdin, &[])
 }
 
-fn on_bus_with(bus: &SessionBus, args: &[&str], cwd: &std::path::Path, stdin: Option<&str>, extra: &[(&str, &str)]) -> std::process::Output {
-    let env = bus_env(bus);
+/// `ai-proxy <args>` on `bus` under `service`, with `extra` variables.
+fn on_bus_with(
+    bus: &SessionBus,
+    service: &str,
+    args: &[&str],
+    cwd: &std::path::Path,
+    stdin: Option<&str>,
+    extra: &[(&str, &str)],
+) -> std::process::Output {
+    let env = bus.env();
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     pairs.extend_from_slice(extra);
-    ai_proxy_env(args, "ai-proxy", cwd, stdin, &pairs)
+    ai_proxy_env(args, service, cwd, stdin, &pairs)
 }
 
 #[test]
@@ -150,10 +154,7 @@ fn a_bus_without_a_secret_service_falls_back_to_keyutils_and_naming_it_does_not(
     let service = keyutils_service("bus-fallback");
     let bus = SessionBus::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = bus_env(&bus);
-    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-
-    let set = ai_proxy_env(&["secrets", "set", "QWEN_PROXY"], &service, dir.path(), Some("http://u:pw@127.0.0.1:3128"), &pairs);
+    let set = on_bus_with(&bus, &service, &["secrets", "set", "QWEN_PROXY"], dir.path(), Some("http://u:pw@127.0.0.1:3128"), &[]);
     assert!(set.status.success(), "{}", text(&set));
     assert_eq!(String::from_utf8_lossy(&set.stdout), format!("stored QWEN_PROXY in the keyutils store (service {service})\n"));
     assert_eq!(
@@ -163,8 +164,7 @@ fn a_bus_without_a_secret_service_falls_back_to_keyutils_and_naming_it_does_not(
          using kernel keyutils (values there do not survive a reboot)\n"
     );
 
-    pairs.push(("AI_PROXY_SECRET_STORE", "secret-service"));
-    let named = ai_proxy_env(&["secrets", "set", "QWEN_PROXY"], &service, dir.path(), Some("x"), &pairs);
+    let named = on_bus_with(&bus, &service, &["secrets", "set", "QWEN_PROXY"], dir.path(), Some("x"), &[("AI_PROXY_SECRET_STORE", "secret-service")]);
     assert!(!named.status.success());
     assert_eq!(
         String::from_utf8_lossy(&named.stderr),
@@ -178,9 +178,7 @@ fn a_secret_service_without_a_default_keyring_falls_back_to_keyutils() {
     let service = keyutils_service("no-default-keyring");
     let bus = SessionBus::with_no_default_keyring();
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = bus_env(&bus);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let set = ai_proxy_env(&["secrets", "set", "DASHSCOPE_API_KEY"], &service, dir.path(), Some("sk-x"), &pairs);
+    let set = on_bus_with(&bus, &service, &["secrets", "set", "DASHSCOPE_API_KEY"], dir.path(), Some("sk-x"), &[]);
     assert!(set.status.success(), "{}", text(&set));
     assert_eq!(String::from_utf8_lossy(&set.stdout), format!("stored DASHSCOPE_API_KEY in the keyutils store (service {service})\n"));
     assert_eq!(
