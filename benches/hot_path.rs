@@ -49,7 +49,8 @@ fn completion_roundtrip(c: &mut Criterion) {
     let bytes = Bytes::from_static(COMPLETION.as_bytes());
     c.bench_function("completion: parse upstream + serialize to client", |b| {
         b.iter(|| {
-            let mut resp: ChatCompletion = serde_json::from_slice(black_box(&bytes)).expect("parse");
+            let mut resp: ChatCompletion =
+                serde_json::from_slice(black_box(&bytes)).expect("parse");
             resp.model = "bench".to_owned();
             black_box(serde_json::to_vec(&resp).expect("serialize"))
         })
@@ -105,7 +106,11 @@ fn whole_request_mock(c: &mut Criterion) {
 /// One chat request through `svc`, body read to the end.
 async fn post_chat<S>(svc: S) -> Bytes
 where
-    S: tower::Service<Request<Body>, Response = axum::response::Response, Error = std::convert::Infallible>,
+    S: tower::Service<
+            Request<Body>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        >,
 {
     let req = Request::post("/v1/chat/completions")
         .header("content-type", "application/json")
@@ -115,5 +120,12 @@ where
     black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
 }
 
-criterion_group!(benches, request_roundtrip, completion_roundtrip, sse_decode, chunk_relay, whole_request_mock);
+criterion_group!(
+    benches,
+    request_roundtrip,
+    completion_roundtrip,
+    sse_decode,
+    chunk_relay,
+    whole_request_mock
+);
 criterion_main!(benches);

@@ -26,7 +26,8 @@ const OPENAI_COMPLETION: &str = r#"{"id":"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012
 
 const GEMINI_COMPLETION: &str = r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"Hello! This is a fixed response from the benchmark mock upstream. It is long enough to look like a real short answer from a chat model."}]},"finishReason":"STOP","avgLogprobs":-0.05}],"usageMetadata":{"promptTokenCount":25,"candidatesTokenCount":28,"totalTokenCount":53,"trafficType":"ON_DEMAND"},"modelVersion":"gemini-2.5-flash","createTime":"2026-11-29T12:00:00.000000Z","responseId":"bench-mock-response"}"#;
 
-const TOKEN: &str = r#"{"access_token":"ya29.bench-mock-token","expires_in":3599,"token_type":"Bearer"}"#;
+const TOKEN: &str =
+    r#"{"access_token":"ya29.bench-mock-token","expires_in":3599,"token_type":"Bearer"}"#;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -157,16 +158,18 @@ fn gemini_frames(n: u32) -> Vec<Bytes> {
 
 /// The first frame at once, then one frame every `ms` milliseconds.
 fn sse(frames: Vec<Bytes>, ms: u64) -> Response {
-    let stream = futures_util::stream::unfold((frames.into_iter(), true), move |(mut it, first)| async move {
-        let frame = it.next()?;
-        if !first && ms > 0 {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        Some((Ok::<Bytes, Infallible>(stamp(frame)), (it, false)))
-    });
+    let stream = futures_util::stream::unfold(
+        (frames.into_iter(), true),
+        move |(mut it, first)| async move {
+            let frame = it.next()?;
+            if !first && ms > 0 {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            Some((Ok::<Bytes, Infallible>(stamp(frame)), (it, false)))
+        },
+    );
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     resp
 }
 
@@ -190,8 +193,7 @@ fn stamp(frame: Bytes) -> Bytes {
 
 fn json(body: &'static str) -> Response {
     let mut resp = Response::new(Body::from(body));
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 

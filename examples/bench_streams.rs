@@ -30,13 +30,16 @@ async fn main() -> Result<(), String> {
     let n: usize = args[3].parse().map_err(|_| format!("N must be a number: {}", args[3]))?;
     let mut headers = reqwest::header::HeaderMap::new();
     for h in &args[4..] {
-        let (k, v) = h.split_once(':').ok_or_else(|| format!("header must be `name: value`: {h}"))?;
+        let (k, v) =
+            h.split_once(':').ok_or_else(|| format!("header must be `name: value`: {h}"))?;
         headers.insert(
-            reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).map_err(|e| e.to_string())?,
+            reqwest::header::HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|e| e.to_string())?,
             reqwest::header::HeaderValue::from_str(v.trim()).map_err(|e| e.to_string())?,
         );
     }
-    headers.insert(reqwest::header::CONTENT_TYPE, "application/json".parse().map_err(|_| "header")?);
+    headers
+        .insert(reqwest::header::CONTENT_TYPE, "application/json".parse().map_err(|_| "header")?);
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .no_proxy()
@@ -64,12 +67,8 @@ struct Trace {
 
 async fn one(client: &reqwest::Client, url: &str, body: &str) -> Result<Trace, String> {
     let start = Instant::now();
-    let resp = client
-        .post(url)
-        .body(body.to_owned())
-        .send()
-        .await
-        .map_err(|e| format!("send: {e}"))?;
+    let resp =
+        client.post(url).body(body.to_owned()).send().await.map_err(|e| format!("send: {e}"))?;
     if !resp.status().is_success() {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -93,12 +92,7 @@ async fn one(client: &reqwest::Client, url: &str, body: &str) -> Result<Trace, S
         }
     }
     let ttfb = *events.first().ok_or("the stream had no data event")?;
-    Ok(Trace {
-        ttfb,
-        events,
-        reads_with_events,
-        transit_ms,
-    })
+    Ok(Trace { ttfb, events, reads_with_events, transit_ms })
 }
 
 fn unix_us() -> i128 {
@@ -129,7 +123,12 @@ fn count_events(bytes: &[u8]) -> usize {
     bytes.windows(5).filter(|w| w == b"data:").count()
 }
 
-async fn latency(client: &reqwest::Client, url: &str, body: &str, n: usize) -> Result<serde_json::Value, String> {
+async fn latency(
+    client: &reqwest::Client,
+    url: &str,
+    body: &str,
+    n: usize,
+) -> Result<serde_json::Value, String> {
     // One warm-up request opens the connections.
     tokio::time::timeout(REQUEST_TIMEOUT, one(client, url, body))
         .await
@@ -151,10 +150,8 @@ async fn latency(client: &reqwest::Client, url: &str, body: &str, n: usize) -> R
         })
         .collect();
     // Gap between consecutive events inside one request, all requests pooled.
-    let mut gaps: Vec<f64> = traces
-        .iter()
-        .flat_map(|t| t.events.windows(2).map(|w| ms(w[1] - w[0])))
-        .collect();
+    let mut gaps: Vec<f64> =
+        traces.iter().flat_map(|t| t.events.windows(2).map(|w| ms(w[1] - w[0]))).collect();
     let reads: usize = traces.iter().map(|t| t.reads_with_events).sum();
     let mut transit: Vec<f64> = traces.iter().flat_map(|t| t.transit_ms.iter().copied()).collect();
     let evs: usize = traces.iter().map(|t| t.events.len()).sum();
@@ -174,7 +171,12 @@ async fn latency(client: &reqwest::Client, url: &str, body: &str, n: usize) -> R
     }))
 }
 
-async fn hold(client: reqwest::Client, url: String, body: String, n: usize) -> Result<serde_json::Value, String> {
+async fn hold(
+    client: reqwest::Client,
+    url: String,
+    body: String,
+    n: usize,
+) -> Result<serde_json::Value, String> {
     let opened = Arc::new(AtomicUsize::new(0));
     let notify = Arc::new(tokio::sync::Notify::new());
     let start = Instant::now();
@@ -202,9 +204,7 @@ async fn hold(client: reqwest::Client, url: String, body: String, n: usize) -> R
                 }
                 Ok::<usize, String>(events)
             };
-            tokio::time::timeout(REQUEST_TIMEOUT, run)
-                .await
-                .map_err(|_| "timed out".to_owned())?
+            tokio::time::timeout(REQUEST_TIMEOUT, run).await.map_err(|_| "timed out".to_owned())?
         }));
     }
     // Wait (bounded) until every stream has its first event, then tell the caller.

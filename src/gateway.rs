@@ -52,7 +52,12 @@ pub struct Running {
 
 /// Bind `host:port` and serve `state` on a background task. After [`Running::stop`], new
 /// connections are refused and in-flight requests and streams get `grace` to finish.
-pub async fn start(state: AppState, host: &str, port: u16, grace: Duration) -> Result<Running, StartError> {
+pub async fn start(
+    state: AppState,
+    host: &str,
+    port: u16,
+    grace: Duration,
+) -> Result<Running, StartError> {
     let listener = match server::bind(host, port).await {
         Ok(l) => l,
         Err(BindError::PortInUse { host, port }) => {
@@ -69,12 +74,7 @@ pub async fn start(state: AppState, host: &str, port: u16, grace: Duration) -> R
     };
     let app = LiveApp::new(server::app(state));
     let task = tokio::spawn(server::serve(listener, app.clone(), shutdown, grace));
-    Ok(Running {
-        addr,
-        app,
-        stop: Some(tx),
-        task,
-    })
+    Ok(Running { addr, app, stop: Some(tx), task })
 }
 
 impl Running {
@@ -148,19 +148,16 @@ pub struct ModelEntry {
 /// failures count as unavailable).
 pub fn models_of_router(deployments: &[Arc<Routed>]) -> Vec<ModelEntry> {
     group(
-        deployments
-            .iter()
-            .map(|r| (r.dep.alias.as_str(), r.dep.provider.name(), r.unavailable_reason().is_none())),
+        deployments.iter().map(|r| {
+            (r.dep.alias.as_str(), r.dep.provider.name(), r.unavailable_reason().is_none())
+        }),
     )
 }
 
 /// Models of a loaded config, one entry per alias in config order.
 pub fn models_of_config(config: &Config) -> Vec<ModelEntry> {
     group(
-        config
-            .deployments
-            .iter()
-            .map(|d| (d.alias.as_str(), d.provider.name(), d.is_available())),
+        config.deployments.iter().map(|d| (d.alias.as_str(), d.provider.name(), d.is_available())),
     )
 }
 
@@ -216,7 +213,11 @@ model_list:
         assert_eq!(
             m,
             vec![
-                ModelEntry { alias: "gpt-4o".into(), providers: vec!["azure", "openai"], available: true },
+                ModelEntry {
+                    alias: "gpt-4o".into(),
+                    providers: vec!["azure", "openai"],
+                    available: true
+                },
                 ModelEntry { alias: "mock".into(), providers: vec!["mock"], available: true },
             ]
         );
@@ -224,7 +225,8 @@ model_list:
 
     #[tokio::test]
     async fn start_serves_and_stop_releases_the_port() {
-        let cfg = config::load(config::EMBEDDED_DEFAULT, Source::Embedded, Env::default()).expect("config");
+        let cfg = config::load(config::EMBEDDED_DEFAULT, Source::Embedded, Env::default())
+            .expect("config");
         let running = start(AppState::from_config(&cfg), "127.0.0.1", 0, Duration::from_secs(1))
             .await
             .expect("start");
@@ -249,17 +251,27 @@ model_list:
 
     #[tokio::test]
     async fn a_busy_port_names_the_ai_proxy_holding_it() {
-        let cfg = config::load(config::EMBEDDED_DEFAULT, Source::Embedded, Env::default()).expect("config");
+        let cfg = config::load(config::EMBEDDED_DEFAULT, Source::Embedded, Env::default())
+            .expect("config");
         let first = start(AppState::from_config(&cfg), "127.0.0.1", 0, Duration::from_secs(1))
             .await
             .expect("start");
         let port = first.addr().port();
-        let err = match start(AppState::from_config(&cfg), "127.0.0.1", port, Duration::from_secs(1)).await {
-            Err(e) => e,
-            Ok(_) => panic!("second start on the same port succeeded"),
-        };
+        let err =
+            match start(AppState::from_config(&cfg), "127.0.0.1", port, Duration::from_secs(1))
+                .await
+            {
+                Err(e) => e,
+                Ok(_) => panic!("second start on the same port succeeded"),
+            };
         let msg = err.to_string();
-        assert!(msg.starts_with(&format!("port {port} on 127.0.0.1 is already in use by ai-proxy {}", env!("CARGO_PKG_VERSION"))), "{msg}");
+        assert!(
+            msg.starts_with(&format!(
+                "port {port} on 127.0.0.1 is already in use by ai-proxy {}",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{msg}"
+        );
         assert!(msg.contains("--port"), "{msg}");
         first.stop().await.expect("stop");
     }

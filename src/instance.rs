@@ -121,8 +121,11 @@ pub async fn probe(host: &str, port: u16) -> Occupant {
     let host = probe_host(host).to_owned();
     let exchange = async {
         let mut s = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-        let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        let req = format!("GET /health/readiness HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        let authority =
+            if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let req = format!(
+            "GET /health/readiness HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        );
         s.write_all(req.as_bytes()).await?;
         let mut buf = Vec::new();
         (&mut s).take(64 * 1024).read_to_end(&mut buf).await?;

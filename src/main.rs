@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = ai_proxy::cli::tray::launch_args(std::env::args_os().collect(), std::env::current_exe().ok());
+    let args = ai_proxy::cli::tray::launch_args(
+        std::env::args_os().collect(),
+        std::env::current_exe().ok(),
+    );
     let cli = ai_proxy::cli::Cli::parse_from(args);
     match ai_proxy::cli::run(cli) {
         Ok(code) => code,

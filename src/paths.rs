@@ -66,16 +66,11 @@ impl UserDirs {
 
     /// Where per-user systemd units live (`$XDG_CONFIG_HOME/systemd/user`).
     pub fn systemd_user_dir(&self) -> PathBuf {
-        self.xdg_config
-            .clone()
-            .unwrap_or_else(|| self.home.join(".config"))
-            .join("systemd/user")
+        self.xdg_config.clone().unwrap_or_else(|| self.home.join(".config")).join("systemd/user")
     }
 
     fn xdg_state_home(&self) -> PathBuf {
-        self.xdg_state
-            .clone()
-            .unwrap_or_else(|| self.home.join(".local/state"))
+        self.xdg_state.clone().unwrap_or_else(|| self.home.join(".local/state"))
     }
 }
 

@@ -42,13 +42,10 @@ impl Destination {
             Some(v) if !v.trim().is_empty() => Some(PathBuf::from(v)),
             _ => UserDirs::from_env(env, os).map(|d| d.log_dir()),
         };
-        let quiet = env
-            .get("AI_PROXY_LOG_STDERR")
-            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no"));
-        Destination {
-            stderr: !(quiet && dir.is_some()),
-            dir,
-        }
+        let quiet = env.get("AI_PROXY_LOG_STDERR").is_some_and(|v| {
+            matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "off" | "false" | "no")
+        });
+        Destination { stderr: !(quiet && dir.is_some()), dir }
     }
 
     /// The current log file, if files are written.
@@ -78,7 +75,10 @@ pub fn init_with(dest: &Destination) {
         match RotatingFile::open(dir, LOG_FILE_NAME, MAX_LOG_BYTES, MAX_LOG_FILES) {
             Ok(f) => Some(Arc::new(f)),
             Err(e) => {
-                eprintln!("warning: cannot write logs to {}: {e}; logging to stderr only", dir.display());
+                eprintln!(
+                    "warning: cannot write logs to {}: {e}; logging to stderr only",
+                    dir.display()
+                );
                 None
             }
         }
@@ -96,16 +96,10 @@ pub fn init_with(dest: &Destination) {
             .with_target(false)
     });
     let file_layer = file.map(|f| {
-        tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(f)
-            .with_target(false)
+        tracing_subscriber::fmt::layer().with_ansi(false).with_writer(f).with_target(false)
     });
-    let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(stderr_layer)
-        .with(file_layer)
-        .try_init();
+    let installed =
+        tracing_subscriber::registry().with(filter).with(stderr_layer).with(file_layer).try_init();
     if installed.is_ok() {
         let _ = ACTIVE.set(described);
     }
@@ -128,12 +122,20 @@ mod tests {
 
     #[test]
     fn destination_overrides() {
-        let env = Env::from_vars([("HOME", "/h"), ("AI_PROXY_LOG_DIR", "/var/tmp/l"), ("AI_PROXY_LOG_STDERR", "0")]);
+        let env = Env::from_vars([
+            ("HOME", "/h"),
+            ("AI_PROXY_LOG_DIR", "/var/tmp/l"),
+            ("AI_PROXY_LOG_STDERR", "0"),
+        ]);
         let d = Destination::from_env(&env, Os::Linux);
         assert_eq!(d, Destination { dir: Some("/var/tmp/l".into()), stderr: false });
 
         // Logs must go somewhere: without a file, stderr stays on.
-        let env = Env::from_vars([("HOME", "/h"), ("AI_PROXY_LOG_DIR", "off"), ("AI_PROXY_LOG_STDERR", "0")]);
+        let env = Env::from_vars([
+            ("HOME", "/h"),
+            ("AI_PROXY_LOG_DIR", "off"),
+            ("AI_PROXY_LOG_STDERR", "0"),
+        ]);
         assert_eq!(Destination::from_env(&env, Os::Linux), Destination { dir: None, stderr: true });
         let env = Env::from_vars([("AI_PROXY_LOG_STDERR", "0")]);
         assert_eq!(Destination::from_env(&env, Os::Linux), Destination { dir: None, stderr: true });

@@ -49,7 +49,12 @@ pub struct AzureCli {
 
 impl AzureCli {
     pub fn cache_key(&self) -> String {
-        format!("azure-cli|{}|{}|{}", self.program.display(), self.tenant.as_deref().unwrap_or(""), self.scope)
+        format!(
+            "azure-cli|{}|{}|{}",
+            self.program.display(),
+            self.tenant.as_deref().unwrap_or(""),
+            self.scope
+        )
     }
 
     /// The arguments `az` is run with.
@@ -86,7 +91,11 @@ impl AzureCli {
         let shown = self.program.display();
         let out = match tokio::time::timeout(CLI_TIMEOUT, cmd.output()).await {
             Ok(Ok(out)) => out,
-            Ok(Err(e)) => return Err(AuthError::Unreachable(format!("cannot run the Azure CLI ({shown}): {e}"))),
+            Ok(Err(e)) => {
+                return Err(AuthError::Unreachable(format!(
+                    "cannot run the Azure CLI ({shown}): {e}"
+                )));
+            }
             Err(_) => {
                 return Err(AuthError::Unreachable(format!(
                     "the Azure CLI ({shown}) did not answer within {}s",
@@ -95,11 +104,16 @@ impl AzureCli {
             }
         };
         if !out.status.success() {
-            return Err(AuthError::Refused(describe_failure(&String::from_utf8_lossy(&out.stderr), &shown.to_string())));
+            return Err(AuthError::Refused(describe_failure(
+                &String::from_utf8_lossy(&out.stderr),
+                &shown.to_string(),
+            )));
         }
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let (token, lifetime) = parse_output(&out.stdout, now).map_err(|e| {
-            AuthError::Invalid(format!("the Azure CLI ({shown}) printed something that is not a token: {e}"))
+            AuthError::Invalid(format!(
+                "the Azure CLI ({shown}) printed something that is not a token: {e}"
+            ))
         })?;
         Ok(AccessToken::expiring_in(token, lifetime.unwrap_or(UNKNOWN_EXPIRY_LIFETIME)))
     }
@@ -109,7 +123,8 @@ impl AzureCli {
 pub fn describe_failure(stderr: &str, program: &str) -> String {
     let text = stderr.trim();
     let text = text.strip_prefix("ERROR:").unwrap_or(text).trim();
-    let mut msg = format!("the Azure CLI ({program}) could not get a token: {}", truncate(text, 600));
+    let mut msg =
+        format!("the Azure CLI ({program}) could not get a token: {}", truncate(text, 600));
     if text.contains("az login") || text.contains("AADSTS70043") || text.contains("AADSTS700082") {
         msg.push_str(". Run `az login` (and `az account set --subscription ...` if needed), or configure a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)");
     }
@@ -126,12 +141,13 @@ struct CliToken {
 }
 
 /// The token and, when `az` says it in Unix time, how long it stays valid from `now_unix`.
-pub fn parse_output(stdout: &[u8], now_unix: u64) -> Result<(Secret<String>, Option<Duration>), String> {
+pub fn parse_output(
+    stdout: &[u8],
+    now_unix: u64,
+) -> Result<(Secret<String>, Option<Duration>), String> {
     let parsed: CliToken = serde_json::from_slice(stdout).map_err(|e| e.to_string())?;
-    let token = parsed
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| "no accessToken".to_owned())?;
+    let token =
+        parsed.access_token.filter(|t| !t.is_empty()).ok_or_else(|| "no accessToken".to_owned())?;
     let expires = match parsed.expires_on {
         Some(Value::Number(n)) => n.as_u64(),
         Some(Value::String(s)) => s.trim().parse().ok(),
@@ -148,13 +164,19 @@ mod tests {
     #[test]
     fn az_is_found_on_path_then_in_fallback_folders() {
         let on = |p: &'static str| move |c: &Path| c == Path::new(p);
-        assert_eq!(find_az(Some("/nope:/tools/bin"), on("/tools/bin/az")), Some(PathBuf::from("/tools/bin/az")));
+        assert_eq!(
+            find_az(Some("/nope:/tools/bin"), on("/tools/bin/az")),
+            Some(PathBuf::from("/tools/bin/az"))
+        );
         // A minimal PATH (menu bar app) still finds Homebrew's az.
         assert_eq!(
             find_az(Some("/usr/bin:/bin"), on("/opt/homebrew/bin/az")),
             Some(PathBuf::from("/opt/homebrew/bin/az"))
         );
-        assert_eq!(find_az(None, on("/usr/local/bin/az")), Some(PathBuf::from("/usr/local/bin/az")));
+        assert_eq!(
+            find_az(None, on("/usr/local/bin/az")),
+            Some(PathBuf::from("/usr/local/bin/az"))
+        );
         assert_eq!(find_az(Some("/a"), |_| false), None);
     }
 
@@ -178,13 +200,16 @@ mod tests {
         let (t, life) = parse_output(out, 1748779200 - 3000).expect("token");
         assert_eq!(t.expose(), "eyJ0eXAi");
         assert_eq!(life, Some(Duration::from_secs(3000)));
-        let (_, life) = parse_output(br#"{"accessToken":"x","expires_on":"1000"}"#, 400).expect("token");
+        let (_, life) =
+            parse_output(br#"{"accessToken":"x","expires_on":"1000"}"#, 400).expect("token");
         assert_eq!(life, Some(Duration::from_secs(600)));
     }
 
     #[test]
     fn output_of_old_az_has_no_reliable_expiry() {
-        let (_, life) = parse_output(br#"{"accessToken":"x","expiresOn":"2025-06-01 12:00:00.000000"}"#, 0).expect("token");
+        let (_, life) =
+            parse_output(br#"{"accessToken":"x","expiresOn":"2025-06-01 12:00:00.000000"}"#, 0)
+                .expect("token");
         assert_eq!(life, None);
         assert!(parse_output(b"not json", 0).is_err());
         assert!(parse_output(br#"{"expires_on":1}"#, 0).is_err());
@@ -192,8 +217,14 @@ mod tests {
 
     #[test]
     fn not_logged_in_says_what_to_run() {
-        let msg = describe_failure("ERROR: Please run 'az login' to setup account.\n", "/usr/bin/az");
-        assert!(msg.starts_with("the Azure CLI (/usr/bin/az) could not get a token: Please run 'az login'"), "{msg}");
+        let msg =
+            describe_failure("ERROR: Please run 'az login' to setup account.\n", "/usr/bin/az");
+        assert!(
+            msg.starts_with(
+                "the Azure CLI (/usr/bin/az) could not get a token: Please run 'az login'"
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("Run `az login`"), "{msg}");
     }
 }

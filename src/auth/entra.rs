@@ -37,7 +37,8 @@ pub struct EntraCredential {
 /// (a local mock); no trailing slash.
 pub fn parse_authority(value: &str) -> Result<String, String> {
     let trimmed = value.trim().trim_end_matches('/');
-    let url = url::Url::parse(trimmed).map_err(|e| format!("authority host `{trimmed}` is not a URL: {e}"))?;
+    let url = url::Url::parse(trimmed)
+        .map_err(|e| format!("authority host `{trimmed}` is not a URL: {e}"))?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -94,12 +95,24 @@ impl EntraCredential {
         let status = resp.status();
         let body = match tokio::time::timeout(TOKEN_TIMEOUT, resp.bytes()).await {
             Ok(Ok(b)) => b,
-            Ok(Err(e)) => return Err(AuthError::Unreachable(format!("Entra ID at {url} broke off: {}", chain(&e)))),
-            Err(_) => return Err(AuthError::Unreachable(format!("Entra ID at {url} did not finish its answer"))),
+            Ok(Err(e)) => {
+                return Err(AuthError::Unreachable(format!(
+                    "Entra ID at {url} broke off: {}",
+                    chain(&e)
+                )));
+            }
+            Err(_) => {
+                return Err(AuthError::Unreachable(format!(
+                    "Entra ID at {url} did not finish its answer"
+                )));
+            }
         };
         if status.is_success() {
-            let (token, lifetime) = parse_token(&body)
-                .map_err(|e| AuthError::Invalid(format!("Entra ID at {url} answered with an unreadable token: {e}")))?;
+            let (token, lifetime) = parse_token(&body).map_err(|e| {
+                AuthError::Invalid(format!(
+                    "Entra ID at {url} answered with an unreadable token: {e}"
+                ))
+            })?;
             return Ok(AccessToken::expiring_in(token, lifetime));
         }
         Err(AuthError::Refused(describe_error(status.as_u16(), &body, self)))
@@ -175,12 +188,18 @@ fn hint_for(code: u64) -> Option<&'static str> {
         7000215 => {
             "Check AZURE_CLIENT_SECRET (or client_secret): it must be the secret's Value, not its Secret ID"
         }
-        7000222 => "The client secret has expired: create a new one under the app registration's Certificates & secrets",
-        90002 | 900023 => "The tenant was not found: check AZURE_TENANT_ID (or tenant_id), the Directory (tenant) ID",
+        7000222 => {
+            "The client secret has expired: create a new one under the app registration's Certificates & secrets"
+        }
+        90002 | 900023 => {
+            "The tenant was not found: check AZURE_TENANT_ID (or tenant_id), the Directory (tenant) ID"
+        }
         700016 => {
             "The application was not found in that tenant: check AZURE_CLIENT_ID (or client_id) and AZURE_TENANT_ID"
         }
-        700024 | 7000112 => "The application is disabled or its token is not valid yet: check the app registration",
+        700024 | 7000112 => {
+            "The application is disabled or its token is not valid yet: check the app registration"
+        }
         _ => return None,
     })
 }
@@ -201,8 +220,14 @@ mod tests {
 
     #[test]
     fn authorities_must_be_https_unless_loopback() {
-        assert_eq!(parse_authority("https://login.microsoftonline.com/").as_deref(), Ok(DEFAULT_AUTHORITY));
-        assert_eq!(parse_authority("http://127.0.0.1:8080").as_deref(), Ok("http://127.0.0.1:8080"));
+        assert_eq!(
+            parse_authority("https://login.microsoftonline.com/").as_deref(),
+            Ok(DEFAULT_AUTHORITY)
+        );
+        assert_eq!(
+            parse_authority("http://127.0.0.1:8080").as_deref(),
+            Ok("http://127.0.0.1:8080")
+        );
         assert!(parse_authority("http://localhost:9").is_ok());
         assert!(parse_authority("http://[::1]:9").is_ok());
         let err = parse_authority("http://login.example.com").expect_err("http refused");
@@ -213,7 +238,10 @@ mod tests {
     #[test]
     fn token_url_and_cache_key() {
         let c = cred();
-        assert_eq!(c.token_url(), "https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token");
+        assert_eq!(
+            c.token_url(),
+            "https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token"
+        );
         assert_eq!(
             c.cache_key(),
             "entra|https://login.microsoftonline.com|contoso-tenant|app-123|https://cognitiveservices.azure.com/.default"
@@ -226,7 +254,9 @@ mod tests {
         let (t, d) = parse_token(br#"{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0"}"#)
             .expect("token");
         assert_eq!((t.expose().as_str(), d), ("eyJ0", Duration::from_secs(3599)));
-        let (_, d) = parse_token(br#"{"token_type":"Bearer","expires_in":"3600","access_token":"x"}"#).expect("token");
+        let (_, d) =
+            parse_token(br#"{"token_type":"Bearer","expires_in":"3600","access_token":"x"}"#)
+                .expect("token");
         assert_eq!(d, Duration::from_secs(3600));
         assert!(parse_token(br#"{"token_type":"Bearer","expires_in":3600}"#).is_err());
     }
@@ -243,7 +273,10 @@ mod tests {
         let body = br#"{"error":"invalid_request","error_description":"AADSTS90002: Tenant 'nope' not found.","error_codes":[90002]}"#;
         assert!(describe_error(400, body, &cred()).contains("check AZURE_TENANT_ID"));
         let body = br#"{"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app 'x' are expired."}"#;
-        assert!(describe_error(401, body, &cred()).contains("has expired"), "code read from the text");
+        assert!(
+            describe_error(401, body, &cred()).contains("has expired"),
+            "code read from the text"
+        );
         assert!(describe_error(502, b"<html>bad gateway</html>", &cred()).contains("HTTP 502"));
     }
 }

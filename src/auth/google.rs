@@ -75,7 +75,8 @@ impl Credential {
 
     fn token_uri(&self) -> &str {
         match self {
-            Credential::ServiceAccount { token_uri, .. } | Credential::AuthorizedUser { token_uri, .. } => token_uri,
+            Credential::ServiceAccount { token_uri, .. }
+            | Credential::AuthorizedUser { token_uri, .. } => token_uri,
         }
     }
 }
@@ -113,7 +114,9 @@ pub fn discover(vertex_credentials: Option<&Value>, env: &Env) -> Result<Found, 
     }
     let adc = match (env.get("CLOUDSDK_CONFIG"), env.get("HOME")) {
         (Some(dir), _) => Some(PathBuf::from(dir).join("application_default_credentials.json")),
-        (None, Some(home)) => Some(PathBuf::from(home).join(".config/gcloud/application_default_credentials.json")),
+        (None, Some(home)) => {
+            Some(PathBuf::from(home).join(".config/gcloud/application_default_credentials.json"))
+        }
         (None, None) => None,
     };
     match adc {
@@ -129,8 +132,9 @@ pub fn discover(vertex_credentials: Option<&Value>, env: &Env) -> Result<Found, 
 
 fn from_file(path: PathBuf, origin: &str) -> Result<Found, GoogleAuthError> {
     let source = format!("{origin} ({})", path.display());
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| GoogleAuthError::Invalid(format!("cannot read Google credentials from {source}: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        GoogleAuthError::Invalid(format!("cannot read Google credentials from {source}: {e}"))
+    })?;
     let mut found = parse(&text, source)?;
     found.path = Some(path);
     Ok(found)
@@ -153,18 +157,30 @@ struct RawCredential {
 
 /// Parse credential JSON (a service-account key or gcloud's ADC file).
 pub fn parse(text: &str, source: String) -> Result<Found, GoogleAuthError> {
-    let raw: RawCredential = serde_json::from_str(text)
-        .map_err(|e| GoogleAuthError::Invalid(format!("{source} is not a Google credentials JSON file: {e}")))?;
-    let missing = |field: &str| GoogleAuthError::Invalid(format!("{source}: the credential has no `{field}`"));
-    let token_uri = raw.token_uri.clone().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_TOKEN_URI.to_owned());
+    let raw: RawCredential = serde_json::from_str(text).map_err(|e| {
+        GoogleAuthError::Invalid(format!("{source} is not a Google credentials JSON file: {e}"))
+    })?;
+    let missing = |field: &str| {
+        GoogleAuthError::Invalid(format!("{source}: the credential has no `{field}`"))
+    };
+    let token_uri = raw
+        .token_uri
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_owned());
     match raw.kind.as_deref() {
         Some("service_account") => {
             let client_email = raw.client_email.ok_or_else(|| missing("client_email"))?;
             let pem = raw.private_key.ok_or_else(|| missing("private_key"))?;
             let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
-                GoogleAuthError::Invalid(format!("{source}: `private_key` is not an RSA private key in PEM form ({e})"))
+                GoogleAuthError::Invalid(format!(
+                    "{source}: `private_key` is not an RSA private key in PEM form ({e})"
+                ))
             })?;
-            let identity = format!("sa|{client_email}|{}|{token_uri}", raw.private_key_id.as_deref().unwrap_or(""));
+            let identity = format!(
+                "sa|{client_email}|{}|{token_uri}",
+                raw.private_key_id.as_deref().unwrap_or("")
+            );
             Ok(Found {
                 credential: Credential::ServiceAccount {
                     client_email,
@@ -253,11 +269,14 @@ impl GoogleAuth {
         }
         match parse(&text, self.source.clone()) {
             Ok(found) => {
-                *self.credential.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(found.credential);
+                *self.credential.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Arc::new(found.credential);
                 self.fingerprint.store(fp, Ordering::Relaxed);
                 tracing::info!(source = %self.source, "Google credentials changed on disk; using the new ones");
             }
-            Err(e) => tracing::warn!(source = %self.source, "Google credentials changed on disk but cannot be used: {e}"),
+            Err(e) => {
+                tracing::warn!(source = %self.source, "Google credentials changed on disk but cannot be used: {e}")
+            }
         }
     }
 
@@ -281,7 +300,9 @@ impl GoogleAuth {
     /// For `x-goog-user-project`: the quota project of a user credential.
     pub fn quota_project(&self) -> Option<String> {
         match &*self.current() {
-            Credential::AuthorizedUser { quota_project_id, .. } => quota_project_id.clone().filter(|q| !q.is_empty()),
+            Credential::AuthorizedUser { quota_project_id, .. } => {
+                quota_project_id.clone().filter(|q| !q.is_empty())
+            }
             Credential::ServiceAccount { .. } => None,
         }
     }
@@ -301,23 +322,18 @@ impl GoogleAuth {
         let credential = self.current();
         let token_uri = credential.token_uri();
         let form: Vec<(&str, String)> = match &*credential {
-            Credential::ServiceAccount {
-                client_email,
-                key,
-                key_id,
-                token_uri,
-                ..
-            } => {
-                let assertion = assertion(client_email, key, key_id.as_deref(), token_uri, unix_now())
-                    .map_err(|e| GoogleAuthError::Invalid(format!("{}: cannot sign the token request: {e}", self.source)))?;
+            Credential::ServiceAccount { client_email, key, key_id, token_uri, .. } => {
+                let assertion =
+                    assertion(client_email, key, key_id.as_deref(), token_uri, unix_now())
+                        .map_err(|e| {
+                            GoogleAuthError::Invalid(format!(
+                                "{}: cannot sign the token request: {e}",
+                                self.source
+                            ))
+                        })?;
                 vec![("grant_type", JWT_BEARER.to_owned()), ("assertion", assertion)]
             }
-            Credential::AuthorizedUser {
-                client_id,
-                client_secret,
-                refresh_token,
-                ..
-            } => vec![
+            Credential::AuthorizedUser { client_id, client_secret, refresh_token, .. } => vec![
                 ("grant_type", "refresh_token".to_owned()),
                 ("client_id", client_id.clone()),
                 ("client_secret", client_secret.expose().clone()),
@@ -335,7 +351,9 @@ impl GoogleAuth {
                     crate::providers::http::chain(&e)
                 )));
             }
-            Err(_) => return Err(GoogleAuthError::Token(format!("{what} did not answer within 30s"))),
+            Err(_) => {
+                return Err(GoogleAuthError::Token(format!("{what} did not answer within 30s")));
+            }
         };
         let status = resp.status();
         let body = match tokio::time::timeout(TOKEN_TIMEOUT, resp.bytes()).await {
@@ -343,10 +361,18 @@ impl GoogleAuth {
             _ => return Err(GoogleAuthError::Token(format!("{what} did not finish its answer"))),
         };
         if !status.is_success() {
-            return Err(GoogleAuthError::Token(self.refusal(&credential, status.as_u16(), &body, &what)));
+            return Err(GoogleAuthError::Token(self.refusal(
+                &credential,
+                status.as_u16(),
+                &body,
+                &what,
+            )));
         }
-        let ok: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| GoogleAuthError::Token(format!("{what} answered with something that is not a token ({e})")))?;
+        let ok: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            GoogleAuthError::Token(format!(
+                "{what} answered with something that is not a token ({e})"
+            ))
+        })?;
         let lifetime = ok.expires_in.as_ref().and_then(seconds).unwrap_or(3600);
         Ok(AccessToken::expiring_in(Secret::new(ok.access_token), Duration::from_secs(lifetime)))
     }
@@ -355,21 +381,30 @@ impl GoogleAuth {
     fn refusal(&self, credential: &Credential, status: u16, body: &[u8], what: &str) -> String {
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let code = v.get("error").and_then(Value::as_str).unwrap_or("");
-        let desc = v
-            .get("error_description")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| crate::providers::http::truncate(&String::from_utf8_lossy(body), 300));
+        let desc =
+            v.get("error_description").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(
+                || crate::providers::http::truncate(&String::from_utf8_lossy(body), 300),
+            );
         let advice = match (credential, code) {
-            (Credential::AuthorizedUser { .. }, "invalid_grant" | "invalid_client" | "unauthorized_client") => {
+            (
+                Credential::AuthorizedUser { .. },
+                "invalid_grant" | "invalid_client" | "unauthorized_client",
+            ) => {
                 "; the gcloud login has expired or was revoked: run `gcloud auth application-default login` again"
             }
-            (Credential::ServiceAccount { .. }, "invalid_grant" | "invalid_client" | "unauthorized_client") => {
+            (
+                Credential::ServiceAccount { .. },
+                "invalid_grant" | "invalid_client" | "unauthorized_client",
+            ) => {
                 "; the service-account key may be disabled or deleted, or this machine's clock is off: create a new key or check the clock"
             }
             _ => "",
         };
-        format!("{what} refused the {} credential from {} (HTTP {status} {code}): {desc}{advice}", credential.kind(), self.source)
+        format!(
+            "{what} refused the {} credential from {} (HTTP {status} {code}): {desc}{advice}",
+            credential.kind(),
+            self.source
+        )
     }
 }
 
@@ -438,9 +473,12 @@ mod tests {
 
     #[test]
     fn other_credential_types_are_refused_by_name() {
-        let err = parse(r#"{"type":"external_account","audience":"x"}"#, "test".into()).err().expect("refused");
+        let err = parse(r#"{"type":"external_account","audience":"x"}"#, "test".into())
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("`external_account` is not supported"), "{err}");
-        let err = parse(r#"{"type":"impersonated_service_account"}"#, "t".into()).err().expect("refused");
+        let err =
+            parse(r#"{"type":"impersonated_service_account"}"#, "t".into()).err().expect("refused");
         assert!(err.to_string().contains("impersonated_service_account"), "{err}");
     }
 
@@ -448,29 +486,41 @@ mod tests {
     fn adc_file_is_found_under_cloudsdk_config_then_home() {
         let dir = tempfile::tempdir().expect("tmp");
         let adc = r#"{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r","quota_project_id":"q"}"#;
-        std::fs::write(dir.path().join("application_default_credentials.json"), adc).expect("write");
+        std::fs::write(dir.path().join("application_default_credentials.json"), adc)
+            .expect("write");
         let cfg = dir.path().to_string_lossy().to_string();
-        let found = discover(None, &env(&[("CLOUDSDK_CONFIG", &cfg), ("HOME", "/nonexistent")])).expect("found");
+        let found = discover(None, &env(&[("CLOUDSDK_CONFIG", &cfg), ("HOME", "/nonexistent")]))
+            .expect("found");
         assert_eq!(found.credential.kind(), "authorized_user");
         assert_eq!(found.credential.token_uri(), DEFAULT_TOKEN_URI);
-        assert!(found.source.starts_with("gcloud application-default credentials"), "{}", found.source);
+        assert!(
+            found.source.starts_with("gcloud application-default credentials"),
+            "{}",
+            found.source
+        );
 
         let home = tempfile::tempdir().expect("tmp");
         std::fs::create_dir_all(home.path().join(".config/gcloud")).expect("mkdir");
-        std::fs::write(home.path().join(".config/gcloud/application_default_credentials.json"), adc).expect("write");
+        std::fs::write(
+            home.path().join(".config/gcloud/application_default_credentials.json"),
+            adc,
+        )
+        .expect("write");
         let h = home.path().to_string_lossy().to_string();
         assert!(discover(None, &env(&[("HOME", &h)])).is_ok());
         // GOOGLE_APPLICATION_CREDENTIALS wins over the ADC file; a bad path names the variable.
-        let err = discover(None, &env(&[("HOME", &h), ("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")]))
-            .err()
-            .expect("unreadable");
+        let err =
+            discover(None, &env(&[("HOME", &h), ("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")]))
+                .err()
+                .expect("unreadable");
         assert!(err.to_string().contains("GOOGLE_APPLICATION_CREDENTIALS (/nope.json)"), "{err}");
     }
 
     #[test]
     fn inline_vertex_credentials_win() {
         let v = serde_json::json!({"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r","token_uri":"http://127.0.0.1:1/token"});
-        let found = discover(Some(&v), &env(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")])).expect("inline");
+        let found = discover(Some(&v), &env(&[("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")]))
+            .expect("inline");
         assert_eq!(found.credential.token_uri(), "http://127.0.0.1:1/token");
         let as_text = Value::String(v.to_string());
         assert!(discover(Some(&as_text), &Env::default()).is_ok());

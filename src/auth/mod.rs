@@ -37,10 +37,7 @@ pub struct AccessToken {
 impl AccessToken {
     /// A token valid for `lifetime` from now (e.g. `expires_in` seconds of an OAuth answer).
     pub fn expiring_in(token: Secret<String>, lifetime: Duration) -> Self {
-        AccessToken {
-            token,
-            expires_at: Instant::now() + lifetime,
-        }
+        AccessToken { token, expires_at: Instant::now() + lifetime }
     }
 }
 
@@ -59,10 +56,7 @@ impl Default for TokenCache {
 
 impl TokenCache {
     pub fn new(margin: Duration) -> Self {
-        TokenCache {
-            slot: Mutex::new(None),
-            margin,
-        }
+        TokenCache { slot: Mutex::new(None), margin }
     }
 
     /// The cached token if it is fresh, else the result of `fetch` (stored on success).
@@ -114,10 +108,7 @@ pub enum AuthError {
 /// fetch one token, not six. Entries live as long as some provider holds them.
 pub fn shared_cache(key: &str) -> Arc<TokenCache> {
     static CACHES: OnceLock<std::sync::Mutex<HashMap<String, Weak<TokenCache>>>> = OnceLock::new();
-    let mut caches = CACHES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let mut caches = CACHES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     if let Some(cache) = caches.get(key).and_then(Weak::upgrade) {
         return cache;
     }
@@ -134,7 +125,10 @@ mod tests {
 
     use super::*;
 
-    fn fetcher(calls: Arc<AtomicUsize>, lifetime: Duration) -> impl Future<Output = Result<AccessToken, String>> {
+    fn fetcher(
+        calls: Arc<AtomicUsize>,
+        lifetime: Duration,
+    ) -> impl Future<Output = Result<AccessToken, String>> {
         async move {
             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -176,12 +170,15 @@ mod tests {
     async fn a_rejected_token_is_refreshed_once() {
         let cache = TokenCache::default();
         let calls = Arc::new(AtomicUsize::new(0));
-        let first = cache.get(|| fetcher(calls.clone(), Duration::from_secs(3600))).await.expect("t");
+        let first =
+            cache.get(|| fetcher(calls.clone(), Duration::from_secs(3600))).await.expect("t");
         // Two requests both saw a 401 with the same token: only one refresh follows.
         cache.invalidate(&first).await;
-        let second = cache.get(|| fetcher(calls.clone(), Duration::from_secs(3600))).await.expect("t");
+        let second =
+            cache.get(|| fetcher(calls.clone(), Duration::from_secs(3600))).await.expect("t");
         cache.invalidate(&first).await;
-        let third = cache.get(|| fetcher(calls.clone(), Duration::from_secs(3600))).await.expect("t");
+        let third =
+            cache.get(|| fetcher(calls.clone(), Duration::from_secs(3600))).await.expect("t");
         assert_eq!(second.expose(), "token-2");
         assert_eq!(third.expose(), "token-2");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
@@ -199,10 +196,13 @@ mod tests {
     #[tokio::test]
     async fn failures_are_not_cached() {
         let cache = TokenCache::default();
-        let r: Result<_, String> = cache.get(|| async { Err("AADSTS7000215: invalid secret".to_owned()) }).await;
+        let r: Result<_, String> =
+            cache.get(|| async { Err("AADSTS7000215: invalid secret".to_owned()) }).await;
         assert!(r.is_err());
         let ok: Result<_, String> = cache
-            .get(|| async { Ok(AccessToken::expiring_in(Secret::from("t"), Duration::from_secs(60 * 60))) })
+            .get(|| async {
+                Ok(AccessToken::expiring_in(Secret::from("t"), Duration::from_secs(60 * 60)))
+            })
             .await;
         assert_eq!(ok.expect("t").expose(), "t");
     }

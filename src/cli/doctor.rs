@@ -41,11 +41,9 @@ struct ModelReport {
 impl ModelReport {
     /// Steps in the order they are shown: config, each endpoint's, then the model's others.
     fn all_steps(&self) -> impl Iterator<Item = &Step> {
-        let (config, rest): (Vec<&Step>, Vec<&Step>) = self.steps.iter().partition(|s| s.name == "config");
-        config
-            .into_iter()
-            .chain(self.targets.iter().flat_map(|t| t.steps.iter()))
-            .chain(rest)
+        let (config, rest): (Vec<&Step>, Vec<&Step>) =
+            self.steps.iter().partition(|s| s.name == "config");
+        config.into_iter().chain(self.targets.iter().flat_map(|t| t.steps.iter())).chain(rest)
     }
 }
 
@@ -66,15 +64,27 @@ async fn doctor(config: Config, args: DoctorArgs) -> anyhow::Result<ExitCode> {
 
     // Trust files and proxy URLs first: serve would refuse to start on these.
     let global = match egress.check(&config) {
-        Ok(warnings) => warnings.into_iter().map(|w| Step::pass("start-up", format!("warning: {w}"))).collect::<Vec<_>>(),
-        Err(e) => vec![Step::fail("start-up", e.to_string(), "fix the file or variable named; `ai-proxy serve` will not start until then")],
+        Ok(warnings) => warnings
+            .into_iter()
+            .map(|w| Step::pass("start-up", format!("warning: {w}")))
+            .collect::<Vec<_>>(),
+        Err(e) => vec![Step::fail(
+            "start-up",
+            e.to_string(),
+            "fix the file or variable named; `ai-proxy serve` will not start until then",
+        )],
     };
     let router = Router::from_config(&config, &egress);
     let selected: Vec<&std::sync::Arc<Routed>> = match &args.model {
         Some(alias) => {
-            let picked: Vec<_> = router.deployments().iter().filter(|r| &r.dep.alias == alias).collect();
+            let picked: Vec<_> =
+                router.deployments().iter().filter(|r| &r.dep.alias == alias).collect();
             if picked.is_empty() {
-                bail!("no model `{alias}` in {}; models: {}", config.source, router.aliases().join(", "));
+                bail!(
+                    "no model `{alias}` in {}; models: {}",
+                    config.source,
+                    router.aliases().join(", ")
+                );
             }
             picked
         }
@@ -91,7 +101,15 @@ async fn doctor(config: Config, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     for (i, routed) in selected.iter().enumerate() {
         let dep = &routed.dep;
         if !quiet {
-            writeln!(out, "\n[{}/{}] {} ({}/{})", i + 1, selected.len(), dep.alias, dep.provider.name(), dep.model)?;
+            writeln!(
+                out,
+                "\n[{}/{}] {} ({}/{})",
+                i + 1,
+                selected.len(),
+                dep.alias,
+                dep.provider.name(),
+                dep.model
+            )?;
         }
         let report = check_model(&egress, &config, routed, args.live, &mut |s| {
             if !quiet {
@@ -115,7 +133,9 @@ async fn doctor(config: Config, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|s| s.fix.as_ref().map(|f| format!("start-up: {f}")))
             .chain(reports.iter().flat_map(|r| {
                 r.all_steps()
-                    .filter_map(|s| s.fix.as_ref().map(|f| format!("{} · {}: {f}", r.alias, s.name)))
+                    .filter_map(|s| {
+                        s.fix.as_ref().map(|f| format!("{} · {}: {f}", r.alias, s.name))
+                    })
                     .collect::<Vec<_>>()
             }))
             .collect();
@@ -146,7 +166,13 @@ fn mark(o: &Outcome) -> &'static str {
     }
 }
 
-async fn check_model(egress: &Egress, config: &Config, routed: &Routed, live: bool, progress: &mut dyn FnMut(&Step)) -> ModelReport {
+async fn check_model(
+    egress: &Egress,
+    config: &Config,
+    routed: &Routed,
+    live: bool,
+    progress: &mut dyn FnMut(&Step),
+) -> ModelReport {
     let dep = &routed.dep;
     let mut steps = Vec::new();
     match routed.unavailable_reason() {
@@ -172,10 +198,22 @@ async fn check_model(egress: &Egress, config: &Config, routed: &Routed, live: bo
             targets.push(TargetReport { label, url, steps: vec![s] });
             continue;
         };
-        progress(&Step::skip("target", format!("{label}: {}", parsed.origin().ascii_serialization())));
-        let steps = match tokio::time::timeout(diagnose::TARGET_BUDGET, diagnose::check_target(egress, dep, &parsed, progress)).await {
+        progress(&Step::skip(
+            "target",
+            format!("{label}: {}", parsed.origin().ascii_serialization()),
+        ));
+        let steps = match tokio::time::timeout(
+            diagnose::TARGET_BUDGET,
+            diagnose::check_target(egress, dep, &parsed, progress),
+        )
+        .await
+        {
             Ok(s) => s,
-            Err(_) => vec![Step::fail("network", "the checks did not finish within 60s", "run again; check the proxy")],
+            Err(_) => vec![Step::fail(
+                "network",
+                "the checks did not finish within 60s",
+                "run again; check the proxy",
+            )],
         };
         targets.push(TargetReport { label, url, steps });
     }
@@ -184,13 +222,21 @@ async fn check_model(egress: &Egress, config: &Config, routed: &Routed, live: bo
     match provider {
         Some(p) => match p.check_credentials().await {
             Some(Ok(what)) => record(progress, &mut steps, Step::pass("credentials", what)),
-            Some(Err(e)) => record(progress, &mut steps, Step::fail("credentials", e.to_string(), credential_fix(dep))),
+            Some(Err(e)) => record(
+                progress,
+                &mut steps,
+                Step::fail("credentials", e.to_string(), credential_fix(dep)),
+            ),
             None => record(progress, &mut steps, Step::skip("credentials", "none needed")),
         },
         None => record(progress, &mut steps, Step::skip("credentials", "model unavailable")),
     }
     match (live, provider) {
-        (false, _) => record(progress, &mut steps, Step::skip("request", "not sent (add --live to send one minimal request)")),
+        (false, _) => record(
+            progress,
+            &mut steps,
+            Step::skip("request", "not sent (add --live to send one minimal request)"),
+        ),
         (true, None) => record(progress, &mut steps, Step::skip("request", "model unavailable")),
         (true, Some(p)) => {
             let req: ChatRequest = match serde_json::from_value(json!({
@@ -200,12 +246,24 @@ async fn check_model(egress: &Egress, config: &Config, routed: &Routed, live: bo
             })) {
                 Ok(r) => r,
                 Err(e) => {
-                    record(progress, &mut steps, Step::fail("request", e.to_string(), "report this as a bug"));
-                    return ModelReport { alias: dep.alias.clone(), provider: dep.provider.name(), model: dep.model.clone(), steps, targets };
+                    record(
+                        progress,
+                        &mut steps,
+                        Step::fail("request", e.to_string(), "report this as a bug"),
+                    );
+                    return ModelReport {
+                        alias: dep.alias.clone(),
+                        provider: dep.provider.name(),
+                        model: dep.model.clone(),
+                        steps,
+                        targets,
+                    };
                 }
             };
             let step = match p.chat(req).await {
-                Ok(ChatOutput::Complete(c)) => Step::pass("request", format!("answered (model {})", c.model)),
+                Ok(ChatOutput::Complete(c)) => {
+                    Step::pass("request", format!("answered (model {})", c.model))
+                }
                 Ok(ChatOutput::Stream(_)) => Step::pass("request", "answered (stream)"),
                 Err(e) => Step::fail("request", e.to_string(), request_fix(&e)),
             };
@@ -228,17 +286,29 @@ fn record(progress: &mut dyn FnMut(&Step), steps: &mut Vec<Step>, s: Step) {
 
 fn credential_fix(dep: &Deployment) -> String {
     match dep.provider {
-        ProviderKind::Azure => "check AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or run `az login`".into(),
-        ProviderKind::Vertex => "check GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`".into(),
+        ProviderKind::Azure => {
+            "check AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or run `az login`"
+                .into()
+        }
+        ProviderKind::Vertex => {
+            "check GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`"
+                .into()
+        }
         _ => "check the API key".into(),
     }
 }
 
 fn request_fix(e: &ProviderError) -> String {
     match e {
-        ProviderError::Upstream { status: 401 | 403, .. } => "the upstream rejected the credentials: check the key or the role assignment".into(),
-        ProviderError::Upstream { status: 404, .. } => "check the deployment / model name and api_version".into(),
-        ProviderError::Connect { .. } | ProviderError::Timeout { .. } => "see the network steps above".into(),
+        ProviderError::Upstream { status: 401 | 403, .. } => {
+            "the upstream rejected the credentials: check the key or the role assignment".into()
+        }
+        ProviderError::Upstream { status: 404, .. } => {
+            "check the deployment / model name and api_version".into()
+        }
+        ProviderError::Connect { .. } | ProviderError::Timeout { .. } => {
+            "see the network steps above".into()
+        }
         _ => "see the message".into(),
     }
 }
@@ -249,8 +319,14 @@ fn endpoints(dep: &Deployment, config: &Config) -> Vec<(&'static str, String)> {
     let env = &config.env;
     match dep.provider {
         ProviderKind::Mock => Vec::new(),
-        ProviderKind::OpenAi => vec![("api", dep.api_base.clone().unwrap_or_else(|| openai_compat::OPENAI_DEFAULT_BASE.into()))],
-        ProviderKind::DashScope => vec![("api", dep.api_base.clone().unwrap_or_else(|| openai_compat::DASHSCOPE_DEFAULT_BASE.into()))],
+        ProviderKind::OpenAi => vec![(
+            "api",
+            dep.api_base.clone().unwrap_or_else(|| openai_compat::OPENAI_DEFAULT_BASE.into()),
+        )],
+        ProviderKind::DashScope => vec![(
+            "api",
+            dep.api_base.clone().unwrap_or_else(|| openai_compat::DASHSCOPE_DEFAULT_BASE.into()),
+        )],
         ProviderKind::Azure => {
             let mut v = Vec::new();
             if let Some(b) = dep.api_base.clone().or_else(|| env.get("AZURE_API_BASE")) {
@@ -291,7 +367,9 @@ fn table(reports: &[ModelReport]) -> String {
     const COLS: [&str; 6] = ["proxy", "dns", "tcp", "tls", "credentials", "request"];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for r in reports {
-        let model_step = |name: &str| r.steps.iter().find(|s| s.name == name).map(|s| mark(&s.outcome)).unwrap_or(" ");
+        let model_step = |name: &str| {
+            r.steps.iter().find(|s| s.name == name).map(|s| mark(&s.outcome)).unwrap_or(" ")
+        };
         let config_mark = model_step("config");
         if r.targets.is_empty() {
             let mut row = vec![r.alias.clone(), "-".into(), config_mark.into()];
@@ -299,7 +377,11 @@ fn table(reports: &[ModelReport]) -> String {
             rows.push(row);
         }
         for t in &r.targets {
-            let mut row = vec![r.alias.clone(), format!("{}: {}", t.label, origin(&t.url)), config_mark.into()];
+            let mut row = vec![
+                r.alias.clone(),
+                format!("{}: {}", t.label, origin(&t.url)),
+                config_mark.into(),
+            ];
             for c in COLS {
                 let network = matches!(c, "proxy" | "dns" | "tcp" | "tls");
                 let m = match t.steps.iter().find(|s| s.name == c) {
@@ -313,9 +395,19 @@ fn table(reports: &[ModelReport]) -> String {
             rows.push(row);
         }
     }
-    let header: Vec<String> = ["model", "endpoint", "config"].iter().chain(COLS.iter()).map(|s| (*s).to_owned()).collect();
+    let header: Vec<String> = ["model", "endpoint", "config"]
+        .iter()
+        .chain(COLS.iter())
+        .map(|s| (*s).to_owned())
+        .collect();
     let widths: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].chars().count()]).max().unwrap_or(0))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |cells: &[String]| -> String {
         let parts: Vec<String> = cells

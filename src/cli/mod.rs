@@ -3,10 +3,10 @@
 pub mod doctor;
 pub mod secrets;
 pub mod serve;
-pub mod setup;
-pub mod validate;
 pub mod service;
+pub mod setup;
 pub mod tray;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -77,7 +77,9 @@ fn set(env: &Env, name: &str) -> anyhow::Result<ExitCode> {
     store.set(name, &value)?;
     println!("stored {name} in the {} store (service {})", store.label(), store::service_name(env));
     if env.get(name).is_some() {
-        println!("note: {name} is also set in this shell's environment, which wins over the store; unset it there");
+        println!(
+            "note: {name} is also set in this shell's environment, which wins over the store; unset it there"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,7 +116,9 @@ fn list(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     }
     let mut names = names::relevant(&text);
     for n in env.dotenv_names() {
-        if !names.iter().any(|x| x == n) && env.dotenv_value(n).is_some_and(|v| dotenv::is_secret(n, v)) {
+        if !names.iter().any(|x| x == n)
+            && env.dotenv_value(n).is_some_and(|v| dotenv::is_secret(n, v))
+        {
             names.push(n.to_owned());
         }
     }
@@ -155,9 +159,13 @@ fn import(args: &ConfigArgs, backup: bool) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let found = config::locate::find_config(args.config.as_deref(), &env, &cwd);
     let Some(path) = find_env_file(args.env_file.as_deref(), &found, &cwd) else {
-        bail!("no .env found beside the config ({}) or in the current folder; name it with --env-file", describe(&found));
+        bail!(
+            "no .env found beside the config ({}) or in the current folder; name it with --env-file",
+            describe(&found)
+        );
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let store = open_store(&env)?;
     let split = dotenv::split(&text, store.label());
     if split.moved.is_empty() {
@@ -168,15 +176,24 @@ fn import(args: &ConfigArgs, backup: bool) -> anyhow::Result<ExitCode> {
             // Read back before the file loses the only other copy.
             match store.get(name)? {
                 Some(v) if v == *value => {}
-                _ => bail!("{name} did not read back from the {} store as stored; {} left unchanged", store.label(), path.display()),
+                _ => bail!(
+                    "{name} did not read back from the {} store as stored; {} left unchanged",
+                    store.label(),
+                    path.display()
+                ),
             }
         }
         if backup {
             let bak = backup_path(&path);
-            files::write_private(&bak, &text).with_context(|| format!("cannot write {}", bak.display()))?;
-            println!("backup: {} (mode 0600; it still holds the secrets in plain text, delete it when done)", bak.display());
+            files::write_private(&bak, &text)
+                .with_context(|| format!("cannot write {}", bak.display()))?;
+            println!(
+                "backup: {} (mode 0600; it still holds the secrets in plain text, delete it when done)",
+                bak.display()
+            );
         }
-        files::write_private(&path, &split.kept).with_context(|| format!("cannot rewrite {}", path.display()))?;
+        files::write_private(&path, &split.kept)
+            .with_context(|| format!("cannot rewrite {}", path.display()))?;
         let moved: Vec<&str> = split.moved.iter().map(|(n, _)| n.as_str()).collect();
         println!(
             "moved {} secret(s) from {} to the {} store: {}",
@@ -187,7 +204,10 @@ fn import(args: &ConfigArgs, backup: bool) -> anyhow::Result<ExitCode> {
         );
     }
     for name in &split.placeholders {
-        println!("left {name} in {}: it holds a template placeholder; set the real value with `ai-proxy secrets set {name}` and delete the line", path.display());
+        println!(
+            "left {name} in {}: it holds a template placeholder; set the real value with `ai-proxy secrets set {name}` and delete the line",
+            path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

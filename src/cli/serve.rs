@@ -79,10 +79,9 @@ pub fn listen_address(args: &ServeArgs, env: &Env) -> anyhow::Result<(String, u1
     let port = match args.port {
         Some(p) => p,
         None => match env.first_of(&["LITELLM_PORT", "AI_PROXY_PORT"]) {
-            Some((name, v)) => v
-                .trim()
-                .parse()
-                .with_context(|| format!("{name}={v} is not a port number"))?,
+            Some((name, v)) => {
+                v.trim().parse().with_context(|| format!("{name}={v} is not a port number"))?
+            }
             None => DEFAULT_PORT,
         },
     };
@@ -94,10 +93,7 @@ pub fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    host.trim_matches(['[', ']'])
-        .parse::<IpAddr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
+    host.trim_matches(['[', ']']).parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
 }
 
 /// Refuse to expose the gateway beyond this machine without a real key.
@@ -125,13 +121,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     check_bind_safety(&host, &config)?;
     report_config(&config, &found);
     let egress = startup_checks(&config)?;
-    let unavailable: Vec<&str> = config
-        .deployments
-        .iter()
-        .filter_map(|d| d.unavailable.as_deref())
-        .collect();
+    let unavailable: Vec<&str> =
+        config.deployments.iter().filter_map(|d| d.unavailable.as_deref()).collect();
     if args.strict && !unavailable.is_empty() {
-        bail!("--strict: {} model(s) unavailable:\n  {}", unavailable.len(), unavailable.join("\n  "));
+        bail!(
+            "--strict: {} model(s) unavailable:\n  {}",
+            unavailable.len(),
+            unavailable.join("\n  ")
+        );
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -173,7 +170,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Serve until SIGINT/SIGTERM (then drain) or until the server fails. SIGHUP reads the
 /// config again and switches to it in place (see [`reload`]).
-async fn serve_until_stopped(mut running: gateway::Running, args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<()> {
+async fn serve_until_stopped(
+    mut running: gateway::Running,
+    args: &ServeArgs,
+    host: &str,
+    port: u16,
+) -> anyhow::Result<()> {
     let shutdown = server::shutdown_signal();
     tokio::pin!(shutdown);
     let mut hangup = server::hangup_signals();
@@ -206,7 +208,10 @@ fn reload(args: &ServeArgs, host: &str, port: u16) -> anyhow::Result<(AppState, 
     report_config(&config, &found);
     let state = gateway::build_state(&config, &egress);
     let (ready, total) = state.router().ready_count();
-    let mut note = format!("reloaded the config on SIGHUP ({ready} of {total} models ready, config: {})", config.source);
+    let mut note = format!(
+        "reloaded the config on SIGHUP ({ready} of {total} models ready, config: {})",
+        config.source
+    );
     let (new_host, new_port) = listen_address(args, &config.env)?;
     if (new_host.as_str(), new_port) != (host, port) {
         note.push_str(&format!("; still listening on {host}:{port}: a new address ({new_host}:{new_port}) needs a restart"));
@@ -251,7 +256,9 @@ pub fn report_config(config: &Config, found: &Found) {
     };
     let origins: Vec<String> = secrets::names::relevant(&text)
         .iter()
-        .filter_map(|name| config.env.lookup(name).map(|(_, origin)| format!("{name} from {origin}")))
+        .filter_map(|name| {
+            config.env.lookup(name).map(|(_, origin)| format!("{name} from {origin}"))
+        })
         .collect();
     if !origins.is_empty() {
         tracing::info!("variables: {}", origins.join(", "));
@@ -310,14 +317,11 @@ mod tests {
         assert_eq!(listen_address(&args, &Env::default()).expect("ok"), ("127.0.0.1".into(), 4000));
         let env = Env::from_vars([("LITELLM_HOST", "0.0.0.0"), ("LITELLM_PORT", "4100")]);
         assert_eq!(listen_address(&args, &env).expect("ok"), ("0.0.0.0".into(), 4100));
-        let flags = ServeArgs {
-            host: Some("127.0.0.2".into()),
-            port: Some(5),
-            ..args
-        };
+        let flags = ServeArgs { host: Some("127.0.0.2".into()), port: Some(5), ..args };
         assert_eq!(listen_address(&flags, &env).expect("ok"), ("127.0.0.2".into(), 5));
         let bad = Env::from_vars([("LITELLM_PORT", "http")]);
-        let e = listen_address(&ServeArgs { host: None, port: None, ..flags }, &bad).expect_err("bad port");
+        let e = listen_address(&ServeArgs { host: None, port: None, ..flags }, &bad)
+            .expect_err("bad port");
         assert!(e.to_string().contains("LITELLM_PORT=http is not a port number"), "{e}");
     }
 }

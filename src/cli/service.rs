@@ -11,7 +11,9 @@ use super::ConfigArgs;
 use crate::config::Env;
 use crate::config::locate::{Found, find_config};
 use crate::paths::{Os, UserDirs};
-use crate::service::{self, DEFAULT_LABEL, Kind, Manager, Mode, RunState, ServiceError, Spec, SystemRunner};
+use crate::service::{
+    self, DEFAULT_LABEL, Kind, Manager, Mode, RunState, ServiceError, Spec, SystemRunner,
+};
 
 #[derive(Debug, Clone, Args)]
 pub struct ServiceArgs {
@@ -68,14 +70,20 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
         ServiceAction::Install(a) => {
             let mode = a.mode.unwrap_or_else(Mode::default_for_build);
             if mode == Mode::Tray && !cfg!(feature = "tray") {
-                bail!("this ai-proxy was built without the menu-bar app: use --mode serve, or rebuild with --features tray");
+                bail!(
+                    "this ai-proxy was built without the menu-bar app: use --mode serve, or rebuild with --features tray"
+                );
             }
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
             let spec = spec_for(mode, &a.label.label, &a.config, &env, &dirs, &cwd)?;
             let file = manager.install(&spec, !a.no_start)?;
             println!("wrote {}", file.display());
             println!("runs at login: {}", spec.command_line().join(" "));
-            println!("job output: {} and {}", spec.stdout_file().display(), spec.stderr_file().display());
+            println!(
+                "job output: {} and {}",
+                spec.stdout_file().display(),
+                spec.stderr_file().display()
+            );
             println!("{}", manager.status(&spec.label));
             Ok(ExitCode::SUCCESS)
         }
@@ -101,8 +109,16 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
 
 /// The login job for this binary: its path, the config the current directory would use,
 /// the platform log folder and a PATH that finds `az` / `gcloud`.
-pub fn spec_for(mode: Mode, label: &str, config: &ConfigArgs, env: &Env, dirs: &UserDirs, cwd: &Path) -> anyhow::Result<Spec> {
-    let program = std::env::current_exe().context("cannot find the path of this ai-proxy binary")?;
+pub fn spec_for(
+    mode: Mode,
+    label: &str,
+    config: &ConfigArgs,
+    env: &Env,
+    dirs: &UserDirs,
+    cwd: &Path,
+) -> anyhow::Result<Spec> {
+    let program =
+        std::env::current_exe().context("cannot find the path of this ai-proxy binary")?;
     let found = find_config(config.config.as_deref(), env, cwd);
     if let Found::File { path, rule } = &found
         && !cwd.join(path).is_file()

@@ -43,14 +43,16 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     let mut env = Env::from_process();
     let dir = match &args.dir {
         Some(d) => d.clone(),
-        None => config_dir(&env).context("cannot find the user config folder (HOME is not set); pass --dir")?,
+        None => config_dir(&env)
+            .context("cannot find the user config folder (HOME is not set); pass --dir")?,
     };
     let config_path = dir.join("config.yaml");
     let env_path = dir.join(".env");
     if env_path.is_file() {
         env.load_dotenv(&env_path)?;
     }
-    let store = super::secrets::open_store(&env).context("setup keeps secrets in the secret store")?;
+    let store =
+        super::secrets::open_store(&env).context("setup keeps secrets in the secret store")?;
     env.set_store(Arc::new(StoreLookup::new(store.clone())));
     let existing = std::fs::read_to_string(&config_path).ok();
     let defaults = existing.as_deref().map(|t| Answers::from_existing(t, &env)).unwrap_or_default();
@@ -58,8 +60,10 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
 
     let mut answers = match &args.answers {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let a: Answers = serde_yaml_ng::from_str(&text).with_context(|| format!("{}: not a valid answers file", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let a: Answers = serde_yaml_ng::from_str(&text)
+                .with_context(|| format!("{}: not a valid answers file", path.display()))?;
             check_answers(&a)?;
             a
         }
@@ -77,20 +81,35 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
     }
 
     let (master_key, new_key) = match answers.master_key.as_deref() {
-        Some(TEMPLATE_MASTER_KEY) => bail!("the master key sk-1234 is the published template key; leave master_key out to get a random one"),
+        Some(TEMPLATE_MASTER_KEY) => bail!(
+            "the master key sk-1234 is the published template key; leave master_key out to get a random one"
+        ),
         Some(k) if !k.is_empty() => (Some(Secret::from(k)), false),
         _ if stored("LITELLM_MASTER_KEY")
-            && store.get("LITELLM_MASTER_KEY").ok().flatten().is_some_and(|k| k.expose() != TEMPLATE_MASTER_KEY) =>
+            && store
+                .get("LITELLM_MASTER_KEY")
+                .ok()
+                .flatten()
+                .is_some_and(|k| k.expose() != TEMPLATE_MASTER_KEY) =>
         {
             (None, false)
         }
-        _ => (Some(model::generate_master_key().map_err(|e| anyhow::anyhow!("cannot generate a random master key: {e}"))?), true),
+        _ => (
+            Some(
+                model::generate_master_key()
+                    .map_err(|e| anyhow::anyhow!("cannot generate a random master key: {e}"))?,
+            ),
+            true,
+        ),
     };
     let mut rendered = model::render(&answers, master_key.clone());
     if let Ok(previous) = std::fs::read_to_string(&env_path) {
         let kept = model::carry_over(&previous, &mut rendered);
         if !kept.is_empty() {
-            println!("kept from the previous .env: {} (secrets among them go to the store)", kept.join(", "));
+            println!(
+                "kept from the previous .env: {} (secrets among them go to the store)",
+                kept.join(", ")
+            );
         }
     }
 
@@ -105,15 +124,21 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
         files::write_private(&bak, old)?;
         println!("kept your previous config as {}", bak.display());
     }
-    files::write_private(&config_path, &rendered.config_yaml).with_context(|| format!("cannot write {}", config_path.display()))?;
-    files::write_private(&env_path, &rendered.dotenv).with_context(|| format!("cannot write {}", env_path.display()))?;
+    files::write_private(&config_path, &rendered.config_yaml)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    files::write_private(&env_path, &rendered.dotenv)
+        .with_context(|| format!("cannot write {}", env_path.display()))?;
     let names: Vec<&str> = rendered.secrets.iter().map(|(n, _)| n.as_str()).collect();
     println!("wrote {} and {} (mode 0600)", config_path.display(), env_path.display());
     if !names.is_empty() {
         println!("stored in the {} store: {}", store.label(), names.join(", "));
     }
     if let (true, Some(k)) = (new_key, &master_key) {
-        println!("master key (your tools send it as the API key; kept in the {} store, shown only now): {}", store.label(), k.expose());
+        println!(
+            "master key (your tools send it as the API key; kept in the {} store, shown only now): {}",
+            store.label(),
+            k.expose()
+        );
     }
 
     let mut ok = true;
@@ -142,7 +167,9 @@ pub fn run(args: SetupArgs) -> anyhow::Result<ExitCode> {
             action: super::service::ServiceAction::Install(super::service::InstallArgs {
                 config: ConfigArgs { config: Some(config_path.clone()), env_file: None },
                 mode: None,
-                label: super::service::LabelArgs { label: crate::service::DEFAULT_LABEL.to_owned() },
+                label: super::service::LabelArgs {
+                    label: crate::service::DEFAULT_LABEL.to_owned(),
+                },
                 no_start: false,
             }),
         };
@@ -170,7 +197,9 @@ fn check_answers(a: &Answers) -> anyhow::Result<()> {
     };
     if let Some(az) = &a.azure {
         push(validate::azure_base("azure.endpoint", &az.endpoint));
-        if az.auth == AzureAuth::ServicePrincipal && (az.tenant_id.is_none() || az.client_id.is_none()) {
+        if az.auth == AzureAuth::ServicePrincipal
+            && (az.tenant_id.is_none() || az.client_id.is_none())
+        {
             bail!("azure.auth service_principal needs tenant_id and client_id");
         }
     }
@@ -219,12 +248,16 @@ fn ask(d: &Answers, env: &Env, stored: &dyn Fn(&str) -> bool) -> Res<Answers> {
     .any(Option::is_some);
     if any_proxy {
         let np = d.no_proxy.clone().unwrap_or_else(|| model::DEFAULT_NO_PROXY.into());
-        a.no_proxy = Some(Text::new("Hosts that bypass the proxies (NO_PROXY):").with_default(&np).prompt()?);
+        a.no_proxy = Some(
+            Text::new("Hosts that bypass the proxies (NO_PROXY):").with_default(&np).prompt()?,
+        );
     }
     let ca_default = d.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
     let ca = Text::new("Corporate CA certificate file (PEM; empty if none):")
         .with_default(&ca_default)
-        .with_help_message("needed when your network inspects TLS; added on top of the system roots")
+        .with_help_message(
+            "needed when your network inspects TLS; added on top of the system roots",
+        )
         .with_validator(|s: &str| Ok(check_or_empty(s, |v| validate::ca_file(Path::new(v)))))
         .prompt()?;
     a.ca_file = non_empty(ca).map(PathBuf::from);
@@ -267,15 +300,22 @@ fn required(s: &str) -> Result<Validation, inquire::CustomUserError> {
     Ok(if s.trim().is_empty() { Validation::Invalid("required".into()) } else { Validation::Valid })
 }
 
-fn models(q: &str, current: Option<&[model::Model]>, fallback: Vec<model::Model>, help: &str) -> Res<Vec<model::Model>> {
+fn models(
+    q: &str,
+    current: Option<&[model::Model]>,
+    fallback: Vec<model::Model>,
+    help: &str,
+) -> Res<Vec<model::Model>> {
     let default = model::format_models(current.unwrap_or(&fallback));
     let text = Text::new(q)
         .with_default(&default)
         .with_help_message(help)
-        .with_validator(|s: &str| Ok(match model::parse_models(s) {
-            Ok(_) => Validation::Valid,
-            Err(e) => Validation::Invalid(e.into()),
-        }))
+        .with_validator(|s: &str| {
+            Ok(match model::parse_models(s) {
+                Ok(_) => Validation::Valid,
+                Err(e) => Validation::Invalid(e.into()),
+            })
+        })
         .prompt()?;
     model::parse_models(&text).map_err(anyhow::Error::msg)
 }
@@ -292,18 +332,34 @@ fn secret(q: &str, name: &str, stored: &dyn Fn(&str) -> bool) -> Res<Option<Stri
         .without_confirmation()
         .with_display_mode(PasswordDisplayMode::Hidden)
         .with_help_message(&help)
-        .with_validator(move |s: &str| Ok(if s.is_empty() && !has { Validation::Invalid("required".into()) } else { Validation::Valid }))
+        .with_validator(move |s: &str| {
+            Ok(if s.is_empty() && !has {
+                Validation::Invalid("required".into())
+            } else {
+                Validation::Valid
+            })
+        })
         .prompt()?;
     Ok(non_empty(v))
 }
 
 fn proxy(q: &str, current: Option<&str>) -> Res<Option<String>> {
     // A proxy URL with a password is shown redacted; Enter keeps the real one.
-    let shown = current.map(|c| if url_has_password(c) { redact(c) } else { c.to_owned() }).unwrap_or_default();
+    let shown = current
+        .map(|c| if url_has_password(c) { redact(c) } else { c.to_owned() })
+        .unwrap_or_default();
     let v = Text::new(q)
         .with_default(&shown)
-        .with_help_message("http://host:port or http://user:password@host:port; empty: connect directly")
-        .with_validator(|s: &str| Ok(if s.contains(":***@") { Validation::Valid } else { check_or_empty(s, |v| validate::proxy_url("proxy", v)) }))
+        .with_help_message(
+            "http://host:port or http://user:password@host:port; empty: connect directly",
+        )
+        .with_validator(|s: &str| {
+            Ok(if s.contains(":***@") {
+                Validation::Valid
+            } else {
+                check_or_empty(s, |v| validate::proxy_url("proxy", v))
+            })
+        })
         .prompt()?;
     Ok(match non_empty(v) {
         Some(v) if v == shown && current.is_some() => current.map(str::to_owned),
@@ -339,13 +395,19 @@ fn ask_azure(d: Option<&Azure>, stored: &dyn Fn(&str) -> bool) -> Res<Azure> {
         model::default_azure_deployments(),
         "the alias is the model name your tools send; the deployment is its name in your Azure resource",
     )?;
-    let options = vec!["service principal (tenant, client id, client secret)", "Azure CLI login (az login)", "API key"];
+    let options = vec![
+        "service principal (tenant, client id, client secret)",
+        "Azure CLI login (az login)",
+        "API key",
+    ];
     let start = match d.map(|x| x.auth).unwrap_or_default() {
         AzureAuth::ServicePrincipal => 0,
         AzureAuth::AzureCli => 1,
         AzureAuth::ApiKey => 2,
     };
-    let choice = Select::new("How does ai-proxy sign in to Azure?", options.clone()).with_starting_cursor(start).prompt()?;
+    let choice = Select::new("How does ai-proxy sign in to Azure?", options.clone())
+        .with_starting_cursor(start)
+        .prompt()?;
     let auth = match options.iter().position(|o| *o == choice) {
         Some(1) => AzureAuth::AzureCli,
         Some(2) => AzureAuth::ApiKey,
@@ -379,7 +441,9 @@ fn ask_azure(d: Option<&Azure>, stored: &dyn Fn(&str) -> bool) -> Res<Azure> {
             az.client_secret = secret("Client secret:", "AZURE_CLIENT_SECRET", stored)?;
         }
         AzureAuth::ApiKey => az.api_key = secret("API key:", "AZURE_API_KEY", stored)?,
-        AzureAuth::AzureCli => println!("ai-proxy will use the account you signed in with `az login`."),
+        AzureAuth::AzureCli => {
+            println!("ai-proxy will use the account you signed in with `az login`.")
+        }
     }
     az.proxy = proxy("Proxy for Azure (empty: direct):", d.and_then(|x| x.proxy.as_deref()))?;
     Ok(az)
@@ -410,15 +474,25 @@ fn ask_vertex(d: Option<&Vertex>, env: &Env) -> Res<Vertex> {
     let loc_default = d.map(|x| x.location.clone()).unwrap_or_else(|| "global".into());
     let location = Text::new("Vertex AI location:")
         .with_default(&loc_default)
-        .with_help_message(if gemini3 { "Gemini 3 models are served from `global`" } else { "e.g. global, us-central1, europe-west4" })
+        .with_help_message(if gemini3 {
+            "Gemini 3 models are served from `global`"
+        } else {
+            "e.g. global, us-central1, europe-west4"
+        })
         .with_validator(required)
         .prompt()?;
     if gemini3 && location.trim() != "global" {
-        println!("note: Gemini 3 models are only served from `global`; requests to them from {location} will fail.");
+        println!(
+            "note: Gemini 3 models are only served from `global`; requests to them from {location} will fail."
+        );
     }
     let current = d.and_then(|x| x.credentials.clone());
     let credentials = match (adc_file(env), &current) {
-        (Some(adc), None) if confirm(&format!("Use your gcloud login ({})?", adc.display()), true)? => None,
+        (Some(adc), None)
+            if confirm(&format!("Use your gcloud login ({})?", adc.display()), true)? =>
+        {
+            None
+        }
         (adc, _) => {
             let help = if adc.is_some() {
                 "path of the service-account JSON key; empty: the gcloud login"
@@ -429,13 +503,21 @@ fn ask_vertex(d: Option<&Vertex>, env: &Env) -> Res<Vertex> {
             let v = Text::new("Service-account JSON file:")
                 .with_default(&cur)
                 .with_help_message(help)
-                .with_validator(|s: &str| Ok(check_or_empty(s, |v| validate::credential_file(v, Path::new(v)))))
+                .with_validator(|s: &str| {
+                    Ok(check_or_empty(s, |v| validate::credential_file(v, Path::new(v))))
+                })
                 .prompt()?;
             non_empty(v).map(PathBuf::from)
         }
     };
     let proxy = proxy("Proxy for Vertex AI (empty: direct):", d.and_then(|x| x.proxy.as_deref()))?;
-    Ok(Vertex { project: project.trim().into(), location: location.trim().into(), models, credentials, proxy })
+    Ok(Vertex {
+        project: project.trim().into(),
+        location: location.trim().into(),
+        models,
+        credentials,
+        proxy,
+    })
 }
 
 fn ask_dashscope(d: Option<&DashScope>, stored: &dyn Fn(&str) -> bool) -> Res<DashScope> {
@@ -446,7 +528,8 @@ fn ask_dashscope(d: Option<&DashScope>, stored: &dyn Fn(&str) -> bool) -> Res<Da
         Some("international") => 1,
         Some(_) => 2,
     };
-    let choice = Select::new("DashScope region:", options.clone()).with_starting_cursor(start).prompt()?;
+    let choice =
+        Select::new("DashScope region:", options.clone()).with_starting_cursor(start).prompt()?;
     let region = match options.iter().position(|o| *o == choice) {
         Some(1) => "international".to_owned(),
         Some(2) => {

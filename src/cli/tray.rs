@@ -56,10 +56,12 @@ pub fn run(args: TrayArgs) -> anyhow::Result<ExitCode> {
     // A problem here (no HOME, a --config that does not exist yet) only disables the
     // checkbox; the config error itself shows in the menu's status line.
     let login: Arc<dyn LoginItem> = match &dirs {
-        Some(d) => match super::service::spec_for(Mode::Tray, &args.label, &args.config, &env, d, &cwd) {
-            Ok(spec) => Arc::new(ServiceLogin::new(d.clone(), spec)),
-            Err(e) => Arc::new(Unavailable(format!("{e:#}"))),
-        },
+        Some(d) => {
+            match super::service::spec_for(Mode::Tray, &args.label, &args.config, &env, d, &cwd) {
+                Ok(spec) => Arc::new(ServiceLogin::new(d.clone(), spec)),
+                Err(e) => Arc::new(Unavailable(format!("{e:#}"))),
+            }
+        }
         None => Arc::new(Unavailable("HOME is not set".into())),
     };
     tray::run(tray::Options {
@@ -85,13 +87,7 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
         Found::File { path, .. } => cwd.join(path).parent().map(Path::to_owned),
         Found::Embedded => config_dir(&config.env),
     };
-    Ok(Loaded {
-        config,
-        egress,
-        host,
-        port,
-        config_dir: dir,
-    })
+    Ok(Loaded { config, egress, host, port, config_dir: dir })
 }
 
 /// Launch at Login when no login job can be described (the reason shows in the menu).
@@ -111,10 +107,7 @@ impl LoginItem for Unavailable {
 /// subcommand (older macOS versions add a `-psn_…` argument), and then runs the tray.
 pub fn launch_args(args: Vec<OsString>, exe: Option<PathBuf>) -> Vec<OsString> {
     let in_bundle = exe.is_some_and(|p| p.to_string_lossy().contains(".app/Contents/MacOS/"));
-    let only_psn = args
-        .iter()
-        .skip(1)
-        .all(|a| a.to_string_lossy().starts_with("-psn_"));
+    let only_psn = args.iter().skip(1).all(|a| a.to_string_lossy().starts_with("-psn_"));
     if in_bundle && only_psn {
         let program = args.into_iter().next().unwrap_or_else(|| OsString::from("ai-proxy"));
         return vec![program, OsString::from("tray")];
@@ -134,7 +127,10 @@ mod tests {
     fn a_bundle_started_by_finder_runs_the_tray() {
         let app = Some(PathBuf::from("/Applications/AI Proxy.app/Contents/MacOS/ai-proxy"));
         assert_eq!(launch_args(os(&["ai-proxy"]), app.clone()), os(&["ai-proxy", "tray"]));
-        assert_eq!(launch_args(os(&["ai-proxy", "-psn_0_12345"]), app.clone()), os(&["ai-proxy", "tray"]));
+        assert_eq!(
+            launch_args(os(&["ai-proxy", "-psn_0_12345"]), app.clone()),
+            os(&["ai-proxy", "tray"])
+        );
         assert_eq!(launch_args(os(&["ai-proxy", "serve"]), app), os(&["ai-proxy", "serve"]));
         // Outside a bundle nothing changes (clap prints the help).
         let plain = Some(PathBuf::from("/usr/local/bin/ai-proxy"));
@@ -153,10 +149,7 @@ mod tests {
         )
         .expect("write");
         let args = ServeArgs {
-            config: ConfigArgs {
-                config: Some(cfg),
-                env_file: None,
-            },
+            config: ConfigArgs { config: Some(cfg), env_file: None },
             host: Some("127.0.0.1".into()),
             port: Some(0),
             strict: false,

@@ -73,10 +73,7 @@ pub struct DotEnvError {
 impl Env {
     /// A snapshot of the current process environment.
     pub fn from_process() -> Self {
-        Env {
-            process: std::env::vars().collect(),
-            ..Env::default()
-        }
+        Env { process: std::env::vars().collect(), ..Env::default() }
     }
 
     /// An environment made of the given variables only (tests, tools).
@@ -95,16 +92,12 @@ impl Env {
     /// Load a `.env` file (KEY=VALUE lines, `export` prefixes, quotes, `#` comments).
     /// Variables already in the process environment keep their value.
     pub fn load_dotenv(&mut self, path: &Path) -> Result<(), DotEnvError> {
-        let iter = dotenvy::from_path_iter(path).map_err(|e| DotEnvError {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let iter = dotenvy::from_path_iter(path)
+            .map_err(|e| DotEnvError { path: path.to_owned(), reason: e.to_string() })?;
         let mut vars = HashMap::new();
         for item in iter {
-            let (k, v) = item.map_err(|e| DotEnvError {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
+            let (k, v) =
+                item.map_err(|e| DotEnvError { path: path.to_owned(), reason: e.to_string() })?;
             vars.insert(k, v);
         }
         self.dotenv = vars;
@@ -161,10 +154,7 @@ impl Env {
             return Some((v.clone(), Origin::ConfigFile));
         }
         let store = self.store.as_ref()?;
-        store
-            .lookup(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| (v, Origin::Store(store.label())))
+        store.lookup(name).filter(|v| !v.is_empty()).map(|v| (v, Origin::Store(store.label())))
     }
 
     /// Why the secret store could not answer for `name`, if it failed (see [`SecretLookup::failure`]).
@@ -179,9 +169,7 @@ impl Env {
 
     /// Like [`Env::get`] but tries each name in turn (e.g. `GEMINI_PROXY`, `VERTEX_PROXY`).
     pub fn first_of(&self, names: &[&str]) -> Option<(String, String)> {
-        names
-            .iter()
-            .find_map(|n| self.get(n).map(|v| ((*n).to_owned(), v)))
+        names.iter().find_map(|n| self.get(n).map(|v| ((*n).to_owned(), v)))
     }
 }
 
@@ -238,9 +226,7 @@ mod tests {
     #[test]
     fn unreadable_dotenv_names_the_file() {
         let mut env = Env::default();
-        let err = env
-            .load_dotenv(Path::new("/nonexistent/.env"))
-            .expect_err("missing file");
+        let err = env.load_dotenv(Path::new("/nonexistent/.env")).expect_err("missing file");
         assert!(err.to_string().contains("/nonexistent/.env"), "{err}");
     }
 }

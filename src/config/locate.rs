@@ -76,7 +76,10 @@ mod tests {
         let xdg = tmp.path().join("xdg");
         std::fs::create_dir_all(&cwd).expect("mkdir");
         std::fs::create_dir_all(xdg.join("ai-proxy")).expect("mkdir");
-        let env = Env::from_vars([("XDG_CONFIG_HOME", xdg.to_str().expect("utf8")), ("HOME", "/nonexistent")]);
+        let env = Env::from_vars([
+            ("XDG_CONFIG_HOME", xdg.to_str().expect("utf8")),
+            ("HOME", "/nonexistent"),
+        ]);
 
         assert_eq!(find_config(None, &env, &cwd), Found::Embedded);
 

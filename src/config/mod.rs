@@ -223,24 +223,13 @@ pub enum ConfigError {
     #[error("{file}: {reason}")]
     Read { file: String, reason: String },
     #[error("{file}{}{}: {message}", location_suffix(*.location), path_suffix(.path.as_deref()))]
-    Parse {
-        file: String,
-        location: Option<(usize, usize)>,
-        path: Option<String>,
-        message: String,
-    },
+    Parse { file: String, location: Option<(usize, usize)>, path: Option<String>, message: String },
     #[error("{file}: {path}: {message}")]
-    Invalid {
-        file: String,
-        path: String,
-        message: String,
-    },
+    Invalid { file: String, path: String, message: String },
 }
 
 fn location_suffix(location: Option<(usize, usize)>) -> String {
-    location
-        .map(|(l, c)| format!(":{l}:{c}"))
-        .unwrap_or_default()
+    location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default()
 }
 
 fn path_suffix(path: Option<&str>) -> String {
@@ -267,7 +256,9 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
     })?;
     let mut warnings = Vec::new();
     for key in raw.unknown.keys() {
-        warnings.push(format!("{file}: top-level key `{key}` is not supported by ai-proxy and is ignored"));
+        warnings.push(format!(
+            "{file}: top-level key `{key}` is not supported by ai-proxy and is ignored"
+        ));
     }
 
     // environment_variables: lower priority than the real environment and .env.
@@ -313,7 +304,9 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
         match key.as_str() {
             "num_retries" => settings.num_retries = expect_u32(&file, &path, value)?,
             "timeout" => settings.request_timeout = expect_duration(&file, &path, value)?,
-            _ => warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored")),
+            _ => {
+                warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
+            }
         }
     }
 
@@ -339,7 +332,9 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
                     )),
                 }
             }
-            _ => warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored")),
+            _ => {
+                warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
+            }
         }
     }
     let mut unreadable = std::mem::take(&mut resolver.store_failures);
@@ -354,7 +349,8 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
         }
     }
     unreadable.dedup();
-    let master_key_unreadable = (master_key.is_none() && !unreadable.is_empty()).then(|| unreadable.join("; "));
+    let master_key_unreadable =
+        (master_key.is_none() && !unreadable.is_empty()).then(|| unreadable.join("; "));
 
     let mut deployments = Vec::with_capacity(raw.model_list.len());
     for (index, model) in raw.model_list.into_iter().enumerate() {
@@ -498,7 +494,13 @@ fn resolve_deployment(
                             extra_headers.push((k.to_owned(), v));
                         }
                     }
-                    _ => return Err(invalid(file, &path, "header names and values must be strings")),
+                    _ => {
+                        return Err(invalid(
+                            file,
+                            &path,
+                            "header names and values must be strings",
+                        ));
+                    }
                 }
             }
         } else if REQUEST_DEFAULT_KEYS.contains(&key.as_str()) {
@@ -511,11 +513,7 @@ fn resolve_deployment(
     }
     let model_info = model
         .model_info
-        .map(|m| {
-            m.into_iter()
-                .map(|(k, v)| (k, yaml_to_json(&v)))
-                .collect::<Map<String, Value>>()
-        })
+        .map(|m| m.into_iter().map(|(k, v)| (k, yaml_to_json(&v))).collect::<Map<String, Value>>())
         .unwrap_or_default();
 
     let unavailable = unsupported.or_else(|| {
@@ -589,7 +587,9 @@ impl Resolver<'_> {
     fn resolve_yaml(&mut self, value: &Yaml) -> Value {
         match value {
             Yaml::String(s) => self.resolve(s).map(Value::String).unwrap_or(Value::Null),
-            Yaml::Sequence(items) => Value::Array(items.iter().map(|v| self.resolve_yaml(v)).collect()),
+            Yaml::Sequence(items) => {
+                Value::Array(items.iter().map(|v| self.resolve_yaml(v)).collect())
+            }
             Yaml::Mapping(map) => Value::Object(
                 map.iter()
                     .filter_map(|(k, v)| Some((yaml_scalar_string(k)?, self.resolve_yaml(v))))
@@ -622,7 +622,9 @@ fn ssl_verify_from_yaml(
     match value {
         Yaml::Bool(true) => Ok(SslVerify::System),
         Yaml::Bool(false) => Ok(SslVerify::Disabled),
-        Yaml::String(s) => Ok(resolver.resolve(s).map(|s| ssl_verify_from_str(&s)).unwrap_or_default()),
+        Yaml::String(s) => {
+            Ok(resolver.resolve(s).map(|s| ssl_verify_from_str(&s)).unwrap_or_default())
+        }
         _ => Err(invalid(file, path, "expected true, false or a path to a PEM CA file")),
     }
 }

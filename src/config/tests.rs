@@ -3,7 +3,8 @@
 use super::*;
 
 fn load_ok(yaml: &str, vars: &[(&str, &str)]) -> Config {
-    load(yaml, Source::File("/cfg/config.yaml".into()), Env::from_vars(vars.iter().copied())).expect("config loads")
+    load(yaml, Source::File("/cfg/config.yaml".into()), Env::from_vars(vars.iter().copied()))
+        .expect("config loads")
 }
 
 fn load_err(yaml: &str) -> String {
@@ -86,7 +87,11 @@ fn seed_style_config_resolves() {
     assert_eq!(qwen.timeout, Duration::from_secs(120), "request_timeout is the default timeout");
 
     let local = &c.deployments[2];
-    assert_eq!(local.provider, ProviderKind::OpenAi, "a bare model name means openai, as in LiteLLM");
+    assert_eq!(
+        local.provider,
+        ProviderKind::OpenAi,
+        "a bare model name means openai, as in LiteLLM"
+    );
     assert_eq!(local.request_defaults.get("temperature"), Some(&Value::from(0.2)));
     assert_eq!(local.extra_headers, vec![("X-Team".to_owned(), "platform".to_owned())]);
 }
@@ -105,11 +110,17 @@ fn missing_variables_make_a_deployment_unavailable_with_the_names() {
     assert!(c.deployments[1].is_available());
     assert_eq!(c.available_count(), 2);
     assert!(c.master_key.is_none());
-    assert!(c.warnings.is_empty(), "an unset LITELLM_MASTER_KEY only means no key: {:?}", c.warnings);
+    assert!(
+        c.warnings.is_empty(),
+        "an unset LITELLM_MASTER_KEY only means no key: {:?}",
+        c.warnings
+    );
     let other = load_ok("general_settings:\n  master_key: os.environ/MY_KEY\n", &[]);
     assert_eq!(
         other.warnings,
-        vec!["/cfg/config.yaml: general_settings.master_key refers to os.environ/MY_KEY, which is not set; falling back to LITELLM_MASTER_KEY"]
+        vec![
+            "/cfg/config.yaml: general_settings.master_key refers to os.environ/MY_KEY, which is not set; falling back to LITELLM_MASTER_KEY"
+        ]
     );
 }
 
@@ -117,7 +128,10 @@ fn missing_variables_make_a_deployment_unavailable_with_the_names() {
 fn master_key_falls_back_to_the_environment_variable() {
     let c = load_ok("model_list: []", &[("LITELLM_MASTER_KEY", "sk-env")]);
     assert_eq!(c.master_key.as_ref().map(|k| k.expose().as_str()), Some("sk-env"));
-    let c = load_ok("general_settings:\n  master_key: sk-literal\n", &[("LITELLM_MASTER_KEY", "sk-env")]);
+    let c = load_ok(
+        "general_settings:\n  master_key: sk-literal\n",
+        &[("LITELLM_MASTER_KEY", "sk-env")],
+    );
     assert_eq!(c.master_key.as_ref().map(|k| k.expose().as_str()), Some("sk-literal"));
 }
 
@@ -161,7 +175,10 @@ guardrails: []
 
 #[test]
 fn unknown_providers_are_unavailable_not_fatal() {
-    let c = load_ok("model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-3\n", &[]);
+    let c = load_ok(
+        "model_list:\n  - model_name: claude\n    litellm_params:\n      model: anthropic/claude-3\n",
+        &[],
+    );
     assert_eq!(
         c.deployments[0].unavailable.as_deref(),
         Some(
@@ -179,7 +196,9 @@ fn yaml_syntax_errors_name_file_line_and_column() {
 
 #[test]
 fn type_errors_name_the_key_path_and_line() {
-    let e = load_err("model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      rpm: lots\n");
+    let e = load_err(
+        "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      rpm: lots\n",
+    );
     assert!(e.starts_with("/cfg/config.yaml:5:"), "{e}");
     assert!(e.contains("(at `model_list[0].litellm_params.rpm`)"), "{e}");
     assert!(e.contains("invalid type: string \"lots\""), "{e}");
@@ -188,10 +207,15 @@ fn type_errors_name_the_key_path_and_line() {
     assert!(e.contains("missing field `model_name`"), "{e}");
 
     let e = load_err("litellm_settings:\n  request_timeout: soon\n");
-    assert_eq!(e, "/cfg/config.yaml: litellm_settings.request_timeout: expected a non-negative number");
+    assert_eq!(
+        e,
+        "/cfg/config.yaml: litellm_settings.request_timeout: expected a non-negative number"
+    );
     let e = load_err("litellm_settings:\n  drop_params: maybe\n");
     assert_eq!(e, "/cfg/config.yaml: litellm_settings.drop_params: expected true or false");
-    let e = load_err("model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      extra_headers: [1]\n");
+    let e = load_err(
+        "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      extra_headers: [1]\n",
+    );
     assert_eq!(
         e,
         "/cfg/config.yaml: model_list[0].litellm_params.extra_headers: expected a mapping of header names to values"
@@ -262,8 +286,17 @@ fn repository_config_is_the_seed_model_table() {
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let aliases = c.aliases();
     for a in [
-        "mock", "gpt-4", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gemini-pro", "gemini-3-flash",
-        "gemini-3-pro", "qwen-max",
+        "mock",
+        "gpt-4",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-5",
+        "gpt-5-mini",
+        "gpt-5-nano",
+        "gemini-pro",
+        "gemini-3-flash",
+        "gemini-3-pro",
+        "qwen-max",
     ] {
         assert!(aliases.contains(&a), "{a} missing");
     }

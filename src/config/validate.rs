@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Config, ConfigError, Deployment, ProviderKind, SslVerify, TEMPLATE_MASTER_KEY, env_reference};
+use super::{
+    Config, ConfigError, Deployment, ProviderKind, SslVerify, TEMPLATE_MASTER_KEY, env_reference,
+};
 
 /// What a check is about (stable names for `--json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,7 +54,10 @@ impl Check {
     }
 
     fn fail(kind: Kind, message: impl Into<String>, fix: impl Into<String>) -> Check {
-        let fatal_at_start = matches!(kind, Kind::Yaml | Kind::CaFile | Kind::ProxyUrl | Kind::CredentialFile | Kind::Placeholder);
+        let fatal_at_start = matches!(
+            kind,
+            Kind::Yaml | Kind::CaFile | Kind::ProxyUrl | Kind::CredentialFile | Kind::Placeholder
+        );
         Check { kind, ok: false, message: message.into(), fix: Some(fix.into()), fatal_at_start }
     }
 
@@ -93,15 +98,24 @@ pub fn placeholder(value: &str) -> Option<&'static str> {
 /// The YAML/key check for a load result: ✓ with the model count, or the error with its line.
 pub fn load_check(result: &Result<Config, ConfigError>) -> Check {
     match result {
-        Ok(c) => Check::pass(Kind::Yaml, format!("config {} parses ({} models)", c.source, c.deployments.len())),
+        Ok(c) => Check::pass(
+            Kind::Yaml,
+            format!("config {} parses ({} models)", c.source, c.deployments.len()),
+        ),
         Err(e) => {
             let fix = match e {
-                ConfigError::Read { .. } => "create the file (ai-proxy setup writes one) or point --config at it".to_owned(),
+                ConfigError::Read { .. } => {
+                    "create the file (ai-proxy setup writes one) or point --config at it".to_owned()
+                }
                 ConfigError::Parse { location: Some((line, _)), .. } => {
-                    format!("correct the YAML at line {line} (indentation, a missing `:` or quotes around values with `:` or `#`)")
+                    format!(
+                        "correct the YAML at line {line} (indentation, a missing `:` or quotes around values with `:` or `#`)"
+                    )
                 }
                 ConfigError::Parse { .. } => "correct the YAML syntax".to_owned(),
-                ConfigError::Invalid { path, .. } => format!("give `{path}` a value of the expected type"),
+                ConfigError::Invalid { path, .. } => {
+                    format!("give `{path}` a value of the expected type")
+                }
             };
             Check::fail(Kind::Yaml, e.to_string(), fix)
         }
@@ -132,7 +146,8 @@ pub fn check_config(config: &Config, listen: Option<(&str, u16)>) -> Vec<Check> 
 /// start, with the same messages `validate` prints.
 pub fn startup_checks(config: &Config) -> Result<Vec<Check>, StartupError> {
     let checks = check_config(config, None);
-    let fatal: Vec<String> = checks.iter().filter(|c| !c.ok && c.fatal_at_start).map(Check::render).collect();
+    let fatal: Vec<String> =
+        checks.iter().filter(|c| !c.ok && c.fatal_at_start).map(Check::render).collect();
     if fatal.is_empty() {
         Ok(checks.into_iter().filter(|c| !c.ok).collect())
     } else {
@@ -189,7 +204,10 @@ fn dotenv_placeholders(config: &Config, out: &mut Vec<Check>) {
             let mut check = Check::fail(
                 Kind::Placeholder,
                 format!("{name} in {} is {what}", path.display()),
-                format!("set the real value: ai-proxy secrets set {name} (secrets) or edit {}; remove the line if you do not use it", path.display()),
+                format!(
+                    "set the real value: ai-proxy secrets set {name} (secrets) or edit {}; remove the line if you do not use it",
+                    path.display()
+                ),
             );
             // Models that use it are caught by their own checks; an unused line is noise.
             check.fatal_at_start = false;
@@ -197,7 +215,10 @@ fn dotenv_placeholders(config: &Config, out: &mut Vec<Check>) {
         }
     }
     if !bad {
-        out.push(Check::pass(Kind::DotEnv, format!("{} has no template placeholders", path.display())));
+        out.push(Check::pass(
+            Kind::DotEnv,
+            format!("{} has no template placeholders", path.display()),
+        ));
     }
 }
 
@@ -252,18 +273,26 @@ fn collect_strings(path: &str, value: &Value, out: &mut Vec<(String, String)>) {
 
 fn variables(d: &Deployment, out: &mut Vec<Check>) {
     let Some(reason) = &d.unavailable else {
-        out.push(Check::pass(Kind::Variable, format!("model `{}` ({}/{}) has everything it needs", d.alias, d.provider.name(), d.model)));
+        out.push(Check::pass(
+            Kind::Variable,
+            format!(
+                "model `{}` ({}/{}) has everything it needs",
+                d.alias,
+                d.provider.name(),
+                d.model
+            ),
+        ));
         return;
     };
-    let names: Vec<&str> = reason
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .filter_map(env_reference)
-        .collect();
+    let names: Vec<&str> =
+        reason.split(|c: char| c.is_whitespace() || c == ',').filter_map(env_reference).collect();
     let fix = match names.as_slice() {
         [] => "see the message; supported providers are listed there".to_owned(),
         names => names
             .iter()
-            .map(|n| format!("ai-proxy secrets set {n} (or add {n}=... to .env if it is not a secret)"))
+            .map(|n| {
+                format!("ai-proxy secrets set {n} (or add {n}=... to .env if it is not a secret)")
+            })
             .collect::<Vec<_>>()
             .join("; "),
     };
@@ -279,7 +308,9 @@ fn credential_files(d: &Deployment, config: &Config, out: &mut Vec<Check>) {
     let (origin, path) = match d.params.str("vertex_credentials") {
         Some(v) if v.trim_start().starts_with('{') => {
             out.push(match serde_json::from_str::<Value>(v) {
-                Ok(json) => credential_json(&format!("model `{}`: vertex_credentials", d.alias), &json),
+                Ok(json) => {
+                    credential_json(&format!("model `{}`: vertex_credentials", d.alias), &json)
+                }
                 Err(e) => Check::fail(
                     Kind::CredentialFile,
                     format!("model `{}`: vertex_credentials is not valid JSON ({e})", d.alias),
@@ -328,7 +359,9 @@ pub fn credential_file(label: &str, path: &Path) -> Check {
 
 fn credential_json(label: &str, json: &Value) -> Check {
     match json.get("type").and_then(Value::as_str) {
-        Some("service_account") if json.get("private_key").is_some() && json.get("client_email").is_some() => {
+        Some("service_account")
+            if json.get("private_key").is_some() && json.get("client_email").is_some() =>
+        {
             Check::pass(Kind::CredentialFile, format!("{label} is a service-account key"))
         }
         Some("service_account") => Check::fail(
@@ -336,7 +369,9 @@ fn credential_json(label: &str, json: &Value) -> Check {
             format!("{label} is a service-account file without private_key or client_email"),
             "download a new JSON key for the service account",
         ),
-        Some("authorized_user") => Check::pass(Kind::CredentialFile, format!("{label} is a gcloud user credential (ADC)")),
+        Some("authorized_user") => {
+            Check::pass(Kind::CredentialFile, format!("{label} is a gcloud user credential (ADC)"))
+        }
         other => Check::fail(
             Kind::CredentialFile,
             format!(
@@ -378,9 +413,13 @@ fn global_proxies(config: &Config, out: &mut Vec<Check>) {
 
 /// A proxy URL: scheme http, https, socks5 or socks5h, and a host. Passwords never printed.
 pub fn proxy_url(label: &str, value: &str) -> Check {
-    let fix = "write it as http://host:port (or http://user:password@host:port, socks5://host:port)";
+    let fix =
+        "write it as http://host:port (or http://user:password@host:port, socks5://host:port)";
     match url::Url::parse(value.trim()) {
-        Ok(u) if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h") && u.host_str().is_some_and(|h| !h.is_empty()) => {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
             Check::pass(Kind::ProxyUrl, format!("{label}: proxy {}", redacted(&u)))
         }
         Ok(u) => Check::fail(
@@ -388,7 +427,9 @@ pub fn proxy_url(label: &str, value: &str) -> Check {
             format!("{label}: proxy URL scheme `{}` is not supported", u.scheme()),
             fix,
         ),
-        Err(e) => Check::fail(Kind::ProxyUrl, format!("{label}: proxy URL does not parse ({e})"), fix),
+        Err(e) => {
+            Check::fail(Kind::ProxyUrl, format!("{label}: proxy URL does not parse ({e})"), fix)
+        }
     }
 }
 
@@ -425,15 +466,32 @@ pub fn ca_file(path: &Path) -> Check {
     let fix = "export the corporate root CA as PEM (text starting with -----BEGIN CERTIFICATE-----), e.g. `openssl x509 -inform der -in ca.cer -out ca.pem`";
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => return Check::fail(Kind::CaFile, format!("CA file {} cannot be read: {e}", path.display()), fix),
+        Err(e) => {
+            return Check::fail(
+                Kind::CaFile,
+                format!("CA file {} cannot be read: {e}", path.display()),
+                fix,
+            );
+        }
     };
     let count = pem_certificates(&bytes);
     if count == 0 {
-        return Check::fail(Kind::CaFile, format!("CA file {} is not PEM: no certificate in it", path.display()), fix);
+        return Check::fail(
+            Kind::CaFile,
+            format!("CA file {} is not PEM: no certificate in it", path.display()),
+            fix,
+        );
     }
     match reqwest::Certificate::from_pem_bundle(&bytes) {
-        Ok(_) => Check::pass(Kind::CaFile, format!("CA file {} has {count} PEM certificate(s)", path.display())),
-        Err(e) => Check::fail(Kind::CaFile, format!("CA file {} is not valid PEM: {e}", path.display()), fix),
+        Ok(_) => Check::pass(
+            Kind::CaFile,
+            format!("CA file {} has {count} PEM certificate(s)", path.display()),
+        ),
+        Err(e) => Check::fail(
+            Kind::CaFile,
+            format!("CA file {} is not valid PEM: {e}", path.display()),
+            fix,
+        ),
     }
 }
 
@@ -455,19 +513,29 @@ fn azure_endpoint(d: &Deployment, out: &mut Vec<Check>) {
 pub fn azure_base(label: &str, base: &str) -> Check {
     let fix = "use your resource's endpoint from the Azure portal (Keys and Endpoint): https://<resource>.openai.azure.com/";
     let Ok(u) = url::Url::parse(base.trim()) else {
-        return Check::fail(Kind::AzureEndpoint, format!("{label}: api_base `{base}` is not a URL"), fix);
+        return Check::fail(
+            Kind::AzureEndpoint,
+            format!("{label}: api_base `{base}` is not a URL"),
+            fix,
+        );
     };
     let host = u.host_str().unwrap_or_default().to_ascii_lowercase();
-    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback =
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     let azure = [".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"]
         .iter()
         .any(|s| host.ends_with(s) && host.len() > s.len());
     if loopback || (azure && u.scheme() == "https") {
-        Check::pass(Kind::AzureEndpoint, format!("{label}: Azure endpoint {}", u.origin().ascii_serialization()))
+        Check::pass(
+            Kind::AzureEndpoint,
+            format!("{label}: Azure endpoint {}", u.origin().ascii_serialization()),
+        )
     } else {
         Check::fail(
             Kind::AzureEndpoint,
-            format!("{label}: api_base `{base}` does not look like an Azure OpenAI resource (https://<resource>.openai.azure.com)"),
+            format!(
+                "{label}: api_base `{base}` does not look like an Azure OpenAI resource (https://<resource>.openai.azure.com)"
+            ),
             fix,
         )
     }
@@ -475,7 +543,11 @@ pub fn azure_base(label: &str, base: &str) -> Check {
 
 /// Whether the gateway could bind `host:port` now.
 pub fn port_check(host: &str, port: u16) -> Check {
-    let addr = if host.contains(':') && !host.starts_with('[') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    let addr = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
     match TcpListener::bind(&addr) {
         Ok(_) => Check::pass(Kind::Port, format!("port {port} on {host} is free")),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Check::fail(
@@ -483,7 +555,11 @@ pub fn port_check(host: &str, port: u16) -> Check {
             format!("port {port} on {host} is already in use (another ai-proxy or LiteLLM?)"),
             "stop that program, or choose another port with --port, LITELLM_PORT or AI_PROXY_PORT",
         ),
-        Err(e) => Check::fail(Kind::Port, format!("cannot listen on {addr}: {e}"), "choose another host or port"),
+        Err(e) => Check::fail(
+            Kind::Port,
+            format!("cannot listen on {addr}: {e}"),
+            "choose another host or port",
+        ),
     }
 }
 

@@ -44,36 +44,26 @@ pub struct Step {
 
 impl Step {
     pub fn pass(name: &'static str, detail: impl Into<String>) -> Step {
-        Step {
-            name,
-            outcome: Outcome::Pass,
-            detail: detail.into(),
-            fix: None,
-        }
+        Step { name, outcome: Outcome::Pass, detail: detail.into(), fix: None }
     }
 
     pub fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Step {
-        Step {
-            name,
-            outcome: Outcome::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+        Step { name, outcome: Outcome::Fail, detail: detail.into(), fix: Some(fix.into()) }
     }
 
     pub fn skip(name: &'static str, detail: impl Into<String>) -> Step {
-        Step {
-            name,
-            outcome: Outcome::Skip,
-            detail: detail.into(),
-            fix: None,
-        }
+        Step { name, outcome: Outcome::Skip, detail: detail.into(), fix: None }
     }
 }
 
 /// Check the route to `url` step by step; `progress` is called as each step finishes.
 /// Stops at the first failed step (later steps are skipped with the reason).
-pub async fn check_target(egress: &Egress, dep: &Deployment, url: &Url, progress: &mut dyn FnMut(&Step)) -> Vec<Step> {
+pub async fn check_target(
+    egress: &Egress,
+    dep: &Deployment,
+    url: &Url,
+    progress: &mut dyn FnMut(&Step),
+) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut push = |s: Step, steps: &mut Vec<Step>| {
         progress(&s);
@@ -85,7 +75,11 @@ pub async fn check_target(egress: &Egress, dep: &Deployment, url: &Url, progress
         Ok(p) => p,
         Err(e) => {
             push(
-                Step::fail("proxy", e.to_string(), "fix the proxy URL: http://host:port, https://host:port or socks5://host:port"),
+                Step::fail(
+                    "proxy",
+                    e.to_string(),
+                    "fix the proxy URL: http://host:port, https://host:port or socks5://host:port",
+                ),
                 &mut steps,
             );
             return steps;
@@ -152,41 +146,84 @@ pub async fn check_target(egress: &Egress, dep: &Deployment, url: &Url, progress
             push(Step::pass("tcp", format!("connected to {host}:{port}")), &mut steps);
             stream
         }
-        Some(c) if c.url.scheme().starts_with("socks") => match socks5(stream, c, &host, port).await {
-            Ok(s) => {
-                push(Step::pass("tcp", format!("SOCKS5 proxy {} connected to {host}:{port}", c.url)), &mut steps);
-                s
+        Some(c) if c.url.scheme().starts_with("socks") => {
+            match socks5(stream, c, &host, port).await {
+                Ok(s) => {
+                    push(
+                        Step::pass(
+                            "tcp",
+                            format!("SOCKS5 proxy {} connected to {host}:{port}", c.url),
+                        ),
+                        &mut steps,
+                    );
+                    s
+                }
+                Err(e) => {
+                    push(
+                        Step::fail("tcp", format!("SOCKS5 proxy {}: {e}", c.url), proxy_fix(c, &e)),
+                        &mut steps,
+                    );
+                    return steps;
+                }
             }
-            Err(e) => {
-                push(Step::fail("tcp", format!("SOCKS5 proxy {}: {e}", c.url), proxy_fix(c, &e)), &mut steps);
-                return steps;
+        }
+        Some(c) if c.url.scheme() == "http" && tls_wanted => {
+            match http_connect(stream, c, &host, port).await {
+                Ok(s) => {
+                    push(
+                        Step::pass(
+                            "tcp",
+                            format!(
+                                "proxy {} opened a tunnel to {host}:{port} (CONNECT: 200)",
+                                c.url
+                            ),
+                        ),
+                        &mut steps,
+                    );
+                    s
+                }
+                Err(e) => {
+                    push(
+                        Step::fail("tcp", format!("proxy {}: {e}", c.url), proxy_fix(c, &e)),
+                        &mut steps,
+                    );
+                    return steps;
+                }
             }
-        },
-        Some(c) if c.url.scheme() == "http" && tls_wanted => match http_connect(stream, c, &host, port).await {
-            Ok(s) => {
-                push(Step::pass("tcp", format!("proxy {} opened a tunnel to {host}:{port} (CONNECT: 200)", c.url)), &mut steps);
-                s
-            }
-            Err(e) => {
-                push(Step::fail("tcp", format!("proxy {}: {e}", c.url), proxy_fix(c, &e)), &mut steps);
-                return steps;
-            }
-        },
+        }
         Some(c) => {
             push(
-                Step::pass("tcp", format!("connected to the proxy {} (it forwards http:// requests itself)", c.url)),
+                Step::pass(
+                    "tcp",
+                    format!(
+                        "connected to the proxy {} (it forwards http:// requests itself)",
+                        c.url
+                    ),
+                ),
                 &mut steps,
             );
             if !tls_wanted {
-                push(Step::skip("tls", format!("{} is plain http://", url.origin().ascii_serialization())), &mut steps);
+                push(
+                    Step::skip(
+                        "tls",
+                        format!("{} is plain http://", url.origin().ascii_serialization()),
+                    ),
+                    &mut steps,
+                );
             } else {
-                push(Step::skip("tls", "not checked through an https:// proxy; use --live"), &mut steps);
+                push(
+                    Step::skip("tls", "not checked through an https:// proxy; use --live"),
+                    &mut steps,
+                );
             }
             return steps;
         }
     };
     if !tls_wanted {
-        push(Step::skip("tls", format!("{} is plain http://", url.origin().ascii_serialization())), &mut steps);
+        push(
+            Step::skip("tls", format!("{} is plain http://", url.origin().ascii_serialization())),
+            &mut steps,
+        );
         return steps;
     }
     let trust = egress.trust_for(dep);
@@ -208,12 +245,16 @@ fn proxy_fix(c: &Chosen, err: &str) -> String {
             "the proxy wants a user and password: set {} to http://user:password@host:port (or only the user, with the password in {}_PASSWORD / PROXY_PASSWORD, e.g. in the secret store)",
             c.rule,
             match &c.rule {
-                super::proxy::Rule::ProviderVar(v) | super::proxy::Rule::StandardVar(v) => v.as_str(),
+                super::proxy::Rule::ProviderVar(v) | super::proxy::Rule::StandardVar(v) =>
+                    v.as_str(),
                 _ => "<VARIABLE>",
             }
         )
     } else {
-        format!("the proxy could not reach the host: check that {} is the right proxy for this provider and that it allows this host", c.rule)
+        format!(
+            "the proxy could not reach the host: check that {} is the right proxy for this provider and that it allows this host",
+            c.rule
+        )
     }
 }
 
@@ -244,8 +285,14 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
 }
 
 /// `CONNECT host:port` through an HTTP proxy; Ok when it answers 200.
-async fn http_connect(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Result<TcpStream, String> {
-    let authority = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+async fn http_connect(
+    mut s: TcpStream,
+    c: &Chosen,
+    host: &str,
+    port: u16,
+) -> Result<TcpStream, String> {
+    let authority =
+        if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
     let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
     let u = c.url.expose();
     if !u.username().is_empty() {
@@ -263,7 +310,9 @@ async fn http_connect(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Re
         while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
             let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
             if n == 0 || buf.len() > 16 * 1024 {
-                return Err("the proxy closed the connection without answering the CONNECT".to_owned());
+                return Err(
+                    "the proxy closed the connection without answering the CONNECT".to_owned()
+                );
             }
             buf.extend_from_slice(&chunk[..n]);
         }
@@ -277,7 +326,11 @@ async fn http_connect(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Re
         "200" => Ok(s),
         "407" | "401" if code == "407" || c.url.has_credentials() => Err(format!(
             "proxy authentication required ({}): {status_line}",
-            if c.url.has_credentials() { "the user and password were rejected" } else { "no credentials given" }
+            if c.url.has_credentials() {
+                "the user and password were rejected"
+            } else {
+                "no credentials given"
+            }
         )),
         _ => Err(format!("CONNECT {authority} refused: {status_line}")),
     }
@@ -302,7 +355,10 @@ async fn socks5(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Result<T
     } else {
         match host.parse::<std::net::IpAddr>() {
             Ok(ip) => Some(ip),
-            Err(_) => Some(resolve(host, port).await.map_err(|e| format!("cannot resolve {host}: {e}"))?[0].ip()),
+            Err(_) => Some(
+                resolve(host, port).await.map_err(|e| format!("cannot resolve {host}: {e}"))?[0]
+                    .ip(),
+            ),
         }
     };
     let io = async {
@@ -348,7 +404,10 @@ async fn socks5(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Result<T
         let mut head = [0u8; 4];
         s.read_exact(&mut head).await.map_err(|e| e.to_string())?;
         if head[1] != 0 {
-            return Err(format!("the proxy could not connect to {host}:{port} (SOCKS5 reply {})", head[1]));
+            return Err(format!(
+                "the proxy could not connect to {host}:{port} (SOCKS5 reply {})",
+                head[1]
+            ));
         }
         let rest = match head[3] {
             1 => 4 + 2,
@@ -371,7 +430,12 @@ async fn socks5(mut s: TcpStream, c: &Chosen, host: &str, port: u16) -> Result<T
 }
 
 /// The TLS handshake with the deployment's trust; reports the presented chain's issuer.
-async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(egress: &Egress, trust: &Trust, host: &str, stream: S) -> Step {
+async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(
+    egress: &Egress,
+    trust: &Trust,
+    host: &str,
+    stream: S,
+) -> Step {
     let mut extras = Vec::new();
     for source in &trust.extra {
         match egress.ca(source) {
@@ -381,7 +445,13 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(egress: &Egress, trust: &Tr
     }
     let inner = match tls::verifier(trust, extras) {
         Ok(v) => v,
-        Err(e) => return Step::fail("tls", e.to_string(), "install the system CA bundle (ca-certificates)"),
+        Err(e) => {
+            return Step::fail(
+                "tls",
+                e.to_string(),
+                "install the system CA bundle (ca-certificates)",
+            );
+        }
     };
     let seen: Arc<Mutex<Option<String>>> = Arc::default();
     let verifier = Arc::new(Recording { inner, issuer: seen.clone() });
@@ -390,11 +460,19 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(egress: &Egress, trust: &Tr
         Err(e) => return Step::fail("tls", e.to_string(), "report this as a bug"),
     };
     let Ok(name) = ServerName::try_from(host.to_owned()) else {
-        return Step::fail("tls", format!("`{host}` is not a valid TLS server name"), "check the host in api_base");
+        return Step::fail(
+            "tls",
+            format!("`{host}` is not a valid TLS server name"),
+            "check the host in api_base",
+        );
     };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let result = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream)).await;
-    let issuer = seen.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_else(|| "an unknown issuer".into());
+    let issuer = seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(|| "an unknown issuer".into());
     match result {
         Ok(Ok(conn)) => {
             let version = conn
@@ -404,11 +482,17 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(egress: &Egress, trust: &Tr
                 .map(|v| format!("{v:?}").replace("TLSv1_", "TLS 1."))
                 .unwrap_or_default();
             let note = if trust.verify { "" } else { " (NOT verified: ssl_verify is false)" };
-            Step::pass("tls", format!("{version} with {host}, certificate issued by {issuer}{note}"))
+            Step::pass(
+                "tls",
+                format!("{version} with {host}, certificate issued by {issuer}{note}"),
+            )
         }
         Ok(Err(e)) => {
             let detail = match find_untrusted(&e) {
-                Some(u) => format!("certificate of {} not trusted ({}); presented chain issued by {issuer}", u.host, u.reason),
+                Some(u) => format!(
+                    "certificate of {} not trusted ({}); presented chain issued by {issuer}",
+                    u.host, u.reason
+                ),
                 None => format!("TLS handshake with {host} failed: {e}"),
             };
             Step::fail(
@@ -427,7 +511,9 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(egress: &Egress, trust: &Tr
 
 fn find_untrusted(e: &std::io::Error) -> Option<&UntrustedCertificate> {
     let inner = e.get_ref()?;
-    if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))) = inner.downcast_ref::<rustls::Error>() {
+    if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))) =
+        inner.downcast_ref::<rustls::Error>()
+    {
         return o.0.downcast_ref::<UntrustedCertificate>();
     }
     inner.downcast_ref::<std::io::Error>().and_then(find_untrusted)

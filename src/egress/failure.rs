@@ -58,11 +58,7 @@ impl AnnotateLayer {
 impl<S> tower_layer::Layer<S> for AnnotateLayer {
     type Service = Annotate<S>;
     fn layer(&self, inner: S) -> Annotate<S> {
-        Annotate {
-            inner,
-            plan: self.plan.clone(),
-            timeout: self.timeout,
-        }
+        Annotate { inner, plan: self.plan.clone(), timeout: self.timeout }
     }
 }
 
@@ -94,15 +90,17 @@ where
         Box::pin(async move {
             match tokio::time::timeout(limit, fut).await {
                 Ok(Ok(conn)) => Ok(conn),
-                Ok(Err(e)) => Err(Box::new(ConnectFailure {
-                    plan,
-                    timed_out: None,
-                    source: Some(e),
-                }) as BoxError),
+                Ok(Err(e)) => {
+                    Err(Box::new(ConnectFailure { plan, timed_out: None, source: Some(e) })
+                        as BoxError)
+                }
                 Err(_) => Err(Box::new(ConnectFailure {
                     plan,
                     timed_out: Some(limit),
-                    source: Some(Box::new(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))),
+                    source: Some(Box::new(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "connect timed out",
+                    ))),
                 }) as BoxError),
             }
         })
@@ -150,7 +148,9 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
         let message = match proxy {
             Some(c) => format!(
                 "connecting to {target} through the proxy {} (from {}) timed out after {}s: the proxy did not answer or could not reach the host; check the proxy address and that it allows this host",
-                c.url, c.rule, limit.as_secs()
+                c.url,
+                c.rule,
+                limit.as_secs()
             ),
             None => format!(
                 "connecting to {target} timed out after {}s ({}): if this network only allows outbound traffic through a proxy, set {}",
@@ -159,16 +159,15 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
                 proxy_hint(&failure.plan)
             ),
         };
-        return Some(Failure {
-            kind: FailureKind::ConnectTimeout,
-            message,
-        });
+        return Some(Failure { kind: FailureKind::ConnectTimeout, message });
     }
 
     if let Some(cert) = find_untrusted(err) {
         let issuer = cert.issuer.clone().unwrap_or_else(|| "an unknown issuer".into());
         let via = match proxy {
-            Some(c) => format!(" The connection went through the proxy {} (from {}).", c.url, c.rule),
+            Some(c) => {
+                format!(" The connection went through the proxy {} (from {}).", c.url, c.rule)
+            }
             None => String::new(),
         };
         return Some(Failure {
@@ -185,18 +184,31 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
 
     if let Some(c) = proxy {
         let socks = c.url.scheme().starts_with("socks");
-        let example = if socks { "socks5://user:password@host:port" } else { "http://user:password@host:port" };
+        let example = if socks {
+            "socks5://user:password@host:port"
+        } else {
+            "http://user:password@host:port"
+        };
         let password_var = match &c.rule {
-            Rule::ProviderVar(v) | Rule::StandardVar(v) => format!(", or only the user there and the password in {v}_PASSWORD"),
+            Rule::ProviderVar(v) | Rule::StandardVar(v) => {
+                format!(", or only the user there and the password in {v}_PASSWORD")
+            }
             _ => ", or only the user there and the password in PROXY_PASSWORD".to_owned(),
         };
-        if has("proxy authorization required") || has("credentials not accepted") || has("user/pass authentication") {
+        if has("proxy authorization required")
+            || has("credentials not accepted")
+            || has("user/pass authentication")
+        {
             let what_happened = if c.url.has_credentials() {
                 "rejected the user and password in its URL"
             } else {
                 "requires authentication and none was given"
             };
-            let status = if socks { "SOCKS5 user/password authentication" } else { "HTTP 407 Proxy Authentication Required" };
+            let status = if socks {
+                "SOCKS5 user/password authentication"
+            } else {
+                "HTTP 407 Proxy Authentication Required"
+            };
             return Some(Failure {
                 kind: FailureKind::ProxyAuth,
                 message: format!(
@@ -252,7 +264,11 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
     }
     Some(Failure {
         kind: FailureKind::Unreachable,
-        message: format!("cannot connect to {target} ({}): {}", decision.describe(), root_cause(&texts)),
+        message: format!(
+            "cannot connect to {target} ({}): {}",
+            decision.describe(),
+            root_cause(&texts)
+        ),
     })
 }
 
@@ -291,7 +307,9 @@ fn root_cause(texts: &[String]) -> String {
     texts
         .iter()
         .rev()
-        .find(|t| !t.is_empty() && !t.starts_with("connect failed") && !t.starts_with("client error"))
+        .find(|t| {
+            !t.is_empty() && !t.starts_with("connect failed") && !t.starts_with("client error")
+        })
         .cloned()
         .unwrap_or_else(|| "connection failed".into())
 }
@@ -309,7 +327,9 @@ fn chain_texts(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
     out
 }
 
-fn find<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+fn find<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(t) = e.downcast_ref::<T>() {
@@ -321,10 +341,13 @@ fn find<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 's
 }
 
 /// The verifier's report, inside io::Error(io::Error(rustls::Error::InvalidCertificate(Other(..)))).
-fn find_untrusted<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a UntrustedCertificate> {
+fn find_untrusted<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a UntrustedCertificate> {
     let mut cur: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) = e.downcast_ref::<rustls::Error>()
+        if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) =
+            e.downcast_ref::<rustls::Error>()
             && let Some(u) = other.0.downcast_ref::<UntrustedCertificate>()
         {
             return Some(u);
@@ -342,7 +365,10 @@ fn find_untrusted<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 
 /// Call `f` on each error of the chain, looking inside io::Error wrappers (whose `source`
 /// skips the wrapped error, and which nest).
-fn visit(err: &(dyn std::error::Error + 'static), f: &mut dyn FnMut(&(dyn std::error::Error + 'static)) -> bool) -> bool {
+fn visit(
+    err: &(dyn std::error::Error + 'static),
+    f: &mut dyn FnMut(&(dyn std::error::Error + 'static)) -> bool,
+) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
         if f(e) {
@@ -368,7 +394,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_connect_phase_is_bounded_and_carries_the_plan() {
         let layer = AnnotateLayer::new(Arc::new(ProxyPlan::direct()), Duration::from_secs(15));
-        let mut hung = layer.layer(tower::service_fn(|_: ()| std::future::pending::<Result<(), BoxError>>()));
+        let mut hung =
+            layer.layer(tower::service_fn(|_: ()| std::future::pending::<Result<(), BoxError>>()));
         let err = hung.call(()).await.expect_err("timed out");
         let failure = err.downcast_ref::<ConnectFailure>().expect("annotated");
         assert_eq!(failure.timed_out, Some(Duration::from_secs(15)));
@@ -376,12 +403,18 @@ mod tests {
         assert_eq!(err.to_string(), "connect timed out after 15s");
 
         let mut refused = layer.layer(tower::service_fn(|_: ()| async {
-            Err::<(), BoxError>(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)))
+            Err::<(), BoxError>(Box::new(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            )))
         }));
         let err = refused.call(()).await.expect_err("refused");
         let failure = err.downcast_ref::<ConnectFailure>().expect("annotated");
         assert_eq!(failure.timed_out, None);
-        assert!(chain_texts(err.as_ref()).iter().any(|t| t.contains("refused")), "{:?}", chain_texts(err.as_ref()));
+        assert!(
+            chain_texts(err.as_ref()).iter().any(|t| t.contains("refused")),
+            "{:?}",
+            chain_texts(err.as_ref())
+        );
     }
 
     #[test]

@@ -85,10 +85,7 @@ impl Egress {
     /// The pooled client for a deployment. Its connect failures carry the plan, so
     /// [`explain`] (used by `providers::http::transport_error`) can name the proxy.
     pub fn client_for(&self, dep: &Deployment) -> Result<Client, EgressError> {
-        let key = ClientKey {
-            plan: self.plan_for(dep)?,
-            trust: self.trust_for(dep),
-        };
+        let key = ClientKey { plan: self.plan_for(dep)?, trust: self.trust_for(dep) };
         if let Some(c) = self.lock_clients().get(&key) {
             return Ok(c.clone());
         }
@@ -127,7 +124,10 @@ impl Egress {
     }
 
     /// The certificates of one CA source, read once.
-    pub(crate) fn ca(&self, source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
+    pub(crate) fn ca(
+        &self,
+        source: &CaSource,
+    ) -> Result<Vec<CertificateDer<'static>>, EgressError> {
         let mut cas = self.cas.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(c) = cas.get(source) {
             return Ok(c.clone());
@@ -198,7 +198,10 @@ mod tests {
 
     #[test]
     fn one_client_per_distinct_plan_and_trust() {
-        let env = Env::from_vars([("AZURE_PROXY", "http://127.0.0.1:9"), ("QWEN_PROXY", "http://127.0.0.1:10")]);
+        let env = Env::from_vars([
+            ("AZURE_PROXY", "http://127.0.0.1:9"),
+            ("QWEN_PROXY", "http://127.0.0.1:10"),
+        ]);
         let c = cfg(
             "model_list:
   - {model_name: a, litellm_params: {model: azure/a, api_key: k}}

@@ -71,10 +71,7 @@ impl fmt::Display for NoProxy {
 }
 
 fn normalize_host(host: &str) -> String {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
+    host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
 }
 
 fn parse_entry(raw: &str) -> Entry {
@@ -82,7 +79,8 @@ fn parse_entry(raw: &str) -> Entry {
         return Entry::All;
     }
     if let Some((addr, prefix)) = raw.split_once('/')
-        && let (Ok(net), Ok(prefix)) = (addr.trim_matches(['[', ']']).parse::<IpAddr>(), prefix.parse::<u8>())
+        && let (Ok(net), Ok(prefix)) =
+            (addr.trim_matches(['[', ']']).parse::<IpAddr>(), prefix.parse::<u8>())
     {
         let max = if net.is_ipv4() { 32 } else { 128 };
         return Entry::Cidr { net, prefix: prefix.min(max) };
@@ -115,7 +113,10 @@ fn entry_matches(entry: &Entry, host: &str, ip: Option<IpAddr>, port: u16) -> bo
             if name.is_empty() || !port_ok(p) {
                 return false;
             }
-            host == name || (host.len() > name.len() && host.ends_with(name.as_str()) && host.as_bytes()[host.len() - name.len() - 1] == b'.')
+            host == name
+                || (host.len() > name.len()
+                    && host.ends_with(name.as_str())
+                    && host.as_bytes()[host.len() - name.len() - 1] == b'.')
         }
     }
 }
@@ -182,7 +183,11 @@ mod tests {
         ];
         for (list, host, port, want) in cases {
             let np = NoProxy::parse(list);
-            assert_eq!(np.bypasses(host, *port), *want, "NO_PROXY={list:?} host={host} port={port}");
+            assert_eq!(
+                np.bypasses(host, *port),
+                *want,
+                "NO_PROXY={list:?} host={host} port={port}"
+            );
         }
     }
 

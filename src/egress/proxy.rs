@@ -50,17 +50,20 @@ impl ProxyUrl {
     /// `host:port` is refused (as `ai-proxy validate` does): the scheme must be written.
     pub fn parse(text: &str) -> Result<ProxyUrl, EgressError> {
         let text = text.trim();
-        let bad = |reason: String| EgressError::ProxyUrl {
-            url: redact_url(text),
-            reason,
-        };
+        let bad = |reason: String| EgressError::ProxyUrl { url: redact_url(text), reason };
         if !text.contains("://") {
-            return Err(bad("no scheme: write it as http://host:port (or socks5://host:port)".into()));
+            return Err(bad(
+                "no scheme: write it as http://host:port (or socks5://host:port)".into()
+            ));
         }
         let url = Url::parse(text).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
             "http" | "https" | "socks5" | "socks5h" | "socks4" | "socks4a" => {}
-            other => return Err(bad(format!("scheme `{other}` is not supported (use http, https or socks5)"))),
+            other => {
+                return Err(bad(format!(
+                    "scheme `{other}` is not supported (use http, https or socks5)"
+                )));
+            }
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad("no host".into()));
@@ -107,7 +110,13 @@ impl fmt::Display for ProxyUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut shown = self.endpoint();
         if self.has_credentials() {
-            shown = format!("{}://{}:***@{}:{}", self.scheme(), self.0.username(), host_for_url(self.host()), self.port());
+            shown = format!(
+                "{}://{}:***@{}:{}",
+                self.scheme(),
+                self.0.username(),
+                host_for_url(self.host()),
+                self.port()
+            );
         }
         f.write_str(&shown)
     }
@@ -220,7 +229,11 @@ const HTTPS_VARS: &[&str] = &["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_pr
 const HTTP_VARS: &[&str] = &["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
 
 /// Resolve a deployment's plan. `system` is the macOS setting (None elsewhere).
-pub fn resolve(dep: &Deployment, env: &Env, system: Option<&SystemProxy>) -> Result<ProxyPlan, EgressError> {
+pub fn resolve(
+    dep: &Deployment,
+    env: &Env,
+    system: Option<&SystemProxy>,
+) -> Result<ProxyPlan, EgressError> {
     let param = ["https_proxy", "http_proxy"]
         .into_iter()
         .find_map(|k| dep.params.str(k).map(|v| (k, v.to_owned())));
@@ -240,7 +253,9 @@ pub fn resolve(dep: &Deployment, env: &Env, system: Option<&SystemProxy>) -> Res
         };
         (Some(c.clone()), Some(c))
     } else {
-        let standard = |vars: &[&str], system_value: Option<&String>| -> Result<Option<Chosen>, EgressError> {
+        let standard = |vars: &[&str],
+                        system_value: Option<&String>|
+         -> Result<Option<Chosen>, EgressError> {
             if let Some((var, value)) = env.first_of(vars) {
                 return Ok(Some(Chosen {
                     url: password(ProxyUrl::parse(&value)?, Some(&var)),
@@ -248,17 +263,20 @@ pub fn resolve(dep: &Deployment, env: &Env, system: Option<&SystemProxy>) -> Res
                 }));
             }
             Ok(match system_value {
-                Some(v) => Some(Chosen {
-                    url: password(ProxyUrl::parse(v)?, None),
-                    rule: Rule::System,
-                }),
+                Some(v) => {
+                    Some(Chosen { url: password(ProxyUrl::parse(v)?, None), rule: Rule::System })
+                }
                 None => None,
             })
         };
         let sys_socks = system.and_then(|s| s.socks.as_ref()).map(|s| format!("socks5://{s}"));
         // The "Secure web proxy" is an HTTP proxy that tunnels https:// traffic.
-        let sys_https = system.and_then(|s| s.https.as_ref()).map(|v| format!("http://{v}")).or_else(|| sys_socks.clone());
-        let sys_http = system.and_then(|s| s.http.as_ref()).map(|v| format!("http://{v}")).or(sys_socks);
+        let sys_https = system
+            .and_then(|s| s.https.as_ref())
+            .map(|v| format!("http://{v}"))
+            .or_else(|| sys_socks.clone());
+        let sys_http =
+            system.and_then(|s| s.http.as_ref()).map(|v| format!("http://{v}")).or(sys_socks);
         (standard(HTTPS_VARS, sys_https.as_ref())?, standard(HTTP_VARS, sys_http.as_ref())?)
     };
 
@@ -281,17 +299,13 @@ pub fn resolve(dep: &Deployment, env: &Env, system: Option<&SystemProxy>) -> Res
         }
         _ => {}
     }
-    let uses_system = [&https, &http].iter().any(|c| c.as_ref().is_some_and(|c| c.rule == Rule::System));
+    let uses_system =
+        [&https, &http].iter().any(|c| c.as_ref().is_some_and(|c| c.rule == Rule::System));
     if uses_system && let Some(sys) = system.filter(|s| !s.exceptions.is_empty()) {
         no_proxy.extend(&sys.exceptions.join(","));
         sources.push("macOS proxy exceptions".into());
     }
-    Ok(ProxyPlan {
-        https,
-        http,
-        no_proxy,
-        no_proxy_sources: sources,
-    })
+    Ok(ProxyPlan { https, http, no_proxy, no_proxy_sources: sources })
 }
 
 /// A proxy URL with a user but no password takes it from `<VAR>_PASSWORD` (e.g.

@@ -36,9 +36,24 @@ mod imp {
         let (settings, exceptions_key) = unsafe {
             (
                 SystemProxy {
-                    http: entry(&map, kSCPropNetProxiesHTTPEnable, kSCPropNetProxiesHTTPProxy, kSCPropNetProxiesHTTPPort),
-                    https: entry(&map, kSCPropNetProxiesHTTPSEnable, kSCPropNetProxiesHTTPSProxy, kSCPropNetProxiesHTTPSPort),
-                    socks: entry(&map, kSCPropNetProxiesSOCKSEnable, kSCPropNetProxiesSOCKSProxy, kSCPropNetProxiesSOCKSPort),
+                    http: entry(
+                        &map,
+                        kSCPropNetProxiesHTTPEnable,
+                        kSCPropNetProxiesHTTPProxy,
+                        kSCPropNetProxiesHTTPPort,
+                    ),
+                    https: entry(
+                        &map,
+                        kSCPropNetProxiesHTTPSEnable,
+                        kSCPropNetProxiesHTTPSProxy,
+                        kSCPropNetProxiesHTTPSPort,
+                    ),
+                    socks: entry(
+                        &map,
+                        kSCPropNetProxiesSOCKSEnable,
+                        kSCPropNetProxiesSOCKSProxy,
+                        kSCPropNetProxiesSOCKSPort,
+                    ),
                     exceptions: Vec::new(),
                 },
                 kSCPropNetProxiesExceptionsList,

@@ -84,7 +84,8 @@ pub fn load_source(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, Eg
     match source {
         CaSource::CertFile(p) | CaSource::SslVerify(p) => load_pem_file(p, source),
         CaSource::CertDir(dir) => {
-            let entries = std::fs::read_dir(dir).map_err(|e| ca_error(source, dir, &format!("cannot read the directory: {e}")))?;
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| ca_error(source, dir, &format!("cannot read the directory: {e}")))?;
             let mut certs = Vec::new();
             for entry in entries.flatten() {
                 let path = entry.path();
@@ -102,7 +103,10 @@ pub fn load_source(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, Eg
     }
 }
 
-fn load_pem_file(path: &Path, source: &CaSource) -> Result<Vec<CertificateDer<'static>>, EgressError> {
+fn load_pem_file(
+    path: &Path,
+    source: &CaSource,
+) -> Result<Vec<CertificateDer<'static>>, EgressError> {
     let bytes = std::fs::read(path).map_err(|e| {
         let reason = match e.kind() {
             std::io::ErrorKind::NotFound => "file not found".to_owned(),
@@ -135,14 +139,16 @@ fn ca_error(source: &CaSource, path: &Path, reason: &str) -> EgressError {
         CaSource::CertDir(_) => "SSL_CERT_DIR",
         CaSource::SslVerify(_) => "ssl_verify",
     };
-    EgressError::CaFile {
-        path: path.to_owned(),
-        reason: format!("{reason} (from {origin})"),
-    }
+    EgressError::CaFile { path: path.to_owned(), reason: format!("{reason} (from {origin})") }
 }
 
 /// The system bundles tried on Linux and other Unixes without a platform trust API.
-#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
 const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -155,9 +161,15 @@ const SYSTEM_BUNDLES: &[&str] = &[
 /// once per process (every client's verifier needs it, and parsing the bundle is the largest
 /// part of start-up); a missing bundle is looked for again on the next call. Restart to pick up
 /// an updated bundle.
-#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
 pub fn system_roots() -> Result<(PathBuf, Vec<CertificateDer<'static>>), EgressError> {
-    static LOADED: std::sync::OnceLock<(PathBuf, Vec<CertificateDer<'static>>)> = std::sync::OnceLock::new();
+    static LOADED: std::sync::OnceLock<(PathBuf, Vec<CertificateDer<'static>>)> =
+        std::sync::OnceLock::new();
     if let Some(found) = LOADED.get() {
         return Ok(found.clone());
     }
@@ -177,7 +189,10 @@ pub fn system_roots() -> Result<(PathBuf, Vec<CertificateDer<'static>>), EgressE
 
 /// The rustls verifier for a trust setting: system roots + extras, wrapped to report the
 /// issuer of a rejected certificate.
-pub fn verifier(trust: &Trust, extras: Vec<CertificateDer<'static>>) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+pub fn verifier(
+    trust: &Trust,
+    extras: Vec<CertificateDer<'static>>,
+) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     if !trust.verify {
         return Ok(Arc::new(NoVerification(provider)));
@@ -186,7 +201,12 @@ pub fn verifier(trust: &Trust, extras: Vec<CertificateDer<'static>>) -> Result<A
     Ok(Arc::new(Diagnosing { inner }))
 }
 
-#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
 fn base_verifier(
     extras: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
@@ -223,9 +243,9 @@ pub fn root_store(
     let mut store = rustls::RootCertStore::empty();
     store.add_parsable_certificates(system);
     for cert in extras {
-        store
-            .add(cert)
-            .map_err(|e| EgressError::Build(format!("an extra CA certificate cannot be used as a root: {e}")))?;
+        store.add(cert).map_err(|e| {
+            EgressError::Build(format!("an extra CA certificate cannot be used as a root: {e}"))
+        })?;
     }
     Ok(store)
 }
@@ -286,7 +306,9 @@ impl ServerCertVerifier for Diagnosing {
                     subject: subject_of(end_entity),
                     reason,
                 };
-                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(detail))))
+                rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+                    detail,
+                ))))
             })
     }
 
@@ -335,7 +357,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -344,7 +371,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -353,7 +385,9 @@ impl ServerCertVerifier for NoVerification {
 }
 
 /// A rustls client config for a verifier, offering HTTP/2 and HTTP/1.1.
-pub fn client_config(verifier: Arc<dyn ServerCertVerifier>) -> Result<rustls::ClientConfig, EgressError> {
+pub fn client_config(
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ClientConfig, EgressError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -32,7 +32,8 @@ use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse, St
 pub const DEFAULT_API_VERSION: &str = "2025-04-01-preview";
 
 /// Parameters Azure OpenAI rejects for every model (Qwen / Gemini extras, `top_k`).
-const UNSUPPORTED: &[&str] = &["top_k", "enable_thinking", "thinking_budget", "enable_search", "reasoning_effort"];
+const UNSUPPORTED: &[&str] =
+    &["top_k", "enable_thinking", "thinking_budget", "enable_search", "reasoning_effort"];
 /// For reasoning deployments: `reasoning_effort` is accepted, log-probability options are not.
 const UNSUPPORTED_REASONING: &[&str] = &[
     "top_k",
@@ -50,8 +51,14 @@ enum Credential {
     ApiKey(Secret<String>),
     /// A static Entra token from `azure_ad_token`.
     StaticToken(Secret<String>),
-    ServicePrincipal { cred: EntraCredential, cache: Arc<TokenCache> },
-    Cli { cli: AzureCli, cache: Arc<TokenCache> },
+    ServicePrincipal {
+        cred: EntraCredential,
+        cache: Arc<TokenCache>,
+    },
+    Cli {
+        cli: AzureCli,
+        cache: Arc<TokenCache>,
+    },
 }
 
 impl Credential {
@@ -63,7 +70,9 @@ impl Credential {
             Credential::ServicePrincipal { cred, .. } => {
                 format!("service principal `{}` (tenant `{}`)", cred.client_id, cred.tenant)
             }
-            Credential::Cli { cli, .. } => format!("the Azure CLI login ({})", cli.program.display()),
+            Credential::Cli { cli, .. } => {
+                format!("the Azure CLI login ({})", cli.program.display())
+            }
         }
     }
 }
@@ -101,13 +110,17 @@ impl AzureOpenAi {
             .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
         let deployment = dep.model.trim().to_owned();
         if deployment.is_empty() {
-            return Err(format!("model `{alias}`: `model: azure/<deployment>` names no deployment"));
+            return Err(format!(
+                "model `{alias}`: `model: azure/<deployment>` names no deployment"
+            ));
         }
-        let urls = endpoints(&base, &deployment, &api_version).map_err(|e| format!("model `{alias}`: {e}"))?;
+        let urls = endpoints(&base, &deployment, &api_version)
+            .map_err(|e| format!("model `{alias}`: {e}"))?;
         let credential = choose_credential(dep, env, |p| p.is_file())?;
         let client = egress.client_for(dep).map_err(|e| format!("model `{alias}`: {e}"))?;
         let base_model = dep.model_info.get("base_model").and_then(|v| v.as_str());
-        let reasoning = reasoning::is_reasoning_model(reasoning::family_name(base_model, &deployment));
+        let reasoning =
+            reasoning::is_reasoning_model(reasoning::family_name(base_model, &deployment));
         tracing::debug!(model = %alias, deployment = %deployment, credential = %credential.describe(), reasoning, "Azure OpenAI deployment");
         Ok(AzureOpenAi {
             client,
@@ -132,12 +145,11 @@ impl AzureOpenAi {
     pub async fn chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         req.model = self.deployment.clone();
         if self.reasoning {
-            let dropped = reasoning::rewrite(&mut req, &self.deployment, self.drop_params).map_err(|r| {
-                ProviderError::InvalidRequest {
+            let dropped = reasoning::rewrite(&mut req, &self.deployment, self.drop_params)
+                .map_err(|r| ProviderError::InvalidRequest {
                     message: r.message,
                     param: Some(r.param.to_owned()),
-                }
-            })?;
+                })?;
             if !dropped.is_empty() {
                 tracing::debug!(deployment = %self.deployment, ?dropped, "dropped for a reasoning model");
             }
@@ -145,27 +157,37 @@ impl AzureOpenAi {
         let stream = req.is_stream();
         if stream && accepts_stream_options(&self.api_version) {
             // Usage for the request log and tpm; `server` strips it if the client did not ask.
-            req.stream_options.get_or_insert_with(StreamOptions::default).include_usage = Some(true);
+            req.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
+                Some(true);
         }
-        let body = Bytes::from(serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?);
+        let body = Bytes::from(
+            serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
+        );
         let resp = self.call(&self.chat_url, body).await?;
         if !stream {
             return Ok(ChatOutput::Complete(read_json(resp, self.timeouts, &self.label).await?));
         }
         let mut fold = StreamFold::new();
-        let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone()).filter_map(move |item| {
-            let out = match item {
-                Ok(chunk) => fold.push(chunk).map(Ok),
-                Err(e) => Some(Err(e)),
-            };
-            futures_util::future::ready(out)
-        });
+        let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone()).filter_map(
+            move |item| {
+                let out = match item {
+                    Ok(chunk) => fold.push(chunk).map(Ok),
+                    Err(e) => Some(Err(e)),
+                };
+                futures_util::future::ready(out)
+            },
+        );
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 
-    pub async fn embeddings(&self, mut req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+    pub async fn embeddings(
+        &self,
+        mut req: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
         req.model = self.deployment.clone();
-        let body = Bytes::from(serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?);
+        let body = Bytes::from(
+            serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
+        );
         let resp = self.call(&self.embeddings_url, body).await?;
         read_json(resp, self.timeouts, &self.label).await
     }
@@ -193,11 +215,8 @@ impl AzureOpenAi {
         url: &str,
         body: Bytes,
     ) -> Result<(RequestBuilder, Option<(&TokenCache, Secret<String>)>), ProviderError> {
-        let mut rb = self
-            .client
-            .post(url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body);
+        let mut rb =
+            self.client.post(url).header(http::header::CONTENT_TYPE, "application/json").body(body);
         for (k, v) in &self.extra_headers {
             rb = rb.header(k, v);
         }
@@ -213,7 +232,9 @@ impl AzureOpenAi {
                 return Ok((rb.header("api-key", value), None));
             }
             Credential::StaticToken(t) => return Ok((rb.bearer_auth(t.expose()), None)),
-            Credential::ServicePrincipal { cred, cache } => (cache, cache.get(|| cred.fetch(&self.client)).await),
+            Credential::ServicePrincipal { cred, cache } => {
+                (cache, cache.get(|| cred.fetch(&self.client)).await)
+            }
             Credential::Cli { cli, cache } => (cache, cache.get(|| cli.fetch()).await),
         };
         let token = token.map_err(|e| self.credential_error(e))?;
@@ -225,8 +246,12 @@ impl AzureOpenAi {
     pub async fn check_credentials(&self) -> Result<String, ProviderError> {
         let token = match &self.credential {
             Credential::ApiKey(_) => return Ok("API key configured (checked by --live)".into()),
-            Credential::StaticToken(_) => return Ok("static Entra token from azure_ad_token (checked by --live)".into()),
-            Credential::ServicePrincipal { cred, cache } => cache.get(|| cred.fetch(&self.client)).await,
+            Credential::StaticToken(_) => {
+                return Ok("static Entra token from azure_ad_token (checked by --live)".into());
+            }
+            Credential::ServicePrincipal { cred, cache } => {
+                cache.get(|| cred.fetch(&self.client)).await
+            }
             Credential::Cli { cli, cache } => cache.get(|| cli.fetch()).await,
         };
         token
@@ -236,7 +261,10 @@ impl AzureOpenAi {
 
     fn credential_error(&self, err: AuthError) -> ProviderError {
         ProviderError::Credential {
-            message: format!("cannot authenticate to Azure OpenAI deployment `{}`: {err}", self.deployment),
+            message: format!(
+                "cannot authenticate to Azure OpenAI deployment `{}`: {err}",
+                self.deployment
+            ),
         }
     }
 
@@ -292,7 +320,8 @@ fn endpoints(base: &str, deployment: &str, api_version: &str) -> Result<Endpoint
             break;
         }
     }
-    let root = url::Url::parse(&resource).map_err(|e| format!("api_base `{base}` is not a URL: {e}"))?;
+    let root =
+        url::Url::parse(&resource).map_err(|e| format!("api_base `{base}` is not a URL: {e}"))?;
     if !matches!(root.scheme(), "http" | "https") {
         return Err(format!("api_base `{base}` must be an https URL"));
     }
@@ -323,7 +352,11 @@ fn endpoints(base: &str, deployment: &str, api_version: &str) -> Result<Endpoint
 /// Pick the first credential that applies: `api_key`; `azure_ad_token`; a service principal
 /// (each of tenant / client / secret from litellm_params, else AZURE_TENANT_ID /
 /// AZURE_CLIENT_ID / AZURE_CLIENT_SECRET); `AZURE_API_KEY`; the Azure CLI.
-fn choose_credential(dep: &Deployment, env: &Env, is_file: impl Fn(&Path) -> bool) -> Result<Credential, String> {
+fn choose_credential(
+    dep: &Deployment,
+    env: &Env,
+    is_file: impl Fn(&Path) -> bool,
+) -> Result<Credential, String> {
     let alias = &dep.alias;
     if let Some(key) = &dep.api_key {
         return Ok(Credential::ApiKey(key.clone()));
@@ -331,7 +364,8 @@ fn choose_credential(dep: &Deployment, env: &Env, is_file: impl Fn(&Path) -> boo
     if let Some(token) = dep.params.secret("azure_ad_token") {
         return Ok(Credential::StaticToken(token));
     }
-    let param_or_env = |key: &str, var: &str| dep.params.str(key).map(str::to_owned).or_else(|| env.get(var));
+    let param_or_env =
+        |key: &str, var: &str| dep.params.str(key).map(str::to_owned).or_else(|| env.get(var));
     let tenant = param_or_env("tenant_id", "AZURE_TENANT_ID");
     let client_id = param_or_env("client_id", "AZURE_CLIENT_ID");
     let secret = param_or_env("client_secret", "AZURE_CLIENT_SECRET");
@@ -356,7 +390,8 @@ fn choose_credential(dep: &Deployment, env: &Env, is_file: impl Fn(&Path) -> boo
             .map(str::to_owned)
             .or_else(|| env.get("AZURE_AUTHORITY_HOST"))
             .unwrap_or_else(|| entra::DEFAULT_AUTHORITY.to_owned());
-        let authority = entra::parse_authority(&authority_raw).map_err(|e| format!("model `{alias}`: {e}"))?;
+        let authority =
+            entra::parse_authority(&authority_raw).map_err(|e| format!("model `{alias}`: {e}"))?;
         let cred = EntraCredential {
             authority,
             tenant,
@@ -372,12 +407,7 @@ fn choose_credential(dep: &Deployment, env: &Env, is_file: impl Fn(&Path) -> boo
     }
     let path_var = env.get("PATH");
     if let Some(program) = azure_cli::find_az(path_var.as_deref(), is_file) {
-        let cli = AzureCli {
-            program,
-            scope,
-            tenant,
-            path_var,
-        };
+        let cli = AzureCli { program, scope, tenant, path_var };
         let cache = shared_cache(&cli.cache_key());
         return Ok(Credential::Cli { cli, cache });
     }

@@ -19,7 +19,11 @@ const MAX_ERROR_TEXT: usize = 2000;
 
 /// Send a request and wait for the response head. Non-2xx answers become
 /// [`ProviderError::Upstream`] with the upstream's message.
-pub async fn send(rb: RequestBuilder, timeouts: Timeouts, what: &str) -> Result<Response, ProviderError> {
+pub async fn send(
+    rb: RequestBuilder,
+    timeouts: Timeouts,
+    what: &str,
+) -> Result<Response, ProviderError> {
     let resp = match tokio::time::timeout(timeouts.total, rb.send()).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => return Err(transport_error(&err, what)),
@@ -59,14 +63,21 @@ pub async fn send(rb: RequestBuilder, timeouts: Timeouts, what: &str) -> Result<
 }
 
 /// Read a whole JSON body within the call's time budget.
-pub async fn read_json<T: DeserializeOwned>(resp: Response, timeouts: Timeouts, what: &str) -> Result<T, ProviderError> {
+pub async fn read_json<T: DeserializeOwned>(
+    resp: Response,
+    timeouts: Timeouts,
+    what: &str,
+) -> Result<T, ProviderError> {
     let body = match tokio::time::timeout(timeouts.total, resp.bytes()).await {
         Ok(Ok(b)) => b,
         Ok(Err(err)) => return Err(transport_error(&err, what)),
         Err(_) => {
             return Err(ProviderError::Timeout {
                 phase: TimeoutPhase::Response,
-                message: format!("{what} did not finish its response within {}", human(timeouts.total)),
+                message: format!(
+                    "{what} did not finish its response within {}",
+                    human(timeouts.total)
+                ),
             });
         }
     };
@@ -79,7 +90,11 @@ pub async fn read_json<T: DeserializeOwned>(resp: Response, timeouts: Timeouts, 
 }
 
 /// Decode a streaming body as SSE. Each wait for the next bytes is bounded by `idle`.
-pub fn sse_events(resp: Response, idle: Duration, what: String) -> impl Stream<Item = Result<SseEvent, ProviderError>> + Send {
+pub fn sse_events(
+    resp: Response,
+    idle: Duration,
+    what: String,
+) -> impl Stream<Item = Result<SseEvent, ProviderError>> + Send {
     struct State<S> {
         body: S,
         decoder: SseDecoder,
@@ -121,7 +136,11 @@ pub fn sse_events(resp: Response, idle: Duration, what: String) -> impl Stream<I
                     st.done = true;
                     let e = ProviderError::Timeout {
                         phase: TimeoutPhase::StreamIdle,
-                        message: format!("{} sent nothing for {} in the middle of a stream", st.what, human(st.idle)),
+                        message: format!(
+                            "{} sent nothing for {} in the middle of a stream",
+                            st.what,
+                            human(st.idle)
+                        ),
                     };
                     return Some((Err(e), st));
                 }
@@ -141,28 +160,23 @@ pub fn transport_error(err: &reqwest::Error, what: &str) -> ProviderError {
                 phase: TimeoutPhase::Connect,
                 message: format!("{what}: {}", f.message),
             },
-            _ => ProviderError::Connect {
-                message: format!("{what}: {}", f.message),
-            },
+            _ => ProviderError::Connect { message: format!("{what}: {}", f.message) },
         };
     }
     let detail = chain(err);
     if err.is_timeout() {
         let phase = if err.is_connect() { TimeoutPhase::Connect } else { TimeoutPhase::Response };
-        let label = if phase == TimeoutPhase::Connect { "connecting timed out" } else { "timed out while reading the response" };
-        return ProviderError::Timeout {
-            phase,
-            message: format!("{what} {label}: {detail}"),
+        let label = if phase == TimeoutPhase::Connect {
+            "connecting timed out"
+        } else {
+            "timed out while reading the response"
         };
+        return ProviderError::Timeout { phase, message: format!("{what} {label}: {detail}") };
     }
     if err.is_connect() || err.is_request() {
-        return ProviderError::Connect {
-            message: format!("cannot reach {what}: {detail}"),
-        };
+        return ProviderError::Connect { message: format!("cannot reach {what}: {detail}") };
     }
-    ProviderError::Connect {
-        message: format!("{what} failed: {detail}"),
-    }
+    ProviderError::Connect { message: format!("{what} failed: {detail}") }
 }
 
 /// `err: cause: cause` with duplicates removed (hyper repeats messages down the chain).
@@ -222,15 +236,7 @@ pub fn error_from_body(status: u16, body: &[u8], what: &str) -> ProviderError {
             format!("{what} answered HTTP {status}: {}", truncate(text, MAX_ERROR_TEXT))
         }
     });
-    ProviderError::Upstream {
-        status,
-        message,
-        kind,
-        code,
-        param,
-        retry_after: None,
-        details,
-    }
+    ProviderError::Upstream { status, message, kind, code, param, retry_after: None, details }
 }
 
 pub fn truncate(s: &str, max: usize) -> String {
@@ -275,7 +281,8 @@ mod tests {
 
     #[test]
     fn google_error_bodies_use_status_as_kind() {
-        let body = br#"{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}"#;
+        let body =
+            br#"{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}"#;
         match error_from_body(403, body, "Vertex AI") {
             ProviderError::Upstream { message, kind, code, .. } => {
                 assert_eq!(message, "Permission denied");
@@ -291,13 +298,18 @@ mod tests {
         let body = "x".repeat(5000);
         match error_from_body(502, body.as_bytes(), "upstream at http://h") {
             ProviderError::Upstream { message, .. } => {
-                assert!(message.starts_with("upstream at http://h answered HTTP 502: xxx"), "{message}");
+                assert!(
+                    message.starts_with("upstream at http://h answered HTTP 502: xxx"),
+                    "{message}"
+                );
                 assert!(message.len() < 2100);
             }
             other => panic!("{other:?}"),
         }
         match error_from_body(500, b"", "u") {
-            ProviderError::Upstream { message, .. } => assert_eq!(message, "u answered HTTP 500 with an empty body"),
+            ProviderError::Upstream { message, .. } => {
+                assert_eq!(message, "u answered HTTP 500 with an empty body")
+            }
             other => panic!("{other:?}"),
         }
     }

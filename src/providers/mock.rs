@@ -22,8 +22,9 @@ use serde_json::{Map, Value};
 use super::{ChatOutput, ProviderError};
 use crate::config::Deployment;
 use crate::wire::openai::{
-    ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, Delta, Embedding, EmbeddingsRequest,
-    EmbeddingsResponse, FunctionCall, FunctionCallDelta, Message, ToolCall, ToolCallDelta, ToolChoice, Usage,
+    ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, Delta, Embedding,
+    EmbeddingsRequest, EmbeddingsResponse, FunctionCall, FunctionCallDelta, Message, ToolCall,
+    ToolCallDelta, ToolChoice, Usage,
 };
 
 pub struct Mock {
@@ -33,10 +34,7 @@ pub struct Mock {
 
 impl Mock {
     pub fn new(dep: &Deployment) -> Self {
-        Mock {
-            model: dep.model.clone(),
-            response: dep.mock_response.clone(),
-        }
+        Mock { model: dep.model.clone(), response: dep.mock_response.clone() }
     }
 
     fn answer(&self, req: &ChatRequest) -> String {
@@ -67,12 +65,8 @@ impl Mock {
     }
 
     fn usage(req: &ChatRequest, text: &str) -> Usage {
-        let prompt: u64 = req
-            .messages
-            .iter()
-            .filter_map(|m| m.content.as_ref())
-            .map(|c| words(&c.text()))
-            .sum();
+        let prompt: u64 =
+            req.messages.iter().filter_map(|m| m.content.as_ref()).map(|c| words(&c.text())).sum();
         let completion = words(text);
         Usage {
             prompt_tokens: prompt,
@@ -88,7 +82,8 @@ impl Mock {
             Some(c) => format!("Calling {}.", c.function.name),
             None => self.answer(&req),
         };
-        let reasoning = wants_reasoning(&req).then(|| format!("Thinking about: {}", last_user_text(&req)));
+        let reasoning =
+            wants_reasoning(&req).then(|| format!("Thinking about: {}", last_user_text(&req)));
         let usage = Self::usage(&req, &text);
         let max = req.max_completion_tokens.or(req.max_tokens).map(u64::from);
         let (text, finish) = match max {
@@ -142,22 +137,10 @@ impl Mock {
             None,
         )];
         for piece in reasoning.as_deref().map(split_keep_spaces).unwrap_or_default() {
-            chunks.push(chunk(
-                Delta {
-                    reasoning_content: Some(piece),
-                    ..Delta::default()
-                },
-                None,
-            ));
+            chunks.push(chunk(Delta { reasoning_content: Some(piece), ..Delta::default() }, None));
         }
         for piece in split_keep_spaces(&text) {
-            chunks.push(chunk(
-                Delta {
-                    content: Some(piece),
-                    ..Delta::default()
-                },
-                None,
-            ));
+            chunks.push(chunk(Delta { content: Some(piece), ..Delta::default() }, None));
         }
         if let Some(c) = call {
             for (i, piece) in thirds(&c.function.arguments).into_iter().enumerate() {
@@ -172,13 +155,8 @@ impl Mock {
                     }),
                     extra: Map::new(),
                 };
-                chunks.push(chunk(
-                    Delta {
-                        tool_calls: Some(vec![delta]),
-                        ..Delta::default()
-                    },
-                    None,
-                ));
+                chunks
+                    .push(chunk(Delta { tool_calls: Some(vec![delta]), ..Delta::default() }, None));
             }
         }
         chunks.push(chunk(Delta::default(), Some(finish)));
@@ -211,11 +189,7 @@ impl Mock {
             object: "list".into(),
             data,
             model: self.model.clone(),
-            usage: Some(Usage {
-                prompt_tokens: tokens,
-                total_tokens: tokens,
-                ..Usage::default()
-            }),
+            usage: Some(Usage { prompt_tokens: tokens, total_tokens: tokens, ..Usage::default() }),
             ..EmbeddingsResponse::default()
         })
     }
@@ -232,9 +206,7 @@ fn last_user_text(req: &ChatRequest) -> String {
 }
 
 fn wants_reasoning(req: &ChatRequest) -> bool {
-    req.reasoning_effort
-        .as_deref()
-        .is_some_and(|e| !matches!(e, "none" | "minimal"))
+    req.reasoning_effort.as_deref().is_some_and(|e| !matches!(e, "none" | "minimal"))
         || req.extra.get("enable_thinking") == Some(&Value::Bool(true))
 }
 
@@ -257,7 +229,8 @@ fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    let names: Vec<String> = if required.is_empty() { props.keys().cloned().collect() } else { required };
+    let names: Vec<String> =
+        if required.is_empty() { props.keys().cloned().collect() } else { required };
     let mut args = Map::new();
     for name in names {
         let value = match props.get(&name).and_then(|p| p.get("type")).and_then(Value::as_str) {
@@ -285,17 +258,11 @@ fn thirds(s: &str) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
     let (a, b) = (n / 3, 2 * n / 3);
-    [&chars[..a], &chars[a..b], &chars[b..]]
-        .iter()
-        .map(|p| p.iter().collect())
-        .collect()
+    [&chars[..a], &chars[a..b], &chars[b..]].iter().map(|p| p.iter().collect()).collect()
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 fn words(s: &str) -> u64 {

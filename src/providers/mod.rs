@@ -20,7 +20,9 @@ use serde_json::Value;
 
 use crate::config::{Deployment, Env, ProviderKind};
 use crate::egress::Egress;
-use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+use crate::wire::openai::{
+    ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
+};
 
 /// A stream of hub chunks; an `Err` item ends the stream.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
@@ -126,10 +128,7 @@ pub struct Timeouts {
 
 impl Timeouts {
     pub fn for_deployment(dep: &Deployment) -> Self {
-        Timeouts {
-            total: dep.timeout,
-            stream_idle: dep.stream_timeout.unwrap_or(dep.timeout),
-        }
+        Timeouts { total: dep.timeout, stream_idle: dep.stream_timeout.unwrap_or(dep.timeout) }
     }
 }
 
@@ -173,7 +172,9 @@ impl Provider {
     pub async fn check_credentials(&self) -> Option<Result<String, ProviderError>> {
         match self {
             Provider::Mock(_) => None,
-            Provider::OpenAiCompat(p) => p.has_api_key().then(|| Ok("API key configured (checked by --live)".to_owned())),
+            Provider::OpenAiCompat(p) => {
+                p.has_api_key().then(|| Ok("API key configured (checked by --live)".to_owned()))
+            }
             Provider::Azure(p) => Some(p.check_credentials().await),
             Provider::Vertex(p) => Some(p.check_credentials().await),
         }
@@ -198,7 +199,10 @@ impl Provider {
         }
     }
 
-    pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+    pub async fn embeddings(
+        &self,
+        req: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
         match self {
             Provider::Mock(p) => p.embeddings(req),
             Provider::OpenAiCompat(p) => p.embeddings(req).await,

@@ -14,7 +14,9 @@ use crate::config::{Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
-use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions};
+use crate::wire::openai::{
+    ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+};
 
 pub const DASHSCOPE_DEFAULT_BASE: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
 pub const OPENAI_DEFAULT_BASE: &str = "https://api.openai.com/v1";
@@ -53,7 +55,8 @@ impl OpenAiCompat {
             _ => (OPENAI_DEFAULT_BASE, "OPENAI_API_KEY", "OpenAI-compatible upstream"),
         };
         let base = dep.api_base.as_deref().unwrap_or(default_base).trim_end_matches('/').to_owned();
-        url::Url::parse(&base).map_err(|e| format!("model `{}`: api_base `{base}` is not a URL: {e}", dep.alias))?;
+        url::Url::parse(&base)
+            .map_err(|e| format!("model `{}`: api_base `{base}` is not a URL: {e}", dep.alias))?;
         let api_key = dep.api_key.clone().or_else(|| env.get(key_var).map(Secret::new));
         if api_key.is_none() && dep.provider == ProviderKind::DashScope {
             return Err(format!(
@@ -139,7 +142,10 @@ impl OpenAiCompat {
     async fn collected(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         req.stream = Some(true);
         let ChatOutput::Stream(mut chunks) = self.send_chat(&mut req).await? else {
-            return Err(ProviderError::protocol(format!("{} answered a stream request without a stream", self.label)));
+            return Err(ProviderError::protocol(format!(
+                "{} answered a stream request without a stream",
+                self.label
+            )));
         };
         let mut collector = Collector::default();
         while let Some(chunk) = chunks.next().await {
@@ -147,12 +153,18 @@ impl OpenAiCompat {
         }
         let completion = collector.finish();
         if completion.choices.is_empty() {
-            return Err(ProviderError::protocol(format!("{} ended the stream without an answer", self.label)));
+            return Err(ProviderError::protocol(format!(
+                "{} ended the stream without an answer",
+                self.label
+            )));
         }
         Ok(ChatOutput::Complete(completion))
     }
 
-    pub async fn embeddings(&self, mut req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+    pub async fn embeddings(
+        &self,
+        mut req: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
         req.model = self.model.clone();
         let body = serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?;
         let rb = self
@@ -198,7 +210,8 @@ fn is_stream_only_thinking(e: &ProviderError) -> bool {
 
 /// `{base}/{path}` as a parsed URL.
 fn endpoint(base: &str, path: &str, alias: &str) -> Result<url::Url, String> {
-    url::Url::parse(&format!("{base}/{path}")).map_err(|e| format!("model `{alias}`: api_base `{base}` is not a URL: {e}"))
+    url::Url::parse(&format!("{base}/{path}"))
+        .map_err(|e| format!("model `{alias}`: api_base `{base}` is not a URL: {e}"))
 }
 
 /// One `data:` payload of an OpenAI-style stream. An `{"error": ...}` payload mid-stream
@@ -241,7 +254,8 @@ mod tests {
 
     #[test]
     fn error_payload_mid_stream_is_an_error() {
-        let e = parse_chunk(r#"{"error":{"message":"quota exceeded","code":429}}"#, "DashScope").expect_err("error");
+        let e = parse_chunk(r#"{"error":{"message":"quota exceeded","code":429}}"#, "DashScope")
+            .expect_err("error");
         match e {
             ProviderError::Upstream { status, message, .. } => {
                 assert_eq!(status, 429);

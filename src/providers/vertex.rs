@@ -17,7 +17,9 @@ use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::google::{self, GoogleAuth};
 use crate::config::{Deployment, Env};
 use crate::egress::Egress;
-use crate::translate::gemini::{self, RequestOptions, ResponseMeta, StreamState, embeddings as embed};
+use crate::translate::gemini::{
+    self, RequestOptions, ResponseMeta, StreamState, embeddings as embed,
+};
 use crate::wire::gemini::{GenerateContentResponse, PredictResponse};
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 
@@ -52,7 +54,8 @@ pub struct Vertex {
 impl Vertex {
     pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
         let alias = &dep.alias;
-        let found = google::discover(dep.params.get("vertex_credentials"), env).map_err(|e| format!("model `{alias}`: {e}"))?;
+        let found = google::discover(dep.params.get("vertex_credentials"), env)
+            .map_err(|e| format!("model `{alias}`: {e}"))?;
         let auth = GoogleAuth::new(found);
         let location = dep
             .params
@@ -161,26 +164,21 @@ impl Vertex {
     }
 
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
-        let opts = RequestOptions {
-            model: &self.model,
-            safety_settings: self.safety_settings.as_ref(),
-        };
-        let body = gemini::request(&req, &opts).map_err(|e| ProviderError::InvalidRequest {
-            message: e.message,
-            param: e.param,
-        })?;
+        let opts =
+            RequestOptions { model: &self.model, safety_settings: self.safety_settings.as_ref() };
+        let body = gemini::request(&req, &opts)
+            .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
         let seed = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
         let created = unix_now();
         if !req.is_stream() {
             let resp = self.post("generateContent", body).await?;
-            let parsed: GenerateContentResponse = read_json(resp, self.timeouts, &self.label).await?;
-            let meta = ResponseMeta {
-                id_seed: &seed,
-                created,
-                model: &self.model,
-            };
-            return gemini::response(parsed, &meta).map(ChatOutput::Complete).map_err(blocked_error);
+            let parsed: GenerateContentResponse =
+                read_json(resp, self.timeouts, &self.label).await?;
+            let meta = ResponseMeta { id_seed: &seed, created, model: &self.model };
+            return gemini::response(parsed, &meta)
+                .map(ChatOutput::Complete)
+                .map_err(blocked_error);
         }
         let resp = self.post("streamGenerateContent?alt=sse", body).await?;
         let events = sse_events(resp, self.timeouts.stream_idle, self.label.clone());
@@ -205,7 +203,10 @@ impl Vertex {
                                     Ok(chunks) => pending.extend(chunks),
                                     Err(b) => {
                                         done = true;
-                                        return Some((Err(blocked_error(b)), (events, state, pending, done)));
+                                        return Some((
+                                            Err(blocked_error(b)),
+                                            (events, state, pending, done),
+                                        ));
                                     }
                                 },
                                 Err(e) => {
@@ -232,14 +233,9 @@ impl Vertex {
     /// Vertex's own counter (`:countTokens`) for the request's contents, system instruction
     /// and tools.
     pub async fn count_tokens(&self, req: &ChatRequest) -> Result<u64, ProviderError> {
-        let opts = RequestOptions {
-            model: &self.model,
-            safety_settings: None,
-        };
-        let full = gemini::request(req, &opts).map_err(|e| ProviderError::InvalidRequest {
-            message: e.message,
-            param: e.param,
-        })?;
+        let opts = RequestOptions { model: &self.model, safety_settings: None };
+        let full = gemini::request(req, &opts)
+            .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
         let body = crate::wire::gemini::CountTokensRequest {
             contents: full.contents,
             system_instruction: full.system_instruction,
@@ -247,11 +243,15 @@ impl Vertex {
         };
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
         let resp = self.post("countTokens", body).await?;
-        let counted: crate::wire::gemini::CountTokensResponse = read_json(resp, self.timeouts, &self.label).await?;
+        let counted: crate::wire::gemini::CountTokensResponse =
+            read_json(resp, self.timeouts, &self.label).await?;
         Ok(counted.total_tokens)
     }
 
-    pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+    pub async fn embeddings(
+        &self,
+        req: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
         let Some(texts) = req.input.texts() else {
             return Err(ProviderError::InvalidRequest {
                 message: "Vertex AI embeds text inputs only, not token arrays".into(),
@@ -265,7 +265,8 @@ impl Vertex {
         let mut tokens = 0;
         for (n, group) in texts.chunks(batch).enumerate() {
             let body = embed::predict_request(group, req.dimensions, &req.extra);
-            let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
+            let body =
+                serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
             let resp = self.post("predict", body).await?;
             let parsed: PredictResponse = read_json(resp, self.timeouts, &self.label).await?;
             if parsed.predictions.len() != group.len() {
@@ -287,16 +288,24 @@ impl Vertex {
 /// `{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}`:
 /// the origin is `api_base` (scheme, host and any path prefix), else the regional host, else
 /// `https://aiplatform.googleapis.com` for `global`.
-pub fn model_url(api_base: Option<&str>, project: &str, location: &str, model: &str) -> Result<String, String> {
+pub fn model_url(
+    api_base: Option<&str>,
+    project: &str,
+    location: &str,
+    model: &str,
+) -> Result<String, String> {
     let origin = match api_base {
         Some(base) => {
-            let u = url::Url::parse(base).map_err(|e| format!("api_base `{base}` is not a URL: {e}"))?;
+            let u = url::Url::parse(base)
+                .map_err(|e| format!("api_base `{base}` is not a URL: {e}"))?;
             format!("{}{}", &u[..url::Position::BeforePath], u.path().trim_end_matches('/'))
         }
         None if location == "global" => "https://aiplatform.googleapis.com".to_owned(),
         None => format!("https://{location}-aiplatform.googleapis.com"),
     };
-    Ok(format!("{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"))
+    Ok(format!(
+        "{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"
+    ))
 }
 
 /// One SSE `data:` payload: a response, nothing (keep-alive), or Google's error object.
@@ -306,7 +315,10 @@ fn parse_event(data: &str, label: &str) -> Result<Option<GenerateContentResponse
         return Ok(None);
     }
     let v: Value = serde_json::from_str(data).map_err(|e| {
-        ProviderError::protocol(format!("{label} sent a stream event that is not JSON ({e}): {}", super::http::truncate(data, 300)))
+        ProviderError::protocol(format!(
+            "{label} sent a stream event that is not JSON ({e}): {}",
+            super::http::truncate(data, 300)
+        ))
     })?;
     if let Some(err) = v.get("error") {
         let status = err
@@ -317,9 +329,9 @@ fn parse_event(data: &str, label: &str) -> Result<Option<GenerateContentResponse
             .unwrap_or(502);
         return Err(error_from_body(status, data.as_bytes(), label));
     }
-    serde_json::from_value(v)
-        .map(Some)
-        .map_err(|e| ProviderError::protocol(format!("{label} sent a stream event that could not be read ({e})")))
+    serde_json::from_value(v).map(Some).map_err(|e| {
+        ProviderError::protocol(format!("{label} sent a stream event that could not be read ({e})"))
+    })
 }
 
 fn blocked_error(b: gemini::Blocked) -> ProviderError {
@@ -335,10 +347,7 @@ fn blocked_error(b: gemini::Blocked) -> ProviderError {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -350,7 +359,10 @@ mod tests {
         let path = "/v1/projects/p/locations/LOC/publishers/google/models/m";
         assert_eq!(
             model_url(None, "p", "us-central1", "m").expect("url"),
-            format!("https://us-central1-aiplatform.googleapis.com{}", path.replace("LOC", "us-central1"))
+            format!(
+                "https://us-central1-aiplatform.googleapis.com{}",
+                path.replace("LOC", "us-central1")
+            )
         );
         assert_eq!(
             model_url(None, "p", "global", "m").expect("url"),
@@ -361,7 +373,8 @@ mod tests {
             format!("http://127.0.0.1:9{}", path.replace("LOC", "global"))
         );
         assert_eq!(
-            model_url(Some("https://gw.corp.example/vertex/"), "p", "europe-west4", "m").expect("url"),
+            model_url(Some("https://gw.corp.example/vertex/"), "p", "europe-west4", "m")
+                .expect("url"),
             format!("https://gw.corp.example/vertex{}", path.replace("LOC", "europe-west4"))
         );
         assert!(model_url(Some("not a url"), "p", "l", "m").is_err());

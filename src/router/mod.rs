@@ -76,14 +76,32 @@ impl Routed {
 /// Why a request could not be served.
 #[derive(Debug)]
 pub enum RouteError {
-    UnknownModel { model: String, available: Vec<String> },
+    UnknownModel {
+        model: String,
+        available: Vec<String>,
+    },
     /// Every deployment for the alias is unavailable; the reasons say what to set.
-    Unavailable { model: String, reasons: Vec<String> },
-    RateLimited { model: String, retry_after: Duration },
+    Unavailable {
+        model: String,
+        reasons: Vec<String>,
+    },
+    RateLimited {
+        model: String,
+        retry_after: Duration,
+    },
     /// The upstream's parameters check failed (drop_params off).
-    UnsupportedParams { model: String, provider: &'static str, params: Vec<String> },
-    InvalidDefaults { model: String, message: String },
-    Provider { err: ProviderError },
+    UnsupportedParams {
+        model: String,
+        provider: &'static str,
+        params: Vec<String>,
+    },
+    InvalidDefaults {
+        model: String,
+        message: String,
+    },
+    Provider {
+        err: ProviderError,
+    },
 }
 
 pub struct Router {
@@ -162,10 +180,7 @@ impl Router {
     /// The deployments an alias maps to.
     pub fn resolve(&self, model: &str) -> Result<Vec<Arc<Routed>>, RouteError> {
         let idx = self.exact.get(model).or_else(|| {
-            self.wildcards
-                .iter()
-                .find(|(p, _)| wildcard_match(p, model))
-                .map(|(_, v)| v)
+            self.wildcards.iter().find(|(p, _)| wildcard_match(p, model)).map(|(_, v)| v)
         });
         match idx {
             Some(v) => Ok(v.iter().map(|&i| self.deployments[i].clone()).collect()),
@@ -179,16 +194,11 @@ impl Router {
     /// Candidates in the order to try them: rotated for load spreading, unavailable ones out.
     fn ordered(&self, model: &str) -> Result<Vec<Arc<Routed>>, RouteError> {
         let all = self.resolve(model)?;
-        let reasons: Vec<String> = all
-            .iter()
-            .filter_map(|r| r.unavailable_reason().map(str::to_owned))
-            .collect();
+        let reasons: Vec<String> =
+            all.iter().filter_map(|r| r.unavailable_reason().map(str::to_owned)).collect();
         let mut ok: Vec<Arc<Routed>> = all.into_iter().filter(|r| r.provider.is_ok()).collect();
         if ok.is_empty() {
-            return Err(RouteError::Unavailable {
-                model: model.to_owned(),
-                reasons,
-            });
+            return Err(RouteError::Unavailable { model: model.to_owned(), reasons });
         }
         if ok.len() > 1 {
             let start = self.next.fetch_add(1, Ordering::Relaxed) % ok.len();
@@ -198,7 +208,11 @@ impl Router {
     }
 
     /// Pick the next admitted deployment starting at `from` (wrapping).
-    fn admit_from(model: &str, candidates: &[Arc<Routed>], from: usize) -> Result<usize, RouteError> {
+    fn admit_from(
+        model: &str,
+        candidates: &[Arc<Routed>],
+        from: usize,
+    ) -> Result<usize, RouteError> {
         let mut soonest = Duration::MAX;
         for k in 0..candidates.len() {
             let i = (from + k) % candidates.len();
@@ -207,10 +221,7 @@ impl Router {
                 Err(wait) => soonest = soonest.min(wait),
             }
         }
-        Err(RouteError::RateLimited {
-            model: model.to_owned(),
-            retry_after: soonest,
-        })
+        Err(RouteError::RateLimited { model: model.to_owned(), retry_after: soonest })
     }
 
     /// Run a chat request against the alias's deployments with retries.
@@ -244,7 +255,10 @@ impl Router {
         }
     }
 
-    pub async fn embeddings(&self, req: EmbeddingsRequest) -> Result<(Arc<Routed>, EmbeddingsResponse), RouteError> {
+    pub async fn embeddings(
+        &self,
+        req: EmbeddingsRequest,
+    ) -> Result<(Arc<Routed>, EmbeddingsResponse), RouteError> {
         let model = req.model.clone();
         self.with_retries(&model, |routed| {
             let req = req.clone();
@@ -258,7 +272,11 @@ impl Router {
 
     /// Pick an admitted deployment, call it, and on a retryable failure try again (on the
     /// next deployment when there is one) up to its `max_retries` / `num_retries`.
-    async fn with_retries<T, F, Fut>(&self, model: &str, mut call: F) -> Result<(Arc<Routed>, T), RouteError>
+    async fn with_retries<T, F, Fut>(
+        &self,
+        model: &str,
+        mut call: F,
+    ) -> Result<(Arc<Routed>, T), RouteError>
     where
         F: FnMut(Arc<Routed>) -> Fut,
         Fut: Future<Output = Result<T, RouteError>>,
@@ -284,19 +302,26 @@ impl Router {
 }
 
 /// Defaults, then parameter dropping, for one deployment.
-fn prepare(dep: &Deployment, provider: &Provider, req: ChatRequest) -> Result<ChatRequest, RouteError> {
-    let mut req = params::apply_defaults(req, &dep.request_defaults).map_err(|message| RouteError::InvalidDefaults {
-        model: dep.alias.clone(),
-        message,
-    })?;
+fn prepare(
+    dep: &Deployment,
+    provider: &Provider,
+    req: ChatRequest,
+) -> Result<ChatRequest, RouteError> {
+    let mut req = params::apply_defaults(req, &dep.request_defaults)
+        .map_err(|message| RouteError::InvalidDefaults { model: dep.alias.clone(), message })?;
     adapt::for_provider(dep.provider, &mut req);
     adapt::optional_thinking(provider.unsupported_params(), &mut req);
-    params::drop_unsupported(&mut req, provider.unsupported_params(), dep.drop_params, &dep.additional_drop_params)
-        .map_err(|u| RouteError::UnsupportedParams {
-            model: dep.alias.clone(),
-            provider: dep.provider.name(),
-            params: u.params,
-        })?;
+    params::drop_unsupported(
+        &mut req,
+        provider.unsupported_params(),
+        dep.drop_params,
+        &dep.additional_drop_params,
+    )
+    .map_err(|u| RouteError::UnsupportedParams {
+        model: dep.alias.clone(),
+        provider: dep.provider.name(),
+        params: u.params,
+    })?;
     Ok(req)
 }
 

@@ -25,10 +25,7 @@ impl RequestLimiter {
     pub fn new(rpm: u32) -> Self {
         RequestLimiter {
             rpm,
-            state: Mutex::new(Bucket {
-                tokens: f64::from(rpm),
-                at: Instant::now(),
-            }),
+            state: Mutex::new(Bucket { tokens: f64::from(rpm), at: Instant::now() }),
         }
     }
 
@@ -67,10 +64,7 @@ struct Window {
 
 impl TokenLimiter {
     pub fn new(tpm: u64) -> Self {
-        TokenLimiter {
-            tpm,
-            state: Mutex::new(Window { start: Instant::now(), used: 0 }),
-        }
+        TokenLimiter { tpm, state: Mutex::new(Window { start: Instant::now(), used: 0 }) }
     }
 
     fn roll(w: &mut Window) {

@@ -44,7 +44,9 @@ fn req(model: &str) -> ChatRequest {
 
 fn text(out: ChatOutput) -> String {
     match out {
-        ChatOutput::Complete(c) => c.choices[0].message.content.as_ref().map(Content::text).unwrap_or_default(),
+        ChatOutput::Complete(c) => {
+            c.choices[0].message.content.as_ref().map(Content::text).unwrap_or_default()
+        }
         ChatOutput::Stream(_) => panic!("expected a complete response"),
     }
 }
@@ -117,7 +119,9 @@ model_list:
     seen.sort();
     assert_eq!(seen, vec!["one", "two"], "the second request went to the deployment with capacity");
     match r.chat(req("m")).await {
-        Err(RouteError::RateLimited { retry_after, .. }) => assert!(retry_after <= Duration::from_secs(60)),
+        Err(RouteError::RateLimited { retry_after, .. }) => {
+            assert!(retry_after <= Duration::from_secs(60))
+        }
         Err(other) => panic!("{other:?}"),
         Ok(_) => panic!("expected 429"),
     }
@@ -157,7 +161,8 @@ litellm_settings:
 
 #[tokio::test]
 async fn unavailable_deployments_explain_themselves() {
-    let r = router("model_list:\n  - model_name: q\n    litellm_params: {model: dashscope/qwen-max}\n");
+    let r =
+        router("model_list:\n  - model_name: q\n    litellm_params: {model: dashscope/qwen-max}\n");
     match r.chat(req("q")).await {
         Err(RouteError::Unavailable { reasons, .. }) => {
             assert_eq!(reasons.len(), 1);

@@ -24,9 +24,7 @@ pub fn is_secret(name: &str, value: &str) -> bool {
     if NOT_SECRET.contains(&name) {
         return false;
     }
-    name.to_ascii_uppercase()
-        .split('_')
-        .any(|part| SECRET_NAME_PARTS.contains(&part))
+    name.to_ascii_uppercase().split('_').any(|part| SECRET_NAME_PARTS.contains(&part))
 }
 
 /// `scheme://user:password@host…`
@@ -64,7 +62,8 @@ pub fn split(text: &str, store: &str) -> Split {
             out.kept.push_str(line);
             continue;
         }
-        out.kept.push_str(&format!("# {name}: moved to the {store} store (ai-proxy secrets import)\n"));
+        out.kept
+            .push_str(&format!("# {name}: moved to the {store} store (ai-proxy secrets import)\n"));
         out.moved.push((name, Secret::new(value)));
     }
     out
@@ -82,9 +81,8 @@ pub fn assignment(line: &str) -> Option<(String, String)> {
     if crate::secrets::store::check_name(name).is_err() {
         return None;
     }
-    let parsed = dotenvy::from_read_iter(std::io::Cursor::new(format!("{name}={rest}")))
-        .next()?
-        .ok()?;
+    let parsed =
+        dotenvy::from_read_iter(std::io::Cursor::new(format!("{name}={rest}"))).next()?.ok()?;
     Some((parsed.0, parsed.1))
 }
 
@@ -119,10 +117,15 @@ mod tests {
     fn split_moves_secrets_and_keeps_the_rest_as_written() {
         let text = "# Azure\nAZURE_CLIENT_ID=abc\nexport AZURE_CLIENT_SECRET=\"s3 cr3t\"\nAZURE_PROXY=http://u:p@proxy:8080\n\nDASHSCOPE_API_KEY=您的DashScope_API_KEY\nLITELLM_MASTER_KEY=sk-real # comment\nLITELLM_PORT=4000";
         let s = split(text, "keychain");
-        let moved: Vec<(&str, &str)> = s.moved.iter().map(|(n, v)| (n.as_str(), v.expose().as_str())).collect();
+        let moved: Vec<(&str, &str)> =
+            s.moved.iter().map(|(n, v)| (n.as_str(), v.expose().as_str())).collect();
         assert_eq!(
             moved,
-            [("AZURE_CLIENT_SECRET", "s3 cr3t"), ("AZURE_PROXY", "http://u:p@proxy:8080"), ("LITELLM_MASTER_KEY", "sk-real")]
+            [
+                ("AZURE_CLIENT_SECRET", "s3 cr3t"),
+                ("AZURE_PROXY", "http://u:p@proxy:8080"),
+                ("LITELLM_MASTER_KEY", "sk-real")
+            ]
         );
         assert_eq!(s.placeholders, ["DASHSCOPE_API_KEY"]);
         assert_eq!(

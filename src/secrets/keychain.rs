@@ -10,15 +10,9 @@ pub struct KeychainStore;
 
 impl KeychainStore {
     pub fn open(service: &str) -> Result<KeyringBacked, StoreError> {
-        let store = apple_native_keyring_store::keychain::Store::new().map_err(|e| StoreError::Unavailable {
-            store: "keychain",
-            reason: e.to_string(),
-        })?;
+        let store = apple_native_keyring_store::keychain::Store::new()
+            .map_err(|e| StoreError::Unavailable { store: "keychain", reason: e.to_string() })?;
         let store: Arc<keyring_core::CredentialStore> = store;
-        Ok(KeyringBacked {
-            store,
-            service: service.to_owned(),
-            label: "keychain",
-        })
+        Ok(KeyringBacked { store, service: service.to_owned(), label: "keychain" })
     }
 }

@@ -14,15 +14,9 @@ pub struct KeyutilsStore;
 impl KeyutilsStore {
     /// The store under `service`; fails when no session keyring is reachable.
     pub fn open(service: &str) -> Result<KeyringBacked, StoreError> {
-        let store = linux_keyutils_keyring_store::Store::new().map_err(|e| StoreError::Unavailable {
-            store: "keyutils",
-            reason: e.to_string(),
-        })?;
+        let store = linux_keyutils_keyring_store::Store::new()
+            .map_err(|e| StoreError::Unavailable { store: "keyutils", reason: e.to_string() })?;
         let store: Arc<keyring_core::CredentialStore> = store;
-        Ok(KeyringBacked {
-            store,
-            service: service.to_owned(),
-            label: "keyutils",
-        })
+        Ok(KeyringBacked { store, service: service.to_owned(), label: "keyutils" })
     }
 }

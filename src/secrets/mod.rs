@@ -7,15 +7,15 @@
 //! The secret store (Keychain, Secret Service, keyutils, memory) is behind [`store::SecretStore`]; `dotenv`
 //! finds secret-looking values in a `.env` and rewrites the file without them.
 
+pub mod dotenv;
 #[cfg(target_os = "macos")]
 mod keychain;
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(target_os = "linux")]
-mod secret_service;
-pub mod dotenv;
 pub mod memory;
 pub mod names;
+#[cfg(target_os = "linux")]
+mod secret_service;
 pub mod store;
 
 use std::fmt;

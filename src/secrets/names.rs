@@ -67,6 +67,9 @@ mod tests {
     fn finds_references_once_in_order() {
         let text = "# see `os.environ/NAME`\na: os.environ/AZURE_API_BASE\nb: \"os.environ/DASHSCOPE_API_KEY\"\nc: os.environ/AZURE_API_BASE # again\n";
         assert_eq!(referenced(text), ["AZURE_API_BASE", "DASHSCOPE_API_KEY"]);
-        assert_eq!(relevant(text)[..3], ["AZURE_API_BASE", "DASHSCOPE_API_KEY", "LITELLM_MASTER_KEY"]);
+        assert_eq!(
+            relevant(text)[..3],
+            ["AZURE_API_BASE", "DASHSCOPE_API_KEY", "LITELLM_MASTER_KEY"]
+        );
     }
 }

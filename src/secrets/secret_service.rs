@@ -35,10 +35,7 @@ impl SecretServiceStore {
     /// A service that has no default collection cannot store items: it counts as unavailable.
     pub fn open(service: &str) -> Result<Self, StoreError> {
         let ss = SecretService::connect_with_max_prompt_timeout(EncryptionType::Dh, PROMPT_SECONDS)
-            .map_err(|e| StoreError::Unavailable {
-                store: LABEL,
-                reason: describe(&e),
-            })?;
+            .map_err(|e| StoreError::Unavailable { store: LABEL, reason: describe(&e) })?;
         match ss.get_default_collection() {
             Ok(_) => {}
             Err(SsError::NoResult) => {
@@ -50,10 +47,7 @@ impl SecretServiceStore {
                 });
             }
             Err(e) => {
-                return Err(StoreError::Unavailable {
-                    store: LABEL,
-                    reason: describe(&e),
-                });
+                return Err(StoreError::Unavailable { store: LABEL, reason: describe(&e) });
             }
         }
         Ok(SecretServiceStore {
@@ -68,12 +62,7 @@ impl SecretServiceStore {
     }
 
     fn failed(&self, action: &'static str, name: &str, e: &SsError) -> StoreError {
-        StoreError::Failed {
-            store: LABEL,
-            action,
-            name: name.to_owned(),
-            reason: describe(e),
-        }
+        StoreError::Failed { store: LABEL, action, name: name.to_owned(), reason: describe(e) }
     }
 
     /// Unlock `item` if it is locked: the service shows its prompt, we wait a bounded time.
@@ -85,7 +74,9 @@ impl SecretServiceStore {
         if self.unlock_refused.load(Ordering::Relaxed) {
             return Err(SsError::Prompt);
         }
-        tracing::info!("the keyring holding {name} is locked: answer the unlock prompt (waiting up to {PROMPT_SECONDS} s)");
+        tracing::info!(
+            "the keyring holding {name} is locked: answer the unlock prompt (waiting up to {PROMPT_SECONDS} s)"
+        );
         item.unlock().inspect_err(|e| {
             if matches!(e, SsError::Prompt) {
                 self.unlock_refused.store(true, Ordering::Relaxed);
@@ -114,7 +105,9 @@ impl SecretStore for SecretServiceStore {
                 store: LABEL,
                 action: "read",
                 name: name.to_owned(),
-                reason: "the stored value is not UTF-8 text; store it again with `ai-proxy secrets set`".into(),
+                reason:
+                    "the stored value is not UTF-8 text; store it again with `ai-proxy secrets set`"
+                        .into(),
             }),
         }
     }
@@ -137,11 +130,19 @@ impl SecretStore for SecretServiceStore {
         // ... else create it in the default collection.
         let collection = ss.get_default_collection().map_err(|e| self.failed("store", name, &e))?;
         if collection.is_locked().map_err(|e| self.failed("store", name, &e))? {
-            tracing::info!("the default keyring is locked: answer the unlock prompt (waiting up to {PROMPT_SECONDS} s)");
+            tracing::info!(
+                "the default keyring is locked: answer the unlock prompt (waiting up to {PROMPT_SECONDS} s)"
+            );
             collection.unlock().map_err(|e| self.failed("store", name, &e))?;
         }
         collection
-            .create_item(&format!("{name} ({})", self.service), attrs, value.expose().as_bytes(), true, "text/plain")
+            .create_item(
+                &format!("{name} ({})", self.service),
+                attrs,
+                value.expose().as_bytes(),
+                true,
+                "text/plain",
+            )
             .map(drop)
             .map_err(|e| self.failed("store", name, &e))
     }
@@ -173,7 +174,8 @@ impl SecretStore for SecretServiceStore {
             name: format!("the items of {}", self.service),
             reason: describe(&e),
         };
-        let found = ss.search_items(HashMap::from([("service", self.service.as_str())])).map_err(failed)?;
+        let found =
+            ss.search_items(HashMap::from([("service", self.service.as_str())])).map_err(failed)?;
         if !found.locked.is_empty() {
             return Ok(None);
         }

@@ -38,13 +38,10 @@ pub enum StoreError {
     #[error("the {store} secret store is not available: {reason}")]
     Unavailable { store: &'static str, reason: String },
     #[error("{store}: cannot {action} {name}: {reason}")]
-    Failed {
-        store: &'static str,
-        action: &'static str,
-        name: String,
-        reason: String,
-    },
-    #[error("{0} is not a valid variable name (use letters, digits and _, not starting with a digit)")]
+    Failed { store: &'static str, action: &'static str, name: String, reason: String },
+    #[error(
+        "{0} is not a valid variable name (use letters, digits and _, not starting with a digit)"
+    )]
     BadName(String),
     #[error("an empty value cannot be stored for {0}")]
     Empty(String),
@@ -71,7 +68,9 @@ impl StoreKind {
             Some("none") => Ok(Some(StoreKind::None)),
             Some(other) => Err(StoreError::Unavailable {
                 store: "configured",
-                reason: format!("AI_PROXY_SECRET_STORE={other} is not one of auto, keychain, secret-service, keyutils, none"),
+                reason: format!(
+                    "AI_PROXY_SECRET_STORE={other} is not one of auto, keychain, secret-service, keyutils, none"
+                ),
             }),
         }
     }
@@ -101,8 +100,12 @@ fn linux_order(session_bus: bool) -> Vec<StoreKind> {
 /// Whether a D-Bus session bus can be reached without starting one: an address in the
 /// environment, or the per-user socket systemd provides. (libdbus would otherwise try to
 /// autolaunch a bus through X11, which a headless start-up must not do.)
-pub fn session_bus_reachable(bus_address: Option<&str>, runtime_dir: Option<&std::path::Path>) -> bool {
-    bus_address.is_some_and(|a| !a.trim().is_empty()) || runtime_dir.is_some_and(|d| d.join("bus").exists())
+pub fn session_bus_reachable(
+    bus_address: Option<&str>,
+    runtime_dir: Option<&std::path::Path>,
+) -> bool {
+    bus_address.is_some_and(|a| !a.trim().is_empty())
+        || runtime_dir.is_some_and(|d| d.join("bus").exists())
 }
 
 /// The service name: `$AI_PROXY_SECRET_SERVICE` (separate profiles), else [`SERVICE`].
@@ -229,11 +232,7 @@ type Answer = Result<Option<Secret<String>>, String>;
 
 impl StoreLookup {
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
-        StoreLookup {
-            store,
-            listed: OnceLock::new(),
-            answers: Mutex::default(),
-        }
+        StoreLookup { store, listed: OnceLock::new(), answers: Mutex::default() }
     }
 
     fn answers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Answer>> {
@@ -287,37 +286,40 @@ impl SecretLookup for StoreLookup {
     }
 
     fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.listed().map(|n| n.iter().cloned().collect()).unwrap_or_default();
+        let mut names: Vec<String> =
+            self.listed().map(|n| n.iter().cloned().collect()).unwrap_or_default();
         names.sort();
         names
     }
 }
 
 /// Map a keyring-core result for one item into ours (shared by the platform stores).
-pub(super) fn keyring_failed(store: &'static str, action: &'static str, name: &str, e: keyring_core::Error) -> StoreError {
+pub(super) fn keyring_failed(
+    store: &'static str,
+    action: &'static str,
+    name: &str,
+    e: keyring_core::Error,
+) -> StoreError {
     match e {
-        keyring_core::Error::NoStorageAccess(inner) => StoreError::Unavailable {
-            store,
-            reason: with_hint(store, inner.to_string()),
-        },
-        keyring_core::Error::PlatformFailure(inner) if store == "keyutils" && inner.to_string().contains("AccessDenied") => {
-            StoreError::Unavailable {
-                store,
-                reason: with_hint(store, inner.to_string()),
-            }
+        keyring_core::Error::NoStorageAccess(inner) => {
+            StoreError::Unavailable { store, reason: with_hint(store, inner.to_string()) }
         }
-        other => StoreError::Failed {
-            store,
-            action,
-            name: name.to_owned(),
-            reason: other.to_string(),
-        },
+        keyring_core::Error::PlatformFailure(inner)
+            if store == "keyutils" && inner.to_string().contains("AccessDenied") =>
+        {
+            StoreError::Unavailable { store, reason: with_hint(store, inner.to_string()) }
+        }
+        other => {
+            StoreError::Failed { store, action, name: name.to_owned(), reason: other.to_string() }
+        }
     }
 }
 
 fn with_hint(store: &str, reason: String) -> String {
     if store == "keyutils" {
-        format!("{reason} (no usable session keyring: on a headless Linux machine run the command inside `keyctl session -`, from the Debian package keyutils)")
+        format!(
+            "{reason} (no usable session keyring: on a headless Linux machine run the command inside `keyctl session -`, from the Debian package keyutils)"
+        )
     } else {
         reason
     }
@@ -380,7 +382,11 @@ mod tests {
     #[test]
     fn the_store_is_the_last_source_for_os_environ_references() {
         let store = Arc::new(MemoryStore::new());
-        for (k, v) in [("DASHSCOPE_API_KEY", "sk-from-store"), ("LITELLM_MASTER_KEY", "sk-master-store"), ("SHADOWED", "store")] {
+        for (k, v) in [
+            ("DASHSCOPE_API_KEY", "sk-from-store"),
+            ("LITELLM_MASTER_KEY", "sk-master-store"),
+            ("SHADOWED", "store"),
+        ] {
             store.set(k, &Secret::from(v)).expect("set");
         }
         let mut env = Env::from_vars([("SHADOWED", "process")]);
@@ -388,12 +394,18 @@ mod tests {
         env.set_store(Arc::new(StoreLookup::new(store.clone())));
         assert_eq!(env.lookup("SHADOWED"), Some(("process".into(), Origin::Process)));
         assert_eq!(env.lookup("CONFIG_ONLY"), Some(("cfg".into(), Origin::ConfigFile)));
-        assert_eq!(env.lookup("DASHSCOPE_API_KEY"), Some(("sk-from-store".into(), Origin::Store("memory"))));
+        assert_eq!(
+            env.lookup("DASHSCOPE_API_KEY"),
+            Some(("sk-from-store".into(), Origin::Store("memory")))
+        );
         assert_eq!(env.get("not a name"), None, "bad names are simply not found");
 
         let yaml = "model_list:\n  - model_name: q\n    litellm_params:\n      model: dashscope/qwen-max\n      api_key: os.environ/DASHSCOPE_API_KEY\ngeneral_settings:\n  master_key: os.environ/LITELLM_MASTER_KEY\n";
         let c = config::load(yaml, Source::Embedded, env).expect("loads");
-        assert_eq!(c.deployments[0].api_key.as_ref().map(|k| k.expose().as_str()), Some("sk-from-store"));
+        assert_eq!(
+            c.deployments[0].api_key.as_ref().map(|k| k.expose().as_str()),
+            Some("sk-from-store")
+        );
         assert!(c.deployments[0].is_available());
         assert_eq!(c.master_key_origin, Some(Origin::Store("memory")));
     }
@@ -409,7 +421,12 @@ mod tests {
         fn get(&self, name: &str) -> Result<Option<Secret<String>>, StoreError> {
             self.gets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if name == "LOCKED" {
-                return Err(StoreError::Failed { store: "memory", action: "read", name: name.into(), reason: "the keyring is locked".into() });
+                return Err(StoreError::Failed {
+                    store: "memory",
+                    action: "read",
+                    name: name.into(),
+                    reason: "the keyring is locked".into(),
+                });
             }
             self.inner.get(name)
         }
@@ -448,10 +465,14 @@ mod tests {
             // Listed stores are not asked for QWEN_PROXY at all; a failure is not retried
             // (a locked keyring would prompt again).
             assert_eq!(gets(), if can_list { 2 } else { 3 }, "can_list={can_list}");
-            assert_eq!(lookup.failure("LOCKED").as_deref(), Some("memory: cannot read LOCKED: the keyring is locked"));
+            assert_eq!(
+                lookup.failure("LOCKED").as_deref(),
+                Some("memory: cannot read LOCKED: the keyring is locked")
+            );
             assert_eq!(lookup.failure("QWEN_PROXY"), None);
             assert_eq!(lookup.failure("DASHSCOPE_API_KEY"), None);
-            let listed: Vec<String> = if can_list { vec!["DASHSCOPE_API_KEY".into(), "LOCKED".into()] } else { vec![] };
+            let listed: Vec<String> =
+                if can_list { vec!["DASHSCOPE_API_KEY".into(), "LOCKED".into()] } else { vec![] };
             assert_eq!(SecretLookup::names(&lookup), listed);
         }
     }
@@ -510,7 +531,12 @@ mod tests {
     #[cfg(not(target_os = "macos"))]
     #[test]
     fn a_named_store_that_cannot_open_is_an_error_not_a_fallback() {
-        let e = open(&Env::from_vars([("AI_PROXY_SECRET_STORE", "keychain")])).err().expect("no Keychain here");
-        assert_eq!(e.to_string(), "the keychain secret store is not available: the macOS Keychain exists only on macOS");
+        let e = open(&Env::from_vars([("AI_PROXY_SECRET_STORE", "keychain")]))
+            .err()
+            .expect("no Keychain here");
+        assert_eq!(
+            e.to_string(),
+            "the keychain secret store is not available: the macOS Keychain exists only on macOS"
+        );
     }
 }

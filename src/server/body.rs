@@ -21,7 +21,8 @@ pub fn read_rejection(rej: BytesRejection, limit: usize) -> ApiError {
         )
         .with_param("request_body")
     } else {
-        ApiError::bad_request(format!("Could not read the request body: {}", rej.body_text())).with_param("request_body")
+        ApiError::bad_request(format!("Could not read the request body: {}", rej.body_text()))
+            .with_param("request_body")
     }
 }
 
@@ -40,7 +41,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes, endpoint: &str) -> Result<
         Err(err) => return Err(describe(err, endpoint)),
     };
     if let Err(e) = de.end() {
-        return Err(ApiError::bad_request(format!("Invalid JSON payload: {e}")).with_param("request_body"));
+        return Err(
+            ApiError::bad_request(format!("Invalid JSON payload: {e}")).with_param("request_body")
+        );
     }
     Ok(value)
 }
@@ -75,7 +78,10 @@ pub fn parse_model_request<T: ModelRequest>(
         *req.model_mut() = m;
     }
     if req.model_mut().trim().is_empty() {
-        return Err(ApiError::bad_request(format!("{endpoint}: Missing required parameter: 'model'.")).with_param("model"));
+        return Err(ApiError::bad_request(format!(
+            "{endpoint}: Missing required parameter: 'model'."
+        ))
+        .with_param("model"));
     }
     Ok(req)
 }
@@ -84,15 +90,18 @@ fn describe(err: serde_path_to_error::Error<serde_json::Error>, endpoint: &str) 
     let path = err.path().to_string();
     let inner = err.into_inner();
     if !matches!(inner.classify(), serde_json::error::Category::Data) {
-        return ApiError::bad_request(format!("Invalid JSON payload: {inner}")).with_param("request_body");
+        return ApiError::bad_request(format!("Invalid JSON payload: {inner}"))
+            .with_param("request_body");
     }
     let msg = strip_position(&inner.to_string());
     if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
         let full = if path == "." { field.to_owned() } else { format!("{path}.{field}") };
-        return ApiError::bad_request(format!("{endpoint}: Missing required parameter: '{full}'.")).with_param(full);
+        return ApiError::bad_request(format!("{endpoint}: Missing required parameter: '{full}'."))
+            .with_param(full);
     }
     let param = if path == "." { "request_body".to_owned() } else { path };
-    ApiError::bad_request(format!("{endpoint}: Invalid value for '{param}': {msg}.")).with_param(param)
+    ApiError::bad_request(format!("{endpoint}: Invalid value for '{param}': {msg}."))
+        .with_param(param)
 }
 
 /// serde_json appends " at line L column C"; for data errors that position is noise.
@@ -108,7 +117,8 @@ mod tests {
     use super::*;
 
     fn err(body: &str) -> ApiError {
-        parse_json::<ChatRequest>(&Bytes::from(body.to_owned()), "/chat/completions").expect_err("error")
+        parse_json::<ChatRequest>(&Bytes::from(body.to_owned()), "/chat/completions")
+            .expect_err("error")
     }
 
     #[test]
@@ -127,7 +137,9 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_field() {
-        let e = err(r#"{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#);
+        let e = err(
+            r#"{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#,
+        );
         assert_eq!(e.param.as_deref(), Some("temperature"));
         assert!(e.message.contains("invalid type: string \"hot\", expected f64"), "{}", e.message);
         let e = err(r#"{"model":"gpt-4","messages":[{"content":"hi"}]}"#);

@@ -130,11 +130,12 @@ impl From<ProviderError> for ApiError {
             ProviderError::Unavailable(message) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message)
             }
-            ProviderError::InvalidRequest { message, param } => ApiError {
-                param,
-                ..ApiError::bad_request(message)
-            },
-            ProviderError::Connect { message } => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", message),
+            ProviderError::InvalidRequest { message, param } => {
+                ApiError { param, ..ApiError::bad_request(message) }
+            }
+            ProviderError::Connect { message } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_unreachable", message)
+            }
             ProviderError::Timeout { phase, message } => {
                 let kind = match phase {
                     TimeoutPhase::Connect => "upstream_connect_timeout",
@@ -167,7 +168,9 @@ impl From<ProviderError> for ApiError {
                     dialect: Dialect::OpenAi,
                 }
             }
-            ProviderError::Protocol { message } => ApiError::new(StatusCode::BAD_GATEWAY, "upstream_protocol_error", message),
+            ProviderError::Protocol { message } => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream_protocol_error", message)
+            }
         }
     }
 }
@@ -235,7 +238,8 @@ mod tests {
 
     #[test]
     fn openai_shape_matches_litellm() {
-        let e = ApiError::bad_request("/chat/completions: Missing required parameter: 'messages'.").with_param("messages");
+        let e = ApiError::bad_request("/chat/completions: Missing required parameter: 'messages'.")
+            .with_param("messages");
         assert_eq!(
             serde_json::to_string(&e.openai_body()).expect("json"),
             r#"{"error":{"message":"/chat/completions: Missing required parameter: 'messages'.","type":"invalid_request_error","param":"messages","code":"400"}}"#
@@ -252,7 +256,10 @@ mod tests {
             "/chat/completions",
         );
         assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(e.message, "model `qwen-max` is not available: os.environ/DASHSCOPE_API_KEY not set");
+        assert_eq!(
+            e.message,
+            "model `qwen-max` is not available: os.environ/DASHSCOPE_API_KEY not set"
+        );
     }
 
     #[test]

@@ -71,11 +71,8 @@ impl CallLog {
 impl Drop for CallLog {
     fn drop(&mut self) {
         let ms = self.start.elapsed().as_secs_f64() * 1000.0;
-        let (p, c) = self
-            .usage
-            .as_ref()
-            .map(|u| (u.prompt_tokens, u.completion_tokens))
-            .unwrap_or((0, 0));
+        let (p, c) =
+            self.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)).unwrap_or((0, 0));
         let kind = if self.stream { "stream" } else { "json" };
         match (&self.stream_error, self.status) {
             (Some(err), _) => tracing::warn!(

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::response::Response;
 use axum::middleware;
+use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
@@ -44,12 +44,7 @@ struct Inner {
 
 impl AppState {
     pub fn new(router: Router, master_key: Option<Secret<String>>, max_body: usize) -> Self {
-        AppState(Arc::new(Inner {
-            router,
-            master_key,
-            max_body,
-            started: Instant::now(),
-        }))
+        AppState(Arc::new(Inner { router, master_key, max_body, started: Instant::now() }))
     }
 
     /// Build providers for a resolved config.
@@ -90,7 +85,10 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/engines/{model}/chat/completions", post(routes::chat::azure_style_chat))
         .route("/v1/embeddings", post(routes::embeddings::embeddings))
         .route("/embeddings", post(routes::embeddings::embeddings))
-        .route("/openai/deployments/{model}/embeddings", post(routes::embeddings::azure_style_embeddings))
+        .route(
+            "/openai/deployments/{model}/embeddings",
+            post(routes::embeddings::azure_style_embeddings),
+        )
         .route("/v1/responses", post(routes::responses::create))
         .route("/responses", post(routes::responses::create))
         .route("/v1/messages", post(routes::messages::messages))
@@ -136,11 +134,7 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
         if source.kind() == io::ErrorKind::AddrInUse {
             BindError::PortInUse { host: host.to_owned(), port }
         } else {
-            BindError::Other {
-                host: host.to_owned(),
-                port,
-                source,
-            }
+            BindError::Other { host: host.to_owned(), port, source }
         }
     })
 }
@@ -171,7 +165,10 @@ impl tower_service::Service<Request> for LiveApp {
     type Error = Infallible;
     type Future = <AxumRouter as tower_service::Service<Request>>::Future;
 
-    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
         // An axum router is always ready.
         std::task::Poll::Ready(Ok(()))
     }
@@ -183,7 +180,12 @@ impl tower_service::Service<Request> for LiveApp {
 
 /// Serve until `shutdown` resolves, then stop accepting and let in-flight requests and
 /// streams finish for at most `grace`.
-pub async fn serve<F>(listener: TcpListener, app: LiveApp, shutdown: F, grace: Duration) -> io::Result<()>
+pub async fn serve<F>(
+    listener: TcpListener,
+    app: LiveApp,
+    shutdown: F,
+    grace: Duration,
+) -> io::Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {

@@ -94,7 +94,9 @@ pub fn openai_stream(
                         Ok(frame) => frame,
                         Err(e) => {
                             st.finished = true;
-                            openai_error_frame(&ApiError::internal(format!("cannot encode chunk: {e}")))
+                            openai_error_frame(&ApiError::internal(format!(
+                                "cannot encode chunk: {e}"
+                            )))
                         }
                     };
                     return Some((Ok::<Bytes, std::convert::Infallible>(frame), st));
@@ -136,7 +138,10 @@ impl EventDialect for StreamState {
         write_events(buf, &StreamState::on_chunk(self, chunk));
     }
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
-        write_events(buf, &StreamState::on_error(self, super::error::anthropic_type(err.status), &err.message));
+        write_events(
+            buf,
+            &StreamState::on_error(self, super::error::anthropic_type(err.status), &err.message),
+        );
     }
     fn finish(&mut self, buf: &mut Vec<u8>) {
         write_events(buf, &StreamState::finish(self));
@@ -178,7 +183,13 @@ fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
 /// Render a named-event stream (Anthropic, Responses): each hub chunk goes through the
 /// dialect's state machine and its events are written as they come. An upstream failure
 /// becomes the dialect's error event; the end of the upstream its closing events.
-pub fn event_stream<D: EventDialect>(first: ChatChunk, rest: ChunkStream, dialect: D, routed: Arc<Routed>, log: CallLog) -> Response {
+pub fn event_stream<D: EventDialect>(
+    first: ChatChunk,
+    rest: ChunkStream,
+    dialect: D,
+    routed: Arc<Routed>,
+    log: CallLog,
+) -> Response {
     struct State<D> {
         chunks: ChunkStream,
         translator: D,
@@ -186,12 +197,7 @@ pub fn event_stream<D: EventDialect>(first: ChatChunk, rest: ChunkStream, dialec
         log: CallLog,
     }
     let head = futures_util::stream::once(async move { Ok(first) });
-    let state = State {
-        chunks: Box::pin(head.chain(rest)),
-        translator: dialect,
-        routed,
-        log,
-    };
+    let state = State { chunks: Box::pin(head.chain(rest)), translator: dialect, routed, log };
     let body = futures_util::stream::unfold(state, |mut st| async move {
         // Bounded by the upstream: each turn consumes one upstream item or ends.
         loop {
@@ -222,8 +228,9 @@ pub fn event_stream<D: EventDialect>(first: ChatChunk, rest: ChunkStream, dialec
 
 /// `event: NAME\ndata: {json}\n\n`
 pub fn event_frame(buf: &mut Vec<u8>, ev: &Event) {
-    let json = serde_json::to_vec(ev)
-        .unwrap_or_else(|_| br#"{"type":"error","error":{"type":"api_error","message":"cannot encode event"}}"#.to_vec());
+    let json = serde_json::to_vec(ev).unwrap_or_else(|_| {
+        br#"{"type":"error","error":{"type":"api_error","message":"cannot encode event"}}"#.to_vec()
+    });
     named_frame(buf, ev.name(), &json);
 }
 

@@ -19,7 +19,8 @@ pub const DEFAULT_LABEL: &str = "com.local.ai-proxy";
 
 /// Directories every login job gets on its PATH, ahead of the installer's own PATH: launchd
 /// and systemd start jobs with a minimal PATH, and `az` / `gcloud` live in these.
-pub const MACOS_BASE_PATH: &[&str] = &["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+pub const MACOS_BASE_PATH: &[&str] =
+    &["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 pub const LINUX_BASE_PATH: &[&str] = &[
     "/usr/local/bin",
     "/usr/bin",
@@ -196,7 +197,9 @@ fn current_uid() -> u32 {
 /// Whether the job runs now, as far as the manager says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunState {
-    Running { pid: Option<u32> },
+    Running {
+        pid: Option<u32>,
+    },
     /// Known to the manager but not running (finished, quit, or waiting to restart).
     Loaded,
     NotLoaded,
@@ -278,9 +281,11 @@ impl<R: Runner> Manager<R> {
             Kind::Systemd => systemd::unit(spec),
         };
         for dir in [file.parent().unwrap_or(Path::new("/")), spec.log_dir.as_path()] {
-            std::fs::create_dir_all(dir).map_err(|source| ServiceError::File { path: dir.to_owned(), source })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| ServiceError::File { path: dir.to_owned(), source })?;
         }
-        std::fs::write(&file, text).map_err(|source| ServiceError::File { path: file.clone(), source })?;
+        std::fs::write(&file, text)
+            .map_err(|source| ServiceError::File { path: file.clone(), source })?;
         match self.kind {
             Kind::Launchd { uid } => {
                 let target = launchd::service_target(uid, &spec.label);
@@ -288,7 +293,10 @@ impl<R: Runner> Manager<R> {
                 if start_now {
                     // Replace a loaded copy (possibly older) before loading the new file.
                     let _ = self.try_call("launchctl", &["bootout", &target]);
-                    self.call("launchctl", &["bootstrap", &launchd::domain(uid), &file.display().to_string()])?;
+                    self.call(
+                        "launchctl",
+                        &["bootstrap", &launchd::domain(uid), &file.display().to_string()],
+                    )?;
                 }
             }
             Kind::Systemd => {
@@ -312,7 +320,8 @@ impl<R: Runner> Manager<R> {
             Kind::Launchd { uid } => {
                 if stop_now {
                     // Fails when the job is not loaded; that is fine.
-                    let _ = self.try_call("launchctl", &["bootout", &launchd::service_target(uid, label)]);
+                    let _ = self
+                        .try_call("launchctl", &["bootout", &launchd::service_target(uid, label)]);
                 }
             }
             Kind::Systemd => {
@@ -346,7 +355,9 @@ impl<R: Runner> Manager<R> {
         let (at_login, state) = match self.kind {
             Kind::Launchd { uid } => {
                 // launchd loads every plist in ~/Library/LaunchAgents at login.
-                let state = match self.try_call("launchctl", &["print", &launchd::service_target(uid, label)]) {
+                let state = match self
+                    .try_call("launchctl", &["print", &launchd::service_target(uid, label)])
+                {
                     Ok(out) if out.success => launchd::parse_print(&out.stdout),
                     Ok(_) => RunState::NotLoaded,
                     Err(e) => RunState::Unknown(e),
@@ -370,13 +381,7 @@ impl<R: Runner> Manager<R> {
                 (at_login, state)
             }
         };
-        Status {
-            label: label.to_owned(),
-            file,
-            installed,
-            at_login,
-            state,
-        }
+        Status { label: label.to_owned(), file, installed, at_login, state }
     }
 
     /// Run a command that must succeed.
@@ -386,7 +391,11 @@ impl<R: Runner> Manager<R> {
             Ok(out) if out.success => Ok(out),
             Ok(out) => Err(ServiceError::Command {
                 command,
-                detail: first_line(if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr }),
+                detail: first_line(if out.stderr.trim().is_empty() {
+                    &out.stdout
+                } else {
+                    &out.stderr
+                }),
             }),
             Err(detail) => Err(ServiceError::Command { command, detail }),
         }

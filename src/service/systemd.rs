@@ -35,8 +35,16 @@ pub fn unit(spec: &Spec) -> String {
     for (k, v) in spec.environment() {
         let _ = writeln!(u, "Environment={}", quote(&format!("{k}={v}")));
     }
-    let _ = writeln!(u, "StandardOutput=append:{}", specifiers(&spec.stdout_file().display().to_string()));
-    let _ = writeln!(u, "StandardError=append:{}", specifiers(&spec.stderr_file().display().to_string()));
+    let _ = writeln!(
+        u,
+        "StandardOutput=append:{}",
+        specifiers(&spec.stdout_file().display().to_string())
+    );
+    let _ = writeln!(
+        u,
+        "StandardError=append:{}",
+        specifiers(&spec.stderr_file().display().to_string())
+    );
     u.push_str("TimeoutStopSec=30\n");
     let _ = writeln!(u, "\n[Install]\nWantedBy={target}");
     u
@@ -56,9 +64,9 @@ pub fn parse_show(out: &str) -> RunState {
             .trim()
     };
     match (get("LoadState"), get("ActiveState")) {
-        (_, "active" | "activating" | "reloading") => RunState::Running {
-            pid: get("MainPID").parse().ok().filter(|p| *p != 0),
-        },
+        (_, "active" | "activating" | "reloading") => {
+            RunState::Running { pid: get("MainPID").parse().ok().filter(|p| *p != 0) }
+        }
         ("not-found", _) => RunState::NotLoaded,
         _ => RunState::Loaded,
     }
@@ -67,9 +75,8 @@ pub fn parse_show(out: &str) -> RunState {
 /// Quote one word for `ExecStart=` / `Environment=`: double quotes when needed, `\` and `"`
 /// escaped, `%` (specifiers) and `$` (variable expansion) doubled.
 fn quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:=,@+".contains(c));
+    let plain =
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=,@+".contains(c));
     if plain {
         return s.to_owned();
     }
@@ -110,9 +117,18 @@ mod tests {
             parse_show("LoadState=loaded\nActiveState=active\nMainPID=4242\n"),
             RunState::Running { pid: Some(4242) }
         );
-        assert_eq!(parse_show("LoadState=loaded\nActiveState=inactive\nMainPID=0\n"), RunState::Loaded);
-        assert_eq!(parse_show("LoadState=loaded\nActiveState=failed\nMainPID=0\n"), RunState::Loaded);
-        assert_eq!(parse_show("LoadState=not-found\nActiveState=inactive\nMainPID=0\n"), RunState::NotLoaded);
+        assert_eq!(
+            parse_show("LoadState=loaded\nActiveState=inactive\nMainPID=0\n"),
+            RunState::Loaded
+        );
+        assert_eq!(
+            parse_show("LoadState=loaded\nActiveState=failed\nMainPID=0\n"),
+            RunState::Loaded
+        );
+        assert_eq!(
+            parse_show("LoadState=not-found\nActiveState=inactive\nMainPID=0\n"),
+            RunState::NotLoaded
+        );
         assert!(enabled("enabled\n"));
         assert!(!enabled("disabled\n"));
         assert!(!enabled("linked\n"));

@@ -14,7 +14,10 @@ fn mac_spec(mode: Mode) -> Spec {
         program: PathBuf::from("/Applications/AI Proxy.app/Contents/MacOS/ai-proxy"),
         args: vec!["--config".into(), "/Users/ann/ai proxy/config & more.yaml".into()],
         log_dir: PathBuf::from("/Users/ann/Library/Logs/ai-proxy"),
-        path_env: job_path(Os::MacOs, Some("/Users/ann/google-cloud-sdk/bin:/usr/bin:relative/bin")),
+        path_env: job_path(
+            Os::MacOs,
+            Some("/Users/ann/google-cloud-sdk/bin:/usr/bin:relative/bin"),
+        ),
     }
 }
 
@@ -93,13 +96,14 @@ fn config_arguments_follow_what_the_installer_found() {
         config_args(&f("config.yaml", "./config.yaml"), None, cwd),
         ["--config", "/work/config.yaml"]
     );
-    assert_eq!(config_args(&f("/etc/a.yaml", "--config"), Some(Path::new(".env")), cwd), [
-        "--config",
-        "/etc/a.yaml",
-        "--env-file",
-        "/work/.env"
-    ]);
-    assert!(config_args(&f("/h/.config/ai-proxy/config.yaml", "user config folder"), None, cwd).is_empty());
+    assert_eq!(
+        config_args(&f("/etc/a.yaml", "--config"), Some(Path::new(".env")), cwd),
+        ["--config", "/etc/a.yaml", "--env-file", "/work/.env"]
+    );
+    assert!(
+        config_args(&f("/h/.config/ai-proxy/config.yaml", "user config folder"), None, cwd)
+            .is_empty()
+    );
     assert!(config_args(&Found::Embedded, None, cwd).is_empty());
 }
 
@@ -139,16 +143,23 @@ impl Runner for &FakeManager {
             ("launchctl", ["enable", _]) => ok(""),
             ("launchctl", ["bootstrap", domain, plist]) => {
                 assert!(Path::new(plist).exists(), "bootstrap of a missing plist");
-                let label = Path::new(plist).file_stem().expect("stem").to_string_lossy().into_owned();
+                let label =
+                    Path::new(plist).file_stem().expect("stem").to_string_lossy().into_owned();
                 loaded.insert(format!("{domain}/{label}"));
                 ok("")
             }
             ("launchctl", ["bootout", target]) => {
-                if loaded.remove(*target) { ok("") } else { fail("Boot-out failed: 3: No such process") }
+                if loaded.remove(*target) {
+                    ok("")
+                } else {
+                    fail("Boot-out failed: 3: No such process")
+                }
             }
             ("launchctl", ["print", target]) => {
                 if loaded.contains(*target) {
-                    ok(&format!("{target} = {{\n\tactive count = 1\n\tstate = running\n\tpid = 4242\n}}\n"))
+                    ok(&format!(
+                        "{target} = {{\n\tactive count = 1\n\tstate = running\n\tpid = 4242\n}}\n"
+                    ))
                 } else {
                     fail(&format!("Could not find service \"{target}\" in domain"))
                 }
@@ -171,7 +182,15 @@ impl Runner for &FakeManager {
                 ok("")
             }
             ("systemctl", ["--user", "is-enabled", unit]) => {
-                if enabled.contains(*unit) { ok("enabled\n") } else { Ok(Output { success: false, stdout: "disabled\n".into(), stderr: String::new() }) }
+                if enabled.contains(*unit) {
+                    ok("enabled\n")
+                } else {
+                    Ok(Output {
+                        success: false,
+                        stdout: "disabled\n".into(),
+                        stderr: String::new(),
+                    })
+                }
             }
             ("systemctl", ["--user", "show", unit, _]) => {
                 if loaded.contains(*unit) {
@@ -235,7 +254,10 @@ fn launchd_install_status_uninstall_in_a_temporary_home() {
     assert_eq!(st.state, RunState::Running { pid: Some(4242) });
     assert_eq!(
         st.to_string(),
-        format!("com.local.ai-proxy: installed at {}; starts at login; running (pid 4242)", plist_file.display())
+        format!(
+            "com.local.ai-proxy: installed at {}; starts at login; running (pid 4242)",
+            plist_file.display()
+        )
     );
     fake.calls();
 
@@ -257,7 +279,11 @@ fn launchd_login_item_from_the_menu_does_not_start_or_kill_the_running_app() {
     let fake = FakeManager::default();
     let m = Manager::new(Kind::Launchd { uid: 501 }, dirs.clone(), &fake);
     m.install(&spec_in(&dirs, Mode::Tray), false).expect("install");
-    assert_eq!(fake.calls(), ["launchctl enable gui/501/com.local.ai-proxy"], "no bootstrap: no second tray");
+    assert_eq!(
+        fake.calls(),
+        ["launchctl enable gui/501/com.local.ai-proxy"],
+        "no bootstrap: no second tray"
+    );
     assert!(m.status(DEFAULT_LABEL).at_login);
     fake.calls();
     m.uninstall(DEFAULT_LABEL, false).expect("uninstall");
@@ -274,7 +300,11 @@ fn systemd_install_status_uninstall_in_a_temporary_home() {
 
     let file = m.install(&spec_in(&dirs, Mode::Serve), true).expect("install");
     assert_eq!(file, unit_file);
-    assert!(std::fs::read_to_string(&file).expect("unit").contains("ExecStart=/usr/local/bin/ai-proxy serve"));
+    assert!(
+        std::fs::read_to_string(&file)
+            .expect("unit")
+            .contains("ExecStart=/usr/local/bin/ai-proxy serve")
+    );
     assert_eq!(
         fake.calls(),
         [

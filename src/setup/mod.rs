@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value as Yaml;
 
+use crate::config::validate::placeholder;
 use crate::config::{Env, env_reference, raw};
 use crate::secrets::Secret;
-use crate::config::validate::placeholder;
 use crate::secrets::dotenv::{self, url_has_password};
 
 pub const DEFAULT_PORT: u16 = 4000;
@@ -137,7 +137,10 @@ pub fn default_azure_deployments() -> Vec<Model> {
 }
 
 pub fn default_vertex_models() -> Vec<Model> {
-    models(&[("gemini-3-flash", "gemini-3-flash-preview"), ("gemini-3-pro", "gemini-3-pro-preview")])
+    models(&[
+        ("gemini-3-flash", "gemini-3-flash-preview"),
+        ("gemini-3-pro", "gemini-3-pro-preview"),
+    ])
 }
 
 pub fn default_dashscope_models() -> Vec<Model> {
@@ -152,8 +155,13 @@ fn models(pairs: &[(&str, &str)]) -> Vec<Model> {
 pub fn parse_models(text: &str) -> Result<Vec<Model>, String> {
     let mut out = Vec::new();
     for part in text.split([',', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
-        let (alias, model) = part.split_once('=').map(|(a, m)| (a.trim(), m.trim())).unwrap_or((part, part));
-        if alias.is_empty() || model.is_empty() || alias.contains(char::is_whitespace) || model.contains(char::is_whitespace) {
+        let (alias, model) =
+            part.split_once('=').map(|(a, m)| (a.trim(), m.trim())).unwrap_or((part, part));
+        if alias.is_empty()
+            || model.is_empty()
+            || alias.contains(char::is_whitespace)
+            || model.contains(char::is_whitespace)
+        {
             return Err(format!("`{part}` is not alias=model"));
         }
         out.push(Model { alias: alias.into(), model: model.into() });
@@ -167,7 +175,15 @@ pub fn parse_models(text: &str) -> Result<Vec<Model>, String> {
 pub fn format_models(models: &[Model]) -> String {
     models
         .iter()
-        .map(|m| if m.alias == m.model { m.alias.clone() } else { format!("{}={}", m.alias, m.model) })
+        .map(
+            |m| {
+                if m.alias == m.model {
+                    m.alias.clone()
+                } else {
+                    format!("{}={}", m.alias, m.model)
+                }
+            },
+        )
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -189,7 +205,11 @@ pub fn render(answers: &Answers, master_key: Option<Secret<String>>) -> Rendered
     );
     let mut env: Vec<(String, String)> = Vec::new();
     let mut secrets: Vec<(String, Secret<String>)> = Vec::new();
-    let proxy = |var: &str, url: &Option<String>, env: &mut Vec<(String, String)>, secrets: &mut Vec<(String, Secret<String>)>| -> Option<String> {
+    let proxy = |var: &str,
+                 url: &Option<String>,
+                 env: &mut Vec<(String, String)>,
+                 secrets: &mut Vec<(String, Secret<String>)>|
+     -> Option<String> {
         let url = url.as_deref().map(str::trim).filter(|u| !u.is_empty())?;
         if url_has_password(url) {
             secrets.push((var.to_owned(), Secret::from(url)));
@@ -240,7 +260,8 @@ pub fn render(answers: &Answers, master_key: Option<Secret<String>>) -> Rendered
             }
             None => "",
         };
-        let proxy_line = proxy("GEMINI_PROXY", &v.proxy, &mut env, &mut secrets).unwrap_or_default();
+        let proxy_line =
+            proxy("GEMINI_PROXY", &v.proxy, &mut env, &mut secrets).unwrap_or_default();
         y.push_str("\n  # --- Google Vertex AI Gemini ---\n");
         for m in &v.models {
             let _ = write!(
@@ -257,7 +278,11 @@ pub fn render(answers: &Answers, master_key: Option<Secret<String>>) -> Rendered
         }
         let proxy_line = proxy("QWEN_PROXY", &d.proxy, &mut env, &mut secrets).unwrap_or_default();
         let base = d.api_base();
-        let base_line = if base == DASHSCOPE_CHINA { String::new() } else { format!("      api_base: {base}\n") };
+        let base_line = if base == DASHSCOPE_CHINA {
+            String::new()
+        } else {
+            format!("      api_base: {base}\n")
+        };
         y.push_str("\n  # --- Alibaba DashScope (Qwen) ---\n");
         for m in &d.models {
             let _ = write!(
@@ -375,23 +400,28 @@ impl Answers {
         let mut by_provider: BTreeMap<&str, Vec<(Model, &raw::RawParams)>> = BTreeMap::new();
         for m in &cfg.model_list {
             let Some((prefix, model)) = m.litellm_params.model.split_once('/') else { continue };
-            by_provider
-                .entry(prefix)
-                .or_default()
-                .push((Model { alias: m.model_name.clone(), model: model.to_owned() }, &m.litellm_params));
+            by_provider.entry(prefix).or_default().push((
+                Model { alias: m.model_name.clone(), model: model.to_owned() },
+                &m.litellm_params,
+            ));
         }
-        let proxy = |p: &raw::RawParams, var: &str| extra(p, "https_proxy").or_else(|| extra(p, "http_proxy")).or_else(|| env.get(var));
+        let proxy = |p: &raw::RawParams, var: &str| {
+            extra(p, "https_proxy").or_else(|| extra(p, "http_proxy")).or_else(|| env.get(var))
+        };
         if let Some(list) = by_provider.get("azure") {
             let p = list[0].1;
             let auth = if p.api_key.is_some() {
                 AzureAuth::ApiKey
-            } else if p.extra.contains_key("client_secret") || env.get("AZURE_CLIENT_ID").is_some() {
+            } else if p.extra.contains_key("client_secret") || env.get("AZURE_CLIENT_ID").is_some()
+            {
                 AzureAuth::ServicePrincipal
             } else {
                 AzureAuth::AzureCli
             };
             a.azure = Some(Azure {
-                endpoint: get(p.api_base.as_deref()).or_else(|| env.get("AZURE_API_BASE")).unwrap_or_default(),
+                endpoint: get(p.api_base.as_deref())
+                    .or_else(|| env.get("AZURE_API_BASE"))
+                    .unwrap_or_default(),
                 api_version: get(p.api_version.as_deref()),
                 deployments: list.iter().map(|(m, _)| m.clone()).collect(),
                 auth,
@@ -405,8 +435,12 @@ impl Answers {
         if let Some(list) = by_provider.get("vertex_ai") {
             let p = list[0].1;
             a.vertex = Some(Vertex {
-                project: extra(p, "vertex_project").or_else(|| env.get("VERTEX_PROJECT")).unwrap_or_default(),
-                location: extra(p, "vertex_location").or_else(|| env.get("VERTEX_LOCATION")).unwrap_or_else(|| "global".into()),
+                project: extra(p, "vertex_project")
+                    .or_else(|| env.get("VERTEX_PROJECT"))
+                    .unwrap_or_default(),
+                location: extra(p, "vertex_location")
+                    .or_else(|| env.get("VERTEX_LOCATION"))
+                    .unwrap_or_else(|| "global".into()),
                 models: list.iter().map(|(m, _)| m.clone()).collect(),
                 credentials: extra(p, "vertex_credentials")
                     .or_else(|| env.get("GOOGLE_APPLICATION_CREDENTIALS"))

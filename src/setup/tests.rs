@@ -39,14 +39,24 @@ fn full() -> Answers {
 #[test]
 fn rendered_files_hold_no_secret_and_load_as_litellm_config() {
     let r = render(&full(), Some(Secret::from("sk-master-value")));
-    for secret in ["client-secret-value", "proxy-password", "sk-dashscope-value", "sk-master-value"] {
+    for secret in ["client-secret-value", "proxy-password", "sk-dashscope-value", "sk-master-value"]
+    {
         assert!(!r.config_yaml.contains(secret), "{secret} in config.yaml");
         assert!(!r.dotenv.contains(secret), "{secret} in .env");
     }
     let names: Vec<&str> = r.secrets.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["AZURE_PROXY", "AZURE_CLIENT_SECRET", "DASHSCOPE_API_KEY", "LITELLM_MASTER_KEY"]);
-    assert!(r.dotenv.contains("GEMINI_PROXY=http://proxy.corp:3128\n"), "a proxy without password stays in .env");
-    assert!(r.dotenv.contains("LITELLM_PORT=4100\n") && r.dotenv.contains("NO_PROXY=localhost,127.0.0.1\n"));
+    assert_eq!(
+        names,
+        ["AZURE_PROXY", "AZURE_CLIENT_SECRET", "DASHSCOPE_API_KEY", "LITELLM_MASTER_KEY"]
+    );
+    assert!(
+        r.dotenv.contains("GEMINI_PROXY=http://proxy.corp:3128\n"),
+        "a proxy without password stays in .env"
+    );
+    assert!(
+        r.dotenv.contains("LITELLM_PORT=4100\n")
+            && r.dotenv.contains("NO_PROXY=localhost,127.0.0.1\n")
+    );
 
     let mut vars: Vec<(String, String)> = Vec::new();
     for line in r.dotenv.lines().filter(|l| !l.starts_with('#')) {
@@ -57,7 +67,18 @@ fn rendered_files_hold_no_secret_and_load_as_litellm_config() {
     let c = load(&r.config_yaml, Source::Embedded, Env::from_vars(vars)).expect("loads");
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let aliases = c.aliases();
-    assert_eq!(aliases, ["mock", "gpt-4.1", "gpt-5-mini", "gemini-3-flash", "gemini-3-pro", "qwen-max", "qwen-plus"]);
+    assert_eq!(
+        aliases,
+        [
+            "mock",
+            "gpt-4.1",
+            "gpt-5-mini",
+            "gemini-3-flash",
+            "gemini-3-pro",
+            "qwen-max",
+            "qwen-plus"
+        ]
+    );
     assert_eq!(c.available_count(), 7);
     assert_eq!(c.deployments[1].model, "gpt41-prod");
     assert_eq!(c.deployments[5].api_base.as_deref(), Some(DASHSCOPE_INTL));
@@ -92,7 +113,10 @@ fn an_existing_setup_comes_back_as_the_defaults() {
 fn model_lists() {
     assert_eq!(
         parse_models("a=b, c").expect("ok"),
-        [Model { alias: "a".into(), model: "b".into() }, Model { alias: "c".into(), model: "c".into() }]
+        [
+            Model { alias: "a".into(), model: "b".into() },
+            Model { alias: "c".into(), model: "c".into() }
+        ]
     );
     assert_eq!(format_models(&parse_models("a=b,c").expect("ok")), "a=b, c");
     assert!(parse_models(" , ").is_err());
@@ -125,7 +149,11 @@ fn a_rerun_keeps_what_the_user_added_to_dotenv_and_moves_added_secrets_to_the_st
     let previous = "LITELLM_PORT=4000\nMY_TOOL_URL=http://tool.local\nGITHUB_TOKEN=ghp_secret_value\nAZURE_CLIENT_ID=old\n";
     let kept = carry_over(previous, &mut r);
     assert_eq!(kept, ["MY_TOOL_URL", "GITHUB_TOKEN"]);
-    assert!(r.dotenv.ends_with("# kept from the previous .env\nMY_TOOL_URL=http://tool.local\n"), "{}", r.dotenv);
+    assert!(
+        r.dotenv.ends_with("# kept from the previous .env\nMY_TOOL_URL=http://tool.local\n"),
+        "{}",
+        r.dotenv
+    );
     assert!(!r.dotenv.contains("ghp_secret_value") && !r.dotenv.contains("AZURE_CLIENT_ID=old"));
     assert!(r.secrets.iter().any(|(k, v)| k == "GITHUB_TOKEN" && v.expose() == "ghp_secret_value"));
 }

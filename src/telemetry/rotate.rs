@@ -22,7 +22,12 @@ struct State {
 
 impl RotatingFile {
     /// Create the folder if needed and open (append) the current file.
-    pub fn open(dir: &Path, name: &str, max_bytes: u64, max_files: usize) -> io::Result<RotatingFile> {
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        max_bytes: u64,
+        max_files: usize,
+    ) -> io::Result<RotatingFile> {
         fs::create_dir_all(dir)?;
         let path = dir.join(name);
         let file = open_append(&path)?;
@@ -156,10 +161,7 @@ mod tests {
         assert_eq!(fs::read_to_string(log.path()).expect("read"), "0123456789\nabcdefghij\n");
         w.write_all(b"klmnopqrst\n").expect("write"); // 33 > 30: rotate first
         assert_eq!(fs::read_to_string(log.path()).expect("read"), "klmnopqrst\n");
-        assert_eq!(
-            fs::read_to_string(log.rotated(1)).expect("read"),
-            "0123456789\nabcdefghij\n"
-        );
+        assert_eq!(fs::read_to_string(log.rotated(1)).expect("read"), "0123456789\nabcdefghij\n");
         assert_eq!(files(tmp.path()), ["a.log", "a.log.1"]);
     }
 

@@ -94,7 +94,11 @@ mod tests {
         assert_eq!((r.reasoning_effort, r.reasoning_budget), (None, None));
         let mut r = req(Some("high"), None);
         optional_thinking(&["reasoning_effort"], &mut r);
-        assert_eq!(r.reasoning_effort.as_deref(), Some("high"), "a client's own reasoning_effort stays");
+        assert_eq!(
+            r.reasoning_effort.as_deref(),
+            Some("high"),
+            "a client's own reasoning_effort stays"
+        );
         let mut r = req(Some("high"), Some(20000));
         optional_thinking(&["logit_bias"], &mut r);
         assert_eq!(r.reasoning_effort.as_deref(), Some("high"));

@@ -24,7 +24,9 @@ pub fn accepts_stream_options(api_version: &str) -> bool {
         return true;
     }
     // Dated versions compare as text: "2024-10-21" >= "2024-09-01".
-    v.len() >= 10 && v.as_bytes()[..10].iter().all(|b| b.is_ascii_digit() || *b == b'-') && v[..10] >= *"2024-09-01"
+    v.len() >= 10
+        && v.as_bytes()[..10].iter().all(|b| b.is_ascii_digit() || *b == b'-')
+        && v[..10] >= *"2024-09-01"
 }
 
 /// Normalises an Azure stream for clients, one chunk at a time.
@@ -106,10 +108,17 @@ mod tests {
         assert_eq!(out.extra["prompt_filter_results"][0]["prompt_index"], 0);
         assert!(out.choices[0].extra.contains_key("content_filter_results"));
 
-        let next = chunk(r#"{"choices":[{"delta":{"content":"hi"},"index":0}],"id":"chatcmpl-1","model":"gpt-4o"}"#);
-        assert!(!fold.push(next).expect("emitted").extra.contains_key("prompt_filter_results"), "attached once");
+        let next = chunk(
+            r#"{"choices":[{"delta":{"content":"hi"},"index":0}],"id":"chatcmpl-1","model":"gpt-4o"}"#,
+        );
+        assert!(
+            !fold.push(next).expect("emitted").extra.contains_key("prompt_filter_results"),
+            "attached once"
+        );
 
-        let usage = chunk(r#"{"choices":[],"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#);
+        let usage = chunk(
+            r#"{"choices":[],"id":"chatcmpl-1","model":"gpt-4o","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
+        );
         assert!(fold.push(usage).is_some(), "usage chunks pass");
     }
 }

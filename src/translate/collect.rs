@@ -11,7 +11,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::wire::openai::{ChatChunk, ChatCompletion, Choice, Content, FunctionCall, Message, ToolCall, ToolCallDelta};
+use crate::wire::openai::{
+    ChatChunk, ChatCompletion, Choice, Content, FunctionCall, Message, ToolCall, ToolCallDelta,
+};
 
 #[derive(Debug, Default)]
 pub struct Collector {
@@ -52,10 +54,8 @@ impl Collector {
             let pos = match self.choices.iter().position(|s| s.index == choice.index) {
                 Some(p) => p,
                 None => {
-                    self.choices.push(ChoiceSoFar {
-                        index: choice.index,
-                        ..ChoiceSoFar::default()
-                    });
+                    self.choices
+                        .push(ChoiceSoFar { index: choice.index, ..ChoiceSoFar::default() });
                     self.choices.len() - 1
                 }
             };
@@ -177,8 +177,10 @@ mod tests {
     }
 
     fn frame(delta: Value, finish: Option<&str>) -> ChatChunk {
-        chunk(json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1726132850, "model": "qwen-plus",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}], "usage": null}))
+        chunk(
+            json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1726132850, "model": "qwen-plus",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}], "usage": null}),
+        )
     }
 
     #[test]
@@ -212,11 +214,17 @@ mod tests {
         let done = c.finish();
         let calls = done.choices[0].message.tool_calls.clone().expect("calls");
         assert_eq!(calls.len(), 2);
-        assert_eq!((calls[0].id.as_str(), calls[0].function.name.as_str()), ("call_a", "get_weather"));
+        assert_eq!(
+            (calls[0].id.as_str(), calls[0].function.name.as_str()),
+            ("call_a", "get_weather")
+        );
         assert_eq!(calls[0].function.arguments, "{\"city\": \"Hangzhou\"}");
         assert_eq!((calls[1].id.as_str(), calls[1].kind.as_str()), ("call_b", "function"));
         assert_eq!(done.choices[0].finish_reason.as_deref(), Some("tool_calls"));
-        assert_eq!(done.choices[0].message.reasoning_content, None, "no reasoning field when none streamed");
+        assert_eq!(
+            done.choices[0].message.reasoning_content, None,
+            "no reasoning field when none streamed"
+        );
     }
 
     proptest! {

@@ -67,7 +67,10 @@ pub fn remove(req: &mut ChatRequest, name: &str) -> bool {
 
 /// Fill in per-deployment defaults (`litellm_params.temperature: 0.2`, ...) the client did
 /// not set. `extra_body` entries are merged as top-level parameters, as the OpenAI SDK does.
-pub fn apply_defaults(req: ChatRequest, defaults: &Map<String, Value>) -> Result<ChatRequest, String> {
+pub fn apply_defaults(
+    req: ChatRequest,
+    defaults: &Map<String, Value>,
+) -> Result<ChatRequest, String> {
     if defaults.is_empty() {
         return Ok(req);
     }
@@ -108,11 +111,8 @@ pub fn drop_unsupported(
             dropped.push(name.clone());
         }
     }
-    let offending: Vec<String> = present(req)
-        .into_iter()
-        .filter(|p| unsupported.contains(p))
-        .map(str::to_owned)
-        .collect();
+    let offending: Vec<String> =
+        present(req).into_iter().filter(|p| unsupported.contains(p)).map(str::to_owned).collect();
     if offending.is_empty() {
         return Ok(dropped);
     }
@@ -138,22 +138,32 @@ mod tests {
     fn unsupported_params_are_reported_or_dropped() {
         let base = r#"{"model":"m","messages":[],"logit_bias":{"1":2},"temperature":0.5,"enable_thinking":true}"#;
         let mut r = req(base);
-        let err = drop_unsupported(&mut r, &["logit_bias", "reasoning_effort"], false, &[]).expect_err("reported");
+        let err = drop_unsupported(&mut r, &["logit_bias", "reasoning_effort"], false, &[])
+            .expect_err("reported");
         assert_eq!(err.params, vec!["logit_bias"]);
 
         let mut r = req(base);
         let dropped = drop_unsupported(&mut r, &["logit_bias"], true, &[]).expect("dropped");
         assert_eq!(dropped, vec!["logit_bias"]);
         assert!(!r.extra.contains_key("logit_bias"));
-        assert_eq!(r.extra.get("enable_thinking"), Some(&Value::Bool(true)), "Qwen extras pass through");
+        assert_eq!(
+            r.extra.get("enable_thinking"),
+            Some(&Value::Bool(true)),
+            "Qwen extras pass through"
+        );
         assert_eq!(r.temperature, Some(0.5));
     }
 
     #[test]
     fn additional_drop_params_always_apply() {
         let mut r = req(r#"{"model":"m","messages":[],"temperature":0.5,"user":"u","x_custom":1}"#);
-        let dropped =
-            drop_unsupported(&mut r, &[], false, &["temperature".into(), "x_custom".into(), "absent".into()]).expect("ok");
+        let dropped = drop_unsupported(
+            &mut r,
+            &[],
+            false,
+            &["temperature".into(), "x_custom".into(), "absent".into()],
+        )
+        .expect("ok");
         assert_eq!(dropped, vec!["temperature", "x_custom"]);
         assert_eq!(r.temperature, None);
         assert_eq!(r.user.as_deref(), Some("u"));
@@ -165,7 +175,8 @@ mod tests {
         defaults.insert("temperature".into(), Value::from(0.1));
         defaults.insert("max_tokens".into(), Value::from(100));
         defaults.insert("extra_body".into(), serde_json::json!({"enable_thinking": false}));
-        let r = apply_defaults(req(r#"{"model":"m","messages":[],"temperature":0.9}"#), &defaults).expect("ok");
+        let r = apply_defaults(req(r#"{"model":"m","messages":[],"temperature":0.9}"#), &defaults)
+            .expect("ok");
         assert_eq!(r.temperature, Some(0.9));
         assert_eq!(r.max_tokens, Some(100));
         assert_eq!(r.extra.get("enable_thinking"), Some(&Value::Bool(false)));

@@ -35,12 +35,8 @@ pub struct Rejected {
 }
 
 /// Sampling parameters reasoning models only accept at their default value.
-const FIXED: [(&str, f64); 4] = [
-    ("temperature", 1.0),
-    ("top_p", 1.0),
-    ("presence_penalty", 0.0),
-    ("frequency_penalty", 0.0),
-];
+const FIXED: [(&str, f64); 4] =
+    [("temperature", 1.0), ("top_p", 1.0), ("presence_penalty", 0.0), ("frequency_penalty", 0.0)];
 
 /// Rewrite a request for a reasoning model:
 /// - `max_tokens` becomes `max_completion_tokens` (an explicit `max_completion_tokens` wins);
@@ -50,7 +46,11 @@ const FIXED: [(&str, f64); 4] = [
 /// - `reasoning_effort` passes through untouched.
 ///
 /// Returns the names of the parameters dropped because of `drop_params`.
-pub fn rewrite(req: &mut ChatRequest, model: &str, drop_params: bool) -> Result<Vec<String>, Rejected> {
+pub fn rewrite(
+    req: &mut ChatRequest,
+    model: &str,
+    drop_params: bool,
+) -> Result<Vec<String>, Rejected> {
     if let Some(max) = req.max_tokens.take() {
         req.max_completion_tokens.get_or_insert(max);
     }
@@ -93,14 +93,33 @@ mod tests {
     #[test]
     fn reasoning_families_are_recognised() {
         for name in [
-            "gpt-5", "gpt-5-mini", "gpt-5-nano", "GPT-5.1", "gpt5-prod", "azure/gpt-5-mini", "o1", "o1-mini",
-            "o3-mini", "o4-mini", "o3_2025", "o1.prod",
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-5-nano",
+            "GPT-5.1",
+            "gpt5-prod",
+            "azure/gpt-5-mini",
+            "o1",
+            "o1-mini",
+            "o3-mini",
+            "o4-mini",
+            "o3_2025",
+            "o1.prod",
         ] {
             assert!(is_reasoning_model(name), "{name}");
         }
         for name in [
-            "gpt-4", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-5-chat", "gpt-5-chat-latest", "omni", "o10", "my-o3",
-            "text-embedding-3-small", "",
+            "gpt-4",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "gpt-4o",
+            "gpt-5-chat",
+            "gpt-5-chat-latest",
+            "omni",
+            "o10",
+            "my-o3",
+            "text-embedding-3-small",
+            "",
         ] {
             assert!(!is_reasoning_model(name), "{name}");
         }
@@ -123,7 +142,11 @@ mod tests {
 
         let mut r = req(r#"{"messages":[],"max_tokens":64,"max_completion_tokens":500}"#);
         rewrite(&mut r, "gpt-5", false).expect("ok");
-        assert_eq!((r.max_tokens, r.max_completion_tokens), (None, Some(500)), "explicit value wins");
+        assert_eq!(
+            (r.max_tokens, r.max_completion_tokens),
+            (None, Some(500)),
+            "explicit value wins"
+        );
     }
 
     #[test]

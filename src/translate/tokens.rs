@@ -47,9 +47,9 @@ pub fn estimate(req: &ChatRequest) -> u64 {
                 for p in parts {
                     n += match p {
                         ContentPart::Text { text } => count_text(text),
-                        ContentPart::ImageUrl { .. } | ContentPart::File { .. } | ContentPart::InputAudio { .. } => {
-                            PER_IMAGE
-                        }
+                        ContentPart::ImageUrl { .. }
+                        | ContentPart::File { .. }
+                        | ContentPart::InputAudio { .. } => PER_IMAGE,
                         ContentPart::Other(v) => count_text(&v.to_string()),
                     };
                 }

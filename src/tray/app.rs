@@ -13,7 +13,8 @@ use tao::event::{Event, StartCause};
 use tao::event_loop::{ControlFlow, EventLoopBuilder};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tray_icon::menu::{
-    AboutMetadata, CheckMenuItem, IsMenuItem, Menu as NativeMenu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu,
+    AboutMetadata, CheckMenuItem, IsMenuItem, Menu as NativeMenu, MenuEvent, MenuItem,
+    PredefinedMenuItem, Submenu,
 };
 use tray_icon::{Icon as NativeIcon, TrayIcon, TrayIconBuilder};
 
@@ -154,7 +155,9 @@ impl Ui {
                 self.tray = Some(tray);
                 self.shown = Some(m);
             }
-            Ok(Err(e)) => tracing::error!("cannot create the menu-bar icon: {e}; the gateway keeps running"),
+            Ok(Err(e)) => {
+                tracing::error!("cannot create the menu-bar icon: {e}; the gateway keeps running")
+            }
             Err(_) => tracing::error!(
                 "cannot create the menu-bar icon: no AppIndicator library (install libayatana-appindicator3-1); the gateway keeps running"
             ),
@@ -197,7 +200,10 @@ impl Ui {
                 self.shown = None;
                 Command::ToggleLaunchAtLogin
             }
-            Action::CopyBaseUrl | Action::CopyApiKey | Action::CopyShellExports | Action::CopyAlias(_) => {
+            Action::CopyBaseUrl
+            | Action::CopyApiKey
+            | Action::CopyShellExports
+            | Action::CopyAlias(_) => {
                 if let Some(text) = menu::copy_text(&action, &self.snapshot) {
                     self.copy(text.expose());
                 }
@@ -272,7 +278,9 @@ fn native_item(item: &Item) -> Box<dyn IsMenuItem> {
     match item {
         Item::Text(text) => Box::new(MenuItem::new(t(text), false, None)),
         Item::Separator => Box::new(PredefinedMenuItem::separator()),
-        Item::Button { text, action, enabled } => Box::new(MenuItem::with_id(action.id(), t(text), *enabled, None)),
+        Item::Button { text, action, enabled } => {
+            Box::new(MenuItem::with_id(action.id(), t(text), *enabled, None))
+        }
         Item::Check { text, action, checked, enabled } => {
             Box::new(CheckMenuItem::with_id(action.id(), t(text), *enabled, *checked, None))
         }
@@ -318,9 +326,7 @@ impl Icons {
             Icon::Stopped => self.stopped.clone()?,
             Icon::Error => self.error.clone()?,
         };
-        NativeIcon::from_rgba(rgba, w, h)
-            .map_err(|e| tracing::warn!("bad tray icon: {e}"))
-            .ok()
+        NativeIcon::from_rgba(rgba, w, h).map_err(|e| tracing::warn!("bad tray icon: {e}")).ok()
     }
 }
 

@@ -69,7 +69,12 @@ pub struct Controller {
 }
 
 impl Controller {
-    pub fn new(loader: Loader, login: Arc<dyn LoginItem>, grace: Duration, publish: Publish) -> Controller {
+    pub fn new(
+        loader: Loader,
+        login: Arc<dyn LoginItem>,
+        grace: Duration,
+        publish: Publish,
+    ) -> Controller {
         Controller {
             loader,
             login,
@@ -221,7 +226,8 @@ impl Controller {
         match self.load().await {
             Err(e) if self.running.is_some() => {
                 tracing::error!("reload failed, still serving the previous config: {e}");
-                self.snap.notice = Some(format!("Reload failed, still serving the previous config: {e}"));
+                self.snap.notice =
+                    Some(format!("Reload failed, still serving the previous config: {e}"));
                 self.emit();
             }
             Err(e) => {
@@ -229,7 +235,14 @@ impl Controller {
                 self.snap.models.clear();
                 self.set_status(Status::Error(e));
             }
-            Ok(l) if self.listen.as_ref().is_some_and(|(host, port)| *host == l.host && *port == l.port) => self.switch(l),
+            Ok(l)
+                if self
+                    .listen
+                    .as_ref()
+                    .is_some_and(|(host, port)| *host == l.host && *port == l.port) =>
+            {
+                self.switch(l)
+            }
             Ok(l) if self.running.is_some() => {
                 tracing::info!("reloading the config on a new address: restarting");
                 self.stop().await;

@@ -13,7 +13,11 @@ use crate::secrets::Secret;
 pub enum Status {
     Stopped,
     Starting,
-    Running { url: String, ready: usize, total: usize },
+    Running {
+        url: String,
+        ready: usize,
+        total: usize,
+    },
     /// Refusing new connections, letting in-flight requests finish.
     Stopping,
     /// Could not start (config error, port taken, …); Start retries.
@@ -132,11 +136,28 @@ impl Action {
 pub enum Item {
     /// A line of text that cannot be clicked.
     Text(String),
-    Button { text: String, action: Action, enabled: bool },
-    Check { text: String, action: Action, checked: bool, enabled: bool },
-    Submenu { text: String, enabled: bool, items: Vec<Item> },
+    Button {
+        text: String,
+        action: Action,
+        enabled: bool,
+    },
+    Check {
+        text: String,
+        action: Action,
+        checked: bool,
+        enabled: bool,
+    },
+    Submenu {
+        text: String,
+        enabled: bool,
+        items: Vec<Item>,
+    },
     /// The platform's About item (a standard panel with name and version).
-    About { text: String, name: String, version: String },
+    About {
+        text: String,
+        name: String,
+        version: String,
+    },
     Separator,
 }
 
@@ -265,7 +286,9 @@ pub fn build(s: &Snapshot, version: &str) -> Menu {
     items.push(match &s.login {
         LoginState::On => check("Launch at Login", true, true),
         LoginState::Off => check("Launch at Login", false, true),
-        LoginState::Unavailable(why) => check(&cut(&format!("Launch at Login (unavailable: {why})"), MAX_LINE), false, false),
+        LoginState::Unavailable(why) => {
+            check(&cut(&format!("Launch at Login (unavailable: {why})"), MAX_LINE), false, false)
+        }
     });
     items.push(Item::Separator);
 
@@ -299,11 +322,7 @@ fn models_submenu(models: &[ModelEntry]) -> Item {
             button(&text, Action::CopyAlias(m.alias.clone()), true)
         })
         .collect();
-    Item::Submenu {
-        text: format!("Models ({})", models.len()),
-        enabled: true,
-        items,
-    }
+    Item::Submenu { text: format!("Models ({})", models.len()), enabled: true, items }
 }
 
 fn button(text: &str, action: Action, enabled: bool) -> Item {
@@ -311,12 +330,7 @@ fn button(text: &str, action: Action, enabled: bool) -> Item {
 }
 
 fn check(text: &str, checked: bool, enabled: bool) -> Item {
-    Item::Check {
-        text: text.to_owned(),
-        action: Action::LaunchAtLogin,
-        checked,
-        enabled,
-    }
+    Item::Check { text: text.to_owned(), action: Action::LaunchAtLogin, checked, enabled }
 }
 
 /// The key clients send when the gateway has no master key (it accepts any).
@@ -382,10 +396,13 @@ pub fn render(menu: &Menu) -> String {
                 Item::Text(t) => (t.clone(), None),
                 Item::Separator => ("────────────".into(), None),
                 Item::Button { text, enabled, .. } => (greyed(text, *enabled), None),
-                Item::Check { text, checked, enabled, .. } => {
-                    (greyed(&format!("[{}] {text}", if *checked { "x" } else { " " }), *enabled), None)
+                Item::Check { text, checked, enabled, .. } => (
+                    greyed(&format!("[{}] {text}", if *checked { "x" } else { " " }), *enabled),
+                    None,
+                ),
+                Item::Submenu { text, enabled, items } => {
+                    (greyed(&format!("{text} ▸"), *enabled), Some(items))
                 }
-                Item::Submenu { text, enabled, items } => (greyed(&format!("{text} ▸"), *enabled), Some(items)),
                 Item::About { text, .. } => (text.clone(), None),
             };
             out.push_str(&pad);

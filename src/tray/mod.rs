@@ -122,10 +122,7 @@ pub struct ServiceLogin {
 
 impl ServiceLogin {
     pub fn new(dirs: crate::paths::UserDirs, spec: Spec) -> Self {
-        ServiceLogin {
-            manager: Manager::new(Kind::current(), dirs, SystemRunner),
-            spec,
-        }
+        ServiceLogin { manager: Manager::new(Kind::current(), dirs, SystemRunner), spec }
     }
 }
 
@@ -157,7 +154,10 @@ mod tests {
         let none = Env::from_vars([("HOME", "/h")]);
         assert!(display_problem(Os::Linux, &none).expect("problem").contains("ai-proxy serve"));
         assert_eq!(display_problem(Os::Linux, &Env::from_vars([("DISPLAY", ":99")])), None);
-        assert_eq!(display_problem(Os::Linux, &Env::from_vars([("WAYLAND_DISPLAY", "wayland-0")])), None);
+        assert_eq!(
+            display_problem(Os::Linux, &Env::from_vars([("WAYLAND_DISPLAY", "wayland-0")])),
+            None
+        );
         assert_eq!(display_problem(Os::MacOs, &none), None);
     }
 
@@ -166,7 +166,9 @@ mod tests {
         let running = Status::Running { url: "http://127.0.0.1:4000".into(), ready: 2, total: 3 };
         assert_eq!(
             listening_line("0.1.0", &running, "/l/ai-proxy.log").as_deref(),
-            Some("ai-proxy 0.1.0 tray: listening on http://127.0.0.1:4000 (2 of 3 models ready) - logs: /l/ai-proxy.log")
+            Some(
+                "ai-proxy 0.1.0 tray: listening on http://127.0.0.1:4000 (2 of 3 models ready) - logs: /l/ai-proxy.log"
+            )
         );
         assert_eq!(listening_line("0.1.0", &Status::Stopped, "x"), None);
     }

@@ -114,9 +114,17 @@ pub enum ContentBlock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Source {
-    Base64 { media_type: String, data: String },
-    Url { url: String },
-    Text { media_type: Option<String>, data: String },
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    Text {
+        media_type: Option<String>,
+        data: String,
+    },
     #[serde(untagged)]
     Other(Value),
 }

@@ -5,7 +5,7 @@
 //! Responses endpoints are translated to and from it. Unknown fields are kept in `extra` maps so that provider
 //! specifics (Qwen's `enable_thinking`, Azure's filter results) pass through untouched.
 
-pub mod gemini;
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 pub mod responses;

@@ -53,7 +53,10 @@ async fn post(gw: &Gateway, path: &str, body: Value) -> (u16, String) {
         .post(gw.url(path))
         .header("x-api-key", KEY)
         .header("anthropic-version", "2023-06-01")
-        .header("anthropic-beta", "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14")
+        .header(
+            "anthropic-beta",
+            "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14",
+        )
         .json(&body)
         .send()
         .await
@@ -71,8 +74,10 @@ fn events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
         .filter(|e| !e.trim().is_empty())
         .map(|e| {
-            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).expect("event line").to_owned();
-            let data = json_of(e.lines().find_map(|l| l.strip_prefix("data: ")).expect("data line"));
+            let name =
+                e.lines().find_map(|l| l.strip_prefix("event: ")).expect("event line").to_owned();
+            let data =
+                json_of(e.lines().find_map(|l| l.strip_prefix("data: ")).expect("data line"));
             assert_eq!(data["type"], name.as_str(), "{e}");
             (name, data)
         })
@@ -99,9 +104,12 @@ fn accumulate(evs: &[(String, Value)]) -> Vec<Value> {
                     }
                     Some("thinking_delta") => {
                         let t = blocks[i]["thinking"].as_str().unwrap_or_default().to_owned();
-                        blocks[i]["thinking"] = json!(t + delta["thinking"].as_str().unwrap_or_default());
+                        blocks[i]["thinking"] =
+                            json!(t + delta["thinking"].as_str().unwrap_or_default());
                     }
-                    Some("input_json_delta") => parts[i].push_str(delta["partial_json"].as_str().unwrap_or_default()),
+                    Some("input_json_delta") => {
+                        parts[i].push_str(delta["partial_json"].as_str().unwrap_or_default())
+                    }
                     other => panic!("unexpected delta {other:?}"),
                 }
             }
@@ -142,7 +150,10 @@ async fn mock_model_answers_in_anthropic_shape_with_the_alias() {
         let v = json_of(&body);
         assert_eq!(v["type"], "message");
         assert_eq!(v["role"], "assistant");
-        assert_eq!(v["model"], "claude-sonnet-4-5-20250929", "the wildcard alias the client asked for");
+        assert_eq!(
+            v["model"], "claude-sonnet-4-5-20250929",
+            "the wildcard alias the client asked for"
+        );
         assert!(v["id"].as_str().expect("id").starts_with("msg_"));
         assert_eq!(v["content"], json!([{"type": "text", "text": "You said: hello there"}]));
         assert_eq!(v["stop_reason"], "end_turn");
@@ -203,7 +214,11 @@ async fn mock_tool_round_trip_streamed_and_not() {
     streamed["stream"] = json!(true);
     let (_, body) = post(&gw, "/v1/messages", streamed).await;
     let evs = events(&body);
-    assert_eq!(accumulate(&evs), v["content"].as_array().expect("content").clone(), "stream = non-stream");
+    assert_eq!(
+        accumulate(&evs),
+        v["content"].as_array().expect("content").clone(),
+        "stream = non-stream"
+    );
     let json_deltas = evs.iter().filter(|(_, d)| d["delta"]["type"] == "input_json_delta").count();
     assert!(json_deltas >= 2, "arguments arrive in fragments: {body}");
 
@@ -240,7 +255,10 @@ async fn dashscope_streamed_tool_calls_and_ids_round_trip() {
     assert_eq!(blocks[2]["input"], json!({"tz": "杭州"}));
     let stop = evs.iter().find(|(n, _)| n == "message_delta").expect("message_delta");
     assert_eq!(stop.1["delta"]["stop_reason"], "tool_use");
-    assert_eq!(stop.1["usage"], json!({"input_tokens": 22, "output_tokens": 17, "cache_read_input_tokens": 0}));
+    assert_eq!(
+        stop.1["usage"],
+        json!({"input_tokens": 22, "output_tokens": 17, "cache_read_input_tokens": 0})
+    );
     let sent = up.last().json();
     assert_eq!(sent["tools"][0]["function"]["name"], "get_weather");
     assert_eq!(sent["tool_choice"], "auto");
@@ -326,12 +344,19 @@ async fn errors_come_in_anthropics_shape() {
         assert_eq!(v["error"]["type"], want_type, "{body}");
         assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     };
-    let msg = json!({"model": "mock", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
+    let msg =
+        json!({"model": "mock", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]});
 
     let r = client().post(gw.url("/v1/messages")).json(&msg).send().await.expect("send");
     let s = r.status().as_u16();
     check(s, &r.text().await.expect("body"), 401, "authentication_error");
-    let r = client().post(gw.url("/v1/messages")).header("x-api-key", "sk-wrong").json(&msg).send().await.expect("send");
+    let r = client()
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", "sk-wrong")
+        .json(&msg)
+        .send()
+        .await
+        .expect("send");
     let s = r.status().as_u16();
     check(s, &r.text().await.expect("body"), 401, "authentication_error");
 
@@ -403,7 +428,8 @@ async fn count_tokens_estimates_locally() {
     assert!(json_of(&b)["input_tokens"].as_u64().expect("n") > 30, "{b}");
     assert!(up.requests().is_empty(), "counting does not call the upstream");
 
-    let (s, b) = post(&gw, "/v1/messages/count_tokens", json!({"model": "nope", "messages": []})).await;
+    let (s, b) =
+        post(&gw, "/v1/messages/count_tokens", json!({"model": "nope", "messages": []})).await;
     assert_eq!(s, 400, "{b}");
     assert_eq!(json_of(&b)["type"], "error");
 }
@@ -438,11 +464,19 @@ model_list:
         let text = if stream {
             let evs = events(&body);
             assert_eq!(evs.last().map(|(n, _)| n.as_str()), Some("message_stop"), "{body}");
-            accumulate(&evs).iter().filter_map(|b| b["text"].as_str().map(str::to_owned)).collect::<String>()
+            accumulate(&evs)
+                .iter()
+                .filter_map(|b| b["text"].as_str().map(str::to_owned))
+                .collect::<String>()
         } else {
             let v = json_of(&body);
             assert_eq!(v["model"], "claude-opus-4-1-20250805");
-            v["content"].as_array().expect("content").iter().filter_map(|b| b["text"].as_str().map(str::to_owned)).collect()
+            v["content"]
+                .as_array()
+                .expect("content")
+                .iter()
+                .filter_map(|b| b["text"].as_str().map(str::to_owned))
+                .collect()
         };
         assert!(!text.is_empty(), "{body}");
         let sent = up.last().json();

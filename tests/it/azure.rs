@@ -54,8 +54,12 @@ async fn post(gw: &Gateway, path: &str, body: Value) -> (u16, reqwest::header::H
 }
 
 async fn chat(gw: &Gateway, model: &str, text: &str) -> (u16, Value) {
-    let (status, _, body) =
-        post(gw, "/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": text}]})).await;
+    let (status, _, body) = post(
+        gw,
+        "/v1/chat/completions",
+        json!({"model": model, "messages": [{"role": "user", "content": text}]}),
+    )
+    .await;
     (status, serde_json::from_str(&body).unwrap_or_else(|_| json!({"raw": body})))
 }
 
@@ -75,17 +79,28 @@ fn message(v: &Value) -> String {
 async fn api_key_goes_in_the_api_key_header_on_the_classic_path() {
     let (up, _) = mocks();
     let base = format!("{}/", up.url());
-    let gw = Gateway::builder(&config(&[entry("gpt-4o", "gpt-4o", &base, &["api_key: os.environ/MY_AZURE_KEY"])]))
-        .env("LITELLM_MASTER_KEY", KEY)
-        .env("MY_AZURE_KEY", azure::KEY)
-        .start();
+    let gw = Gateway::builder(&config(&[entry(
+        "gpt-4o",
+        "gpt-4o",
+        &base,
+        &["api_key: os.environ/MY_AZURE_KEY"],
+    )]))
+    .env("LITELLM_MASTER_KEY", KEY)
+    .env("MY_AZURE_KEY", azure::KEY)
+    .start();
     let (status, v) = chat(&gw, "gpt-4o", "hello").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["model"], "gpt-4o");
     assert_eq!(v["choices"][0]["message"]["content"], "Azure gpt-4o says: hello");
-    assert_eq!(v["choices"][0]["content_filter_results"]["hate"]["filtered"], false, "filter results pass through");
+    assert_eq!(
+        v["choices"][0]["content_filter_results"]["hate"]["filtered"], false,
+        "filter results pass through"
+    );
     let sent = up.last();
-    assert_eq!(sent.uri, "/openai/deployments/gpt-4o/chat/completions?api-version=2025-04-01-preview", "default api_version");
+    assert_eq!(
+        sent.uri, "/openai/deployments/gpt-4o/chat/completions?api-version=2025-04-01-preview",
+        "default api_version"
+    );
     assert_eq!(sent.header("api-key"), Some(azure::KEY));
     assert_eq!(sent.header("authorization"), None);
     assert_eq!(sent.json()["model"], "gpt-4o");
@@ -95,10 +110,15 @@ async fn api_key_goes_in_the_api_key_header_on_the_classic_path() {
 #[tokio::test]
 async fn azure_api_key_variable_is_the_fallback() {
     let (up, _) = mocks();
-    let gw = Gateway::builder(&config(&[entry("gpt-4o", "gpt-4o", &up.url(), &["api_version: \"2024-10-21\""])]))
-        .env("LITELLM_MASTER_KEY", KEY)
-        .env("AZURE_API_KEY", azure::KEY)
-        .start();
+    let gw = Gateway::builder(&config(&[entry(
+        "gpt-4o",
+        "gpt-4o",
+        &up.url(),
+        &["api_version: \"2024-10-21\""],
+    )]))
+    .env("LITELLM_MASTER_KEY", KEY)
+    .env("AZURE_API_KEY", azure::KEY)
+    .start();
     let (status, v) = chat(&gw, "gpt-4o", "x").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(up.last().header("api-key"), Some(azure::KEY));
@@ -115,7 +135,10 @@ async fn static_azure_ad_token_is_sent_as_bearer() {
         .start();
     let (status, v) = chat(&gw, "gpt-4o", "x").await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(up.last().header("authorization"), Some(format!("Bearer {}", azure::STATIC_TOKEN).as_str()));
+    assert_eq!(
+        up.last().header("authorization"),
+        Some(format!("Bearer {}", azure::STATIC_TOKEN).as_str())
+    );
     assert_eq!(up.last().header("api-key"), None);
     assert_eq!(state.tokens_issued(), 0);
 }
@@ -130,8 +153,12 @@ async fn service_principal_from_the_environment_gets_a_token_from_entra() {
     assert_eq!(tokens.len(), 1);
     let t = &tokens[0];
     assert_eq!(t.uri, format!("/{}/oauth2/v2.0/token", azure::TENANT));
-    assert!(t.header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")));
-    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&t.body).into_owned().collect();
+    assert!(
+        t.header("content-type")
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+    );
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&t.body).into_owned().collect();
     assert_eq!(form["grant_type"], "client_credentials");
     assert_eq!(form["client_id"], azure::CLIENT_ID);
     assert_eq!(form["client_secret"], azure::CLIENT_SECRET);
@@ -139,7 +166,10 @@ async fn service_principal_from_the_environment_gets_a_token_from_entra() {
     assert_eq!(up.last().header("authorization"), Some("Bearer entra-token-1"));
     assert_eq!(state.tokens_issued(), 1);
     let log = gw.stderr();
-    assert!(!log.contains(azure::CLIENT_SECRET) && !log.contains("entra-token-1"), "no secrets in logs:\n{log}");
+    assert!(
+        !log.contains(azure::CLIENT_SECRET) && !log.contains("entra-token-1"),
+        "no secrets in logs:\n{log}"
+    );
 }
 
 #[tokio::test]
@@ -159,7 +189,8 @@ async fn service_principal_from_litellm_params_with_its_own_scope() {
         .start();
     let (status, v) = chat(&gw, "gpt-4o", "x").await;
     assert_eq!(status, 200, "{v}");
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&token_requests(&up)[0].body).into_owned().collect();
+    let form: Vec<(String, String)> =
+        url::form_urlencoded::parse(&token_requests(&up)[0].body).into_owned().collect();
     assert!(form.contains(&("scope".into(), "api://custom/.default".into())), "{form:?}");
 }
 
@@ -203,8 +234,10 @@ async fn an_expiring_token_is_refreshed_exactly_once() {
         assert_eq!(chat(&gw, "gpt-4o", "x").await.0, 200);
     }
     assert_eq!(state.tokens_issued(), 2);
-    let used: Vec<String> =
-        azure_requests(&up).iter().map(|r| r.header("authorization").unwrap_or_default().to_owned()).collect();
+    let used: Vec<String> = azure_requests(&up)
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or_default().to_owned())
+        .collect();
     assert_eq!(used, ["Bearer entra-token-1", "Bearer entra-token-2", "Bearer entra-token-2"]);
 }
 
@@ -216,8 +249,10 @@ async fn a_rejected_token_is_refreshed_once_and_the_call_retried() {
     let (status, v) = chat(&gw, "gpt-4o", "x").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(state.tokens_issued(), 2);
-    let used: Vec<String> =
-        azure_requests(&up).iter().map(|r| r.header("authorization").unwrap_or_default().to_owned()).collect();
+    let used: Vec<String> = azure_requests(&up)
+        .iter()
+        .map(|r| r.header("authorization").unwrap_or_default().to_owned())
+        .collect();
     assert_eq!(used, ["Bearer entra-token-1", "Bearer entra-token-2"]);
     assert_eq!(chat(&gw, "gpt-4o", "x").await.0, 200);
     assert_eq!(state.tokens_issued(), 2, "the fresh token is cached");
@@ -246,7 +281,11 @@ async fn concurrent_requests_rejected_with_one_token_cause_one_refresh() {
     for t in tasks {
         assert_eq!(t.await.expect("join"), 200);
     }
-    assert_eq!(state.tokens_issued(), 2, "every request saw token 1 rejected; one refresh served them all");
+    assert_eq!(
+        state.tokens_issued(),
+        2,
+        "every request saw token 1 rejected; one refresh served them all"
+    );
     let with_second = azure_requests(&up)
         .iter()
         .filter(|r| r.header("authorization") == Some("Bearer entra-token-2"))
@@ -273,9 +312,24 @@ async fn a_missing_role_is_retried_once_then_named() {
 async fn entra_errors_show_the_aadsts_code_and_what_to_check() {
     let (up, state) = mocks();
     let cases = [
-        (azure::TENANT, "wrong-secret", "AADSTS7000215: Invalid client secret provided.", "not its Secret ID"),
-        (azure::TENANT, "expired-secret", "AADSTS7000222: The provided client secret keys", "has expired"),
-        ("unknown-tenant", azure::CLIENT_SECRET, "AADSTS90002: Tenant 'unknown-tenant' not found.", "check AZURE_TENANT_ID"),
+        (
+            azure::TENANT,
+            "wrong-secret",
+            "AADSTS7000215: Invalid client secret provided.",
+            "not its Secret ID",
+        ),
+        (
+            azure::TENANT,
+            "expired-secret",
+            "AADSTS7000222: The provided client secret keys",
+            "has expired",
+        ),
+        (
+            "unknown-tenant",
+            azure::CLIENT_SECRET,
+            "AADSTS90002: Tenant 'unknown-tenant' not found.",
+            "check AZURE_TENANT_ID",
+        ),
     ];
     for (tenant, secret, aadsts, hint) in cases {
         let gw = Gateway::builder(&config(&[entry("gpt-4o", "gpt-4o", &up.url(), &[])]))
@@ -291,7 +345,10 @@ async fn entra_errors_show_the_aadsts_code_and_what_to_check() {
         let m = message(&v);
         assert!(m.contains(aadsts), "{m}");
         assert!(m.contains(hint), "{m}");
-        assert!(!m.contains(secret) || secret == azure::CLIENT_SECRET && !m.contains("sp-secret"), "no secret in {m}");
+        assert!(
+            !m.contains(secret) || secret == azure::CLIENT_SECRET && !m.contains("sp-secret"),
+            "no secret in {m}"
+        );
     }
     assert_eq!(state.tokens_issued(), 0);
     assert!(azure_requests(&up).is_empty(), "nothing reaches Azure without a token");
@@ -300,11 +357,17 @@ async fn entra_errors_show_the_aadsts_code_and_what_to_check() {
 #[tokio::test]
 async fn a_missing_deployment_names_deployment_and_resource() {
     let (up, _) = mocks();
-    let gw = sp_gateway(&up, &[entry("gpt-9", "gpt-9-typo", &up.url(), &["api_version: \"2024-10-21\""])]);
+    let gw = sp_gateway(
+        &up,
+        &[entry("gpt-9", "gpt-9-typo", &up.url(), &["api_version: \"2024-10-21\""])],
+    );
     let (status, v) = chat(&gw, "gpt-9", "x").await;
     assert_eq!(status, 404, "{v}");
     let m = message(&v);
-    assert!(m.contains("deployment `gpt-9-typo` was not found on resource http://127.0.0.1:"), "{m}");
+    assert!(
+        m.contains("deployment `gpt-9-typo` was not found on resource http://127.0.0.1:"),
+        "{m}"
+    );
     assert!(m.contains("api-version 2024-10-21"), "{m}");
     assert!(m.contains("The API deployment for this resource does not exist"), "{m}");
     assert_eq!(v["error"]["code"], "DeploymentNotFound");
@@ -321,15 +384,22 @@ async fn content_filter_rejections_pass_through_with_details() {
     assert!(message(&v).contains("content management policy"), "{v}");
     let inner = &v["error"]["innererror"];
     assert_eq!(inner["code"], "ResponsibleAIPolicyViolation");
-    assert_eq!(inner["content_filter_result"]["violence"], json!({"filtered": true, "severity": "medium"}));
+    assert_eq!(
+        inner["content_filter_result"]["violence"],
+        json!({"filtered": true, "severity": "medium"})
+    );
 }
 
 #[tokio::test]
 async fn throttling_keeps_azures_retry_after() {
     let (up, _) = mocks();
     let gw = sp_gateway(&up, &[entry("throttled", "throttled", &up.url(), &[])]);
-    let (status, headers, body) =
-        post(&gw, "/v1/chat/completions", json!({"model": "throttled", "messages": [{"role": "user", "content": "x"}]})).await;
+    let (status, headers, body) = post(
+        &gw,
+        "/v1/chat/completions",
+        json!({"model": "throttled", "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(headers.get("retry-after").map(|v| v.to_str().expect("ascii")), Some("7"));
     assert!(body.contains("Please retry after 7 seconds"), "{body}");
@@ -343,7 +413,10 @@ async fn reasoning_models_get_their_parameters_rewritten() {
         &[
             entry("gpt-5-mini", "gpt-5-mini", &up.url(), &[]),
             entry("gpt-5-lenient", "gpt-5-mini", &up.url(), &["drop_params: true"]),
-            entry("thinker", "o3-prod", &up.url(), &[]).replace("    litellm_params:", "    model_info:\n      base_model: azure/o3-mini\n    litellm_params:"),
+            entry("thinker", "o3-prod", &up.url(), &[]).replace(
+                "    litellm_params:",
+                "    model_info:\n      base_model: azure/o3-mini\n    litellm_params:",
+            ),
             entry("gpt-4o", "gpt-4o", &up.url(), &[]),
         ],
     );
@@ -356,7 +429,10 @@ async fn reasoning_models_get_their_parameters_rewritten() {
     assert!(sent.get("max_tokens").is_none() && sent.get("temperature").is_none(), "{sent}");
     assert_eq!(sent["reasoning_effort"], "low");
     let v: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(v["usage"]["completion_tokens_details"]["reasoning_tokens"], 64, "reasoning usage reaches the client");
+    assert_eq!(
+        v["usage"]["completion_tokens_details"]["reasoning_tokens"], 64,
+        "reasoning usage reaches the client"
+    );
 
     let hot = json!({"model": "gpt-5-mini", "messages": [{"role": "user", "content": "x"}], "temperature": 0.2});
     let before = azure_requests(&up).len();
@@ -403,12 +479,17 @@ async fn streams_fold_the_prompt_filter_chunk_and_relay_text() {
     assert_eq!(status, 200, "{body}");
     let data = sse_data(&body);
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("chunk")).collect();
-    assert!(chunks.iter().all(|c| !c["choices"].as_array().expect("choices").is_empty()), "no empty-choices chunk: {body}");
+    let chunks: Vec<Value> =
+        data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("chunk")).collect();
+    assert!(
+        chunks.iter().all(|c| !c["choices"].as_array().expect("choices").is_empty()),
+        "no empty-choices chunk: {body}"
+    );
     assert_eq!(chunks[0]["id"], "chatcmpl-BdAzureMock0002");
     assert_eq!(chunks[0]["prompt_filter_results"][0]["prompt_index"], 0, "filter results are kept");
     assert!(chunks.iter().all(|c| c["model"] == "gpt-4o"));
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let text: String =
+        chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "Azure gpt-4o says: stream it");
     assert_eq!(up.last().json()["stream_options"]["include_usage"], true);
 
@@ -423,8 +504,10 @@ async fn streams_fold_the_prompt_filter_chunk_and_relay_text() {
 #[tokio::test]
 async fn old_api_versions_get_no_stream_options() {
     let (up, _) = mocks();
-    let gw = sp_gateway(&up, &[entry("gpt-4o", "gpt-4o", &up.url(), &["api_version: \"2024-06-01\""])]);
-    let req = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": true});
+    let gw =
+        sp_gateway(&up, &[entry("gpt-4o", "gpt-4o", &up.url(), &["api_version: \"2024-06-01\""])]);
+    let req =
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": true});
     let (status, _, body) = post(&gw, "/v1/chat/completions", req).await;
     assert_eq!(status, 200, "{body}");
     assert!(up.last().json().get("stream_options").is_none());
@@ -444,7 +527,8 @@ async fn v1_api_sends_the_deployment_as_model() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(up.last().uri, "/openai/v1/chat/completions");
     assert_eq!(up.last().json()["model"], "gpt-4o");
-    let (status, _, body) = post(&gw, "/v1/embeddings", json!({"model": "embed", "input": "hi"})).await;
+    let (status, _, body) =
+        post(&gw, "/v1/embeddings", json!({"model": "embed", "input": "hi"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(up.last().uri, "/openai/v1/embeddings");
     assert_eq!(up.last().json()["model"], "text-embedding-3-small");
@@ -453,7 +537,10 @@ async fn v1_api_sends_the_deployment_as_model() {
 #[tokio::test]
 async fn embeddings_pass_dimensions_and_encoding_format() {
     let (up, _) = mocks();
-    let gw = sp_gateway(&up, &[entry("text-embedding-3-small", "text-embedding-3-small", &up.url(), &[])]);
+    let gw = sp_gateway(
+        &up,
+        &[entry("text-embedding-3-small", "text-embedding-3-small", &up.url(), &[])],
+    );
     let (status, _, body) = post(
         &gw,
         "/v1/embeddings",
@@ -466,7 +553,10 @@ async fn embeddings_pass_dimensions_and_encoding_format() {
     assert_eq!(v["data"][1]["embedding"], json!([0.1, 0.2, 0.3]));
     assert_eq!(v["usage"]["total_tokens"], 4);
     let sent = up.last();
-    assert_eq!(sent.uri, "/openai/deployments/text-embedding-3-small/embeddings?api-version=2025-04-01-preview");
+    assert_eq!(
+        sent.uri,
+        "/openai/deployments/text-embedding-3-small/embeddings?api-version=2025-04-01-preview"
+    );
     assert_eq!(sent.json()["dimensions"], 3);
 
     let (status, _, body) = post(
@@ -476,7 +566,9 @@ async fn embeddings_pass_dimensions_and_encoding_format() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert!(serde_json::from_str::<Value>(&body).expect("json")["data"][0]["embedding"].is_string());
+    assert!(
+        serde_json::from_str::<Value>(&body).expect("json")["data"][0]["embedding"].is_string()
+    );
     assert_eq!(up.last().json()["encoding_format"], "base64");
 }
 
@@ -528,7 +620,9 @@ async fn azure_cli_login_is_used_when_nothing_else_is_set() {
     let calls = std::fs::read_to_string(&log).expect("az was run");
     assert_eq!(
         calls.lines().collect::<Vec<_>>(),
-        ["account get-access-token --output json --scope https://cognitiveservices.azure.com/.default"],
+        [
+            "account get-access-token --output json --scope https://cognitiveservices.azure.com/.default"
+        ],
         "az runs once for concurrent requests"
     );
     assert_eq!(up.last().header("authorization"), Some("Bearer cli-token-1"));
@@ -573,7 +667,10 @@ async fn token_and_model_requests_go_through_the_deployments_proxy() {
         uris,
         [
             format!("{}/{}/oauth2/v2.0/token", direct.url(), azure::TENANT),
-            format!("{}/openai/deployments/gpt-4o/chat/completions?api-version=2025-04-01-preview", direct.url()),
+            format!(
+                "{}/openai/deployments/gpt-4o/chat/completions?api-version=2025-04-01-preview",
+                direct.url()
+            ),
         ]
     );
     assert_eq!(state.tokens_issued(), 1);
@@ -582,13 +679,23 @@ async fn token_and_model_requests_go_through_the_deployments_proxy() {
 #[tokio::test]
 async fn a_wrong_api_key_says_to_check_the_key() {
     let (up, _) = mocks();
-    let gw = Gateway::builder(&config(&[entry("gpt-4o", "gpt-4o", &up.url(), &["api_key: not-the-key"])]))
-        .env("LITELLM_MASTER_KEY", KEY)
-        .start();
+    let gw = Gateway::builder(&config(&[entry(
+        "gpt-4o",
+        "gpt-4o",
+        &up.url(),
+        &["api_key: not-the-key"],
+    )]))
+    .env("LITELLM_MASTER_KEY", KEY)
+    .start();
     let (status, v) = chat(&gw, "gpt-4o", "x").await;
     assert_eq!(status, 401, "{v}");
     let m = message(&v);
     assert!(m.contains("Access denied due to invalid subscription key"), "{m}");
-    assert!(m.contains("check that the API key (api_key / AZURE_API_KEY) is a key of http://127.0.0.1:"), "{m}");
+    assert!(
+        m.contains(
+            "check that the API key (api_key / AZURE_API_KEY) is a key of http://127.0.0.1:"
+        ),
+        "{m}"
+    );
     assert_eq!(azure_requests(&up).len(), 1, "no retry with an API key");
 }

@@ -47,13 +47,17 @@ async fn error_shapes_match_litellm() {
         r#"{"error":{"message":"/chat/completions: Missing required parameter: 'messages'.","type":"invalid_request_error","param":"messages","code":"400"}}"#
     );
 
-    let (s, b) = call(app(MOCKS), "/v1/chat/completions", r#"{"model":"gpt-4","messages":[{"role":"user""#).await;
+    let (s, b) =
+        call(app(MOCKS), "/v1/chat/completions", r#"{"model":"gpt-4","messages":[{"role":"user""#)
+            .await;
     assert_eq!(s, 400);
     let v: Value = serde_json::from_str(&b).expect("json");
     assert_eq!(v["error"]["param"], "request_body");
     assert!(v["error"]["message"].as_str().expect("m").starts_with("Invalid JSON payload: "));
 
-    let (s, b) = call(app(MOCKS), "/v1/chat/completions", r#"{"model":"no-such-model","messages":[]}"#).await;
+    let (s, b) =
+        call(app(MOCKS), "/v1/chat/completions", r#"{"model":"no-such-model","messages":[]}"#)
+            .await;
     assert_eq!(s, 400);
     let v: Value = serde_json::from_str(&b).expect("json");
     assert_eq!(
@@ -100,10 +104,13 @@ async fn mock_streams_and_truncates_at_max_tokens() {
     assert_eq!(s, 200);
     let data = crate::support::sse_data(&b);
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("json")).collect();
-    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let chunks: Vec<Value> =
+        data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("json")).collect();
+    let text: String =
+        chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "You said:");
-    let finish: Vec<&Value> = chunks.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
+    let finish: Vec<&Value> =
+        chunks.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
     assert_eq!(finish, vec![&json!("length")]);
     assert_eq!(chunks.last().expect("usage")["usage"]["prompt_tokens"], 4);
 }

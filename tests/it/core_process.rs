@@ -69,13 +69,7 @@ fn start(upstream: &MockUpstream, extra: &str) -> Gateway {
 }
 
 async fn post(gw: &Gateway, path: &str, body: Value) -> (u16, reqwest::header::HeaderMap, String) {
-    let r = client()
-        .post(gw.url(path))
-        .bearer_auth(KEY)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let r = client().post(gw.url(path)).bearer_auth(KEY).json(&body).send().await.expect("request");
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.text().await.expect("body"))
@@ -111,7 +105,10 @@ async fn dashscope_chat_keeps_alias_key_and_qwen_extras() {
     let sent = sent.json();
     assert_eq!(sent["model"], "qwen-plus");
     assert_eq!(sent["enable_thinking"], true, "Qwen extras pass through");
-    assert_eq!(sent["stream"], true, "DashScope thinks only on streams: the gateway streams and folds");
+    assert_eq!(
+        sent["stream"], true,
+        "DashScope thinks only on streams: the gateway streams and folds"
+    );
     assert_eq!(up.requests().len(), 1, "asked to think, it streams at once");
     assert!(!gw.stderr().contains(dashscope::KEY), "the upstream key is never logged");
     assert!(!gw.stderr().contains(KEY), "the master key is never logged");
@@ -124,7 +121,9 @@ async fn non_streaming_calls_to_thinking_qwen_models_answer_with_their_reasoning
     let gw = start(&up, "");
 
     // Open-source Qwen3 thinks by default and refuses a plain call: one retry as a stream.
-    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen3", "messages": user("why?")})).await;
+    let (status, _, body) =
+        post(&gw, "/v1/chat/completions", json!({"model": "qwen3", "messages": user("why?")}))
+            .await;
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["model"], "qwen3");
@@ -134,10 +133,19 @@ async fn non_streaming_calls_to_thinking_qwen_models_answer_with_their_reasoning
     let sent: Vec<Value> = up.requests().iter().map(|r| r.json()).collect();
     assert_eq!(sent.len(), 2);
     assert_eq!((sent[0]["stream"].clone(), sent[1]["stream"].clone()), (Value::Null, json!(true)));
-    assert!(!gw.stderr().contains("enable_thinking must be set to false"), "the refusal is handled, not shown:\n{}", gw.stderr());
+    assert!(
+        !gw.stderr().contains("enable_thinking must be set to false"),
+        "the refusal is handled, not shown:\n{}",
+        gw.stderr()
+    );
 
     // Told not to think, it answers a plain call directly.
-    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen3", "messages": user("quick"), "enable_thinking": false})).await;
+    let (status, _, body) = post(
+        &gw,
+        "/v1/chat/completions",
+        json!({"model": "qwen3", "messages": user("quick"), "enable_thinking": false}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["choices"][0]["message"].get("reasoning_content"), None);
@@ -145,17 +153,29 @@ async fn non_streaming_calls_to_thinking_qwen_models_answer_with_their_reasoning
     assert_eq!(up.last().json()["stream"], Value::Null);
 
     // OpenAI's reasoning_effort on a non-streaming call becomes DashScope thinking.
-    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen-plus", "messages": user("plan"), "reasoning_effort": "high"})).await;
+    let (status, _, body) = post(
+        &gw,
+        "/v1/chat/completions",
+        json!({"model": "qwen-plus", "messages": user("plan"), "reasoning_effort": "high"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["choices"][0]["message"]["reasoning_content"], "Let me think.");
     let sent = up.last().json();
-    assert_eq!((sent["enable_thinking"].clone(), sent["stream"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (sent["enable_thinking"].clone(), sent["stream"].clone()),
+        (json!(true), json!(true))
+    );
     assert_eq!(sent.get("reasoning_effort"), None);
 
     // An upstream that breaks off mid-stream gives an error, not half an answer.
-    let (status, _, body) =
-        post(&gw, "/v1/chat/completions", json!({"model": "qwen-break", "messages": user("a b c"), "enable_thinking": true})).await;
+    let (status, _, body) = post(
+        &gw,
+        "/v1/chat/completions",
+        json!({"model": "qwen-break", "messages": user("a b c"), "enable_thinking": true}),
+    )
+    .await;
     assert!(status >= 500, "{status} {body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert!(v["error"]["message"].is_string(), "{body}");
@@ -172,23 +192,23 @@ async fn stream_relays_reasoning_and_text_and_usage_only_when_asked() {
     assert_eq!(headers["content-type"], "text/event-stream");
     let data = sse_data(&body);
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).expect("chunk"))
-        .collect();
+    let chunks: Vec<Value> =
+        data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("chunk")).collect();
     assert!(chunks.iter().all(|c| c["model"] == "qwen-plus"));
     let reasoning: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["reasoning_content"].as_str())
         .collect();
-    let text: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let text: String =
+        chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(reasoning, "Let me think.");
     assert_eq!(text, "Qwen says: hi there");
     assert!(chunks.iter().all(|c| c.get("usage").is_none()), "no usage unless asked");
-    assert_eq!(up.last().json()["stream_options"]["include_usage"], true, "usage is always requested upstream");
+    assert_eq!(
+        up.last().json()["stream_options"]["include_usage"],
+        true,
+        "usage is always requested upstream"
+    );
 
     let mut with_usage = req;
     with_usage["stream_options"] = json!({"include_usage": true});
@@ -197,7 +217,11 @@ async fn stream_relays_reasoning_and_text_and_usage_only_when_asked() {
     let last: Value = serde_json::from_str(&data[data.len() - 2]).expect("usage chunk");
     assert_eq!(last["choices"], json!([]));
     assert_eq!(last["usage"]["total_tokens"], 39);
-    assert!(gw.stderr().contains("tokens=22+17"), "usage reaches the request log:\n{}", gw.stderr());
+    assert!(
+        gw.stderr().contains("tokens=22+17"),
+        "usage reaches the request log:\n{}",
+        gw.stderr()
+    );
 }
 
 #[tokio::test]
@@ -213,10 +237,22 @@ async fn client_auth_uses_the_master_key() {
     assert_eq!(v["error"]["code"], "401");
     assert!(v["error"]["message"].as_str().expect("msg").contains("no API key"));
 
-    let r = c.post(gw.url("/v1/chat/completions")).bearer_auth("sk-wrong").json(&body).send().await.expect("send");
+    let r = c
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth("sk-wrong")
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 401);
     for header in ["x-api-key", "api-key"] {
-        let r = c.post(gw.url("/v1/chat/completions")).header(header, KEY).json(&body).send().await.expect("send");
+        let r = c
+            .post(gw.url("/v1/chat/completions"))
+            .header(header, KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
         assert_eq!(r.status(), 200, "{header}");
     }
     let r = c.get(gw.url("/v1/models")).send().await.expect("send");
@@ -231,18 +267,21 @@ async fn client_auth_uses_the_master_key() {
 async fn upstream_errors_pass_through_with_status_and_message() {
     let up = MockUpstream::start(dashscope::router());
     let gw = start(&up, "");
-    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen-broken", "messages": user("x")})).await;
+    let (status, _, body) =
+        post(&gw, "/v1/chat/completions", json!({"model": "qwen-broken", "messages": user("x")}))
+            .await;
     assert_eq!(status, 500);
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["error"]["message"], "An internal error has occured, please try again later.");
 
-    let (status, headers, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen-limited", "messages": user("x")})).await;
+    let (status, headers, body) =
+        post(&gw, "/v1/chat/completions", json!({"model": "qwen-limited", "messages": user("x")}))
+            .await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(headers["retry-after"], "7", "the upstream's Retry-After is kept");
 
-    let gw_badkey = Gateway::builder(&qwen_config(&up.url(), ""))
-        .env("DASHSCOPE_API_KEY", "sk-wrong")
-        .start();
+    let gw_badkey =
+        Gateway::builder(&qwen_config(&up.url(), "")).env("DASHSCOPE_API_KEY", "sk-wrong").start();
     let r = client()
         .post(gw_badkey.url("/v1/chat/completions"))
         .json(&json!({"model": "qwen-max", "messages": user("x")}))
@@ -295,11 +334,17 @@ async fn a_stream_that_fails_midway_ends_with_an_error_event() {
     let up = MockUpstream::start(dashscope::router());
     let gw = start(&up, "");
     for model in ["qwen-break", "qwen-stall"] {
-        let fut = post(&gw, "/v1/chat/completions", json!({"model": model, "messages": user("a b c"), "stream": true}));
-        let (status, _, body) = tokio::time::timeout(Duration::from_secs(15), fut).await.expect("no hang");
+        let fut = post(
+            &gw,
+            "/v1/chat/completions",
+            json!({"model": model, "messages": user("a b c"), "stream": true}),
+        );
+        let (status, _, body) =
+            tokio::time::timeout(Duration::from_secs(15), fut).await.expect("no hang");
         assert_eq!(status, 200);
         let data = sse_data(&body);
-        let last: Value = serde_json::from_str(data.last().expect("events")).expect("json error event");
+        let last: Value =
+            serde_json::from_str(data.last().expect("events")).expect("json error event");
         assert!(last["error"]["message"].is_string(), "{model}: {body}");
         assert!(!body.contains("[DONE]"), "{model}: an error is not a normal end");
     }
@@ -356,7 +401,8 @@ model_list:
     let log = gw.stderr_with("os.environ/MY_QWEN_KEY");
     assert!(log.contains("os.environ/MY_QWEN_KEY"), "{log}");
     let c = client();
-    let ready: Value = c.get(gw.url("/health/readiness")).send().await.expect("send").json().await.expect("json");
+    let ready: Value =
+        c.get(gw.url("/health/readiness")).send().await.expect("send").json().await.expect("json");
     assert_eq!(ready["status"], "healthy");
     assert_eq!(ready["models"], 2);
     assert_eq!(ready["models_available"], 1);
@@ -369,7 +415,10 @@ model_list:
         .expect("send");
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.expect("json");
-    assert!(v["error"]["message"].as_str().expect("m").contains("os.environ/MY_QWEN_KEY not set"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().expect("m").contains("os.environ/MY_QWEN_KEY not set"),
+        "{v}"
+    );
     let r = c
         .post(gw.url("/v1/chat/completions"))
         .json(&json!({"model": "mock", "messages": user("still works")}))
@@ -385,7 +434,10 @@ model_list:
 
 #[tokio::test]
 async fn bad_config_and_unsafe_binds_stop_startup_with_a_clear_message() {
-    let err = Gateway::builder("model_list:\n  - model_name: a\n    litellm_params: [oops\n").try_start().err().expect("fails");
+    let err = Gateway::builder("model_list:\n  - model_name: a\n    litellm_params: [oops\n")
+        .try_start()
+        .err()
+        .expect("fails");
     assert!(err.contains("config.yaml:"), "names the file: {err}");
     assert!(err.contains("error:"), "{err}");
 
@@ -396,7 +448,12 @@ async fn bad_config_and_unsafe_binds_stop_startup_with_a_clear_message() {
     assert!(err.contains("model_list[0].litellm_params.rpm"), "names the key path: {err}");
     assert!(err.contains(":5:"), "names the line: {err}");
 
-    let err = Gateway::builder("model_list: []").arg("--host").arg("0.0.0.0").try_start().err().expect("fails");
+    let err = Gateway::builder("model_list: []")
+        .arg("--host")
+        .arg("0.0.0.0")
+        .try_start()
+        .err()
+        .expect("fails");
     assert!(err.contains("refusing to listen on 0.0.0.0 without a master key"), "{err}");
 }
 
@@ -434,7 +491,12 @@ async fn sigterm_lets_an_inflight_request_finish() {
 async fn model_ids(gw: &Gateway) -> Vec<String> {
     let r = client().get(gw.url("/v1/models")).send().await.expect("models");
     let v: Value = r.json().await.expect("json");
-    v["data"].as_array().expect("data").iter().filter_map(|m| m["id"].as_str().map(str::to_owned)).collect()
+    v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test]
@@ -442,7 +504,15 @@ async fn sighup_reloads_the_config_in_place_and_a_broken_one_is_refused() {
     let up = MockUpstream::start(dashscope::router());
     let cfg = qwen_config(&up.url(), "").replace("timeout: 1", "timeout: 10");
     let gw = Gateway::builder(&cfg).env("DASHSCOPE_API_KEY", dashscope::KEY).start();
-    let hup = || assert!(std::process::Command::new("kill").args(["-HUP", &gw.pid().to_string()]).status().expect("kill").success());
+    let hup = || {
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-HUP", &gw.pid().to_string()])
+                .status()
+                .expect("kill")
+                .success()
+        )
+    };
     let config_path = gw.dir.path().join("config.yaml");
     assert!(!model_ids(&gw).await.contains(&"mock-added".to_owned()));
 
@@ -459,7 +529,11 @@ async fn sighup_reloads_the_config_in_place_and_a_broken_one_is_refused() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(seen.contains(&"mock-added".to_owned()), "reloaded on the same address: {seen:?}\n{}", gw.stderr());
+    assert!(
+        seen.contains(&"mock-added".to_owned()),
+        "reloaded on the same address: {seen:?}\n{}",
+        gw.stderr()
+    );
     assert_eq!(inflight.await.expect("join").as_u16(), 200, "the in-flight request completed");
     let log = gw.stderr_with("reloaded the config on SIGHUP");
     assert!(log.contains("reloaded the config on SIGHUP"), "{log}");
@@ -501,8 +575,13 @@ async fn dotenv_beside_the_config_is_loaded_and_real_env_wins() {
         .dotenv(&format!("DASHSCOPE_API_KEY={}\nLITELLM_MASTER_KEY=from-dotenv\n", dashscope::KEY))
         .env("LITELLM_MASTER_KEY", KEY)
         .start();
-    let (status, _, body) = post(&gw, "/v1/chat/completions", json!({"model": "qwen-max", "messages": user("x")})).await;
-    assert_eq!(status, 200, "key from .env reached DashScope, real env master key accepted: {body}");
+    let (status, _, body) =
+        post(&gw, "/v1/chat/completions", json!({"model": "qwen-max", "messages": user("x")}))
+            .await;
+    assert_eq!(
+        status, 200,
+        "key from .env reached DashScope, real env master key accepted: {body}"
+    );
 }
 
 #[tokio::test]
@@ -510,21 +589,47 @@ async fn models_info_embeddings_and_azure_style_paths() {
     let up = MockUpstream::start(dashscope::router());
     let gw = start(&up, "api_key: os.environ/DASHSCOPE_API_KEY");
     let c = client();
-    let models: Value = c.get(gw.url("/v1/models")).bearer_auth(KEY).send().await.expect("send").json().await.expect("json");
+    let models: Value = c
+        .get(gw.url("/v1/models"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(models["object"], "list");
-    assert_eq!(models["data"][0], json!({"id": "qwen-max", "object": "model", "created": 1677610602, "owned_by": "openai"}));
-    let info = c.get(gw.url("/model/info")).bearer_auth(KEY).send().await.expect("send").text().await.expect("text");
+    assert_eq!(
+        models["data"][0],
+        json!({"id": "qwen-max", "object": "model", "created": 1677610602, "owned_by": "openai"})
+    );
+    let info = c
+        .get(gw.url("/model/info"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
     assert!(info.contains("\"dashscope/qwen-max\""), "{info}");
     assert!(!info.contains(dashscope::KEY), "no secrets in /model/info");
 
-    let (status, _, body) = post(&gw, "/v1/embeddings", json!({"model": "text-embedding-v3", "input": ["a", "b"], "dimensions": 3})).await;
+    let (status, _, body) = post(
+        &gw,
+        "/v1/embeddings",
+        json!({"model": "text-embedding-v3", "input": ["a", "b"], "dimensions": 3}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["model"], "text-embedding-v3");
     assert_eq!(v["data"][1]["embedding"], json!([0.5, 0.5, 0.5]));
     assert_eq!(up.last().json()["dimensions"], 3);
 
-    let (status, _, body) = post(&gw, "/openai/deployments/qwen-max/chat/completions", json!({"messages": user("az")})).await;
+    let (status, _, body) =
+        post(&gw, "/openai/deployments/qwen-max/chat/completions", json!({"messages": user("az")}))
+            .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Qwen says: az"));
 }

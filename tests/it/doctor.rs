@@ -71,15 +71,7 @@ fn setup() -> Setup {
         (format!(":{tls}"), ":<HTTPS_PORT>".to_owned()),
         (dir.path().display().to_string(), "<DIR>".to_owned()),
     ];
-    Setup {
-        _upstream: upstream,
-        _front: front,
-        azure_proxy,
-        qwen_proxy,
-        ca,
-        dir,
-        names,
-    }
+    Setup { _upstream: upstream, _front: front, azure_proxy, qwen_proxy, ca, dir, names }
 }
 
 fn doctor(s: &Setup, args: &[&str], with_ca: bool) -> (i32, String) {
@@ -112,8 +104,16 @@ fn doctor_checks_every_model_step_by_step() {
     assert_eq!(code, 1, "a failing model makes doctor fail:\n{text}");
     insta::assert_snapshot!("doctor_live", text);
     // The checks went through the proxies the models use.
-    assert!(s.azure_proxy.requests().iter().any(|r| r.starts_with("CONNECT localhost:")), "{:?}", s.azure_proxy.requests());
-    assert!(s.qwen_proxy.requests().iter().any(|r| r.starts_with("CONNECT 127.0.0.1:")), "{:?}", s.qwen_proxy.requests());
+    assert!(
+        s.azure_proxy.requests().iter().any(|r| r.starts_with("CONNECT localhost:")),
+        "{:?}",
+        s.azure_proxy.requests()
+    );
+    assert!(
+        s.qwen_proxy.requests().iter().any(|r| r.starts_with("CONNECT 127.0.0.1:")),
+        "{:?}",
+        s.qwen_proxy.requests()
+    );
 }
 
 #[test]
@@ -132,14 +132,19 @@ fn doctor_json_reports_the_missing_ca() {
     let v: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["ok"], false);
     let steps = &v["models"][0]["targets"][0]["steps"];
-    let tls = steps.as_array().expect("steps").iter().find(|s| s["name"] == "tls").expect("tls step");
+    let tls =
+        steps.as_array().expect("steps").iter().find(|s| s["name"] == "tls").expect("tls step");
     assert_eq!(tls["outcome"], "fail");
     assert!(
-        tls["detail"].as_str().expect("detail").contains("issued by CN=Example Corp TLS Inspection CA, O=Example Corp"),
+        tls["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("issued by CN=Example Corp TLS Inspection CA, O=Example Corp"),
         "{tls}"
     );
     assert!(tls["fix"].as_str().expect("fix").contains("SSL_CERT_FILE"), "{tls}");
-    let proxy = steps.as_array().expect("steps").iter().find(|s| s["name"] == "proxy").expect("proxy step");
+    let proxy =
+        steps.as_array().expect("steps").iter().find(|s| s["name"] == "proxy").expect("proxy step");
     assert_eq!(proxy["detail"], "via proxy http://127.0.0.1:<QWEN_PROXY_PORT> (from QWEN_PROXY)");
 }
 
@@ -172,16 +177,33 @@ fn doctor_gets_the_azure_token_through_azure_proxy() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     let v: Value = serde_json::from_str(&text).expect("json");
     let model = &v["models"][0];
-    let labels: Vec<&str> = model["targets"].as_array().expect("targets").iter().filter_map(|t| t["label"].as_str()).collect();
+    let labels: Vec<&str> = model["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|t| t["label"].as_str())
+        .collect();
     assert_eq!(labels, ["api", "token"]);
-    let creds = model["steps"].as_array().expect("steps").iter().find(|s| s["name"] == "credentials").expect("credentials");
+    let creds = model["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["name"] == "credentials")
+        .expect("credentials");
     assert_eq!(creds["outcome"], "pass", "{creds}");
     assert_eq!(
         creds["detail"],
-        format!("token obtained for service principal `{}` (tenant `{}`)", azure::CLIENT_ID, azure::TENANT)
+        format!(
+            "token obtained for service principal `{}` (tenant `{}`)",
+            azure::CLIENT_ID,
+            azure::TENANT
+        )
     );
     assert!(
-        proxy.requests().iter().any(|r| r.starts_with(&format!("POST http://127.0.0.1:{az}/{}/oauth2/v2.0/token", azure::TENANT))),
+        proxy.requests().iter().any(|r| r.starts_with(&format!(
+            "POST http://127.0.0.1:{az}/{}/oauth2/v2.0/token",
+            azure::TENANT
+        ))),
         "{:?}",
         proxy.requests()
     );

@@ -72,7 +72,10 @@ async fn each_provider_goes_through_its_own_proxy_and_no_proxy_goes_direct() {
     let a = azure_proxy.requests();
     let q = qwen_proxy.requests();
     assert_eq!(a.len(), 1, "the Azure proxy carried exactly the Azure call: {a:?}");
-    assert!(a[0].starts_with(&format!("POST http://{target}/compatible-mode/v1/chat/completions")), "{a:?}");
+    assert!(
+        a[0].starts_with(&format!("POST http://{target}/compatible-mode/v1/chat/completions")),
+        "{a:?}"
+    );
     assert_eq!(q.len(), 1, "the Qwen proxy carried exactly the Qwen call: {q:?}");
     assert!(q[0].contains(&target), "{q:?}");
     assert!(
@@ -88,7 +91,12 @@ async fn https_through_a_proxy_trusts_the_corporate_ca_from_ssl_cert_file() {
     let upstream = MockUpstream::start(dashscope::router());
     let front = TlsFront::start(&ca, upstream.addr);
     let proxy = Tinyproxy::start();
-    let cfg = config(&[model("qwen", "dashscope/qwen-max", &format!("https://localhost:{}", front.port()), "")]);
+    let cfg = config(&[model(
+        "qwen",
+        "dashscope/qwen-max",
+        &format!("https://localhost:{}", front.port()),
+        "",
+    )]);
     let gw = Gateway::builder(&cfg)
         .env("QWEN_PROXY", &proxy.url())
         .env("SSL_CERT_FILE", &ca.ca_path())
@@ -97,7 +105,11 @@ async fn https_through_a_proxy_trusts_the_corporate_ca_from_ssl_cert_file() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["choices"][0]["message"]["role"], "assistant");
     let r = proxy.requests();
-    assert_eq!(r, vec![format!("CONNECT localhost:{} HTTP/1.1", front.port())], "a CONNECT tunnel carried the TLS");
+    assert_eq!(
+        r,
+        vec![format!("CONNECT localhost:{} HTTP/1.1", front.port())],
+        "a CONNECT tunnel carried the TLS"
+    );
 }
 
 #[tokio::test]
@@ -105,7 +117,12 @@ async fn without_the_corporate_ca_the_error_names_host_issuer_and_fix() {
     let ca = TestCa::new();
     let upstream = MockUpstream::start(dashscope::router());
     let front = TlsFront::start(&ca, upstream.addr);
-    let cfg = config(&[model("qwen", "dashscope/qwen-max", &format!("https://localhost:{}", front.port()), "")]);
+    let cfg = config(&[model(
+        "qwen",
+        "dashscope/qwen-max",
+        &format!("https://localhost:{}", front.port()),
+        "",
+    )]);
     let gw = Gateway::builder(&cfg).start();
     let (s, b) = chat(&gw, "qwen").await;
     assert_eq!(s, 502, "{b}");
@@ -123,14 +140,23 @@ async fn ssl_verify_path_per_deployment_and_ssl_verify_false_with_a_warning() {
     let front = TlsFront::start(&ca, upstream.addr);
     let base = format!("https://127.0.0.1:{}", front.port());
     let cfg = config(&[
-        model("with-ca", "dashscope/qwen-max", &base, &format!("      ssl_verify: {}\n", ca.ca_path())),
+        model(
+            "with-ca",
+            "dashscope/qwen-max",
+            &base,
+            &format!("      ssl_verify: {}\n", ca.ca_path()),
+        ),
         model("unverified", "dashscope/qwen-max", &base, "      ssl_verify: false\n"),
         model("default", "dashscope/qwen-max", &base, ""),
     ]);
     let gw = Gateway::builder(&cfg).start();
     assert_eq!(chat(&gw, "with-ca").await.0, 200);
     assert_eq!(chat(&gw, "unverified").await.0, 200);
-    assert_eq!(chat(&gw, "default").await.0, 502, "the CA of one deployment does not leak to others");
+    assert_eq!(
+        chat(&gw, "default").await.0,
+        502,
+        "the CA of one deployment does not leak to others"
+    );
     let log = gw.stderr();
     assert!(log.contains("model `unverified`: ssl_verify is false"), "{log}");
 }
@@ -144,9 +170,21 @@ fn an_unusable_ca_file_stops_start_up_naming_it() {
     // `config::validate` (start-up checklist) or egress's own check: either names the file
     // and the problem.
     for (var, value, problems) in [
-        ("SSL_CERT_FILE", dir.path().join("missing.pem").display().to_string(), ["cannot be read", "file not found"]),
-        ("SSL_CERT_FILE", not_pem.display().to_string(), ["is not PEM", "is not a PEM certificate file"]),
-        ("SSL_CERT_DIR", dir.path().join("no-such-dir").display().to_string(), ["cannot read the directory", "cannot read the directory"]),
+        (
+            "SSL_CERT_FILE",
+            dir.path().join("missing.pem").display().to_string(),
+            ["cannot be read", "file not found"],
+        ),
+        (
+            "SSL_CERT_FILE",
+            not_pem.display().to_string(),
+            ["is not PEM", "is not a PEM certificate file"],
+        ),
+        (
+            "SSL_CERT_DIR",
+            dir.path().join("no-such-dir").display().to_string(),
+            ["cannot read the directory", "cannot read the directory"],
+        ),
     ] {
         let err = match Gateway::builder(&cfg).env(var, &value).try_start() {
             Ok(_) => panic!("started with {var}={value}"),
@@ -165,7 +203,10 @@ async fn a_proxy_that_is_down_is_a_502_naming_the_proxy() {
     let (s, b) = chat(&gw, "qwen").await;
     assert_eq!(s, 502, "{b}");
     let m = message(&b);
-    assert!(m.contains(&format!("cannot reach the proxy http://127.0.0.1:{dead} (from QWEN_PROXY)")), "{m}");
+    assert!(
+        m.contains(&format!("cannot reach the proxy http://127.0.0.1:{dead} (from QWEN_PROXY)")),
+        "{m}"
+    );
     assert!(m.contains("Connection refused") || m.contains("connection refused"), "{m}");
     assert!(upstream.requests().is_empty());
 }
@@ -228,7 +269,10 @@ async fn a_socks5_proxy_carries_the_traffic() {
     assert_eq!(s, 502, "{b}");
     let m = message(&b);
     assert!(
-        m.contains(&format!("the SOCKS proxy {} (from QWEN_PROXY) could not connect to 127.0.0.1:{dead}", socks.url())),
+        m.contains(&format!(
+            "the SOCKS proxy {} (from QWEN_PROXY) could not connect to 127.0.0.1:{dead}",
+            socks.url()
+        )),
         "{m}"
     );
 }
@@ -243,8 +287,17 @@ async fn a_socks5_proxy_with_authentication() {
     let (s, b) = chat(&gw, "qwen").await;
     assert_eq!(s, 502, "{b}");
     let m = message(&b);
-    assert!(m.contains(&format!("proxy authentication required: the proxy socks5://127.0.0.1:{} (from QWEN_PROXY)", socks.port)), "{m}");
-    assert!(m.contains("SOCKS5 user/password authentication") && m.contains("QWEN_PROXY_PASSWORD"), "{m}");
+    assert!(
+        m.contains(&format!(
+            "proxy authentication required: the proxy socks5://127.0.0.1:{} (from QWEN_PROXY)",
+            socks.port
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains("SOCKS5 user/password authentication") && m.contains("QWEN_PROXY_PASSWORD"),
+        "{m}"
+    );
     drop(gw);
 
     let url = format!("socks5://bob:pw@127.0.0.1:{}", socks.port);
@@ -265,9 +318,16 @@ async fn azure_model_calls_and_token_requests_share_its_proxy() {
     let (azure_proxy, qwen_proxy) = (Tinyproxy::start(), Tinyproxy::start());
     let az = front.port();
     let cfg = config(&[
-        format!("  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://127.0.0.1:{az}\n"),
+        format!(
+            "  - model_name: gpt-4o\n    litellm_params:\n      model: azure/gpt-4o\n      api_base: https://127.0.0.1:{az}\n"
+        ),
         model("qwen", "dashscope/qwen-max", &qwen_up.url(), ""),
-        model("qwen-direct", "dashscope/qwen-max", &format!("http://localhost:{}", qwen_up.addr.port()), ""),
+        model(
+            "qwen-direct",
+            "dashscope/qwen-max",
+            &format!("http://localhost:{}", qwen_up.addr.port()),
+            "",
+        ),
     ]);
     let start = |proxy: &str| {
         Gateway::builder(&cfg)
@@ -290,11 +350,17 @@ async fn azure_model_calls_and_token_requests_share_its_proxy() {
     let a = azure_proxy.requests();
     assert_eq!(
         a,
-        vec![format!("CONNECT localhost:{az} HTTP/1.1"), format!("CONNECT 127.0.0.1:{az} HTTP/1.1")],
+        vec![
+            format!("CONNECT localhost:{az} HTTP/1.1"),
+            format!("CONNECT 127.0.0.1:{az} HTTP/1.1")
+        ],
         "the Entra token request, then the model call, both through AZURE_PROXY"
     );
     let reached: Vec<String> = azure_up.requests().iter().map(|r| r.uri.clone()).collect();
-    assert!(reached[0].starts_with(&format!("/{}/oauth2/v2.0/token", azure::TENANT)), "{reached:?}");
+    assert!(
+        reached[0].starts_with(&format!("/{}/oauth2/v2.0/token", azure::TENANT)),
+        "{reached:?}"
+    );
     assert!(reached[1].starts_with("/openai/deployments/gpt-4o/chat/completions"), "{reached:?}");
     let q = qwen_proxy.requests();
     assert_eq!(q.len(), 1, "{q:?}");
@@ -308,7 +374,13 @@ async fn azure_model_calls_and_token_requests_share_its_proxy() {
     let (s, b) = chat(&gw, "gpt-4o").await;
     assert!(s >= 500, "{s}: {b}");
     let m = message(&b);
-    assert!(m.contains("Entra ID at") && m.contains(&format!("cannot reach the proxy http://127.0.0.1:{dead} (from AZURE_PROXY)")), "{m}");
+    assert!(
+        m.contains("Entra ID at")
+            && m.contains(&format!(
+                "cannot reach the proxy http://127.0.0.1:{dead} (from AZURE_PROXY)"
+            )),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -316,7 +388,8 @@ async fn ssl_cert_dir_and_a_global_ssl_verify_path_add_the_ca_too() {
     let ca = TestCa::new();
     let upstream = MockUpstream::start(dashscope::router());
     let front = TlsFront::start(&ca, upstream.addr);
-    let models = [model("qwen", "dashscope/qwen-max", &format!("https://localhost:{}", front.port()), "")];
+    let models =
+        [model("qwen", "dashscope/qwen-max", &format!("https://localhost:{}", front.port()), "")];
 
     let gw = Gateway::builder(&config(&models))
         .env("SSL_CERT_DIR", &ca.dir.path().display().to_string())

@@ -30,7 +30,8 @@ fn stem(p: &Path) -> String {
 }
 
 fn read_json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).expect("read fixture")).expect("fixture is JSON")
+    serde_json::from_str(&std::fs::read_to_string(p).expect("read fixture"))
+        .expect("fixture is JSON")
 }
 
 #[test]
@@ -39,17 +40,17 @@ fn requests() {
         let name = stem(&path);
         let fixture = read_json(&path);
         let model = fixture["model"].as_str().expect("fixture.model");
-        let req: ChatRequest = serde_json::from_value(fixture["request"].clone()).expect("fixture.request");
-        let opts = RequestOptions {
-            model,
-            safety_settings: fixture.get("safety_settings"),
-        };
+        let req: ChatRequest =
+            serde_json::from_value(fixture["request"].clone()).expect("fixture.request");
+        let opts = RequestOptions { model, safety_settings: fixture.get("safety_settings") };
         let out = match gemini::request(&req, &opts) {
             Ok(g) => {
                 let v = serde_json::to_value(&g).expect("json");
                 // What we send must be something Gemini accepts.
                 let parsed: strict::GenerateContentRequest = serde_json::from_value(v.clone())
-                    .unwrap_or_else(|e| panic!("{name}: Gemini would reject this request: {e}\n{v:#}"));
+                    .unwrap_or_else(|e| {
+                        panic!("{name}: Gemini would reject this request: {e}\n{v:#}")
+                    });
                 if let Err(e) = parsed.validate(model.starts_with("gemini-3")) {
                     panic!("{name}: Gemini would reject this request: {e}");
                 }
@@ -61,17 +62,15 @@ fn requests() {
     }
 }
 
-const META: ResponseMeta<'static> = ResponseMeta {
-    id_seed: "seed01",
-    created: 1763632800,
-    model: "gemini-2.5-flash",
-};
+const META: ResponseMeta<'static> =
+    ResponseMeta { id_seed: "seed01", created: 1763632800, model: "gemini-2.5-flash" };
 
 #[test]
 fn responses() {
     for path in fixtures("responses", "json") {
         let name = stem(&path);
-        let resp: GenerateContentResponse = serde_json::from_value(read_json(&path)).expect("response fixture");
+        let resp: GenerateContentResponse =
+            serde_json::from_value(read_json(&path)).expect("response fixture");
         let out = match gemini::response(resp, &META) {
             Ok(c) => serde_json::to_value(&c).expect("json"),
             Err(b) => json!({"blocked": b.reason, "message": b.message, "feedback": b.feedback}),
@@ -91,9 +90,12 @@ fn streams() {
         let mut state = StreamState::new("seed01", 1763632800, "gemini-2.5-flash");
         let mut out = Vec::new();
         for ev in events {
-            let resp: GenerateContentResponse = serde_json::from_str(&ev.data).expect("event is a response");
+            let resp: GenerateContentResponse =
+                serde_json::from_str(&ev.data).expect("event is a response");
             match state.on_event(resp) {
-                Ok(chunks) => out.extend(chunks.iter().map(|c| serde_json::to_value(c).expect("json"))),
+                Ok(chunks) => {
+                    out.extend(chunks.iter().map(|c| serde_json::to_value(c).expect("json")))
+                }
                 Err(b) => {
                     out.push(json!({"blocked": b.reason, "message": b.message}));
                     break;
@@ -108,7 +110,8 @@ fn streams() {
 /// Every tool-call argument Gemini streamed arrives whole, with stable ids.
 #[test]
 fn streamed_tool_arguments_survive_and_ids_are_stable() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gemini/streams/parallel_calls_with_signature.sse");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gemini/streams/parallel_calls_with_signature.sse");
     let bytes = std::fs::read(&path).expect("read");
     let mut d = SseDecoder::new();
     let mut state = StreamState::new("s", 0, "gemini-3-pro-preview");
@@ -117,7 +120,12 @@ fn streamed_tool_arguments_survive_and_ids_are_stable() {
         for c in state.on_event(serde_json::from_str(&ev.data).expect("json")).expect("ok") {
             for tc in c.choices.iter().flat_map(|ch| ch.delta.tool_calls.iter().flatten()) {
                 let f = tc.function.clone().expect("function");
-                calls.push((tc.index, tc.id.clone().expect("id"), f.name.expect("name"), f.arguments.expect("args")));
+                calls.push((
+                    tc.index,
+                    tc.id.clone().expect("id"),
+                    f.name.expect("name"),
+                    f.arguments.expect("args"),
+                ));
             }
         }
     }
@@ -139,12 +147,38 @@ mod schema_property {
     use crate::support::google::strict;
 
     const KEYS: &[&str] = &[
-        "type", "properties", "items", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions",
-        "additionalProperties", "enum", "const", "format", "required", "nullable", "description",
-        "minimum", "maxLength", "minItems", "$schema", "default", "pattern", "title", "examples",
-        "prefixItems", "patternProperties", "not", "if", "then",
+        "type",
+        "properties",
+        "items",
+        "anyOf",
+        "oneOf",
+        "allOf",
+        "$ref",
+        "$defs",
+        "definitions",
+        "additionalProperties",
+        "enum",
+        "const",
+        "format",
+        "required",
+        "nullable",
+        "description",
+        "minimum",
+        "maxLength",
+        "minItems",
+        "$schema",
+        "default",
+        "pattern",
+        "title",
+        "examples",
+        "prefixItems",
+        "patternProperties",
+        "not",
+        "if",
+        "then",
     ];
-    const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object", "null", "uuid"];
+    const TYPES: &[&str] =
+        &["string", "number", "integer", "boolean", "array", "object", "null", "uuid"];
 
     fn leaf() -> impl Strategy<Value = Value> {
         prop_oneof![

@@ -8,9 +8,11 @@ use crate::support::{Gateway, client};
 #[tokio::test]
 async fn serve_logs_to_a_file_in_the_state_folder_without_secrets() {
     let key = "sk-file-log-master-key";
-    let gw = Gateway::builder("model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/echo\n")
-        .env("LITELLM_MASTER_KEY", key)
-        .start();
+    let gw = Gateway::builder(
+        "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/echo\n",
+    )
+    .env("LITELLM_MASTER_KEY", key)
+    .start();
     let status = client()
         .post(gw.url("/v1/chat/completions"))
         .bearer_auth(key)
@@ -29,7 +31,8 @@ async fn serve_logs_to_a_file_in_the_state_folder_without_secrets() {
     assert_eq!(wrong.status(), 401);
 
     // The harness sets HOME to a temporary folder: logs go to the platform folder in it.
-    let folder = if cfg!(target_os = "macos") { "Library/Logs/ai-proxy" } else { ".local/state/ai-proxy" };
+    let folder =
+        if cfg!(target_os = "macos") { "Library/Logs/ai-proxy" } else { ".local/state/ai-proxy" };
     let log = gw.dir.path().join(folder).join("ai-proxy.log");
     let text = std::fs::read_to_string(&log).expect("log file written");
     assert!(text.contains("chat model=mock provider=mock status=200"), "the request line: {text}");

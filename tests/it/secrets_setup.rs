@@ -20,7 +20,8 @@ pub(crate) fn keyutils_service(test: &str) -> String {
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
     let service = format!("ai-proxy-test-{test}-{}-{nanos}", std::process::id());
-    let probe = ai_proxy(&["secrets", "set", "AI_PROXY_PROBE"], &service, Path::new("/"), Some("probe"));
+    let probe =
+        ai_proxy(&["secrets", "set", "AI_PROXY_PROBE"], &service, Path::new("/"), Some("probe"));
     assert!(
         probe.status.success(),
         "the Linux keyutils secret store is not usable here, so this test cannot run: {}\n\
@@ -36,7 +37,13 @@ fn ai_proxy(args: &[&str], service: &str, cwd: &Path, stdin: Option<&str>) -> Ou
     ai_proxy_env(args, service, cwd, stdin, &[])
 }
 
-pub(crate) fn ai_proxy_env(args: &[&str], service: &str, cwd: &Path, stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+pub(crate) fn ai_proxy_env(
+    args: &[&str],
+    service: &str,
+    cwd: &Path,
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
     use std::io::Write;
     let mut cmd = Command::new(bin());
     cmd.args(args)
@@ -105,7 +112,8 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     let env_path = dir.path().join(".env");
     std::fs::write(&env_path, &original).expect("write .env");
 
-    let out = ai_proxy(&["secrets", "import", "--config", "config.yaml"], &service, dir.path(), None);
+    let out =
+        ai_proxy(&["secrets", "import", "--config", "config.yaml"], &service, dir.path(), None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
@@ -127,10 +135,19 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     assert_eq!(mode(&env_path), 0o600);
     assert!(!dir.path().join(".env.bak").exists(), "no backup unless asked");
 
-    let list = ai_proxy(&["secrets", "list", "--config", "config.yaml"], &service, dir.path(), None);
+    let list =
+        ai_proxy(&["secrets", "list", "--config", "config.yaml"], &service, dir.path(), None);
     let listed = text(&list);
-    assert!(listed.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["DASHSCOPE_API_KEY", "keyutils"]), "{listed}");
-    assert!(listed.lines().any(|l| l.starts_with("VERTEX_PROJECT") && l.contains(".env (")), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["DASHSCOPE_API_KEY", "keyutils"]),
+        "{listed}"
+    );
+    assert!(
+        listed.lines().any(|l| l.starts_with("VERTEX_PROJECT") && l.contains(".env (")),
+        "{listed}"
+    );
     assert!(!listed.contains(dashscope::KEY) && !listed.contains(MASTER));
 
     // The gateway reads the rewritten .env and finds the moved values in the store.
@@ -148,11 +165,17 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
 pub(crate) async fn assert_served_from_store(gw: &Gateway, upstream: &MockUpstream, store: &str) {
     let (status, body) = chat(gw, MASTER).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
-    assert_eq!(upstream.last().header("authorization"), Some(format!("Bearer {}", dashscope::KEY).as_str()));
+    assert_eq!(
+        upstream.last().header("authorization"),
+        Some(format!("Bearer {}", dashscope::KEY).as_str())
+    );
     let log = gw.stderr();
     assert!(log.contains(&format!("master key from {store}")), "{log}");
     assert!(log.contains(&format!("DASHSCOPE_API_KEY from {store}")), "{log}");
-    assert!(!log.contains(dashscope::KEY) && !log.contains(MASTER), "a secret reached the log:\n{log}");
+    assert!(
+        !log.contains(dashscope::KEY) && !log.contains(MASTER),
+        "a secret reached the log:\n{log}"
+    );
 }
 
 #[test]
@@ -160,11 +183,20 @@ fn import_keeps_a_backup_only_when_asked() {
     let service = keyutils_service("backup");
     let dir = tempfile::tempdir().expect("tempdir");
     let env_path = dir.path().join(".env");
-    std::fs::write(&env_path, "AZURE_CLIENT_SECRET=s3cr3t-value\nAZURE_CLIENT_ID=abc\n").expect("write");
-    let out = ai_proxy(&["secrets", "import", "--env-file", ".env", "--backup"], &service, dir.path(), None);
+    std::fs::write(&env_path, "AZURE_CLIENT_SECRET=s3cr3t-value\nAZURE_CLIENT_ID=abc\n")
+        .expect("write");
+    let out = ai_proxy(
+        &["secrets", "import", "--env-file", ".env", "--backup"],
+        &service,
+        dir.path(),
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out));
     let bak = dir.path().join(".env.bak");
-    assert_eq!(std::fs::read_to_string(&bak).expect("backup"), "AZURE_CLIENT_SECRET=s3cr3t-value\nAZURE_CLIENT_ID=abc\n");
+    assert_eq!(
+        std::fs::read_to_string(&bak).expect("backup"),
+        "AZURE_CLIENT_SECRET=s3cr3t-value\nAZURE_CLIENT_ID=abc\n"
+    );
     assert_eq!(mode(&bak), 0o600);
     assert!(!std::fs::read_to_string(&env_path).expect("read").contains("s3cr3t-value"));
 }
@@ -173,20 +205,44 @@ fn import_keeps_a_backup_only_when_asked() {
 fn set_list_delete_never_show_values() {
     let service = keyutils_service("crud");
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("config.yaml"), "model_list: []\ngeneral_settings:\n  master_key: os.environ/MY_GATEWAY_KEY\n").expect("write");
-    let set = ai_proxy(&["secrets", "set", "MY_GATEWAY_KEY"], &service, dir.path(), Some("sk-value-from-stdin\n"));
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "model_list: []\ngeneral_settings:\n  master_key: os.environ/MY_GATEWAY_KEY\n",
+    )
+    .expect("write");
+    let set = ai_proxy(
+        &["secrets", "set", "MY_GATEWAY_KEY"],
+        &service,
+        dir.path(),
+        Some("sk-value-from-stdin\n"),
+    );
     assert!(set.status.success(), "{}", text(&set));
-    assert_eq!(String::from_utf8_lossy(&set.stdout), format!("stored MY_GATEWAY_KEY in the keyutils store (service {service})\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&set.stdout),
+        format!("stored MY_GATEWAY_KEY in the keyutils store (service {service})\n")
+    );
     let list = ai_proxy(&["secrets", "list"], &service, dir.path(), None);
-    assert!(text(&list).lines().next().is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["MY_GATEWAY_KEY", "keyutils"]), "{}", text(&list));
+    assert!(
+        text(&list).lines().next().is_some_and(
+            |l| l.split_whitespace().collect::<Vec<_>>() == ["MY_GATEWAY_KEY", "keyutils"]
+        ),
+        "{}",
+        text(&list)
+    );
     assert!(!text(&list).contains("sk-value-from-stdin"));
     let bad = ai_proxy(&["secrets", "set", "1BAD"], &service, dir.path(), Some("x"));
     assert!(!bad.status.success());
     assert!(text(&bad).contains("1BAD is not a valid variable name"), "{}", text(&bad));
     let del = ai_proxy(&["secrets", "delete", "MY_GATEWAY_KEY"], &service, dir.path(), None);
-    assert_eq!(String::from_utf8_lossy(&del.stdout), "deleted MY_GATEWAY_KEY from the keyutils store\n");
+    assert_eq!(
+        String::from_utf8_lossy(&del.stdout),
+        "deleted MY_GATEWAY_KEY from the keyutils store\n"
+    );
     let again = ai_proxy(&["secrets", "delete", "MY_GATEWAY_KEY"], &service, dir.path(), None);
-    assert_eq!(String::from_utf8_lossy(&again.stdout), "MY_GATEWAY_KEY was not in the keyutils store\n");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "MY_GATEWAY_KEY was not in the keyutils store\n"
+    );
 }
 
 #[tokio::test]
@@ -194,7 +250,12 @@ async fn environment_wins_over_dotenv_which_wins_over_the_store() {
     let service = keyutils_service("order");
     let upstream = MockUpstream::start(dashscope::router());
     let dir = tempfile::tempdir().expect("tempdir");
-    let set = ai_proxy(&["secrets", "set", "DASHSCOPE_API_KEY"], &service, dir.path(), Some("sk-stale-store-key"));
+    let set = ai_proxy(
+        &["secrets", "set", "DASHSCOPE_API_KEY"],
+        &service,
+        dir.path(),
+        Some("sk-stale-store-key"),
+    );
     assert!(set.status.success(), "{}", text(&set));
     let config = qwen_config(&upstream.url());
 
@@ -241,7 +302,13 @@ fn validate_and_serve_report_the_same_errors() {
     std::fs::write(dir.path().join("config.yaml"), &config).expect("write");
     std::fs::write(dir.path().join(".env"), "LITELLM_MASTER_KEY=sk-1234\n").expect("write");
 
-    let out = ai_proxy_env(&["validate", "--no-port"], "unused", dir.path(), None, &[("AI_PROXY_SECRET_STORE", "none")]);
+    let out = ai_proxy_env(
+        &["validate", "--no-port"],
+        "unused",
+        dir.path(),
+        None,
+        &[("AI_PROXY_SECRET_STORE", "none")],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     let ca_line = format!("✗ CA file {} is not PEM: no certificate in it", not_pem.display());
@@ -257,12 +324,28 @@ fn validate_and_serve_report_the_same_errors() {
         assert!(shown.contains(line), "missing {line:?} in:\n{shown}");
     }
 
-    let json_out = ai_proxy_env(&["validate", "--json", "--no-port"], "unused", dir.path(), None, &[("AI_PROXY_SECRET_STORE", "none")]);
+    let json_out = ai_proxy_env(
+        &["validate", "--json", "--no-port"],
+        "unused",
+        dir.path(),
+        None,
+        &[("AI_PROXY_SECRET_STORE", "none")],
+    );
     assert_eq!(json_out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&json_out.stdout).expect("JSON");
     assert_eq!(v["ok"], false);
-    let kinds: Vec<&str> = v["checks"].as_array().expect("checks").iter().filter(|c| c["ok"] == false).filter_map(|c| c["kind"].as_str()).collect();
-    assert_eq!(kinds, ["master_key", "placeholder", "variable", "azure_endpoint", "ca_file"], "sk-1234 in .env is reported once, as the master key");
+    let kinds: Vec<&str> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .filter_map(|c| c["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["master_key", "placeholder", "variable", "azure_endpoint", "ca_file"],
+        "sk-1234 in .env is reported once, as the master key"
+    );
 
     // serve refuses with the same lines (the fatal ones), and names validate.
     let err = Gateway::builder(&config)
@@ -271,13 +354,31 @@ fn validate_and_serve_report_the_same_errors() {
         .try_start()
         .err()
         .expect("serve refuses to start");
-    assert!(err.contains("the configuration has 2 error(s) (run `ai-proxy validate` for the full checklist)"), "{err}");
+    assert!(
+        err.contains(
+            "the configuration has 2 error(s) (run `ai-proxy validate` for the full checklist)"
+        ),
+        "{err}"
+    );
     assert!(err.contains(&ca_line), "{err}");
-    assert!(err.contains("✗ model `gpt-4`: model is a `您的…` template placeholder (您的部署名)"), "{err}");
+    assert!(
+        err.contains("✗ model `gpt-4`: model is a `您的…` template placeholder (您的部署名)"),
+        "{err}"
+    );
 
     let good = tempfile::tempdir().expect("tempdir");
-    std::fs::write(good.path().join("config.yaml"), "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/echo\n").expect("write");
-    let ok = ai_proxy_env(&["validate", "--port", "0"], "unused", good.path(), None, &[("AI_PROXY_SECRET_STORE", "none"), ("LITELLM_MASTER_KEY", MASTER)]);
+    std::fs::write(
+        good.path().join("config.yaml"),
+        "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/echo\n",
+    )
+    .expect("write");
+    let ok = ai_proxy_env(
+        &["validate", "--port", "0"],
+        "unused",
+        good.path(),
+        None,
+        &[("AI_PROXY_SECRET_STORE", "none"), ("LITELLM_MASTER_KEY", MASTER)],
+    );
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).ends_with("checks passed\n"), "{}", text(&ok));
 }
@@ -301,12 +402,17 @@ fn wizard(service: &str, home: &Path, dir: &Path, answers: &[(&str, String)]) ->
     p.set_expect_timeout(Some(Duration::from_secs(30)));
     let mut seen = String::new();
     for (prompt, keys) in answers {
-        let found = p.expect(*prompt).unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}\nso far:\n{seen}"));
+        let found = p
+            .expect(*prompt)
+            .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}\nso far:\n{seen}"));
         seen.push_str(&String::from_utf8_lossy(found.before()));
         seen.push_str(&String::from_utf8_lossy(found.as_bytes()));
         p.send(keys).expect("type");
     }
-    let rest = p.expect(expectrl::Eof).map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned()).unwrap_or_default();
+    let rest = p
+        .expect(expectrl::Eof)
+        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+        .unwrap_or_default();
     seen.push_str(&rest);
     let status = p.wait().expect("exit status");
     assert!(format!("{status:?}").ends_with(", 0)"), "setup exited with {status:?}:\n{seen}");
@@ -349,10 +455,16 @@ async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
         ],
     );
     assert!(!first.contains(dashscope::KEY), "the typed key was echoed:\n{first}");
-    let key_line = first.lines().find(|l| l.contains("shown only now")).unwrap_or_else(|| panic!("no master key line:\n{first}"));
+    let key_line = first
+        .lines()
+        .find(|l| l.contains("shown only now"))
+        .unwrap_or_else(|| panic!("no master key line:\n{first}"));
     let master = key_line.rsplit(' ').next().expect("key").trim().to_owned();
     assert!(master.starts_with("sk-") && master.len() == 67, "{master:?}");
-    assert!(first.contains("all ") || first.contains("✓ master key set (from keyutils)"), "{first}");
+    assert!(
+        first.contains("all ") || first.contains("✓ master key set (from keyutils)"),
+        "{first}"
+    );
 
     let config_path = dir.join("config.yaml");
     let env_path = dir.join(".env");
@@ -360,21 +472,37 @@ async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
     let dotenv = std::fs::read_to_string(&env_path).expect(".env written");
     assert_eq!((mode(&dir), mode(&config_path), mode(&env_path)), (0o700, 0o600, 0o600));
     for secret in [dashscope::KEY, master.as_str()] {
-        assert!(!config.contains(secret) && !dotenv.contains(secret), "a secret was written to a file");
+        assert!(
+            !config.contains(secret) && !dotenv.contains(secret),
+            "a secret was written to a file"
+        );
     }
-    assert!(config.contains("api_key: os.environ/DASHSCOPE_API_KEY") && config.contains(&format!("api_base: {endpoint}")), "{config}");
+    assert!(
+        config.contains("api_key: os.environ/DASHSCOPE_API_KEY")
+            && config.contains(&format!("api_base: {endpoint}")),
+        "{config}"
+    );
     assert!(dotenv.contains(&format!("LITELLM_PORT={port}\n")), "{dotenv}");
 
     // validate agrees.
-    let v = ai_proxy(&["validate", "--no-port", "--config", config_path.to_str().expect("utf8")], &service, home.path(), None);
+    let v = ai_proxy(
+        &["validate", "--no-port", "--config", config_path.to_str().expect("utf8")],
+        &service,
+        home.path(),
+        None,
+    );
     assert!(v.status.success(), "{}", text(&v));
 
     // The gateway runs on what the wizard wrote and authenticates both ways.
-    let gw = Gateway::builder(&config).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
+    let gw =
+        Gateway::builder(&config).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
     let (status, body) = chat(&gw, &master).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
     assert!(body.contains("Qwen says: 你好"), "{body}");
-    assert_eq!(upstream.last().header("authorization"), Some(format!("Bearer {}", dashscope::KEY).as_str()));
+    assert_eq!(
+        upstream.last().header("authorization"),
+        Some(format!("Bearer {}", dashscope::KEY).as_str())
+    );
     assert_eq!(chat(&gw, "sk-1234").await.0, 401);
     drop(gw);
 
@@ -420,13 +548,26 @@ async fn setup_from_an_answers_file_for_scripts() {
     )
     .expect("write answers");
     let out = ai_proxy(
-        &["setup", "--no-validate", "--answers", answers.to_str().expect("utf8"), "--dir", dir.to_str().expect("utf8")],
+        &[
+            "setup",
+            "--no-validate",
+            "--answers",
+            answers.to_str().expect("utf8"),
+            "--dir",
+            dir.to_str().expect("utf8"),
+        ],
         &service,
         home.path(),
         None,
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("stored in the keyutils store: DASHSCOPE_API_KEY, QWEN_PROXY, LITELLM_MASTER_KEY"), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "stored in the keyutils store: DASHSCOPE_API_KEY, QWEN_PROXY, LITELLM_MASTER_KEY"
+        ),
+        "{}",
+        text(&out)
+    );
     assert!(!text(&out).contains("shown only now"), "a given key is not shown");
     let config = std::fs::read_to_string(dir.join("config.yaml")).expect("config");
     let dotenv = std::fs::read_to_string(dir.join(".env")).expect(".env");
@@ -438,16 +579,43 @@ async fn setup_from_an_answers_file_for_scripts() {
     // The proxy (password in the store) does not exist here: serve a copy without its line,
     // so the gateway reaches the mock directly with the stored key and master key.
     let direct = config.replace("      https_proxy: os.environ/QWEN_PROXY\n", "");
-    let gw = Gateway::builder(&direct).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
+    let gw =
+        Gateway::builder(&direct).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
     let (status, body) = chat(&gw, MASTER).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
 
     // Answers are checked like the prompts check them; sk-1234 is refused.
     std::fs::write(&answers, "ca_file: /nonexistent/ca.pem\n").expect("write");
-    let bad = ai_proxy(&["setup", "--answers", answers.to_str().expect("utf8"), "--dir", dir.to_str().expect("utf8")], &service, home.path(), None);
+    let bad = ai_proxy(
+        &[
+            "setup",
+            "--answers",
+            answers.to_str().expect("utf8"),
+            "--dir",
+            dir.to_str().expect("utf8"),
+        ],
+        &service,
+        home.path(),
+        None,
+    );
     assert!(!bad.status.success());
     assert!(text(&bad).contains("✗ CA file /nonexistent/ca.pem cannot be read"), "{}", text(&bad));
     std::fs::write(&answers, "master_key: sk-1234\n").expect("write");
-    let bad = ai_proxy(&["setup", "--answers", answers.to_str().expect("utf8"), "--dir", dir.to_str().expect("utf8")], &service, home.path(), None);
-    assert!(text(&bad).contains("the master key sk-1234 is the published template key"), "{}", text(&bad));
+    let bad = ai_proxy(
+        &[
+            "setup",
+            "--answers",
+            answers.to_str().expect("utf8"),
+            "--dir",
+            dir.to_str().expect("utf8"),
+        ],
+        &service,
+        home.path(),
+        None,
+    );
+    assert!(
+        text(&bad).contains("the master key sk-1234 is the published template key"),
+        "{}",
+        text(&bad)
+    );
 }

@@ -46,14 +46,19 @@ fn install_status_uninstall_with_a_temporary_home() {
     }
     let calls = || std::fs::read_to_string(home.join("bin/calls.log")).unwrap_or_default();
 
-    let out = ai_proxy(home, &["service", "install", "--mode", "serve", "--label", "test.ai-proxy"]);
+    let out =
+        ai_proxy(home, &["service", "install", "--mode", "serve", "--label", "test.ai-proxy"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let unit = home.join(".config/systemd/user/test.ai-proxy.service");
     let text = std::fs::read_to_string(&unit).expect("unit written");
     let config = home.join("project/config.yaml");
     assert!(
-        text.contains(&format!("ExecStart={} serve --config {}", bin().display(), config.display())),
+        text.contains(&format!(
+            "ExecStart={} serve --config {}",
+            bin().display(),
+            config.display()
+        )),
         "the job runs this binary with the config found in the current directory:\n{text}"
     );
     assert!(text.contains("Restart=on-failure"), "{text}");
@@ -71,13 +76,20 @@ fn install_status_uninstall_with_a_temporary_home() {
     assert_eq!(out.status.code(), Some(3), "not running → exit 3: {stdout}");
     assert_eq!(
         stdout.trim(),
-        format!("test.ai-proxy: installed at {}; starts at login; loaded, not running", unit.display())
+        format!(
+            "test.ai-proxy: installed at {}; starts at login; loaded, not running",
+            unit.display()
+        )
     );
 
     let out = ai_proxy(home, &["service", "uninstall", "--label", "test.ai-proxy"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!unit.exists());
-    assert!(calls().ends_with("--user disable --now test.ai-proxy.service\n--user daemon-reload\n"), "{}", calls());
+    assert!(
+        calls().ends_with("--user disable --now test.ai-proxy.service\n--user daemon-reload\n"),
+        "{}",
+        calls()
+    );
 }
 
 #[test]
@@ -122,7 +134,8 @@ fn the_launchd_scripts_are_thin_wrappers() {
     };
     let out = run("install.sh");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let unit = std::fs::read_to_string(home.join(".config/systemd/user/seed.label.service")).expect("unit");
+    let unit = std::fs::read_to_string(home.join(".config/systemd/user/seed.label.service"))
+        .expect("unit");
     assert!(
         unit.contains(&format!("serve --config {}", home.join("project/config.yaml").display())),
         "PROJECT_DIR selects the config, MODE the subcommand:\n{unit}"

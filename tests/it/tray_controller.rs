@@ -23,7 +23,11 @@ impl LoginItem for NoLogin {
     }
 }
 
-async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Snapshot>, what: &str, pred: impl Fn(&Snapshot) -> bool) -> Snapshot {
+async fn next(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Snapshot>,
+    what: &str,
+    pred: impl Fn(&Snapshot) -> bool,
+) -> Snapshot {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -44,8 +48,15 @@ async fn stop_during_a_stream_lets_it_finish() {
         dashscope::KEY
     );
     let loader = Arc::new(move || {
-        let config = config::load(&yaml, Source::Embedded, Env::default()).map_err(|e| e.to_string())?;
-        Ok(Loaded { egress: ai_proxy::egress::Egress::new(&config.env), config, host: "127.0.0.1".into(), port: 0, config_dir: None })
+        let config =
+            config::load(&yaml, Source::Embedded, Env::default()).map_err(|e| e.to_string())?;
+        Ok(Loaded {
+            egress: ai_proxy::egress::Egress::new(&config.env),
+            config,
+            host: "127.0.0.1".into(),
+            port: 0,
+            config_dir: None,
+        })
     });
     let (tx, cmd_rx) = unbounded_channel();
     let (snap_tx, mut rx) = unbounded_channel();

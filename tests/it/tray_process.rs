@@ -34,7 +34,6 @@ mod xvfb {
 
     use std::process::Command;
 
-
     use crate::support::{MockUpstream, bin, client, dashscope};
 
     /// Kills what is left if an assertion fails half-way.
@@ -62,7 +61,9 @@ mod xvfb {
     impl Drop for Running {
         fn drop(&mut self) {
             if self.child.try_wait().ok().flatten().is_none() {
-                if let Ok(pid) = std::fs::read_to_string(self.home.join(".local/state/ai-proxy/tray.lock")) {
+                if let Ok(pid) =
+                    std::fs::read_to_string(self.home.join(".local/state/ai-proxy/tray.lock"))
+                {
                     let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
                 }
                 let _ = self.child.kill();
@@ -78,7 +79,10 @@ mod xvfb {
             .stderr(Stdio::null())
             .status()
             .is_ok();
-        assert!(found, "xvfb-run is missing: install the xvfb and xauth packages (scripts/test-deps does)");
+        assert!(
+            found,
+            "xvfb-run is missing: install the xvfb and xauth packages (scripts/test-deps does)"
+        );
     }
 
     fn start(home: &Path, config: &Path) -> (Running, String) {
@@ -151,7 +155,8 @@ mod xvfb {
             .and_then(|r| r.split_whitespace().next())
             .expect("URL")
             .to_owned();
-        let ready = client().get(format!("{base}/health/readiness")).send().await.expect("readiness");
+        let ready =
+            client().get(format!("{base}/health/readiness")).send().await.expect("readiness");
         assert_eq!(ready.status(), 200);
         let body: serde_json::Value = ready.json().await.expect("json");
         assert_eq!(body["status"], "healthy");
@@ -171,7 +176,9 @@ mod xvfb {
         assert!(second.status.success());
         assert_eq!(
             String::from_utf8_lossy(&second.stdout).trim(),
-            format!("ai-proxy tray is already running (pid {pid}): use its menu-bar icon. This second copy exits.")
+            format!(
+                "ai-proxy tray is already running (pid {pid}): use its menu-bar icon. This second copy exits."
+            )
         );
 
         // SIGHUP is the menu's Reload: a model added to the file appears on the same address.
@@ -212,7 +219,9 @@ mod xvfb {
         assert!(tray.stderr().contains("reloaded the config on"), "{}", tray.stderr());
 
         // SIGTERM while a request is in flight: it completes, then the app exits cleanly.
-        let inflight = crate::support::slow_request_in_flight(format!("{base}/v1/chat/completions"), &up).await;
+        let inflight =
+            crate::support::slow_request_in_flight(format!("{base}/v1/chat/completions"), &up)
+                .await;
         let sent = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
         assert!(sent.success());
         assert_eq!(inflight.await.expect("join").as_u16(), 200, "the in-flight request finished");
@@ -236,6 +245,9 @@ mod xvfb {
         let logged = std::fs::read_to_string(&log).expect("log file");
         assert!(logged.contains("menu-bar app exited"), "the same lines reach the log file");
         assert!(!logged.contains(dashscope::KEY), "the upstream key is never logged");
-        assert!(client().get(format!("{base}/health/readiness")).send().await.is_err(), "the port is closed");
+        assert!(
+            client().get(format!("{base}/health/readiness")).send().await.is_err(),
+            "the port is closed"
+        );
     }
 }

@@ -21,11 +21,7 @@ struct Setup {
 fn setup() -> Setup {
     let state = Arc::new(MockState::default());
     let up = MockUpstream::start(google::router_with(state.clone()));
-    Setup {
-        up,
-        state,
-        creds: tempfile::tempdir().expect("tmp"),
-    }
+    Setup { up, state, creds: tempfile::tempdir().expect("tmp") }
 }
 
 impl Setup {
@@ -36,8 +32,11 @@ impl Setup {
     /// A service-account key file registered with the mock.
     fn sa_file(&self) -> String {
         let path = self.creds.path().join("sa.json");
-        std::fs::write(&path, self.state.service_account(&self.token_uri(), "gateway@proj.iam.gserviceaccount.com"))
-            .expect("write key");
+        std::fs::write(
+            &path,
+            self.state.service_account(&self.token_uri(), "gateway@proj.iam.gserviceaccount.com"),
+        )
+        .expect("write key");
         path.to_string_lossy().into_owned()
     }
 
@@ -45,8 +44,11 @@ impl Setup {
     fn adc_dir(&self, refresh_token: &str) -> String {
         let dir = self.creds.path().join("gcloud");
         std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("application_default_credentials.json"), google::authorized_user(&self.token_uri(), refresh_token))
-            .expect("write adc");
+        std::fs::write(
+            dir.join("application_default_credentials.json"),
+            google::authorized_user(&self.token_uri(), refresh_token),
+        )
+        .expect("write adc");
         dir.to_string_lossy().into_owned()
     }
 
@@ -143,7 +145,8 @@ async fn concurrent_first_requests_share_one_token_fetch() {
         .env("LITELLM_MASTER_KEY", KEY)
         .env("GOOGLE_APPLICATION_CREDENTIALS", &s.sa_file())
         .start();
-    let calls = (0..8).map(|i| post(&gw, "/v1/chat/completions", chat("gemini-flash", &format!("n{i}"))));
+    let calls =
+        (0..8).map(|i| post(&gw, "/v1/chat/completions", chat("gemini-flash", &format!("n{i}"))));
     for (status, body) in futures_util::future::join_all(calls).await {
         assert_eq!(status, 200, "{body}");
     }
@@ -165,7 +168,8 @@ async fn gcloud_adc_user_refreshes_with_quota_project_and_retries_a_401_once() {
 
     // Google revokes the token: the gateway refreshes once and the call still succeeds.
     s.state.revoke_all();
-    let (status, body) = post(&gw, "/v1/chat/completions", chat("gemini-flash", "after revoke")).await;
+    let (status, body) =
+        post(&gw, "/v1/chat/completions", chat("gemini-flash", "after revoke")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(s.state.token_requests(), 2);
     let seen = s.state.seen_tokens.lock().expect("lock").clone();
@@ -180,7 +184,8 @@ async fn tokens_near_expiry_are_refreshed_before_use() {
         .env("CLOUDSDK_CONFIG", &s.adc_dir(google::SHORT_REFRESH_TOKEN))
         .start();
     for i in 0..2 {
-        let (status, body) = post(&gw, "/v1/chat/completions", chat("gemini-flash", &format!("q{i}"))).await;
+        let (status, body) =
+            post(&gw, "/v1/chat/completions", chat("gemini-flash", &format!("q{i}"))).await;
         assert_eq!(status, 200, "{body}");
     }
     // 60 s tokens are inside the 5 min refresh margin: each call gets a fresh one.
@@ -219,7 +224,14 @@ async fn missing_credentials_make_the_model_unavailable_with_the_fix() {
     let msg = json_of(&body)["error"]["message"].as_str().expect("message").to_owned();
     assert!(msg.contains("gcloud auth application-default login"), "{msg}");
     assert!(msg.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{msg}");
-    let ready: Value = client().get(gw.url("/health/readiness")).send().await.expect("r").json().await.expect("json");
+    let ready: Value = client()
+        .get(gw.url("/health/readiness"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
     assert!(ready.to_string().contains("gcloud auth application-default login"), "{ready}");
 }
 
@@ -234,13 +246,21 @@ async fn vertex_credentials_inline_and_unsupported_types() {
         )
     };
     let gw = Gateway::builder(&format!("model_list:\n{}", model("g", &inline))).start();
-    let r = client().post(gw.url("/v1/chat/completions")).json(&chat("g", "inline")).send().await.expect("r");
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat("g", "inline"))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(r.status(), 200);
     assert_eq!(s.up.last().header("x-goog-user-project"), Some("quota-project"));
 
     // Workload identity federation / impersonation files are refused, naming the type.
     let ext = model("ext", r#"{"type": "external_account", "audience": "x"}"#);
-    let err = Gateway::builder(&format!("model_list:\n{ext}")).try_start().err().expect("refused at start");
+    let err = Gateway::builder(&format!("model_list:\n{ext}"))
+        .try_start()
+        .err()
+        .expect("refused at start");
     assert!(err.contains("external_account"), "{err}");
 }
 
@@ -259,16 +279,22 @@ async fn stream_relays_text_and_usage() {
     assert_eq!(status, 200, "{body}");
     assert!(s.up.last().uri.ends_with(":streamGenerateContent?alt=sse"));
     let sent = s.up.last().json();
-    assert_eq!(sent["generationConfig"]["thinkingConfig"], json!({"includeThoughts": true, "thinkingBudget": 1024}));
+    assert_eq!(
+        sent["generationConfig"]["thinkingConfig"],
+        json!({"includeThoughts": true, "thinkingBudget": 1024})
+    );
     let cs = chunks(&body);
     assert_eq!(cs[0]["choices"][0]["delta"]["role"], "assistant");
-    let text: String = cs.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let text: String =
+        cs.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "Gemini says: stream this please");
-    let reasoning: String = cs.iter().filter_map(|c| c["choices"][0]["delta"]["reasoning_content"].as_str()).collect();
+    let reasoning: String =
+        cs.iter().filter_map(|c| c["choices"][0]["delta"]["reasoning_content"].as_str()).collect();
     assert_eq!(reasoning, "**Planning** I should answer briefly.");
     let ids: std::collections::HashSet<&str> = cs.iter().filter_map(|c| c["id"].as_str()).collect();
     assert_eq!(ids.len(), 1, "one id for the whole stream");
-    let finish: Vec<&Value> = cs.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
+    let finish: Vec<&Value> =
+        cs.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
     assert_eq!(finish, vec![&json!("stop")]);
     let last = cs.last().expect("usage chunk");
     assert_eq!(last["choices"], json!([]));
@@ -283,7 +309,8 @@ async fn tool_calls_and_thought_signatures_survive_two_turns() {
         .env("GOOGLE_APPLICATION_CREDENTIALS", &s.sa_file())
         .start();
     for stream in [false, true] {
-        let mut messages = vec![json!({"role": "user", "content": "What is the weather in Tokyo and Paris?"})];
+        let mut messages =
+            vec![json!({"role": "user", "content": "What is the weather in Tokyo and Paris?"})];
         let mut req = json!({"model": "gemini-3-pro", "messages": messages, "tools": weather_tool(), "stream": stream});
         let (status, body) = post(&gw, "/v1/chat/completions", req.clone()).await;
         assert_eq!(status, 200, "{body}");
@@ -309,11 +336,16 @@ async fn tool_calls_and_thought_signatures_survive_two_turns() {
             (calls, finish)
         } else {
             let v = json_of(&body);
-            (v["choices"][0]["message"]["tool_calls"].as_array().expect("tool_calls").clone(), v["choices"][0]["finish_reason"].clone())
+            (
+                v["choices"][0]["message"]["tool_calls"].as_array().expect("tool_calls").clone(),
+                v["choices"][0]["finish_reason"].clone(),
+            )
         };
         assert_eq!(finish, "tool_calls", "stream={stream}");
         assert_eq!(calls.len(), 2, "parallel calls, stream={stream}");
-        let args: Value = serde_json::from_str(calls[1]["function"]["arguments"].as_str().expect("args")).expect("json args");
+        let args: Value =
+            serde_json::from_str(calls[1]["function"]["arguments"].as_str().expect("args"))
+                .expect("json args");
         assert_eq!(args, json!({"city": "Paris", "unit": "celsius"}));
 
         // Turn two: the client sends the calls back with results.
@@ -327,12 +359,25 @@ async fn tool_calls_and_thought_signatures_survive_two_turns() {
         let sent = s.up.last().json();
         let model_turn = &sent["contents"][1];
         assert_eq!(model_turn["role"], "model");
-        assert_eq!(model_turn["parts"][0]["thoughtSignature"], google::signature_for("get_weather"), "the real signature came back");
+        assert_eq!(
+            model_turn["parts"][0]["thoughtSignature"],
+            google::signature_for("get_weather"),
+            "the real signature came back"
+        );
         let results = &sent["contents"][2]["parts"];
-        assert_eq!(results[0]["functionResponse"], json!({"name": "get_weather", "response": {"temp": 18}}));
-        assert_eq!(results[1]["functionResponse"], json!({"name": "get_weather", "response": {"output": "sunny"}}));
+        assert_eq!(
+            results[0]["functionResponse"],
+            json!({"name": "get_weather", "response": {"temp": 18}})
+        );
+        assert_eq!(
+            results[1]["functionResponse"],
+            json!({"name": "get_weather", "response": {"output": "sunny"}})
+        );
         let text = if stream {
-            chunks(&body).iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned)).collect::<String>()
+            chunks(&body)
+                .iter()
+                .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+                .collect::<String>()
         } else {
             json_of(&body)["choices"][0]["message"]["content"].as_str().expect("text").to_owned()
         };
@@ -352,19 +397,29 @@ async fn images_json_mode_and_schemas_reach_gemini_in_its_format() {
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]});
     let (status, body) = post(&gw, "/v1/chat/completions", req).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(json_of(&body)["choices"][0]["message"]["content"], "Gemini says: what is this [1 image(s) seen]");
-    assert_eq!(s.up.last().json()["contents"][0]["parts"][1], json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}));
+    assert_eq!(
+        json_of(&body)["choices"][0]["message"]["content"],
+        "Gemini says: what is this [1 image(s) seen]"
+    );
+    assert_eq!(
+        s.up.last().json()["contents"][0]["parts"][1],
+        json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}})
+    );
 
     let req = json!({"model": "gemini-flash", "messages": [{"role": "user", "content": "json please"}],
                      "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema":
                         {"type": "object", "additionalProperties": false, "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}}}});
     let (status, body) = post(&gw, "/v1/chat/completions", req).await;
     assert_eq!(status, 200, "{body}");
-    let content = json_of(&body)["choices"][0]["message"]["content"].as_str().expect("text").to_owned();
+    let content =
+        json_of(&body)["choices"][0]["message"]["content"].as_str().expect("text").to_owned();
     assert_eq!(json_of(&content)["answer"], 42);
     let sent = s.up.last().json();
     assert_eq!(sent["generationConfig"]["responseMimeType"], "application/json");
-    assert_eq!(sent["generationConfig"]["responseSchema"]["properties"]["answer"]["type"], "INTEGER");
+    assert_eq!(
+        sent["generationConfig"]["responseSchema"]["properties"]["answer"]["type"],
+        "INTEGER"
+    );
 }
 
 #[tokio::test]
@@ -379,7 +434,10 @@ async fn errors_map_with_hints() {
     let e = &json_of(&body)["error"];
     assert_eq!(e["type"], "PERMISSION_DENIED");
     let msg = e["message"].as_str().expect("m");
-    assert!(msg.starts_with("Permission 'aiplatform.endpoints.predict' denied"), "Google's message first: {msg}");
+    assert!(
+        msg.starts_with("Permission 'aiplatform.endpoints.predict' denied"),
+        "Google's message first: {msg}"
+    );
     assert!(msg.contains("Vertex AI API is enabled for project `test-project`"), "{msg}");
 
     let (status, body) = post(&gw, "/v1/chat/completions", chat("gemini-404", "hi")).await;
@@ -412,7 +470,12 @@ async fn embeddings_via_predict_with_dimensions() {
         .env("LITELLM_MASTER_KEY", KEY)
         .env("GOOGLE_APPLICATION_CREDENTIALS", &s.sa_file())
         .start();
-    let (status, body) = post(&gw, "/v1/embeddings", json!({"model": "text-embedding-005", "input": ["one two", "three"], "dimensions": 4})).await;
+    let (status, body) = post(
+        &gw,
+        "/v1/embeddings",
+        json!({"model": "text-embedding-005", "input": ["one two", "three"], "dimensions": 4}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let v = json_of(&body);
     assert_eq!(v["model"], "text-embedding-005");
@@ -433,7 +496,11 @@ async fn embeddings_via_predict_with_dimensions() {
     assert_eq!(v["data"][1]["index"], 1);
     let b64 = v["data"][0]["embedding"].as_str().expect("base64 string");
     use base64::Engine;
-    assert_eq!(base64::engine::general_purpose::STANDARD.decode(b64).expect("b64").len(), 12, "3 f32s");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.decode(b64).expect("b64").len(),
+        12,
+        "3 f32s"
+    );
 }
 
 #[tokio::test]
@@ -455,7 +522,8 @@ async fn an_error_event_mid_stream_ends_the_stream_with_an_error() {
     assert_eq!(last["error"]["code"], "503");
 
     // MAX_TOKENS maps to `length`.
-    let (status, body) = post(&gw, "/v1/chat/completions", chat("gemini-flash", "a long story")).await;
+    let (status, body) =
+        post(&gw, "/v1/chat/completions", chat("gemini-flash", "a long story")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_of(&body)["choices"][0]["finish_reason"], "length");
 }
@@ -468,7 +536,8 @@ async fn token_and_model_requests_go_through_the_deployments_proxy() {
     let direct = setup();
     let proxy_state = Arc::new(MockState::default());
     let proxy = MockUpstream::start(google::router_with(proxy_state.clone()));
-    let key = proxy_state.service_account(&direct.token_uri(), "proxied@proj.iam.gserviceaccount.com");
+    let key =
+        proxy_state.service_account(&direct.token_uri(), "proxied@proj.iam.gserviceaccount.com");
     let key_path = direct.creds.path().join("proxied.json");
     std::fs::write(&key_path, key).expect("write key");
     let cfg = format!(
@@ -478,7 +547,12 @@ async fn token_and_model_requests_go_through_the_deployments_proxy() {
         proxy.url()
     );
     let gw = Gateway::builder(&cfg).start();
-    let r = client().post(gw.url("/v1/chat/completions")).json(&chat("g", "via proxy")).send().await.expect("r");
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat("g", "via proxy"))
+        .send()
+        .await
+        .expect("r");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     assert!(direct.up.requests().is_empty(), "nothing bypassed the proxy");
     let uris: Vec<String> = proxy.requests().iter().map(|r| r.uri.clone()).collect();

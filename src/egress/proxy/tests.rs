@@ -21,7 +21,14 @@ fn url(s: &str) -> Url {
 fn resolution_order() {
     let p = "      ";
     let cases: Vec<(&str, &str, String, Vec<(&str, &str)>, &str, &str)> = vec![
-        ("nothing set", "azure/gpt", String::new(), vec![], "https://r.openai.azure.com/", "direct (no proxy configured)"),
+        (
+            "nothing set",
+            "azure/gpt",
+            String::new(),
+            vec![],
+            "https://r.openai.azure.com/",
+            "direct (no proxy configured)",
+        ),
         (
             "param beats provider var",
             "azure/gpt",
@@ -242,10 +249,7 @@ fn system_settings_come_last() {
     );
 
     // A SOCKS-only system setting covers both schemes.
-    let socks = SystemProxy {
-        socks: Some("127.0.0.1:1080".into()),
-        ..SystemProxy::default()
-    };
+    let socks = SystemProxy { socks: Some("127.0.0.1:1080".into()), ..SystemProxy::default() };
     let plan = resolve(&d, &Env::default(), Some(&socks)).expect("plan");
     assert_eq!(
         plan.decide(&url("https://r.openai.azure.com/")).describe(),
@@ -255,7 +259,8 @@ fn system_settings_come_last() {
 
 #[test]
 fn proxy_password_from_a_variable_or_the_store() {
-    let env = Env::from_vars([("AZURE_PROXY", "http://bob@a:1"), ("AZURE_PROXY_PASSWORD", "p@ss word")]);
+    let env =
+        Env::from_vars([("AZURE_PROXY", "http://bob@a:1"), ("AZURE_PROXY_PASSWORD", "p@ss word")]);
     let d = dep("azure/gpt", "", &env);
     let plan = resolve(&d, &env, None).expect("plan");
     let chosen = plan.https.expect("proxy");

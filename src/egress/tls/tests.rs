@@ -8,7 +8,9 @@ pub(crate) struct TestPki {
 }
 
 pub(crate) fn pki(host: &str) -> TestPki {
-    use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair};
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    };
     let ca_key = KeyPair::generate().expect("key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -22,16 +24,16 @@ pub(crate) fn pki(host: &str) -> TestPki {
     let mut leaf = CertificateParams::new(vec![host.to_owned()]).expect("params");
     leaf.distinguished_name.push(DnType::CommonName, host);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("leaf");
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        leaf_der: leaf_cert.der().clone(),
-    }
+    TestPki { ca_pem: ca_cert.pem(), leaf_der: leaf_cert.der().clone() }
 }
 
 #[test]
 fn issuer_and_subject_are_read_from_der() {
     let p = pki("api.example.test");
-    assert_eq!(issuer_of(&p.leaf_der).as_deref(), Some("CN=Example Corp Inspection CA, O=Example Corp"));
+    assert_eq!(
+        issuer_of(&p.leaf_der).as_deref(),
+        Some("CN=Example Corp Inspection CA, O=Example Corp")
+    );
     assert_eq!(subject_of(&p.leaf_der).as_deref(), Some("CN=api.example.test"));
     assert_eq!(issuer_of(b"\x30\x03\x02\x01"), None, "truncated input is not a panic");
 }
@@ -41,12 +43,22 @@ fn ca_file_problems_name_the_file_and_the_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("missing.pem");
     let e = load_source(&CaSource::CertFile(missing.clone())).expect_err("missing").to_string();
-    assert!(e.contains(&missing.display().to_string()) && e.contains("file not found") && e.contains("SSL_CERT_FILE"), "{e}");
+    assert!(
+        e.contains(&missing.display().to_string())
+            && e.contains("file not found")
+            && e.contains("SSL_CERT_FILE"),
+        "{e}"
+    );
 
     let der = dir.path().join("ca.cer");
     std::fs::write(&der, [0x30u8, 0x82, 0x01, 0x00]).expect("write");
     let e = load_source(&CaSource::SslVerify(der.clone())).expect_err("not pem").to_string();
-    assert!(e.contains("ca.cer") && e.contains("is not a PEM certificate file") && e.contains("ssl_verify"), "{e}");
+    assert!(
+        e.contains("ca.cer")
+            && e.contains("is not a PEM certificate file")
+            && e.contains("ssl_verify"),
+        "{e}"
+    );
 
     let empty_dir = dir.path().join("empty");
     std::fs::create_dir(&empty_dir).expect("mkdir");
@@ -59,16 +71,26 @@ fn ca_file_problems_name_the_file_and_the_problem() {
     assert_eq!(load_source(&CaSource::CertDir(dir.path().to_owned())).expect("dir loads").len(), 1);
 }
 
-#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android")))]
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
 #[test]
 fn extra_cas_are_added_on_top_of_the_system_roots() {
-    let (path, system) = system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+    let (path, system) =
+        system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
     assert!(system.len() > 50, "{} holds only {} roots", path.display(), system.len());
     let with_system_only = root_store(system.clone(), Vec::new()).expect("store");
     let p = pki("h");
     let extra = parse_pem(p.ca_pem.as_bytes()).expect("pem");
     let merged = root_store(system, extra).expect("store");
-    assert_eq!(merged.len(), with_system_only.len() + 1, "the corporate CA is added, no public root is dropped");
+    assert_eq!(
+        merged.len(),
+        with_system_only.len() + 1,
+        "the corporate CA is added, no public root is dropped"
+    );
 }
 
 #[test]

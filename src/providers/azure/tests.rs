@@ -35,13 +35,17 @@ fn classic_urls_from_any_base_form() {
 
 #[test]
 fn v1_urls_carry_no_dated_version() {
-    let e = endpoints("https://res.openai.azure.com/openai/v1/", "gpt-5", "2024-10-21").expect("urls");
+    let e =
+        endpoints("https://res.openai.azure.com/openai/v1/", "gpt-5", "2024-10-21").expect("urls");
     assert_eq!(e.chat, "https://res.openai.azure.com/openai/v1/chat/completions");
     assert_eq!(e.embeddings, "https://res.openai.azure.com/openai/v1/embeddings");
     let e = endpoints("https://res.openai.azure.com", "gpt-5", "v1").expect("urls");
     assert_eq!(e.chat, "https://res.openai.azure.com/openai/v1/chat/completions");
     let e = endpoints("https://res.openai.azure.com", "gpt-5", "preview").expect("urls");
-    assert_eq!(e.chat, "https://res.openai.azure.com/openai/v1/chat/completions?api-version=preview");
+    assert_eq!(
+        e.chat,
+        "https://res.openai.azure.com/openai/v1/chat/completions?api-version=preview"
+    );
     assert!(endpoints("res.openai.azure.com", "d", "v1").is_err());
 }
 
@@ -79,7 +83,9 @@ fn kind(c: &Result<Credential, String>) -> String {
         Ok(Credential::ServicePrincipal { cred, .. }) => {
             format!("sp:{}|{}|{}|{}", cred.authority, cred.tenant, cred.client_id, cred.scope)
         }
-        Ok(Credential::Cli { cli, .. }) => format!("cli:{}|{:?}", cli.program.display(), cli.tenant),
+        Ok(Credential::Cli { cli, .. }) => {
+            format!("cli:{}|{:?}", cli.program.display(), cli.tenant)
+        }
         Err(e) => format!("err:{e}"),
     }
 }
@@ -91,8 +97,18 @@ const SP_ENV: [(&str, &str); 3] =
 fn credentials_are_chosen_in_order() {
     let no_az = |_: &Path| false;
     let env_all = Env::from_vars(SP_ENV.iter().copied().chain([("AZURE_API_KEY", "env-key")]));
-    assert_eq!(kind(&choose_credential(&dep(json!({"azure_ad_token": "tok"}), Some("k")), &env_all, no_az)), "key:k");
-    assert_eq!(kind(&choose_credential(&dep(json!({"azure_ad_token": "tok"}), None), &env_all, no_az)), "static:tok");
+    assert_eq!(
+        kind(&choose_credential(
+            &dep(json!({"azure_ad_token": "tok"}), Some("k")),
+            &env_all,
+            no_az
+        )),
+        "key:k"
+    );
+    assert_eq!(
+        kind(&choose_credential(&dep(json!({"azure_ad_token": "tok"}), None), &env_all, no_az)),
+        "static:tok"
+    );
     assert_eq!(
         kind(&choose_credential(&dep(json!({}), None), &env_all, no_az)),
         "sp:https://login.microsoftonline.com|t-env|c-env|https://cognitiveservices.azure.com/.default",
@@ -109,10 +125,15 @@ fn credentials_are_chosen_in_order() {
     assert_eq!(kind(&choose_credential(&dep(json!({}), None), &key_only, no_az)), "key:env-key");
     let tenant_only = Env::from_vars([("AZURE_TENANT_ID", "t-env"), ("PATH", "/tools")]);
     assert_eq!(
-        kind(&choose_credential(&dep(json!({}), None), &tenant_only, |p: &Path| p == Path::new("/tools/az"))),
+        kind(&choose_credential(&dep(json!({}), None), &tenant_only, |p: &Path| p
+            == Path::new("/tools/az"))),
         "cli:/tools/az|Some(\"t-env\")"
     );
-    let none = kind(&choose_credential(&dep(json!({}), None), &Env::from_vars::<[(&str, &str); 0], _, _>([]), no_az));
+    let none = kind(&choose_credential(
+        &dep(json!({}), None),
+        &Env::from_vars::<[(&str, &str); 0], _, _>([]),
+        no_az,
+    ));
     assert!(none.starts_with("err:model `gpt-5`: no Azure credential"), "{none}");
     assert!(none.contains("az login"), "{none}");
 }
@@ -121,11 +142,18 @@ fn credentials_are_chosen_in_order() {
 fn incomplete_or_unsafe_service_principals_are_refused() {
     let env = Env::from_vars([("AZURE_CLIENT_SECRET", "s")]);
     let e = kind(&choose_credential(&dep(json!({}), None), &env, |_: &Path| false));
-    assert!(e.contains("tenant_id / AZURE_TENANT_ID and client_id / AZURE_CLIENT_ID is not"), "{e}");
-    let env = Env::from_vars(SP_ENV.iter().copied().chain([("AZURE_AUTHORITY_HOST", "http://login.example.com")]));
+    assert!(
+        e.contains("tenant_id / AZURE_TENANT_ID and client_id / AZURE_CLIENT_ID is not"),
+        "{e}"
+    );
+    let env = Env::from_vars(
+        SP_ENV.iter().copied().chain([("AZURE_AUTHORITY_HOST", "http://login.example.com")]),
+    );
     let e = kind(&choose_credential(&dep(json!({}), None), &env, |_: &Path| false));
     assert!(e.contains("must use https"), "{e}");
-    let env = Env::from_vars(SP_ENV.iter().copied().chain([("AZURE_AUTHORITY_HOST", "http://127.0.0.1:9/")]));
+    let env = Env::from_vars(
+        SP_ENV.iter().copied().chain([("AZURE_AUTHORITY_HOST", "http://127.0.0.1:9/")]),
+    );
     assert_eq!(
         kind(&choose_credential(&dep(json!({}), None), &env, |_: &Path| false)),
         "sp:http://127.0.0.1:9|t-env|c-env|https://cognitiveservices.azure.com/.default"

@@ -17,7 +17,10 @@ use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/chat/completions";
 
-pub async fn chat_completions(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     handle(state, body, None).await
 }
 
@@ -30,7 +33,11 @@ pub async fn azure_style_chat(
     handle(state, body, Some(model)).await
 }
 
-async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Option<String>) -> Response {
+async fn handle(
+    state: AppState,
+    body: Result<Bytes, BytesRejection>,
+    model: Option<String>,
+) -> Response {
     let req: ChatRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
         Ok(r) => r,
         Err(e) => return e.into_response(),

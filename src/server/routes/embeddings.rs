@@ -15,7 +15,10 @@ use crate::wire::openai::EmbeddingsRequest;
 
 const ENDPOINT: &str = "/embeddings";
 
-pub async fn embeddings(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn embeddings(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     handle(state, body, None).await
 }
 
@@ -27,8 +30,13 @@ pub async fn azure_style_embeddings(
     handle(state, body, Some(model)).await
 }
 
-async fn handle(state: AppState, body: Result<Bytes, BytesRejection>, model: Option<String>) -> Response {
-    let req: EmbeddingsRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
+async fn handle(
+    state: AppState,
+    body: Result<Bytes, BytesRejection>,
+    model: Option<String>,
+) -> Response {
+    let req: EmbeddingsRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model)
+    {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };

@@ -18,8 +18,7 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
     let unavailable: Vec<Value> = deployments
         .iter()
         .filter_map(|r| {
-            r.unavailable_reason()
-                .map(|reason| json!({ "model": r.dep.alias, "reason": reason }))
+            r.unavailable_reason().map(|reason| json!({ "model": r.dep.alias, "reason": reason }))
         })
         .collect();
     json(&json!({

@@ -24,7 +24,10 @@ use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/v1/messages";
 
-pub async fn messages(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn messages(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let hub = match parse(&state, body, ENDPOINT) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -33,7 +36,9 @@ pub async fn messages(State(state): State<AppState>, body: Result<Bytes, BytesRe
     let mut log = CallLog::new("messages", &alias, hub.is_stream());
     let (routed, output) = match state.router().chat(hub).await {
         Ok(ok) => ok,
-        Err(err) => return logged_error(route_error(err, ENDPOINT).in_dialect(Dialect::Anthropic), log),
+        Err(err) => {
+            return logged_error(route_error(err, ENDPOINT).in_dialect(Dialect::Anthropic), log);
+        }
     };
     log.provider = routed.dep.provider.name();
     match output {
@@ -45,11 +50,15 @@ pub async fn messages(State(state): State<AppState>, body: Result<Bytes, BytesRe
             }
         }
         ChatOutput::Stream(mut stream) => match stream.next().await {
-            Some(Ok(first)) => event_stream(first, stream, anthropic::StreamState::new(&alias), routed, log),
+            Some(Ok(first)) => {
+                event_stream(first, stream, anthropic::StreamState::new(&alias), routed, log)
+            }
             Some(Err(err)) => logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log),
             None => logged_error(
-                ApiError::from(ProviderError::protocol("the upstream closed the stream without sending anything"))
-                    .in_dialect(Dialect::Anthropic),
+                ApiError::from(ProviderError::protocol(
+                    "the upstream closed the stream without sending anything",
+                ))
+                .in_dialect(Dialect::Anthropic),
                 log,
             ),
         },
@@ -58,7 +67,10 @@ pub async fn messages(State(state): State<AppState>, body: Result<Bytes, BytesRe
 
 /// `{"input_tokens": N}`: the upstream's own count where it has a counter, otherwise the
 /// local estimate of `translate::tokens`.
-pub async fn count_tokens(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let hub = match parse(&state, body, "/v1/messages/count_tokens") {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -76,9 +88,13 @@ pub async fn count_tokens(State(state): State<AppState>, body: Result<Bytes, Byt
 }
 
 /// Read, parse and translate a Messages request; every error in Anthropic's shape.
-fn parse(state: &AppState, body: Result<Bytes, BytesRejection>, endpoint: &str) -> Result<ChatRequest, ApiError> {
-    let req: MessagesRequest =
-        parse_model_request(body, state.max_body(), endpoint, None).map_err(|e| e.in_dialect(Dialect::Anthropic))?;
+fn parse(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    endpoint: &str,
+) -> Result<ChatRequest, ApiError> {
+    let req: MessagesRequest = parse_model_request(body, state.max_body(), endpoint, None)
+        .map_err(|e| e.in_dialect(Dialect::Anthropic))?;
     anthropic::to_hub(req).map_err(translate_error)
 }
 
@@ -90,7 +106,9 @@ impl ModelRequest for MessagesRequest {
 
 fn translate_error(e: TranslateError) -> ApiError {
     match e {
-        TranslateError::InvalidRequest { message, param } => ApiError::bad_request(message).with_param(param),
+        TranslateError::InvalidRequest { message, param } => {
+            ApiError::bad_request(message).with_param(param)
+        }
         TranslateError::Upstream(message) => ApiError::from(ProviderError::protocol(message)),
     }
     .in_dialect(Dialect::Anthropic)

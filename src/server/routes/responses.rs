@@ -24,17 +24,27 @@ use crate::wire::responses::ResponsesRequest;
 
 const ENDPOINT: &str = "/v1/responses";
 
-pub async fn create(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let req: ResponsesRequest = match parse_model_request(body, state.max_body(), ENDPOINT, None) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     let (hub, echo) = match responses::to_hub(req) {
         Ok(ok) => ok,
-        Err(e) => return ApiError::bad_request(format!("{ENDPOINT}: {}", e.message)).with_param(e.param).into_response(),
+        Err(e) => {
+            return ApiError::bad_request(format!("{ENDPOINT}: {}", e.message))
+                .with_param(e.param)
+                .into_response();
+        }
     };
     if !echo.dropped_tools.is_empty() {
-        tracing::debug!("{ENDPOINT}: left out tools only OpenAI can run: {}", echo.dropped_tools.join(", "));
+        tracing::debug!(
+            "{ENDPOINT}: left out tools only OpenAI can run: {}",
+            echo.dropped_tools.join(", ")
+        );
     }
     let alias = hub.model.clone();
     let mut log = CallLog::new("responses", &alias, hub.is_stream());
@@ -49,10 +59,14 @@ pub async fn create(State(state): State<AppState>, body: Result<Bytes, BytesReje
             logged_json(&responses::from_hub(completion, &alias, &echo))
         }
         ChatOutput::Stream(mut stream) => match stream.next().await {
-            Some(Ok(first)) => event_stream(first, stream, responses::StreamState::new(&alias, echo), routed, log),
+            Some(Ok(first)) => {
+                event_stream(first, stream, responses::StreamState::new(&alias, echo), routed, log)
+            }
             Some(Err(err)) => logged_error(ApiError::from(err), log),
             None => logged_error(
-                ApiError::from(ProviderError::protocol("the upstream closed the stream without sending anything")),
+                ApiError::from(ProviderError::protocol(
+                    "the upstream closed the stream without sending anything",
+                )),
                 log,
             ),
         },

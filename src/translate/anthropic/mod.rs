@@ -23,10 +23,7 @@ pub enum TranslateError {
 
 impl TranslateError {
     pub fn new(message: impl Into<String>, param: impl Into<String>) -> Self {
-        TranslateError::InvalidRequest {
-            message: message.into(),
-            param: param.into(),
-        }
+        TranslateError::InvalidRequest { message: message.into(), param: param.into() }
     }
 
     pub fn upstream(message: impl Into<String>) -> Self {

@@ -4,12 +4,12 @@ use serde_json::{Map, Value};
 
 use super::TranslateError;
 use crate::wire::anthropic::{
-    ContentBlock, InputMessage, MessageContent, MessagesRequest, Source, System, ToolChoice as AToolChoice,
-    ToolDef, ToolResultContent,
+    ContentBlock, InputMessage, MessageContent, MessagesRequest, Source, System,
+    ToolChoice as AToolChoice, ToolDef, ToolResultContent,
 };
 use crate::wire::openai::{
-    ChatRequest, Content, ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl, Message, NamedFunction,
-    NamedToolChoice, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
+    ChatRequest, Content, ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl, Message,
+    NamedFunction, NamedToolChoice, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
 };
 
 /// `reasoning_effort` for an Anthropic thinking budget (documented in README):
@@ -42,7 +42,9 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
             "assistant" => assistant_turn(m, i, &mut messages)?,
             other => {
                 return Err(TranslateError::new(
-                    format!("messages.{i}.role: unexpected role `{other}`; use `user` or `assistant`"),
+                    format!(
+                        "messages.{i}.role: unexpected role `{other}`; use `user` or `assistant`"
+                    ),
                     format!("messages.{i}.role"),
                 ));
             }
@@ -50,13 +52,9 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
     }
 
     let tools = match &req.tools {
-        Some(tools) if !tools.is_empty() => Some(
-            tools
-                .iter()
-                .enumerate()
-                .map(|(i, t)| tool(t, i))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        Some(tools) if !tools.is_empty() => {
+            Some(tools.iter().enumerate().map(|(i, t)| tool(t, i)).collect::<Result<Vec<_>, _>>()?)
+        }
         _ => None,
     };
     let (tool_choice, parallel_tool_calls) = match (&req.tool_choice, &tools) {
@@ -91,10 +89,8 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
         model: req.model,
         messages,
         stream: req.stream,
-        stream_options: stream.then(|| StreamOptions {
-            include_usage: Some(true),
-            ..StreamOptions::default()
-        }),
+        stream_options: stream
+            .then(|| StreamOptions { include_usage: Some(true), ..StreamOptions::default() }),
         max_tokens: req.max_tokens,
         temperature: req.temperature,
         top_p: req.top_p,
@@ -120,7 +116,10 @@ fn system_text(system: &System) -> Result<String, TranslateError> {
                     ContentBlock::Text { text } => parts.push(text.as_str()),
                     other => {
                         return Err(TranslateError::new(
-                            format!("system.{i}: only text blocks are allowed in `system`, got {}", block_type(other)),
+                            format!(
+                                "system.{i}: only text blocks are allowed in `system`, got {}",
+                                block_type(other)
+                            ),
                             format!("system.{i}"),
                         ));
                     }
@@ -145,17 +144,9 @@ fn user_turn(m: &InputMessage, i: usize, out: &mut Vec<Message>) -> Result<(), T
     for (j, b) in blocks.iter().enumerate() {
         let at = format!("messages.{i}.content.{j}");
         match b {
-            ContentBlock::ToolResult {
-                tool_use_id,
-                content,
-                is_error,
-            } => {
+            ContentBlock::ToolResult { tool_use_id, content, is_error } => {
                 let (text, images) = tool_result_content(content.as_ref(), &at)?;
-                let text = if is_error.unwrap_or(false) {
-                    format!("Error: {text}")
-                } else {
-                    text
-                };
+                let text = if is_error.unwrap_or(false) { format!("Error: {text}") } else { text };
                 out.push(Message {
                     role: "tool".into(),
                     content: Some(Content::Text(text)),
@@ -180,7 +171,11 @@ fn user_turn(m: &InputMessage, i: usize, out: &mut Vec<Message>) -> Result<(), T
     Ok(())
 }
 
-fn assistant_turn(m: &InputMessage, i: usize, out: &mut Vec<Message>) -> Result<(), TranslateError> {
+fn assistant_turn(
+    m: &InputMessage,
+    i: usize,
+    out: &mut Vec<Message>,
+) -> Result<(), TranslateError> {
     let blocks = match &m.content {
         MessageContent::Text(s) => {
             out.push(Message {
@@ -202,10 +197,7 @@ fn assistant_turn(m: &InputMessage, i: usize, out: &mut Vec<Message>) -> Result<
                 calls.push(ToolCall {
                     id: id.clone(),
                     kind: "function".into(),
-                    function: FunctionCall {
-                        name: name.clone(),
-                        arguments: input.to_string(),
-                    },
+                    function: FunctionCall { name: name.clone(), arguments: input.to_string() },
                     extra: Map::new(),
                 });
             }
@@ -235,11 +227,7 @@ fn assistant_turn(m: &InputMessage, i: usize, out: &mut Vec<Message>) -> Result<
 }
 
 fn user(content: Content) -> Message {
-    Message {
-        role: "user".into(),
-        content: Some(content),
-        ..Message::default()
-    }
+    Message { role: "user".into(), content: Some(content), ..Message::default() }
 }
 
 /// One text part becomes plain string content.
@@ -260,14 +248,13 @@ fn part(b: &ContentBlock, at: &str) -> Result<ContentPart, TranslateError> {
                     detail: None,
                 },
             }),
-            Source::Url { url } => Ok(ContentPart::ImageUrl {
-                image_url: ImageUrl {
-                    url: url.clone(),
-                    detail: None,
-                },
-            }),
+            Source::Url { url } => {
+                Ok(ContentPart::ImageUrl { image_url: ImageUrl { url: url.clone(), detail: None } })
+            }
             _ => Err(TranslateError::new(
-                format!("{at}.source: image sources must be `base64` or `url` (Files API ids are not supported)"),
+                format!(
+                    "{at}.source: image sources must be `base64` or `url` (Files API ids are not supported)"
+                ),
                 format!("{at}.source"),
             )),
         },
@@ -361,7 +348,9 @@ fn tool_choice(c: &AToolChoice) -> Result<(Option<ToolChoice>, Option<bool>), Tr
         }
         other => {
             return Err(TranslateError::new(
-                format!("tool_choice.type: unexpected value `{other}`; use auto, any, tool or none"),
+                format!(
+                    "tool_choice.type: unexpected value `{other}`; use auto, any, tool or none"
+                ),
                 "tool_choice.type",
             ));
         }
@@ -378,6 +367,8 @@ fn block_type(b: &ContentBlock) -> String {
         ContentBlock::ToolResult { .. } => "`tool_result`".into(),
         ContentBlock::Thinking { .. } => "`thinking`".into(),
         ContentBlock::RedactedThinking { .. } => "`redacted_thinking`".into(),
-        ContentBlock::Other(v) => format!("`{}`", v.get("type").and_then(Value::as_str).unwrap_or("unknown")),
+        ContentBlock::Other(v) => {
+            format!("`{}`", v.get("type").and_then(Value::as_str).unwrap_or("unknown"))
+        }
     }
 }

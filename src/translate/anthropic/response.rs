@@ -16,10 +16,7 @@ pub fn from_hub(c: ChatCompletion, alias: &str) -> Result<MessagesResponse, Tran
         finish = choice.finish_reason;
         let m = choice.message;
         if let Some(r) = m.reasoning_content.filter(|r| !r.is_empty()) {
-            content.push(ResponseBlock::Thinking {
-                thinking: r,
-                signature: String::new(),
-            });
+            content.push(ResponseBlock::Thinking { thinking: r, signature: String::new() });
         }
         if let Some(text) = m.content.map(|c| c.text()).filter(|t| !t.is_empty()) {
             content.push(ResponseBlock::Text { text });
@@ -33,11 +30,7 @@ pub fn from_hub(c: ChatCompletion, alias: &str) -> Result<MessagesResponse, Tran
                 ))
             })?;
             let tool_id = if call.id.is_empty() { tool_id(&id, i) } else { call.id };
-            content.push(ResponseBlock::ToolUse {
-                id: tool_id,
-                name: call.function.name,
-                input,
-            });
+            content.push(ResponseBlock::ToolUse { id: tool_id, name: call.function.name, input });
         }
     }
     let has_tools = content.iter().any(|b| matches!(b, ResponseBlock::ToolUse { .. }));

@@ -146,10 +146,7 @@ impl StreamState {
         }
         self.start(&mut out);
         out.push(Event::Error {
-            error: ErrorBody {
-                kind: kind.to_owned(),
-                message: message.to_owned(),
-            },
+            error: ErrorBody { kind: kind.to_owned(), message: message.to_owned() },
         });
         self.ended = true;
         out
@@ -177,10 +174,7 @@ impl StreamState {
     fn open_block(&mut self, out: &mut Vec<Event>, block: ResponseBlock) -> usize {
         let index = self.next_index;
         self.next_index += 1;
-        out.push(Event::ContentBlockStart {
-            index,
-            content_block: block,
-        });
+        out.push(Event::ContentBlockStart { index, content_block: block });
         index
     }
 
@@ -206,10 +200,7 @@ impl StreamState {
                 self.advance_tools(out, true);
                 self.close_open(out);
                 let block = if thinking {
-                    ResponseBlock::Thinking {
-                        thinking: String::new(),
-                        signature: String::new(),
-                    }
+                    ResponseBlock::Thinking { thinking: String::new(), signature: String::new() }
                 } else {
                     ResponseBlock::Text { text: String::new() }
                 };
@@ -234,7 +225,9 @@ impl StreamState {
             // that number every call 0).
             Some(s)
                 if !id.as_deref().is_none_or(|id| {
-                    self.tools[s].id.is_empty() || self.tools[s].id == id || !is_complete_json(&self.tools[s].args)
+                    self.tools[s].id.is_empty()
+                        || self.tools[s].id == id
+                        || !is_complete_json(&self.tools[s].args)
                 }) =>
             {
                 self.new_slot(tc.index)
@@ -278,19 +271,26 @@ impl StreamState {
                     let next = self.tools.iter().position(|t| t.index.is_none() && !t.closed);
                     let complete = is_complete_json(&self.tools[s].args);
                     match next {
-                        Some(n) if all || (complete && !self.tools[n].name.is_empty()) => self.close_open(out),
+                        Some(n) if all || (complete && !self.tools[n].name.is_empty()) => {
+                            self.close_open(out)
+                        }
                         _ => return,
                     }
                 }
                 Some(Open::Text(_) | Open::Thinking(_)) => {
-                    if self.tools.iter().any(|t| t.index.is_none() && !t.closed && (all || !t.name.is_empty())) {
+                    if self
+                        .tools
+                        .iter()
+                        .any(|t| t.index.is_none() && !t.closed && (all || !t.name.is_empty()))
+                    {
                         self.close_open(out);
                     } else {
                         return;
                     }
                 }
                 None => {
-                    let Some(n) = self.tools.iter().position(|t| t.index.is_none() && !t.closed) else {
+                    let Some(n) = self.tools.iter().position(|t| t.index.is_none() && !t.closed)
+                    else {
                         return;
                     };
                     if !all && self.tools[n].name.is_empty() {
@@ -320,9 +320,7 @@ impl StreamState {
         if t.sent < t.args.len() {
             out.push(Event::ContentBlockDelta {
                 index,
-                delta: BlockDelta::InputJsonDelta {
-                    partial_json: t.args[t.sent..].to_owned(),
-                },
+                delta: BlockDelta::InputJsonDelta { partial_json: t.args[t.sent..].to_owned() },
             });
             t.sent = t.args.len();
         }

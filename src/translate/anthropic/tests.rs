@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::wire::anthropic::{BlockDelta, Event, MessagesRequest, ResponseBlock};
 use crate::wire::openai::{
-    ChatChunk, ChatCompletion, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage as HubUsage,
+    ChatChunk, ChatCompletion, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta,
+    Usage as HubUsage,
 };
 
 fn fixtures(kind: &str, ext: &str) -> Vec<(String, String)> {
@@ -36,7 +37,8 @@ fn pretty(v: &impl serde::Serialize) -> String {
 #[test]
 fn request_fixtures() {
     for (name, text) in fixtures("request", "json") {
-        let req: MessagesRequest = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let req: MessagesRequest =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = match to_hub(req) {
             Ok(hub) => format!("reasoning_budget: {:?}\n{}", hub.reasoning_budget, pretty(&hub)),
             Err(e) => format!("error: {e:?}"),
@@ -49,7 +51,8 @@ fn request_fixtures() {
 #[test]
 fn response_fixtures() {
     for (name, text) in fixtures("response", "json") {
-        let c: ChatCompletion = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let c: ChatCompletion =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         let out = match from_hub(c, "claude-sonnet-4-5") {
             Ok(m) => pretty(&m),
             Err(e) => format!("error: {e:?}"),
@@ -111,10 +114,13 @@ fn accumulate(events: &[Event]) -> Value {
                     blocks[*index]["text"] = Value::String(t);
                 }
                 BlockDelta::ThinkingDelta { thinking } => {
-                    let t = blocks[*index]["thinking"].as_str().unwrap_or_default().to_owned() + thinking;
+                    let t = blocks[*index]["thinking"].as_str().unwrap_or_default().to_owned()
+                        + thinking;
                     blocks[*index]["thinking"] = Value::String(t);
                 }
-                BlockDelta::InputJsonDelta { partial_json } => json_parts[*index].push_str(partial_json),
+                BlockDelta::InputJsonDelta { partial_json } => {
+                    json_parts[*index].push_str(partial_json)
+                }
                 BlockDelta::SignatureDelta { .. } => {}
             },
             Event::ContentBlockStop { index } if blocks[*index]["type"] == "tool_use" => {
@@ -122,7 +128,8 @@ fn accumulate(events: &[Event]) -> Value {
                 blocks[*index]["input"] = if raw.is_empty() {
                     json!({})
                 } else {
-                    serde_json::from_str(raw).unwrap_or_else(|e| panic!("tool input {raw:?} is not JSON: {e}"))
+                    serde_json::from_str(raw)
+                        .unwrap_or_else(|e| panic!("tool input {raw:?} is not JSON: {e}"))
                 };
             }
             Event::MessageDelta { delta, usage: u } => {
@@ -167,7 +174,10 @@ fn check_well_formed(events: &[Event]) -> Result<(), String> {
                 let kind_ok = matches!(
                     (&events_block_kind(events, *index), delta),
                     (Some("text"), BlockDelta::TextDelta { .. })
-                        | (Some("thinking"), BlockDelta::ThinkingDelta { .. } | BlockDelta::SignatureDelta { .. })
+                        | (
+                            Some("thinking"),
+                            BlockDelta::ThinkingDelta { .. } | BlockDelta::SignatureDelta { .. }
+                        )
                         | (Some("tool_use"), BlockDelta::InputJsonDelta { .. })
                 );
                 if !kind_ok {
@@ -207,11 +217,13 @@ fn check_well_formed(events: &[Event]) -> Result<(), String> {
 
 fn events_block_kind(events: &[Event], index: usize) -> Option<&'static str> {
     events.iter().find_map(|e| match e {
-        Event::ContentBlockStart { index: i, content_block } if *i == index => Some(match content_block {
-            ResponseBlock::Text { .. } => "text",
-            ResponseBlock::Thinking { .. } => "thinking",
-            ResponseBlock::ToolUse { .. } => "tool_use",
-        }),
+        Event::ContentBlockStart { index: i, content_block } if *i == index => {
+            Some(match content_block {
+                ResponseBlock::Text { .. } => "text",
+                ResponseBlock::Thinking { .. } => "thinking",
+                ResponseBlock::ToolUse { .. } => "tool_use",
+            })
+        }
         _ => None,
     })
 }
@@ -262,19 +274,13 @@ fn tool_ids_round_trip_through_request_translation() {
 }
 
 fn text_chunk(t: &str) -> ChatChunk {
-    chunk(Delta {
-        content: Some(t.into()),
-        ..Delta::default()
-    })
+    chunk(Delta { content: Some(t.into()), ..Delta::default() })
 }
 
 fn chunk(delta: Delta) -> ChatChunk {
     ChatChunk {
         id: "p".into(),
-        choices: vec![ChunkChoice {
-            delta,
-            ..ChunkChoice::default()
-        }],
+        choices: vec![ChunkChoice { delta, ..ChunkChoice::default() }],
         ..ChatChunk::default()
     }
 }
@@ -286,7 +292,13 @@ fn arb_chunk() -> impl Strategy<Value = ChatChunk> {
         0u32..3,
         proptest::option::of(prop_oneof![Just(String::new()), "call_[a-c]"]),
         proptest::option::of(prop_oneof![Just(String::new()), "f[a-c]"]),
-        proptest::option::of(prop_oneof![Just("{".to_owned()), Just("\"k\":1".to_owned()), Just("}".to_owned()), Just("{}".to_owned()), "[a-z\"{}:,]{0,4}"]),
+        proptest::option::of(prop_oneof![
+            Just("{".to_owned()),
+            Just("\"k\":1".to_owned()),
+            Just("}".to_owned()),
+            Just("{}".to_owned()),
+            "[a-z\"{}:,]{0,4}"
+        ]),
     )
         .prop_map(|(index, id, name, arguments)| ToolCallDelta {
             index,
@@ -309,35 +321,37 @@ fn arb_chunk() -> impl Strategy<Value = ChatChunk> {
         0u32..2,
         any::<bool>(),
     )
-        .prop_map(|(content, reasoning, tools, finish_reason, with_usage, choice_index, no_choices)| {
-            let mut c = ChatChunk {
-                id: "gen".into(),
-                choices: vec![ChunkChoice {
-                    index: choice_index,
-                    delta: Delta {
-                        content,
-                        reasoning_content: reasoning,
-                        tool_calls: (!tools.is_empty()).then_some(tools),
-                        ..Delta::default()
-                    },
-                    finish_reason,
-                    ..ChunkChoice::default()
-                }],
-                ..ChatChunk::default()
-            };
-            if no_choices {
-                c.choices.clear();
-            }
-            if with_usage {
-                c.usage = Some(HubUsage {
-                    prompt_tokens: 3,
-                    completion_tokens: 2,
-                    total_tokens: 5,
-                    ..HubUsage::default()
-                });
-            }
-            c
-        })
+        .prop_map(
+            |(content, reasoning, tools, finish_reason, with_usage, choice_index, no_choices)| {
+                let mut c = ChatChunk {
+                    id: "gen".into(),
+                    choices: vec![ChunkChoice {
+                        index: choice_index,
+                        delta: Delta {
+                            content,
+                            reasoning_content: reasoning,
+                            tool_calls: (!tools.is_empty()).then_some(tools),
+                            ..Delta::default()
+                        },
+                        finish_reason,
+                        ..ChunkChoice::default()
+                    }],
+                    ..ChatChunk::default()
+                };
+                if no_choices {
+                    c.choices.clear();
+                }
+                if with_usage {
+                    c.usage = Some(HubUsage {
+                        prompt_tokens: 3,
+                        completion_tokens: 2,
+                        total_tokens: 5,
+                        ..HubUsage::default()
+                    });
+                }
+                c
+            },
+        )
 }
 
 proptest! {

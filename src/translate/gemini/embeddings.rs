@@ -7,7 +7,11 @@ use crate::wire::gemini::{EmbedInstance, EmbedParameters, PredictRequest, Predic
 use crate::wire::openai::{Embedding, EmbeddingsResponse, Usage};
 
 /// The `:predict` body for some texts. `task_type` / `title` come from request extras.
-pub fn predict_request(texts: &[String], dimensions: Option<u32>, extra: &serde_json::Map<String, Value>) -> PredictRequest {
+pub fn predict_request(
+    texts: &[String],
+    dimensions: Option<u32>,
+    extra: &serde_json::Map<String, Value>,
+) -> PredictRequest {
     let task_type = extra.get("task_type").and_then(Value::as_str).map(str::to_owned);
     let title = extra.get("title").and_then(Value::as_str).map(str::to_owned);
     PredictRequest {
@@ -40,16 +44,13 @@ pub fn embeddings(resp: PredictResponse, first_index: u32, base64: bool) -> (Vec
             }
             let values = p.embeddings.values;
             let embedding = if base64 {
-                let bytes: Vec<u8> = values.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect();
+                let bytes: Vec<u8> =
+                    values.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect();
                 Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
                 Value::from(values)
             };
-            Embedding {
-                object: "embedding".into(),
-                index: first_index + i as u32,
-                embedding,
-            }
+            Embedding { object: "embedding".into(), index: first_index + i as u32, embedding }
         })
         .collect();
     (data, tokens)
@@ -61,11 +62,7 @@ pub fn response(data: Vec<Embedding>, tokens: u64, model: &str) -> EmbeddingsRes
         object: "list".into(),
         data,
         model: model.to_owned(),
-        usage: Some(Usage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-            ..Usage::default()
-        }),
+        usage: Some(Usage { prompt_tokens: tokens, total_tokens: tokens, ..Usage::default() }),
         ..EmbeddingsResponse::default()
     }
 }

@@ -6,8 +6,9 @@ use serde_json::{Map, Value, json};
 
 use super::{generation, schema, signature_from_id};
 use crate::wire::gemini::{
-    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration, FunctionResponse,
-    GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool, ToolConfig,
+    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
+    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, Tool,
+    ToolConfig,
 };
 use crate::wire::openai::{ChatRequest, Content as MsgContent, ContentPart, Message, ToolChoice};
 
@@ -33,14 +34,14 @@ pub struct RequestError {
 }
 
 fn invalid(message: impl Into<String>, param: &str) -> RequestError {
-    RequestError {
-        message: message.into(),
-        param: Some(param.to_owned()),
-    }
+    RequestError { message: message.into(), param: Some(param.to_owned()) }
 }
 
 /// Translate a chat request.
-pub fn request(req: &ChatRequest, opts: &RequestOptions<'_>) -> Result<GenerateContentRequest, RequestError> {
+pub fn request(
+    req: &ChatRequest,
+    opts: &RequestOptions<'_>,
+) -> Result<GenerateContentRequest, RequestError> {
     let gemini3 = generation(opts.model).is_some_and(|g| g >= 3);
     let mut system_parts = Vec::new();
     let mut contents: Vec<Content> = Vec::new();
@@ -66,7 +67,9 @@ pub fn request(req: &ChatRequest, opts: &RequestOptions<'_>) -> Result<GenerateC
             "tool" | "function" => ("user", vec![tool_result_part(m, &call_names, &param)?]),
             other => {
                 return Err(invalid(
-                    format!("{param}: role `{other}` is not supported (use system, developer, user, assistant or tool)"),
+                    format!(
+                        "{param}: role `{other}` is not supported (use system, developer, user, assistant or tool)"
+                    ),
                     &format!("{param}.role"),
                 ));
             }
@@ -77,10 +80,7 @@ pub fn request(req: &ChatRequest, opts: &RequestOptions<'_>) -> Result<GenerateC
         // Gemini wants turns of one role merged (parallel tool results stay together).
         match contents.last_mut() {
             Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
-            _ => contents.push(Content {
-                role: Some(role.to_owned()),
-                parts,
-            }),
+            _ => contents.push(Content { role: Some(role.to_owned()), parts }),
         }
     }
 
@@ -97,14 +97,17 @@ pub fn request(req: &ChatRequest, opts: &RequestOptions<'_>) -> Result<GenerateC
     let safety_settings = match req.extra.get("safety_settings").or(opts.safety_settings) {
         Some(Value::Array(list)) => Some(list.clone()),
         Some(Value::Null) | None => None,
-        Some(_) => return Err(invalid("safety_settings must be a list of {category, threshold}", "safety_settings")),
+        Some(_) => {
+            return Err(invalid(
+                "safety_settings must be a list of {category, threshold}",
+                "safety_settings",
+            ));
+        }
     };
     Ok(GenerateContentRequest {
         contents,
-        system_instruction: (!system_parts.is_empty()).then(|| Content {
-            role: None,
-            parts: system_parts,
-        }),
+        system_instruction: (!system_parts.is_empty())
+            .then(|| Content { role: None, parts: system_parts }),
         tools,
         tool_config,
         safety_settings,
@@ -113,10 +116,7 @@ pub fn request(req: &ChatRequest, opts: &RequestOptions<'_>) -> Result<GenerateC
 }
 
 fn text_part(text: impl Into<String>) -> Part {
-    Part {
-        text: Some(text.into()),
-        ..Part::default()
-    }
+    Part { text: Some(text.into()), ..Part::default() }
 }
 
 /// System / developer content: text only.
@@ -154,7 +154,9 @@ fn user_parts(m: &Message, param: &str) -> Result<Vec<Part>, RequestError> {
 fn content_part(p: &ContentPart, param: &str) -> Result<Part, RequestError> {
     match p {
         ContentPart::Text { text } => Ok(text_part(text.clone())),
-        ContentPart::ImageUrl { image_url } => media_part(&image_url.url, None, "image/jpeg", param),
+        ContentPart::ImageUrl { image_url } => {
+            media_part(&image_url.url, None, "image/jpeg", param)
+        }
         ContentPart::InputAudio { input_audio } => {
             let mime = match input_audio.format.as_str() {
                 "mp3" => "audio/mp3".to_owned(),
@@ -162,10 +164,7 @@ fn content_part(p: &ContentPart, param: &str) -> Result<Part, RequestError> {
                 other => format!("audio/{other}"),
             };
             Ok(Part {
-                inline_data: Some(Blob {
-                    mime_type: mime,
-                    data: input_audio.data.clone(),
-                }),
+                inline_data: Some(Blob { mime_type: mime, data: input_audio.data.clone() }),
                 ..Part::default()
             })
         }
@@ -182,38 +181,44 @@ fn content_part(p: &ContentPart, param: &str) -> Result<Part, RequestError> {
         }
         ContentPart::Other(v) => {
             let kind = v.get("type").and_then(Value::as_str).unwrap_or("?");
-            Err(invalid(format!("{param}: content part type `{kind}` is not supported by Vertex AI"), param))
+            Err(invalid(
+                format!("{param}: content part type `{kind}` is not supported by Vertex AI"),
+                param,
+            ))
         }
     }
 }
 
 /// A data URL becomes `inlineData`; an http(s) or gs:// URL becomes `fileData`.
-fn media_part(url: &str, mime: Option<&str>, default_mime: &str, param: &str) -> Result<Part, RequestError> {
+fn media_part(
+    url: &str,
+    mime: Option<&str>,
+    default_mime: &str,
+    param: &str,
+) -> Result<Part, RequestError> {
     if let Some(rest) = url.strip_prefix("data:") {
         let Some((meta, data)) = rest.split_once(',') else {
             return Err(invalid(format!("{param}: malformed data URL"), param));
         };
         let Some(media) = meta.strip_suffix(";base64") else {
-            return Err(invalid(format!("{param}: data URLs must be base64 (`data:<mime>;base64,…`)"), param));
+            return Err(invalid(
+                format!("{param}: data URLs must be base64 (`data:<mime>;base64,…`)"),
+                param,
+            ));
         };
         let mime_type = mime.map(str::to_owned).unwrap_or_else(|| {
             if media.is_empty() { default_mime.to_owned() } else { media.to_owned() }
         });
         return Ok(Part {
-            inline_data: Some(Blob {
-                mime_type,
-                data: data.to_owned(),
-            }),
+            inline_data: Some(Blob { mime_type, data: data.to_owned() }),
             ..Part::default()
         });
     }
     if url.starts_with("https://") || url.starts_with("http://") || url.starts_with("gs://") {
-        let mime_type = mime.map(str::to_owned).unwrap_or_else(|| mime_from_path(url, default_mime));
+        let mime_type =
+            mime.map(str::to_owned).unwrap_or_else(|| mime_from_path(url, default_mime));
         return Ok(Part {
-            file_data: Some(FileData {
-                mime_type,
-                file_uri: url.to_owned(),
-            }),
+            file_data: Some(FileData { mime_type, file_uri: url.to_owned() }),
             ..Part::default()
         });
     }
@@ -279,17 +284,25 @@ fn assistant_parts(m: &Message, gemini3: bool, param: &str) -> Result<Vec<Part>,
     Ok(parts)
 }
 
-fn tool_result_part(m: &Message, call_names: &HashMap<&str, &str>, param: &str) -> Result<Part, RequestError> {
+fn tool_result_part(
+    m: &Message,
+    call_names: &HashMap<&str, &str>,
+    param: &str,
+) -> Result<Part, RequestError> {
     let name = match (m.tool_call_id.as_deref(), m.name.as_deref()) {
         (Some(id), _) if call_names.contains_key(id) => call_names[id].to_owned(),
         (_, Some(n)) => n.to_owned(),
         (Some(id), None) => {
             return Err(invalid(
-                format!("{param}: tool_call_id `{id}` does not match a tool call of an earlier assistant message"),
+                format!(
+                    "{param}: tool_call_id `{id}` does not match a tool call of an earlier assistant message"
+                ),
                 &format!("{param}.tool_call_id"),
             ));
         }
-        (None, None) => return Err(invalid(format!("{param}: a tool message needs tool_call_id"), param)),
+        (None, None) => {
+            return Err(invalid(format!("{param}: a tool message needs tool_call_id"), param));
+        }
     };
     let text = m.content.as_ref().map(MsgContent::text).unwrap_or_default();
     // Gemini wants an object; a JSON object result is passed as is, anything else as output.
@@ -298,11 +311,7 @@ fn tool_result_part(m: &Message, call_names: &HashMap<&str, &str>, param: &str) 
         _ => json!({ "output": text }),
     };
     Ok(Part {
-        function_response: Some(FunctionResponse {
-            id: None,
-            name,
-            response,
-        }),
+        function_response: Some(FunctionResponse { id: None, name, response }),
         ..Part::default()
     })
 }
@@ -315,12 +324,16 @@ fn tools(req: &ChatRequest) -> Result<Option<Vec<Tool>>, RequestError> {
     let mut decls = Vec::new();
     for (i, t) in list.iter().enumerate() {
         if t.kind != "function" {
-            return Err(invalid(format!("tools[{i}]: tool type `{}` is not supported by Vertex AI", t.kind), "tools"));
+            return Err(invalid(
+                format!("tools[{i}]: tool type `{}` is not supported by Vertex AI", t.kind),
+                "tools",
+            ));
         }
         let parameters = t.function.parameters.as_ref().and_then(|p| {
             let s = schema::to_gemini(p);
             // An object with no properties is rejected by Gemini: declare no parameters.
-            let empty = s.get("type").and_then(Value::as_str) == Some("OBJECT") && s.get("properties").is_none();
+            let empty = s.get("type").and_then(Value::as_str) == Some("OBJECT")
+                && s.get("properties").is_none();
             (!empty).then_some(s)
         });
         decls.push(FunctionDeclaration {
@@ -329,9 +342,7 @@ fn tools(req: &ChatRequest) -> Result<Option<Vec<Tool>>, RequestError> {
             parameters,
         });
     }
-    Ok(Some(vec![Tool {
-        function_declarations: Some(decls),
-    }]))
+    Ok(Some(vec![Tool { function_declarations: Some(decls) }]))
 }
 
 fn tool_config(req: &ChatRequest) -> Result<Option<ToolConfig>, RequestError> {
@@ -341,7 +352,12 @@ fn tool_config(req: &ChatRequest) -> Result<Option<ToolConfig>, RequestError> {
             "auto" => ("AUTO", None),
             "none" => ("NONE", None),
             "required" => ("ANY", None),
-            other => return Err(invalid(format!("tool_choice `{other}` is not one of auto, none, required"), "tool_choice")),
+            other => {
+                return Err(invalid(
+                    format!("tool_choice `{other}` is not one of auto, none, required"),
+                    "tool_choice",
+                ));
+            }
         },
         ToolChoice::Named(n) => ("ANY", Some(vec![n.function.name.clone()])),
     };
@@ -353,7 +369,10 @@ fn tool_config(req: &ChatRequest) -> Result<Option<ToolConfig>, RequestError> {
     }))
 }
 
-fn generation_config(req: &ChatRequest, model: &str) -> Result<Option<GenerationConfig>, RequestError> {
+fn generation_config(
+    req: &ChatRequest,
+    model: &str,
+) -> Result<Option<GenerationConfig>, RequestError> {
     let number = |k: &str| req.extra.get(k).and_then(Value::as_f64);
     let mut g = GenerationConfig {
         temperature: req.temperature,
@@ -382,7 +401,9 @@ fn generation_config(req: &ChatRequest, model: &str) -> Result<Option<Generation
             }
             other => {
                 return Err(invalid(
-                    format!("response_format type `{other}` is not one of text, json_object, json_schema"),
+                    format!(
+                        "response_format type `{other}` is not one of text, json_object, json_schema"
+                    ),
                     "response_format",
                 ));
             }
@@ -406,7 +427,9 @@ fn thinking(req: &ChatRequest, model: &str) -> Result<Option<ThinkingConfig>, Re
         Some(e @ ("none" | "minimal" | "low" | "medium" | "high")) => Some(e),
         Some(other) => {
             return Err(invalid(
-                format!("reasoning_effort `{other}` is not one of none, minimal, low, medium, high"),
+                format!(
+                    "reasoning_effort `{other}` is not one of none, minimal, low, medium, high"
+                ),
                 "reasoning_effort",
             ));
         }
@@ -418,11 +441,29 @@ fn thinking(req: &ChatRequest, model: &str) -> Result<Option<ThinkingConfig>, Re
         // Gemini 3 always thinks; Pro knows LOW and HIGH, Flash also MINIMAL and MEDIUM.
         let flash = lower.contains("flash");
         let level = match (effort, budget) {
-            (Some("none" | "minimal"), _) => if flash { "MINIMAL" } else { "LOW" },
+            (Some("none" | "minimal"), _) => {
+                if flash {
+                    "MINIMAL"
+                } else {
+                    "LOW"
+                }
+            }
             (Some("low"), _) => "LOW",
-            (Some("medium"), _) => if flash { "MEDIUM" } else { "HIGH" },
+            (Some("medium"), _) => {
+                if flash {
+                    "MEDIUM"
+                } else {
+                    "HIGH"
+                }
+            }
             (Some(_), _) => "HIGH",
-            (None, Some(b)) if b <= 0 => if flash { "MINIMAL" } else { "LOW" },
+            (None, Some(b)) if b <= 0 => {
+                if flash {
+                    "MINIMAL"
+                } else {
+                    "LOW"
+                }
+            }
             (None, Some(b)) if b <= 1024 => "LOW",
             (None, Some(b)) if b <= 8192 && flash => "MEDIUM",
             (None, _) => "HIGH",

@@ -44,7 +44,10 @@ pub fn blocked(r: &GenerateContentResponse) -> Option<Blocked> {
 }
 
 /// Translate a complete response.
-pub fn response(r: GenerateContentResponse, meta: &ResponseMeta<'_>) -> Result<ChatCompletion, Blocked> {
+pub fn response(
+    r: GenerateContentResponse,
+    meta: &ResponseMeta<'_>,
+) -> Result<ChatCompletion, Blocked> {
     if let Some(b) = blocked(&r) {
         return Err(b);
     }
@@ -79,7 +82,8 @@ fn choice(c: &Candidate, pos: usize, seed: &str, next_call: &mut usize) -> Choic
     let mut calls = Vec::new();
     for part in c.content.iter().flat_map(|c| c.parts.iter()) {
         if let Some(fc) = &part.function_call {
-            let id = tool_call_id(&format!("{seed}_{next_call}"), part.thought_signature.as_deref());
+            let id =
+                tool_call_id(&format!("{seed}_{next_call}"), part.thought_signature.as_deref());
             *next_call += 1;
             calls.push(ToolCall {
                 id,

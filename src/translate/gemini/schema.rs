@@ -133,7 +133,8 @@ fn convert(schema: &Value, defs: &Map<String, Value>, refs: &[&str], depth: usiz
             return inner;
         }
         if !kept.is_empty() {
-            let converted: Vec<Value> = kept.iter().map(|v| convert(v, defs, refs, depth + 1)).collect();
+            let converted: Vec<Value> =
+                kept.iter().map(|v| convert(v, defs, refs, depth + 1)).collect();
             out.insert("anyOf".into(), Value::Array(converted));
         }
     }
@@ -155,7 +156,9 @@ fn convert(schema: &Value, defs: &Map<String, Value>, refs: &[&str], depth: usiz
 
     if let Some(t) = &ty {
         let upper = match t.as_str() {
-            "string" | "number" | "integer" | "boolean" | "array" | "object" => t.to_ascii_uppercase(),
+            "string" | "number" | "integer" | "boolean" | "array" | "object" => {
+                t.to_ascii_uppercase()
+            }
             _ => "STRING".to_owned(),
         };
         out.insert("type".into(), Value::String(upper));
@@ -184,7 +187,8 @@ fn convert(schema: &Value, defs: &Map<String, Value>, refs: &[&str], depth: usiz
         _ => None,
     };
     if let Some(values) = enum_values {
-        let strings: Vec<String> = values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+        let strings: Vec<String> =
+            values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
         if ty.as_deref() == Some("string") && strings.len() == values.len() && !strings.is_empty() {
             out.insert("enum".into(), json!(strings));
         } else {

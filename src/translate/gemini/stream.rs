@@ -82,7 +82,10 @@ impl StreamState {
             }
             for part in cand.content.into_iter().flat_map(|c| c.parts) {
                 let delta = if let Some(fc) = part.function_call {
-                    let id = tool_call_id(&format!("{}_{}", self.seed, self.next_call), part.thought_signature.as_deref());
+                    let id = tool_call_id(
+                        &format!("{}_{}", self.seed, self.next_call),
+                        part.thought_signature.as_deref(),
+                    );
                     self.next_call += 1;
                     let d = ToolCallDelta {
                         index: st.tool_index,
@@ -96,20 +99,13 @@ impl StreamState {
                     };
                     st.tool_index += 1;
                     st.had_calls = true;
-                    Delta {
-                        tool_calls: Some(vec![d]),
-                        ..Delta::default()
-                    }
+                    Delta { tool_calls: Some(vec![d]), ..Delta::default() }
                 } else {
                     match part.text {
-                        Some(t) if !t.is_empty() && part.thought == Some(true) => Delta {
-                            reasoning_content: Some(t),
-                            ..Delta::default()
-                        },
-                        Some(t) if !t.is_empty() => Delta {
-                            content: Some(t),
-                            ..Delta::default()
-                        },
+                        Some(t) if !t.is_empty() && part.thought == Some(true) => {
+                            Delta { reasoning_content: Some(t), ..Delta::default() }
+                        }
+                        Some(t) if !t.is_empty() => Delta { content: Some(t), ..Delta::default() },
                         // Empty text (often only carrying a signature) and media parts.
                         _ => continue,
                     }

@@ -43,10 +43,7 @@ pub struct Invalid {
 }
 
 pub(super) fn invalid(param: impl Into<String>, message: impl Into<String>) -> Invalid {
-    Invalid {
-        message: message.into(),
-        param: param.into(),
-    }
+    Invalid { message: message.into(), param: param.into() }
 }
 
 /// What the response object repeats from the request.

@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::{Echo, Invalid, ToolName, invalid, upstream_name};
 use crate::wire::openai::{
-    ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl, Message, NamedFunction, NamedToolChoice,
-    ResponseFormat, Tool, ToolCall, ToolChoice,
+    ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl, Message, NamedFunction,
+    NamedToolChoice, ResponseFormat, Tool, ToolCall, ToolChoice,
 };
 use crate::wire::responses::ResponsesRequest;
 
@@ -64,13 +64,8 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
         .and_then(|r| r.get("effort"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let response_format = req
-        .text
-        .as_ref()
-        .and_then(|t| t.get("format"))
-        .map(response_format)
-        .transpose()?
-        .flatten();
+    let response_format =
+        req.text.as_ref().and_then(|t| t.get("format")).map(response_format).transpose()?.flatten();
 
     let echo = Echo {
         instructions: req.instructions.clone(),
@@ -80,7 +75,10 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
         max_output_tokens: req.max_output_tokens,
         temperature: req.temperature,
         top_p: req.top_p,
-        reasoning: req.reasoning.clone().unwrap_or_else(|| json!({"effort": null, "summary": null})),
+        reasoning: req
+            .reasoning
+            .clone()
+            .unwrap_or_else(|| json!({"effort": null, "summary": null})),
         text: req.text.clone().unwrap_or_else(|| json!({"format": {"type": "text"}})),
         names,
         dropped_tools,
@@ -110,7 +108,10 @@ fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), I
         "message" => {
             let role = item.get("role").and_then(Value::as_str).unwrap_or_default();
             if !matches!(role, "user" | "assistant" | "system" | "developer") {
-                return Err(invalid(format!("{param}.role"), format!("{param}: role must be user, assistant, system or developer")));
+                return Err(invalid(
+                    format!("{param}.role"),
+                    format!("{param}: role must be user, assistant, system or developer"),
+                ));
             }
             let content = message_content(item.get("content"), &param)?;
             messages.push(Message {
@@ -122,7 +123,10 @@ fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), I
         "function_call" | "custom_tool_call" => {
             let field = |k: &str| item.get(k).and_then(Value::as_str);
             let (Some(call_id), Some(name)) = (field("call_id"), field("name")) else {
-                return Err(invalid(param.clone(), format!("{param}: a {kind} needs call_id and name")));
+                return Err(invalid(
+                    param.clone(),
+                    format!("{param}: a {kind} needs call_id and name"),
+                ));
             };
             let arguments = if kind == "custom_tool_call" {
                 json!({"input": field("input").unwrap_or_default()}).to_string()
@@ -132,15 +136,14 @@ fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), I
             let call = ToolCall {
                 id: call_id.to_owned(),
                 kind: "function".into(),
-                function: FunctionCall {
-                    name: upstream_name(name, field("namespace")),
-                    arguments,
-                },
+                function: FunctionCall { name: upstream_name(name, field("namespace")), arguments },
                 extra: Map::new(),
             };
             // Calls right after an assistant turn (its text, or other calls) belong to it.
             match messages.last_mut() {
-                Some(last) if last.role == "assistant" => last.tool_calls.get_or_insert_with(Vec::new).push(call),
+                Some(last) if last.role == "assistant" => {
+                    last.tool_calls.get_or_insert_with(Vec::new).push(call)
+                }
                 _ => messages.push(Message {
                     role: "assistant".into(),
                     tool_calls: Some(vec![call]),
@@ -154,7 +157,9 @@ fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), I
             };
             let output = match item.get("output") {
                 Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(parts)) => parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect(),
+                Some(Value::Array(parts)) => {
+                    parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect()
+                }
                 Some(other) => other.to_string(),
                 None => String::new(),
             };
@@ -170,7 +175,9 @@ fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), I
         other => {
             return Err(invalid(
                 format!("{param}.type"),
-                format!("{param}: input items of type `{other}` are not supported (message, function_call, function_call_output, custom_tool_call, custom_tool_call_output and reasoning are)"),
+                format!(
+                    "{param}: input items of type `{other}` are not supported (message, function_call, function_call_output, custom_tool_call, custom_tool_call_output and reasoning are)"
+                ),
             ));
         }
     }
@@ -186,29 +193,44 @@ fn message_content(content: Option<&Value>, param: &str) -> Result<Content, Inva
                 let kind = part.get("type").and_then(Value::as_str).unwrap_or_default();
                 match kind {
                     "input_text" | "output_text" | "text" => out.push(ContentPart::Text {
-                        text: part.get("text").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        text: part
+                            .get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
                     }),
                     "refusal" => out.push(ContentPart::Text {
-                        text: part.get("refusal").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        text: part
+                            .get("refusal")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
                     }),
                     "input_image" => {
                         let Some(url) = part.get("image_url").and_then(Value::as_str) else {
                             return Err(invalid(
                                 format!("{param}.content[{j}]"),
-                                format!("{param}.content[{j}]: input_image needs an image_url (a URL or a data: URL; file ids are not supported)"),
+                                format!(
+                                    "{param}.content[{j}]: input_image needs an image_url (a URL or a data: URL; file ids are not supported)"
+                                ),
                             ));
                         };
                         out.push(ContentPart::ImageUrl {
                             image_url: ImageUrl {
                                 url: url.to_owned(),
-                                detail: part.get("detail").and_then(Value::as_str).map(str::to_owned),
+                                detail: part
+                                    .get("detail")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_owned),
                             },
                         });
                     }
                     other => {
                         return Err(invalid(
                             format!("{param}.content[{j}].type"),
-                            format!("{param}.content[{j}]: content parts of type `{other}` are not supported (input_text, output_text and input_image are)"),
+                            format!(
+                                "{param}.content[{j}]: content parts of type `{other}` are not supported (input_text, output_text and input_image are)"
+                            ),
                         ));
                     }
                 }
@@ -227,7 +249,10 @@ fn message_content(content: Option<&Value>, param: &str) -> Result<Content, Inva
                 Ok(Content::Parts(out))
             }
         }
-        _ => Err(invalid(format!("{param}.content"), format!("{param}: content must be a string or a list of content parts"))),
+        _ => Err(invalid(
+            format!("{param}.content"),
+            format!("{param}: content must be a string or a list of content parts"),
+        )),
     }
 }
 
@@ -245,7 +270,9 @@ fn add_tool(
     let name = t.get("name").and_then(Value::as_str);
     let (name, custom) = match (kind, name) {
         (Some("namespace"), Some(ns)) => {
-            for (j, inner) in t.get("tools").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, inner) in
+                t.get("tools").and_then(Value::as_array).into_iter().flatten().enumerate()
+            {
                 add_tool(tools, names, dropped, inner, &format!("{param}.tools[{j}]"), Some(ns))?;
             }
             return Ok(());
@@ -253,17 +280,23 @@ fn add_tool(
         (Some("function"), Some(n)) => (n, false),
         (Some("custom"), Some(n)) => (n, true),
         (Some("function" | "custom" | "namespace"), None) => {
-            return Err(invalid(format!("{param}.name"), format!("{param}: a {} tool needs a name", kind.unwrap_or_default())));
+            return Err(invalid(
+                format!("{param}.name"),
+                format!("{param}: a {} tool needs a name", kind.unwrap_or_default()),
+            ));
         }
         (Some(other), _) => {
             dropped.push(name.map_or_else(|| other.to_owned(), |n| format!("{other} {n}")));
             return Ok(());
         }
-        (None, _) => return Err(invalid(format!("{param}.type"), format!("{param}: a tool needs a type"))),
+        (None, _) => {
+            return Err(invalid(format!("{param}.type"), format!("{param}: a tool needs a type")));
+        }
     };
     let upstream = upstream_name(name, namespace);
     let function = if custom {
-        let mut description = t.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let mut description =
+            t.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
         if let Some(def) = t.pointer("/format/definition").and_then(Value::as_str) {
             description.push_str("\n\nThe input must follow this grammar:\n");
             description.push_str(def);
@@ -286,10 +319,7 @@ fn add_tool(
             strict: t.get("strict").and_then(Value::as_bool),
         }
     };
-    tools.push(Tool {
-        kind: "function".into(),
-        function,
-    });
+    tools.push(Tool { kind: "function".into(), function });
     names.push(ToolName {
         upstream,
         name: name.to_owned(),
@@ -301,8 +331,12 @@ fn add_tool(
 
 fn tool_choice(v: &Value) -> Result<ToolChoice, Invalid> {
     match v {
-        Value::String(mode) if matches!(mode.as_str(), "auto" | "none" | "required") => Ok(ToolChoice::Mode(mode.clone())),
-        Value::Object(o) if matches!(o.get("type").and_then(Value::as_str), Some("function" | "custom")) => {
+        Value::String(mode) if matches!(mode.as_str(), "auto" | "none" | "required") => {
+            Ok(ToolChoice::Mode(mode.clone()))
+        }
+        Value::Object(o)
+            if matches!(o.get("type").and_then(Value::as_str), Some("function" | "custom")) =>
+        {
             let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
             Ok(ToolChoice::Named(NamedToolChoice {
                 kind: "function".into(),
@@ -311,17 +345,19 @@ fn tool_choice(v: &Value) -> Result<ToolChoice, Invalid> {
                 },
             }))
         }
-        _ => Err(invalid("tool_choice", "tool_choice must be auto, none, required or {\"type\": \"function\" or \"custom\", \"name\": ...}")),
+        _ => Err(invalid(
+            "tool_choice",
+            "tool_choice must be auto, none, required or {\"type\": \"function\" or \"custom\", \"name\": ...}",
+        )),
     }
 }
 
 fn response_format(format: &Value) -> Result<Option<ResponseFormat>, Invalid> {
     match format.get("type").and_then(Value::as_str) {
         None | Some("text") => Ok(None),
-        Some("json_object") => Ok(Some(ResponseFormat {
-            kind: "json_object".into(),
-            json_schema: None,
-        })),
+        Some("json_object") => {
+            Ok(Some(ResponseFormat { kind: "json_object".into(), json_schema: None }))
+        }
         Some("json_schema") => {
             let mut schema = Map::new();
             for key in ["name", "schema", "strict", "description"] {
@@ -334,6 +370,11 @@ fn response_format(format: &Value) -> Result<Option<ResponseFormat>, Invalid> {
                 json_schema: Some(Value::Object(schema)),
             }))
         }
-        Some(other) => Err(invalid("text.format.type", format!("text.format type `{other}` is not supported (text, json_object, json_schema are)"))),
+        Some(other) => Err(invalid(
+            "text.format.type",
+            format!(
+                "text.format type `{other}` is not supported (text, json_object, json_schema are)"
+            ),
+        )),
     }
 }

@@ -46,7 +46,15 @@ pub(super) fn message_item(rid: &str, text: &str, status: &str) -> Value {
 /// The output item of the model's `n`th tool call (`upstream` is the function name it called):
 /// a `function_call`, or a `custom_tool_call` for a custom tool, with the client's name and
 /// namespace. `args` empty and status `in_progress` for the `output_item.added` event.
-pub(super) fn tool_call_item(rid: &str, n: usize, call_id: &str, upstream: &str, args: &str, echo: &Echo, status: &str) -> Value {
+pub(super) fn tool_call_item(
+    rid: &str,
+    n: usize,
+    call_id: &str,
+    upstream: &str,
+    args: &str,
+    echo: &Echo,
+    status: &str,
+) -> Value {
     let tool = echo.tool(upstream);
     let name = tool.map_or(upstream, |t| t.name.as_str());
     let mut item = if tool.is_some_and(|t| t.custom) {
@@ -77,7 +85,11 @@ fn custom_input(args: &str) -> String {
 
 /// `resp_…` from the upstream's id (kept to letters, digits, `-` and `_`).
 pub fn response_id(upstream_id: &str) -> String {
-    let clean: String = upstream_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect();
+    let clean: String = upstream_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
     let clean = clean.strip_prefix("chatcmpl-").unwrap_or(&clean).to_owned();
     if clean.is_empty() { "resp_gateway".to_owned() } else { format!("resp_{clean}") }
 }
@@ -106,7 +118,16 @@ pub(super) fn status_of(finish: Option<&str>) -> (&'static str, Value) {
 
 /// The whole response object.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn response_object(rid: &str, alias: &str, created: i64, status: &str, incomplete: Value, output: Vec<Value>, usage: Value, echo: &Echo) -> Value {
+pub(super) fn response_object(
+    rid: &str,
+    alias: &str,
+    created: i64,
+    status: &str,
+    incomplete: Value,
+    output: Vec<Value>,
+    usage: Value,
+    echo: &Echo,
+) -> Value {
     json!({
         "id": rid,
         "object": "response",
@@ -148,5 +169,14 @@ pub fn from_hub(c: ChatCompletion, alias: &str, echo: &Echo) -> Value {
         }
     }
     let (status, incomplete) = status_of(finish.as_deref());
-    response_object(&rid, alias, c.created, status, incomplete, out.items(&rid, echo), usage_json(c.usage.as_ref()), echo)
+    response_object(
+        &rid,
+        alias,
+        c.created,
+        status,
+        incomplete,
+        out.items(&rid, echo),
+        usage_json(c.usage.as_ref()),
+        echo,
+    )
 }

@@ -4,7 +4,10 @@
 use serde_json::{Value, json};
 
 use super::Echo;
-use super::response::{message_item, reasoning_item, response_id, response_object, status_of, tool_call_item, usage_json};
+use super::response::{
+    message_item, reasoning_item, response_id, response_object, status_of, tool_call_item,
+    usage_json,
+};
 use crate::translate::collect::ToolCallParts;
 use crate::wire::openai::{ChatChunk, Usage};
 
@@ -78,7 +81,16 @@ impl StreamState {
     }
 
     fn snapshot(&self, status: &str, incomplete: Value, output: Vec<Value>, usage: Value) -> Value {
-        response_object(&self.rid, &self.alias, self.created, status, incomplete, output, usage, &self.echo)
+        response_object(
+            &self.rid,
+            &self.alias,
+            self.created,
+            status,
+            incomplete,
+            output,
+            usage,
+            &self.echo,
+        )
     }
 
     fn start(&mut self, out: &mut Vec<Event>) {
@@ -146,7 +158,10 @@ impl StreamState {
             self.close(out);
             let index = self.output_index();
             let item = message_item(&self.rid, "", "in_progress");
-            self.emit(out, json!({"type": "response.output_item.added", "output_index": index, "item": item}));
+            self.emit(
+                out,
+                json!({"type": "response.output_item.added", "output_index": index, "item": item}),
+            );
             self.emit(out, json!({"type": "response.content_part.added", "item_id": item_id, "output_index": index, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}));
             self.open = Open::Message;
             return self.text_delta(out, delta);
@@ -200,11 +215,17 @@ impl StreamState {
         for (n, call) in calls.into_iter().enumerate() {
             let index = self.output_index();
             let (name, args) = (call.function.name, call.function.arguments);
-            let call_id = if call.id.is_empty() { format!("call_{n}_{}", self.rid) } else { call.id };
-            let added = tool_call_item(&self.rid, n, &call_id, &name, "", &self.echo, "in_progress");
-            let item = tool_call_item(&self.rid, n, &call_id, &name, &args, &self.echo, "completed");
+            let call_id =
+                if call.id.is_empty() { format!("call_{n}_{}", self.rid) } else { call.id };
+            let added =
+                tool_call_item(&self.rid, n, &call_id, &name, "", &self.echo, "in_progress");
+            let item =
+                tool_call_item(&self.rid, n, &call_id, &name, &args, &self.echo, "completed");
             let item_id = item["id"].clone();
-            self.emit(&mut out, json!({"type": "response.output_item.added", "output_index": index, "item": added}));
+            self.emit(
+                &mut out,
+                json!({"type": "response.output_item.added", "output_index": index, "item": added}),
+            );
             if item["type"] == "custom_tool_call" {
                 let input = item["input"].clone();
                 self.emit(&mut out, json!({"type": "response.custom_tool_call_input.delta", "item_id": item_id, "output_index": index, "delta": input}));
@@ -218,7 +239,8 @@ impl StreamState {
         }
         let (status, incomplete) = status_of(self.finish.as_deref());
         let kind = if status == "completed" { "response.completed" } else { "response.incomplete" };
-        let resp = self.snapshot(status, incomplete, self.done.clone(), usage_json(self.usage.as_ref()));
+        let resp =
+            self.snapshot(status, incomplete, self.done.clone(), usage_json(self.usage.as_ref()));
         self.emit(&mut out, json!({"type": kind, "response": resp}));
         self.ended = true;
         out
@@ -232,7 +254,12 @@ impl StreamState {
         }
         self.start(&mut out);
         self.close(&mut out);
-        let mut resp = self.snapshot("failed", Value::Null, self.done.clone(), usage_json(self.usage.as_ref()));
+        let mut resp = self.snapshot(
+            "failed",
+            Value::Null,
+            self.done.clone(),
+            usage_json(self.usage.as_ref()),
+        );
         resp["error"] = json!({"code": code, "message": message});
         self.emit(&mut out, json!({"type": "response.failed", "response": resp}));
         self.ended = true;

@@ -19,8 +19,10 @@ fn hub(v: Value) -> ChatRequest {
 
 #[test]
 fn a_string_input_and_instructions_become_system_and_user_messages() {
-    let h = hub(json!({"model": "m", "instructions": "Be brief.", "input": "hi", "max_output_tokens": 50,
-        "reasoning": {"effort": "low", "summary": "auto"}, "temperature": 0.2, "store": false, "include": ["reasoning.encrypted_content"]}));
+    let h = hub(
+        json!({"model": "m", "instructions": "Be brief.", "input": "hi", "max_output_tokens": 50,
+        "reasoning": {"effort": "low", "summary": "auto"}, "temperature": 0.2, "store": false, "include": ["reasoning.encrypted_content"]}),
+    );
     let v = serde_json::to_value(&h).expect("json");
     assert_eq!(
         v,
@@ -55,7 +57,10 @@ fn a_tool_loop_in_items_becomes_assistant_tool_calls_and_tool_messages() {
             {"role": "tool", "content": "noon", "tool_call_id": "call_b"}
         ])
     );
-    assert_eq!(v["tools"], json!([{"type": "function", "function": {"name": "weather", "description": "d", "parameters": {"type": "object"}, "strict": true}}]));
+    assert_eq!(
+        v["tools"],
+        json!([{"type": "function", "function": {"name": "weather", "description": "d", "parameters": {"type": "object"}, "strict": true}}])
+    );
     assert_eq!(v["tool_choice"], json!({"type": "function", "function": {"name": "weather"}}));
     assert_eq!(v["parallel_tool_calls"], false);
 }
@@ -70,7 +75,10 @@ fn images_and_json_schema_map_to_their_chat_forms() {
         v["messages"][0]["content"],
         json!([{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "low"}}])
     );
-    assert_eq!(v["response_format"], json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": true}}));
+    assert_eq!(
+        v["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": true}})
+    );
 }
 
 #[test]
@@ -79,12 +87,19 @@ fn what_the_hub_cannot_do_is_refused_with_the_parameter() {
     let e = err(json!({"model": "m", "input": "hi", "previous_response_id": "resp_1"}));
     assert_eq!(e.param, "previous_response_id");
     assert!(e.message.contains("ai-proxy keeps no responses"), "{}", e.message);
-    let e = err(json!({"model": "m", "input": "hi", "tools": [{"type": "function", "description": "no name"}]}));
-    assert_eq!((e.param.as_str(), e.message.as_str()), ("tools[0].name", "tools[0]: a function tool needs a name"));
+    let e = err(
+        json!({"model": "m", "input": "hi", "tools": [{"type": "function", "description": "no name"}]}),
+    );
+    assert_eq!(
+        (e.param.as_str(), e.message.as_str()),
+        ("tools[0].name", "tools[0]: a function tool needs a name")
+    );
     let e = err(json!({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}));
     assert_eq!(e.param, "input[0].type");
     assert!(e.message.contains("`item_reference`"), "{}", e.message);
-    let e = err(json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}));
+    let e = err(
+        json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}),
+    );
     assert_eq!(e.param, "input[0].content[0].type");
     let e = err(json!({"model": "m", "instructions": "only this"}));
     assert_eq!(e.param, "input");
@@ -109,7 +124,12 @@ fn custom_tools_are_functions_with_one_input_string_both_ways() {
     ]));
     assert_eq!(
         echo.names,
-        [ToolName { upstream: "apply_patch".into(), name: "apply_patch".into(), namespace: None, custom: true }]
+        [ToolName {
+            upstream: "apply_patch".into(),
+            name: "apply_patch".into(),
+            namespace: None,
+            custom: true
+        }]
     );
     let v = serde_json::to_value(&h).expect("json");
     assert_eq!(
@@ -118,23 +138,44 @@ fn custom_tools_are_functions_with_one_input_string_both_ways() {
             "parameters": {"type": "object", "properties": {"input": {"type": "string", "description": "The tool's whole input, as free-form text"}}, "required": ["input"]}})
     );
     assert_eq!(v["tool_choice"], json!({"type": "function", "function": {"name": "apply_patch"}}));
-    assert_eq!(v["messages"][1]["tool_calls"][0]["function"], json!({"name": "apply_patch", "arguments": "{\"input\":\"*** Begin Patch\"}"}));
-    assert_eq!(v["messages"][2], json!({"role": "tool", "content": "Done!", "tool_call_id": "call_p"}));
+    assert_eq!(
+        v["messages"][1]["tool_calls"][0]["function"],
+        json!({"name": "apply_patch", "arguments": "{\"input\":\"*** Begin Patch\"}"})
+    );
+    assert_eq!(
+        v["messages"][2],
+        json!({"role": "tool", "content": "Done!", "tool_call_id": "call_p"})
+    );
 
     // The model's call comes back as a custom_tool_call with the input unwrapped.
-    let c = completion(json!({"id": "x", "created": 1, "model": "up", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant",
-        "tool_calls": [{"id": "call_q", "type": "function", "function": {"name": "apply_patch", "arguments": "{\"input\": \"*** Begin Patch\\n*** End Patch\"}"}}]}}]}));
+    let c = completion(
+        json!({"id": "x", "created": 1, "model": "up", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant",
+        "tool_calls": [{"id": "call_q", "type": "function", "function": {"name": "apply_patch", "arguments": "{\"input\": \"*** Begin Patch\\n*** End Patch\"}"}}]}}]}),
+    );
     let r = from_hub(c, "alias", &echo);
-    assert_eq!(r["output"], json!([{"id": "ctc_0_resp_x", "type": "custom_tool_call", "status": "completed", "call_id": "call_q", "name": "apply_patch", "input": "*** Begin Patch\n*** End Patch"}]));
+    assert_eq!(
+        r["output"],
+        json!([{"id": "ctc_0_resp_x", "type": "custom_tool_call", "status": "completed", "call_id": "call_q", "name": "apply_patch", "input": "*** Begin Patch\n*** End Patch"}])
+    );
 
     let mut s = StreamState::new("alias", echo);
     let mut all = s.on_chunk(chunk(json!({"tool_calls": [{"index": 0, "id": "call_q", "type": "function", "function": {"name": "apply_patch", "arguments": "{\"input\": \"*** Be"}}]}), None));
-    all.extend(s.on_chunk(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "gin Patch\"}"}}]}), Some("tool_calls"))));
+    all.extend(s.on_chunk(chunk(
+        json!({"tool_calls": [{"index": 0, "function": {"arguments": "gin Patch\"}"}}]}),
+        Some("tool_calls"),
+    )));
     all.extend(s.finish());
     assert_eq!(
         names(&all),
-        ["response.created", "response.in_progress", "response.output_item.added", "response.custom_tool_call_input.delta",
-         "response.custom_tool_call_input.done", "response.output_item.done", "response.completed"]
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.custom_tool_call_input.delta",
+            "response.custom_tool_call_input.done",
+            "response.output_item.done",
+            "response.completed"
+        ]
     );
     assert_eq!(all[4].0["input"], "*** Begin Patch");
 }
@@ -155,14 +196,24 @@ fn namespaces_are_flattened_and_hosted_tools_left_out_as_codex_sends_them() {
 
     // A call of the namespaced function comes back with the client's name and namespace,
     // and goes upstream again under the function name.
-    let c = completion(json!({"id": "x", "created": 1, "model": "up", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant",
-        "tool_calls": [{"id": "call_n", "type": "function", "function": {"name": "multi_agent_v1__close_agent", "arguments": "{}"}}]}}]}));
+    let c = completion(
+        json!({"id": "x", "created": 1, "model": "up", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant",
+        "tool_calls": [{"id": "call_n", "type": "function", "function": {"name": "multi_agent_v1__close_agent", "arguments": "{}"}}]}}]}),
+    );
     let item = from_hub(c, "alias", &echo)["output"][0].clone();
-    assert_eq!(item, json!({"id": "fc_0_resp_x", "type": "function_call", "status": "completed", "call_id": "call_n", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"}));
+    assert_eq!(
+        item,
+        json!({"id": "fc_0_resp_x", "type": "function_call", "status": "completed", "call_id": "call_n", "name": "close_agent", "namespace": "multi_agent_v1", "arguments": "{}"})
+    );
     let mut back = item.clone();
     back.as_object_mut().map(|o| o.remove("id"));
-    let h = hub(json!({"model": "m", "input": [{"role": "user", "content": "hi"}, back, {"type": "function_call_output", "call_id": "call_n", "output": "closed"}]}));
-    assert_eq!(h.messages[1].tool_calls.as_ref().map(|c| c[0].function.name.as_str()), Some("multi_agent_v1__close_agent"));
+    let h = hub(
+        json!({"model": "m", "input": [{"role": "user", "content": "hi"}, back, {"type": "function_call_output", "call_id": "call_n", "output": "closed"}]}),
+    );
+    assert_eq!(
+        h.messages[1].tool_calls.as_ref().map(|c| c[0].function.name.as_str()),
+        Some("multi_agent_v1__close_agent")
+    );
 }
 
 fn completion(v: Value) -> ChatCompletion {
@@ -171,10 +222,12 @@ fn completion(v: Value) -> ChatCompletion {
 
 #[test]
 fn a_completion_becomes_reasoning_message_and_function_call_items() {
-    let c = completion(json!({"id": "chatcmpl-abc", "object": "chat.completion", "created": 7, "model": "up",
+    let c = completion(
+        json!({"id": "chatcmpl-abc", "object": "chat.completion", "created": 7, "model": "up",
         "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": "Let me check.", "reasoning_content": "thinking",
             "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "prompt_tokens_details": {"cached_tokens": 4}}}));
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "prompt_tokens_details": {"cached_tokens": 4}}}),
+    );
     let r = from_hub(c, "alias", &Echo::default());
     assert_eq!(r["id"], "resp_abc");
     assert_eq!(r["object"], "response");
@@ -194,14 +247,21 @@ fn a_completion_becomes_reasoning_message_and_function_call_items() {
         json!({"input_tokens": 10, "input_tokens_details": {"cached_tokens": 4}, "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15})
     );
 
-    let cut = completion(json!({"id": "x", "created": 1, "model": "up", "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "trunc"}}]}));
+    let cut = completion(
+        json!({"id": "x", "created": 1, "model": "up", "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "trunc"}}]}),
+    );
     let r = from_hub(cut, "alias", &Echo::default());
-    assert_eq!((r["status"].clone(), r["incomplete_details"].clone()), (json!("incomplete"), json!({"reason": "max_output_tokens"})));
+    assert_eq!(
+        (r["status"].clone(), r["incomplete_details"].clone()),
+        (json!("incomplete"), json!({"reason": "max_output_tokens"}))
+    );
 }
 
 fn chunk(delta: Value, finish: Option<&str>) -> ChatChunk {
-    serde_json::from_value(json!({"id": "chatcmpl-s1", "object": "chat.completion.chunk", "created": 9, "model": "up",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+    serde_json::from_value(
+        json!({"id": "chatcmpl-s1", "object": "chat.completion.chunk", "created": 9, "model": "up",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
+    )
     .expect("chunk")
 }
 
@@ -223,22 +283,44 @@ fn a_stream_relays_reasoning_then_text_then_sends_function_calls_whole() {
     all.extend(s.on_chunk(chunk(json!({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "time", "arguments": "{}"}}]}), None)));
     all.extend(s.on_chunk(chunk(json!({"tool_calls": [{"index": 0, "id": "", "function": {"arguments": "ty\":\"Paris\"}"}}]}), None)));
     all.extend(s.on_chunk(chunk(json!({}), Some("tool_calls"))));
-    all.extend(s.on_chunk(serde_json::from_value(json!({"id": "chatcmpl-s1", "created": 9, "model": "up", "choices": [],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})).expect("usage chunk")));
+    all.extend(
+        s.on_chunk(
+            serde_json::from_value(
+                json!({"id": "chatcmpl-s1", "created": 9, "model": "up", "choices": [],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}),
+            )
+            .expect("usage chunk"),
+        ),
+    );
     all.extend(s.finish());
     assert!(s.is_ended());
     assert_eq!(
         names(&all),
         [
-            "response.created", "response.in_progress",
-            "response.output_item.added", "response.reasoning_summary_part.added",
-            "response.reasoning_summary_text.delta", "response.reasoning_summary_text.delta",
-            "response.reasoning_summary_text.done", "response.reasoning_summary_part.done", "response.output_item.done",
-            "response.output_item.added", "response.content_part.added",
-            "response.output_text.delta", "response.output_text.delta",
-            "response.output_text.done", "response.content_part.done", "response.output_item.done",
-            "response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done", "response.output_item.done",
-            "response.output_item.added", "response.function_call_arguments.delta", "response.function_call_arguments.done", "response.output_item.done",
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.reasoning_summary_part.added",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_text.done",
+            "response.reasoning_summary_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
             "response.completed",
         ]
     );
@@ -251,7 +333,10 @@ fn a_stream_relays_reasoning_then_text_then_sends_function_calls_whole() {
     assert_eq!(done["usage"]["total_tokens"], 7);
     assert_eq!(done["output"][0]["summary"][0]["text"], "Let me think.");
     assert_eq!(done["output"][1]["content"][0]["text"], "Calling tools.");
-    assert_eq!(done["output"][2], json!({"id": "fc_0_resp_s1", "type": "function_call", "status": "completed", "call_id": "call_a", "name": "weather", "arguments": "{\"city\":\"Paris\"}"}));
+    assert_eq!(
+        done["output"][2],
+        json!({"id": "fc_0_resp_s1", "type": "function_call", "status": "completed", "call_id": "call_a", "name": "weather", "arguments": "{\"city\":\"Paris\"}"})
+    );
     assert_eq!(done["output"][3]["call_id"], "call_b");
     // Output indexes follow the items.
     let text_delta = all.iter().find(|e| e.name() == "response.output_text.delta").expect("delta");
@@ -265,13 +350,28 @@ fn a_failure_mid_stream_ends_with_response_failed() {
     all.extend(s.on_error("server_error", "upstream dropped the connection"));
     assert_eq!(
         names(&all),
-        ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added", "response.output_text.delta",
-         "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.failed"]
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.failed"
+        ]
     );
     let failed = &all.last().expect("failed").0["response"];
     assert_eq!(failed["status"], "failed");
-    assert_eq!(failed["error"], json!({"code": "server_error", "message": "upstream dropped the connection"}));
-    assert!(s.on_chunk(chunk(json!({"content": "more"}), None)).is_empty(), "nothing after the end");
+    assert_eq!(
+        failed["error"],
+        json!({"code": "server_error", "message": "upstream dropped the connection"})
+    );
+    assert!(
+        s.on_chunk(chunk(json!({"content": "more"}), None)).is_empty(),
+        "nothing after the end"
+    );
     assert!(s.finish().is_empty());
 }
 

@@ -32,8 +32,9 @@ impl Files {
         let f = self.clone();
         Arc::new(move || {
             let text = f.text.lock().expect("lock").clone();
-            let config = config::load(&text, Source::File("/cfg/config.yaml".into()), Env::default())
-                .map_err(|e| e.to_string())?;
+            let config =
+                config::load(&text, Source::File("/cfg/config.yaml".into()), Env::default())
+                    .map_err(|e| e.to_string())?;
             Ok(Loaded {
                 egress: crate::egress::Egress::new(&config.env),
                 config,
@@ -109,7 +110,9 @@ impl Ui {
             let s = tokio::time::timeout_at(deadline, self.rx.recv())
                 .await
                 .unwrap_or_else(|_| panic!("timed out waiting for {what}; seen {:?}", self.seen))
-                .unwrap_or_else(|| panic!("controller ended while waiting for {what}; seen {:?}", self.seen));
+                .unwrap_or_else(|| {
+                    panic!("controller ended while waiting for {what}; seen {:?}", self.seen)
+                });
             if self.seen.last() != Some(&s.status) {
                 self.seen.push(s.status.clone());
             }
@@ -227,7 +230,10 @@ async fn reload_with_a_broken_config_keeps_serving_the_previous_one() {
     ui.send(Command::Reload);
     let s = ui.until("notice", |s| s.notice.is_some()).await;
     let notice = s.notice.clone().expect("notice");
-    assert!(notice.starts_with("Reload failed, still serving the previous config: /cfg/config.yaml"), "{notice}");
+    assert!(
+        notice.starts_with("Reload failed, still serving the previous config: /cfg/config.yaml"),
+        "{notice}"
+    );
     assert_eq!(s.status, Status::Running { url: url.clone(), ready: 1, total: 1 }, "still running");
     assert!(ready(&url).await, "and still answering");
 
@@ -238,7 +244,11 @@ async fn reload_with_a_broken_config_keeps_serving_the_previous_one() {
         .until("running with two models", |s| matches!(s.status, Status::Running { total: 2, .. }))
         .await;
     assert_eq!(s.notice, None);
-    assert_eq!(s.master_key.as_ref().map(|k| k.expose().as_str()), None, "the new config has no key");
+    assert_eq!(
+        s.master_key.as_ref().map(|k| k.expose().as_str()),
+        None,
+        "the new config has no key"
+    );
     assert_eq!(s.models.len(), 2);
     ui.quit().await;
 }
@@ -378,8 +388,12 @@ async fn chat(url: &str, model: &str) -> (u16, String) {
 #[tokio::test]
 async fn reload_switches_config_in_place_while_a_request_is_in_flight() {
     let upstream = slow_upstream(Duration::from_secs(3)).await;
-    let slow = format!("  - model_name: slow\n    litellm_params:\n      model: openai/slow\n      api_base: {upstream}\n      api_key: sk-up\n");
-    let files = Files::new(&format!("model_list:\n{slow}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n"));
+    let slow = format!(
+        "  - model_name: slow\n    litellm_params:\n      model: openai/slow\n      api_base: {upstream}\n      api_key: sk-up\n"
+    );
+    let files = Files::new(&format!(
+        "model_list:\n{slow}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n"
+    ));
     let mut ui = launch(&files, Arc::new(FakeLogin::default()));
     ui.send(Command::Start);
     let (url, _) = ui.running().await;
@@ -394,7 +408,8 @@ async fn reload_switches_config_in_place_while_a_request_is_in_flight() {
     // A second model appears; the port stays open and the address stays the same.
     files.write(&format!("model_list:\n{slow}  - model_name: mock\n    litellm_params:\n      model: mock/echo\n  - model_name: mock-2\n    litellm_params:\n      model: mock/two\n"));
     ui.send(Command::Reload);
-    let s = ui.until("three models", |s| matches!(s.status, Status::Running { total: 3, .. })).await;
+    let s =
+        ui.until("three models", |s| matches!(s.status, Status::Running { total: 3, .. })).await;
     assert_eq!(s.url(), Some(url.as_str()), "same address");
     let (status, body) = chat(&url, "mock-2").await;
     assert_eq!(status, 200, "the new config answers at once: {body}");

@@ -25,7 +25,9 @@ fn running() -> Snapshot {
 fn find<'a>(menu: &'a Menu, action: &Action) -> &'a Item {
     fn walk<'a>(items: &'a [Item], action: &Action) -> Option<&'a Item> {
         items.iter().find_map(|i| match i {
-            Item::Button { action: a, .. } | Item::Check { action: a, .. } if a == action => Some(i),
+            Item::Button { action: a, .. } | Item::Check { action: a, .. } if a == action => {
+                Some(i)
+            }
             Item::Submenu { items, .. } => walk(items, action),
             _ => None,
         })
@@ -79,7 +81,9 @@ fn status_line_per_state() {
         ["Running on http://127.0.0.1:4000 · 2 of 3 models ready"]
     );
     assert_eq!(
-        status_lines(&Status::Error("port 4000 on 127.0.0.1 is already in use by another program".into())),
+        status_lines(&Status::Error(
+            "port 4000 on 127.0.0.1 is already in use by another program".into()
+        )),
         ["Error: port 4000 on 127.0.0.1 is already in use by another program"]
     );
     // Long reasons are wrapped, not cut, up to 4 lines of at most 80 characters.
@@ -111,7 +115,11 @@ fn toggle_and_controls_follow_the_state() {
     let mut s = running();
     let m = build(&s, "0.1.0");
     assert_eq!(text(&m, &Action::Toggle), "Stop");
-    assert!(enabled(&m, &Action::Toggle) && enabled(&m, &Action::Restart) && enabled(&m, &Action::ReloadConfig));
+    assert!(
+        enabled(&m, &Action::Toggle)
+            && enabled(&m, &Action::Restart)
+            && enabled(&m, &Action::ReloadConfig)
+    );
     assert!(enabled(&m, &Action::CopyBaseUrl) && enabled(&m, &Action::CopyShellExports));
     assert_eq!(m.icon, Icon::Running);
     assert_eq!(m.tooltip, "AI Proxy: Running on http://127.0.0.1:4000 · 2 of 3 models ready");
@@ -158,7 +166,11 @@ fn exact_clipboard_texts() {
     open.master_key = None;
     assert_eq!(copy_text(&Action::CopyApiKey, &open).map(|k| k.expose().clone()), None);
     let exports = copy_text(&Action::CopyShellExports, &open).expect("exports");
-    assert!(exports.expose().contains("export OPENAI_API_KEY='no-key-required'\n"), "{}", exports.expose());
+    assert!(
+        exports.expose().contains("export OPENAI_API_KEY='no-key-required'\n"),
+        "{}",
+        exports.expose()
+    );
     let m = build(&open, "0.1.0");
     assert_eq!(text(&m, &Action::CopyApiKey), "Copy API Key (no master key set)");
     assert!(!enabled(&m, &Action::CopyApiKey));
@@ -172,7 +184,10 @@ fn exact_clipboard_texts() {
 #[test]
 fn the_shell_exports_work_in_a_real_shell() {
     let key = "sk-it's-$HOME-`x`\"";
-    let script = format!("{}printf '%s|%s|%s|%s' \"$OPENAI_BASE_URL\" \"$OPENAI_API_KEY\" \"$ANTHROPIC_BASE_URL\" \"$ANTHROPIC_AUTH_TOKEN\"", shell_exports("http://127.0.0.1:4100", key));
+    let script = format!(
+        "{}printf '%s|%s|%s|%s' \"$OPENAI_BASE_URL\" \"$OPENAI_API_KEY\" \"$ANTHROPIC_BASE_URL\" \"$ANTHROPIC_AUTH_TOKEN\"",
+        shell_exports("http://127.0.0.1:4100", key)
+    );
     let out = std::process::Command::new("sh").arg("-c").arg(&script).output().expect("sh runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
@@ -214,7 +229,11 @@ fn models_submenu_lists_alias_and_provider_and_copies_the_alias() {
     let mut none = running();
     none.models.clear();
     let m = build(&none, "0.1.0");
-    assert!(m.items.contains(&Item::Submenu { text: "Models".into(), enabled: false, items: vec![] }));
+    assert!(m.items.contains(&Item::Submenu {
+        text: "Models".into(),
+        enabled: false,
+        items: vec![]
+    }));
 }
 
 #[test]
@@ -229,15 +248,25 @@ fn launch_at_login_checkbox_shows_the_reported_state() {
     s.login = LoginState::Off;
     assert_eq!(checkbox(&s), ("Launch at Login".into(), false, true));
     s.login = LoginState::Unavailable("systemctl not found".into());
-    assert_eq!(checkbox(&s), ("Launch at Login (unavailable: systemctl not found)".into(), false, false));
+    assert_eq!(
+        checkbox(&s),
+        ("Launch at Login (unavailable: systemctl not found)".into(), false, false)
+    );
 }
 
 #[test]
 fn a_notice_shows_under_the_status() {
     let mut s = running();
-    s.notice = Some("Reload failed, still serving the previous config: config.yaml line 3: bad\nmore".into());
+    s.notice = Some(
+        "Reload failed, still serving the previous config: config.yaml line 3: bad\nmore".into(),
+    );
     let m = build(&s, "0.1.0");
-    assert_eq!(m.items[1], Item::Text("⚠ Reload failed, still serving the previous config: config.yaml line 3: bad".into()));
+    assert_eq!(
+        m.items[1],
+        Item::Text(
+            "⚠ Reload failed, still serving the previous config: config.yaml line 3: bad".into()
+        )
+    );
 }
 
 #[test]
@@ -265,7 +294,11 @@ fn action_ids_round_trip() {
 #[test]
 fn about_and_quit() {
     let m = build(&running(), "1.2.3");
-    assert!(m.items.contains(&Item::About { text: "About AI Proxy".into(), name: "AI Proxy".into(), version: "1.2.3".into() }));
+    assert!(m.items.contains(&Item::About {
+        text: "About AI Proxy".into(),
+        name: "AI Proxy".into(),
+        version: "1.2.3".into()
+    }));
     assert_eq!(text(&m, &Action::Quit), "Quit AI Proxy");
     assert_eq!(m.items.last(), Some(find(&m, &Action::Quit)));
 }
@@ -277,6 +310,12 @@ fn open_commands_per_platform() {
         open_command(Os::MacOs, log, true),
         ("open".to_owned(), vec!["-a".to_owned(), "Console".to_owned(), log.display().to_string()])
     );
-    assert_eq!(open_command(Os::MacOs, Path::new("/d"), false), ("open".to_owned(), vec!["/d".to_owned()]));
-    assert_eq!(open_command(Os::Linux, Path::new("/l.log"), true), ("xdg-open".to_owned(), vec!["/l.log".to_owned()]));
+    assert_eq!(
+        open_command(Os::MacOs, Path::new("/d"), false),
+        ("open".to_owned(), vec!["/d".to_owned()])
+    );
+    assert_eq!(
+        open_command(Os::Linux, Path::new("/l.log"), true),
+        ("xdg-open".to_owned(), vec!["/l.log".to_owned()])
+    );
 }

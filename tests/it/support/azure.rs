@@ -95,35 +95,84 @@ fn aadsts(status: StatusCode, error: &str, code: u64, text: &str) -> Response {
     json_response(status, body)
 }
 
-async fn token(State(st): State<Arc<AzureState>>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(st): State<Arc<AzureState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form_encoded = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !form_encoded {
-        return aadsts(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.");
+        return aadsts(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        );
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     if field("grant_type") != "client_credentials" {
-        return aadsts(StatusCode::BAD_REQUEST, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return aadsts(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     if field("scope").is_empty() {
-        return aadsts(StatusCode::BAD_REQUEST, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.");
+        return aadsts(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        );
     }
     if tenant != TENANT {
-        return aadsts(StatusCode::BAD_REQUEST, "invalid_request", 90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
+        return aadsts(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            &format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        );
     }
     if field("client_id") != CLIENT_ID {
-        return aadsts(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, &format!("Application with identifier '{}' was not found in the directory 'Contoso'.", field("client_id")));
+        return aadsts(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{}' was not found in the directory 'Contoso'.",
+                field("client_id")
+            ),
+        );
     }
     match field("client_secret") {
         CLIENT_SECRET => {}
         "expired-secret" => {
-            return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 7000222, &format!("The provided client secret keys for app '{CLIENT_ID}' are expired. Visit the Azure portal to create new keys for your app."));
+            return aadsts(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000222,
+                &format!(
+                    "The provided client secret keys for app '{CLIENT_ID}' are expired. Visit the Azure portal to create new keys for your app."
+                ),
+            );
         }
         _ => {
-            return aadsts(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{CLIENT_ID}'."));
+            return aadsts(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{CLIENT_ID}'."
+                ),
+            );
         }
     }
     // Slow enough that concurrent callers overlap with the fetch.
@@ -160,7 +209,11 @@ fn authenticate(st: &AzureState, headers: &HeaderMap) -> Result<Caller, Response
         return if key == KEY {
             Ok(Caller::Key)
         } else {
-            Err(azure_error(StatusCode::UNAUTHORIZED, "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource."))
+            Err(azure_error(
+                StatusCode::UNAUTHORIZED,
+                "401",
+                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+            ))
         };
     }
     let token = headers
@@ -168,9 +221,15 @@ fn authenticate(st: &AzureState, headers: &HeaderMap) -> Result<Caller, Response
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let known = token.starts_with("entra-token-") || token.starts_with("cli-token") || token == STATIC_TOKEN;
+    let known = token.starts_with("entra-token-")
+        || token.starts_with("cli-token")
+        || token == STATIC_TOKEN;
     if !known || st.rejected.lock().expect("lock").contains(token) {
-        return Err(azure_error(StatusCode::UNAUTHORIZED, "401", "Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired."));
+        return Err(azure_error(
+            StatusCode::UNAUTHORIZED,
+            "401",
+            "Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.",
+        ));
     }
     Ok(Caller::Token)
 }
@@ -189,7 +248,12 @@ fn is_reasoning(deployment: &str) -> bool {
 }
 
 /// Deployment-independent checks and errors; `Ok` means answer normally.
-fn check(st: &AzureState, headers: &HeaderMap, deployment: &str, operation: &str) -> Result<(), Response> {
+fn check(
+    st: &AzureState,
+    headers: &HeaderMap,
+    deployment: &str,
+    operation: &str,
+) -> Result<(), Response> {
     let caller = authenticate(st, headers)?;
     match deployment {
         "gpt-4o" | "gpt-4.1" | "text-embedding-3-small" | "filtered" => Ok(()),
@@ -198,17 +262,27 @@ fn check(st: &AzureState, headers: &HeaderMap, deployment: &str, operation: &str
             Caller::Token => Err(azure_error(
                 StatusCode::UNAUTHORIZED,
                 "PermissionDenied",
-                &format!("The principal `00000000-0000-0000-0000-000000000000` lacks the required data action `Microsoft.CognitiveServices/accounts/OpenAI/deployments/{operation}/action` to perform `POST /openai/deployments/{{deployment-id}}/{operation}` operation."),
+                &format!(
+                    "The principal `00000000-0000-0000-0000-000000000000` lacks the required data action `Microsoft.CognitiveServices/accounts/OpenAI/deployments/{operation}/action` to perform `POST /openai/deployments/{{deployment-id}}/{operation}` operation."
+                ),
             )),
             Caller::Key => Ok(()),
         },
         "throttled" => {
-            let mut r = azure_error(StatusCode::TOO_MANY_REQUESTS, "429", "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2025-04-01-preview have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 7 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.");
+            let mut r = azure_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "429",
+                "Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2025-04-01-preview have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 7 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.",
+            );
             r.headers_mut().insert("retry-after", "7".parse().expect("header"));
             r.headers_mut().insert("retry-after-ms", "7000".parse().expect("header"));
             Err(r)
         }
-        _ => Err(azure_error(StatusCode::NOT_FOUND, "DeploymentNotFound", "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.")),
+        _ => Err(azure_error(
+            StatusCode::NOT_FOUND,
+            "DeploymentNotFound",
+            "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.",
+        )),
     }
 }
 
@@ -224,7 +298,11 @@ fn v1_version(query: &HashMap<String, String>) -> Result<String, Response> {
     match query.get("api-version").map(String::as_str) {
         None => Ok("v1".into()),
         Some("preview") => Ok("preview".into()),
-        Some(other) => Err(azure_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("API version not supported: {other}"))),
+        Some(other) => Err(azure_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("API version not supported: {other}"),
+        )),
     }
 }
 
@@ -241,7 +319,12 @@ async fn classic_chat(
     }
 }
 
-async fn v1_chat(State(st): State<Arc<AzureState>>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn v1_chat(
+    State(st): State<Arc<AzureState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let version = match v1_version(&query) {
         Ok(v) => v,
         Err(r) => return r,
@@ -264,12 +347,22 @@ fn last_user(body: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn chat(st: &AzureState, headers: &HeaderMap, deployment: &str, version: &str, body: &[u8]) -> Response {
+fn chat(
+    st: &AzureState,
+    headers: &HeaderMap,
+    deployment: &str,
+    version: &str,
+    body: &[u8],
+) -> Response {
     if let Err(r) = check(st, headers, deployment, "chat/completions") {
         return r;
     }
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        return azure_error(StatusCode::BAD_REQUEST, "BadRequest", "Could not parse the JSON body of your request.");
+        return azure_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Could not parse the JSON body of your request.",
+        );
     };
     if deployment == "filtered" {
         return json_response(
@@ -287,22 +380,50 @@ fn chat(st: &AzureState, headers: &HeaderMap, deployment: &str, version: &str, b
     }
     for unknown in ["top_k", "enable_thinking"] {
         if req.get(unknown).is_some() {
-            return azure_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("Unrecognized request argument supplied: {unknown}"));
+            return azure_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("Unrecognized request argument supplied: {unknown}"),
+            );
         }
     }
-    if req.get("stream_options").is_some() && version.as_bytes().first().is_some_and(u8::is_ascii_digit) && version < "2024-09-01" {
-        return azure_error(StatusCode::BAD_REQUEST, "BadRequest", "Unrecognized request argument supplied: stream_options");
+    if req.get("stream_options").is_some()
+        && version.as_bytes().first().is_some_and(u8::is_ascii_digit)
+        && version < "2024-09-01"
+    {
+        return azure_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Unrecognized request argument supplied: stream_options",
+        );
     }
     let reasoning = is_reasoning(deployment);
     if reasoning {
         if req.get("max_tokens").is_some() {
-            return openai_style_error(StatusCode::BAD_REQUEST, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter");
+            return openai_style_error(
+                StatusCode::BAD_REQUEST,
+                "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+                "max_tokens",
+                "unsupported_parameter",
+            );
         }
         if let Some(t) = req.get("temperature").filter(|t| t.as_f64() != Some(1.0)) {
-            return openai_style_error(StatusCode::BAD_REQUEST, &format!("Unsupported value: 'temperature' does not support {t} with this model. Only the default (1) value is supported."), "temperature", "unsupported_value");
+            return openai_style_error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Unsupported value: 'temperature' does not support {t} with this model. Only the default (1) value is supported."
+                ),
+                "temperature",
+                "unsupported_value",
+            );
         }
     } else if req.get("reasoning_effort").is_some() {
-        return openai_style_error(StatusCode::BAD_REQUEST, "Unrecognized request argument supplied: reasoning_effort", "reasoning_effort", "BadRequest");
+        return openai_style_error(
+            StatusCode::BAD_REQUEST,
+            "Unrecognized request argument supplied: reasoning_effort",
+            "reasoning_effort",
+            "BadRequest",
+        );
     }
     let model = if reasoning { "gpt-5-mini-2025-08-07" } else { "gpt-4o-2024-11-20" };
     let text = format!("Azure {deployment} says: {}", last_user(&req));
@@ -364,7 +485,12 @@ async fn classic_embeddings(
     }
 }
 
-async fn v1_embeddings(State(st): State<Arc<AzureState>>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn v1_embeddings(
+    State(st): State<Arc<AzureState>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = v1_version(&query) {
         return r;
     }
@@ -392,7 +518,8 @@ fn embeddings(st: &AzureState, headers: &HeaderMap, deployment: &str, body: &[u8
         .map(|(i, _)| {
             let vector: Vec<f64> = (0..dims).map(|k| (i + k) as f64 / 10.0).collect();
             let embedding = if base64 {
-                let bytes: Vec<u8> = vector.iter().flat_map(|f| (*f as f32).to_le_bytes()).collect();
+                let bytes: Vec<u8> =
+                    vector.iter().flat_map(|f| (*f as f32).to_le_bytes()).collect();
                 json!(base64::engine::general_purpose::STANDARD.encode(bytes))
             } else {
                 json!(vector)

@@ -71,16 +71,38 @@ fn chunk(model: &str, delta: Value, finish: Option<&str>) -> String {
 
 async fn chat(headers: HeaderMap, body: Bytes) -> Response {
     if !authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided. ", "invalid_request_error", "invalid_api_key");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided. ",
+            "invalid_request_error",
+            "invalid_api_key",
+        );
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "The request body is not valid JSON", "invalid_request_error", "invalid_parameter_error");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "The request body is not valid JSON",
+            "invalid_request_error",
+            "invalid_parameter_error",
+        );
     };
     let model = req["model"].as_str().unwrap_or_default().to_owned();
     match model.as_str() {
-        "qwen-500" => return error(StatusCode::INTERNAL_SERVER_ERROR, "An internal error has occured, please try again later.", "internal_error", "internal_error"),
+        "qwen-500" => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An internal error has occured, please try again later.",
+                "internal_error",
+                "internal_error",
+            );
+        }
         "qwen-429" => {
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "Requests rate limit exceeded, please try again later.", "limit_requests", "limit_requests");
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Requests rate limit exceeded, please try again later.",
+                "limit_requests",
+                "limit_requests",
+            );
             r.headers_mut().insert("retry-after", "7".parse().expect("header"));
             return r;
         }
@@ -88,16 +110,28 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
         _ => {}
     }
     if let Err(msg) = check_tool_messages(&req) {
-        return error(StatusCode::BAD_REQUEST, &msg, "invalid_request_error", "invalid_parameter_error");
+        return error(
+            StatusCode::BAD_REQUEST,
+            &msg,
+            "invalid_request_error",
+            "invalid_parameter_error",
+        );
     }
     let calls = tool_calls(&req);
-    let last_is_tool = req["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "tool");
+    let last_is_tool =
+        req["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "tool");
     let text = if !calls.is_empty() {
         "I'll use the tools.".to_owned()
     } else if last_is_tool {
         let results: Vec<String> = req["messages"]
             .as_array()
-            .map(|m| m.iter().rev().take_while(|m| m["role"] == "tool").map(|m| m["content"].as_str().unwrap_or_default().to_owned()).collect())
+            .map(|m| {
+                m.iter()
+                    .rev()
+                    .take_while(|m| m["role"] == "tool")
+                    .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         format!("Qwen got: {}", results.into_iter().rev().collect::<Vec<_>>().join("; "))
     } else {
@@ -116,7 +150,8 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
             "id": "chatcmpl-f5a1f1ee-dac6-9c1b-9bdb-2f0c22b8af45",
             "request_id": "f5a1f1ee-dac6-9c1b-9bdb-2f0c22b8af45"
         });
-        return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body.to_string()).into_response();
+        return (StatusCode::BAD_REQUEST, [("content-type", "application/json")], body.to_string())
+            .into_response();
     }
     let usage = json!({"prompt_tokens": 22, "completion_tokens": 17, "total_tokens": 39, "prompt_tokens_details": {"cached_tokens": 0}});
     if req["stream"] != json!(true) {
@@ -138,9 +173,11 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
             "model": model,
             "id": "chatcmpl-81951b98-ds"
         });
-        return (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response();
+        return (StatusCode::OK, [("content-type", "application/json")], body.to_string())
+            .into_response();
     }
-    let mut frames: Vec<String> = vec![chunk(&model, json!({"content": "", "role": "assistant"}), None)];
+    let mut frames: Vec<String> =
+        vec![chunk(&model, json!({"content": "", "role": "assistant"}), None)];
     if thinking {
         for piece in ["Let me", " think."] {
             frames.push(chunk(&model, json!({"content": null, "reasoning_content": piece}), None));
@@ -180,8 +217,13 @@ async fn chat(headers: HeaderMap, body: Bytes) -> Response {
                 tokio::time::sleep(Duration::from_secs(30)).await;
             }
             match it.next() {
-                Some(f) => Some((Ok::<Bytes, std::io::Error>(Bytes::from(format!("data: {f}\n\n"))), (it, n + 1))),
-                None if n < usize::MAX / 2 => Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (it, usize::MAX / 2))),
+                Some(f) => Some((
+                    Ok::<Bytes, std::io::Error>(Bytes::from(format!("data: {f}\n\n"))),
+                    (it, n + 1),
+                )),
+                None if n < usize::MAX / 2 => {
+                    Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), (it, usize::MAX / 2)))
+                }
                 None => None,
             }
         }
@@ -197,7 +239,8 @@ fn tool_calls(req: &Value) -> Vec<(String, String, String)> {
     let Some(tools) = req["tools"].as_array().filter(|t| !t.is_empty()) else {
         return Vec::new();
     };
-    let last_is_user = req["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "user");
+    let last_is_user =
+        req["messages"].as_array().and_then(|m| m.last()).is_some_and(|m| m["role"] == "user");
     if !last_is_user || req["tool_choice"] == json!("none") {
         return Vec::new();
     }
@@ -213,7 +256,14 @@ fn tool_calls(req: &Value) -> Vec<(String, String, String)> {
                 .and_then(|p| p.keys().next().cloned())
                 .unwrap_or_else(|| "query".to_owned());
             let args = serde_json::to_string(&json!({ prop: user })).expect("json");
-            (format!("call_{:x}{i}", 0x5eed_u32 + req["messages"].as_array().map_or(0, Vec::len) as u32), f["name"].as_str().unwrap_or_default().to_owned(), args)
+            (
+                format!(
+                    "call_{:x}{i}",
+                    0x5eed_u32 + req["messages"].as_array().map_or(0, Vec::len) as u32
+                ),
+                f["name"].as_str().unwrap_or_default().to_owned(),
+                args,
+            )
         })
         .collect()
 }
@@ -245,7 +295,12 @@ fn check_tool_messages(req: &Value) -> Result<(), String> {
 
 async fn embeddings(headers: HeaderMap, body: Bytes) -> Response {
     if !authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided. ", "invalid_request_error", "invalid_api_key");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Incorrect API key provided. ",
+            "invalid_request_error",
+            "invalid_api_key",
+        );
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or_default();
     let inputs: Vec<Value> = match &req["input"] {

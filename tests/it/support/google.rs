@@ -63,7 +63,8 @@ impl MockState {
     /// Generate an RSA key, register it, and return a service-account key file pointing
     /// `token_uri` at `token_uri`.
     pub fn service_account(&self, token_uri: &str, email: &str) -> String {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key (aws-lc-rs)");
+        let key =
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key (aws-lc-rs)");
         let key_id = format!("kid-{}", email.len());
         self.accounts
             .lock()
@@ -108,7 +109,10 @@ pub fn router_with(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/token", post(token))
         .route("/test/service-account", post(new_service_account))
-        .route("/v1/projects/{project}/locations/{location}/publishers/google/models/{call}", post(vertex))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
+            post(vertex),
+        )
         .with_state(state)
 }
 
@@ -116,7 +120,10 @@ pub fn router_with(state: Arc<MockState>) -> Router {
 /// whose `token_uri` is this mock.
 async fn new_service_account(State(st): State<Arc<MockState>>, headers: HeaderMap) -> Response {
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
-    let key = st.service_account(&format!("http://{host}/token"), "e2e@mock-project.iam.gserviceaccount.com");
+    let key = st.service_account(
+        &format!("http://{host}/token"),
+        "e2e@mock-project.iam.gserviceaccount.com",
+    );
     (StatusCode::OK, [("content-type", "application/json")], key).into_response()
 }
 
@@ -182,13 +189,10 @@ fn verify_assertion(st: &MockState, jwt: &str, my_uri: &str) -> Result<(), Strin
     let unverified: Claims = jsonwebtoken::dangerous::insecure_decode(jwt)
         .map_err(|e| format!("Invalid JWT: {e}"))?
         .claims;
-    let (kid, pem) = st
-        .accounts
-        .lock()
-        .expect("lock")
-        .get(&unverified.iss)
-        .cloned()
-        .ok_or_else(|| format!("Invalid JWT Signature: unknown service account {}", unverified.iss))?;
+    let (kid, pem) =
+        st.accounts.lock().expect("lock").get(&unverified.iss).cloned().ok_or_else(|| {
+            format!("Invalid JWT Signature: unknown service account {}", unverified.iss)
+        })?;
     if header.kid.as_deref() != Some(kid.as_str()) {
         return Err("Invalid JWT Signature: kid does not match a key of the account".into());
     }
@@ -213,7 +217,8 @@ fn verify_assertion(st: &MockState, jwt: &str, my_uri: &str) -> Result<(), Strin
 
 fn google_error(status: StatusCode, message: &str, code: &str) -> Response {
     let body = json!({"error": {"code": status.as_u16(), "message": message, "status": code}});
-    (status, [("content-type", "application/json; charset=UTF-8")], body.to_string()).into_response()
+    (status, [("content-type", "application/json; charset=UTF-8")], body.to_string())
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -249,14 +254,18 @@ async fn vertex(
         "gemini-403" => {
             return google_error(
                 StatusCode::FORBIDDEN,
-                &format!("Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/{project}/locations/{location}/publishers/google/models/{model}' (or it may not exist)."),
+                &format!(
+                    "Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/projects/{project}/locations/{location}/publishers/google/models/{model}' (or it may not exist)."
+                ),
                 "PERMISSION_DENIED",
             );
         }
         "gemini-404" => {
             return google_error(
                 StatusCode::NOT_FOUND,
-                &format!("Publisher Model `projects/{project}/locations/{location}/publishers/google/models/{model}` was not found or your project does not have access to it."),
+                &format!(
+                    "Publisher Model `projects/{project}/locations/{location}/publishers/google/models/{model}` was not found or your project does not have access to it."
+                ),
                 "NOT_FOUND",
             );
         }
@@ -265,7 +274,11 @@ async fn vertex(
     match method {
         "generateContent" => generate(model, &body, false),
         "streamGenerateContent" if q.alt.as_deref() == Some("sse") => generate(model, &body, true),
-        "streamGenerateContent" => google_error(StatusCode::BAD_REQUEST, "this mock streams with alt=sse only", "INVALID_ARGUMENT"),
+        "streamGenerateContent" => google_error(
+            StatusCode::BAD_REQUEST,
+            "this mock streams with alt=sse only",
+            "INVALID_ARGUMENT",
+        ),
         "predict" => predict(model, &body),
         "countTokens" => count_tokens(&body),
         _ => google_error(StatusCode::NOT_FOUND, "Method not found.", "NOT_FOUND"),
@@ -277,13 +290,18 @@ fn count_tokens(body: &[u8]) -> Response {
     let req: strict::CountTokensRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            return google_error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}"), "INVALID_ARGUMENT");
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid JSON payload received. {e}"),
+                "INVALID_ARGUMENT",
+            );
         }
     };
     let words = |c: &strict::Content| -> usize {
         c.parts.iter().filter_map(|p| p.text.as_deref()).map(|t| t.split_whitespace().count()).sum()
     };
-    let total: usize = req.contents.iter().map(words).sum::<usize>() + req.system_instruction.as_ref().map(words).unwrap_or(0);
+    let total: usize = req.contents.iter().map(words).sum::<usize>()
+        + req.system_instruction.as_ref().map(words).unwrap_or(0);
     let body = json!({"totalTokens": total, "totalBillableCharacters": total * 4});
     (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response()
 }
@@ -298,7 +316,11 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
     let req: strict::GenerateContentRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            return google_error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}"), "INVALID_ARGUMENT");
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid JSON payload received. {e}"),
+                "INVALID_ARGUMENT",
+            );
         }
     };
     let gemini3 = model.starts_with("gemini-3");
@@ -313,7 +335,9 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
         .map(|c| {
             c.parts
                 .iter()
-                .filter_map(|p| p.function_response.as_ref().map(|r| Value::Object(r.response.clone())))
+                .filter_map(|p| {
+                    p.function_response.as_ref().map(|r| Value::Object(r.response.clone()))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -343,7 +367,8 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
         let shown: Vec<String> = results.iter().map(|r| r.to_string()).collect();
         parts.push(json!({"text": format!("The weather: {}", shown.join("; "))}));
     } else if let Some(rest) = last_text.split("weather in ").nth(1) {
-        let places: Vec<&str> = rest.split(" and ").map(|p| p.trim_end_matches(['?', '.', '!'])).collect();
+        let places: Vec<&str> =
+            rest.split(" and ").map(|p| p.trim_end_matches(['?', '.', '!'])).collect();
         for (i, place) in places.iter().enumerate() {
             let mut part = json!({"functionCall": {"name": "get_weather", "args": {"city": place, "unit": "celsius"}}});
             if i == 0 {
@@ -357,7 +382,11 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
         parts.push(json!({"text": "This answer is cut"}));
         finish = "MAX_TOKENS";
     } else {
-        let images = last.map(|c| c.parts.iter().filter(|p| p.inline_data.is_some() || p.file_data.is_some()).count()).unwrap_or(0);
+        let images = last
+            .map(|c| {
+                c.parts.iter().filter(|p| p.inline_data.is_some() || p.file_data.is_some()).count()
+            })
+            .unwrap_or(0);
         let mut text = format!("Gemini says: {last_text}");
         if images > 0 {
             text.push_str(&format!(" [{images} image(s) seen]"));
@@ -380,7 +409,9 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
     let mut events = Vec::new();
     for p in parts {
         let pieces: Vec<Value> = match p.get("text").and_then(Value::as_str) {
-            Some(t) if p.get("thought").is_none() => t.split_inclusive(' ').map(|w| json!({"text": w})).collect(),
+            Some(t) if p.get("thought").is_none() => {
+                t.split_inclusive(' ').map(|w| json!({"text": w})).collect()
+            }
             _ => vec![p.clone()],
         };
         for piece in pieces {
@@ -406,12 +437,15 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
 fn respond(events: Vec<Value>, stream: bool) -> Response {
     if !stream {
         let body = events.into_iter().next().unwrap_or_default();
-        return (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], body.to_string()).into_response();
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json; charset=UTF-8")],
+            body.to_string(),
+        )
+            .into_response();
     }
-    let frames: Vec<Result<Bytes, std::io::Error>> = events
-        .into_iter()
-        .map(|e| Ok(Bytes::from(format!("data: {e}\r\n\r\n"))))
-        .collect();
+    let frames: Vec<Result<Bytes, std::io::Error>> =
+        events.into_iter().map(|e| Ok(Bytes::from(format!("data: {e}\r\n\r\n")))).collect();
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from_stream(futures_util::stream::iter(frames)))
@@ -422,7 +456,11 @@ fn predict(model: &str, body: &[u8]) -> Response {
     let req: strict::PredictRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            return google_error(StatusCode::BAD_REQUEST, &format!("Invalid JSON payload received. {e}"), "INVALID_ARGUMENT");
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid JSON payload received. {e}"),
+                "INVALID_ARGUMENT",
+            );
         }
     };
     if model.starts_with("gemini-embedding") && req.instances.len() > 1 {
@@ -432,7 +470,8 @@ fn predict(model: &str, body: &[u8]) -> Response {
             "INVALID_ARGUMENT",
         );
     }
-    let dims = req.parameters.as_ref().and_then(|p| p.output_dimensionality).unwrap_or(768) as usize;
+    let dims =
+        req.parameters.as_ref().and_then(|p| p.output_dimensionality).unwrap_or(768) as usize;
     let predictions: Vec<Value> = req
         .instances
         .iter()
@@ -443,7 +482,8 @@ fn predict(model: &str, body: &[u8]) -> Response {
         })
         .collect();
     let body = json!({"predictions": predictions, "metadata": {"billableCharacterCount": 10}});
-    (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], body.to_string()).into_response()
+    (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], body.to_string())
+        .into_response()
 }
 
 /// Gemini's request schema, strict: an unknown field anywhere is an error, as at Google.
@@ -675,7 +715,11 @@ pub mod strict {
                     let first_call = c.parts.iter().position(|p| p.function_call.is_some());
                     if let Some(k) = first_call {
                         let sig = c.parts[k].thought_signature.as_deref();
-                        let name = &c.parts[k].function_call.as_ref().map(|f| f.name.clone()).unwrap_or_default();
+                        let name = &c.parts[k]
+                            .function_call
+                            .as_ref()
+                            .map(|f| f.name.clone())
+                            .unwrap_or_default();
                         let ok = sig == Some(super::signature_for(name).as_str())
                             || sig == Some("skip_thought_signature_validator");
                         if !ok {
@@ -700,7 +744,9 @@ pub mod strict {
                     }
                 }
             }
-            if let Some(tc) = self.generation_config.as_ref().and_then(|g| g.thinking_config.as_ref()) {
+            if let Some(tc) =
+                self.generation_config.as_ref().and_then(|g| g.thinking_config.as_ref())
+            {
                 if tc.thinking_level.is_some() && tc.thinking_budget.is_some() {
                     return Err("thinking_level and thinking_budget cannot both be set".into());
                 }

@@ -5,10 +5,10 @@
 
 pub mod azure;
 pub mod dashscope;
+pub mod google;
 pub mod proxies;
 pub mod secret_service;
 pub mod tls;
-pub mod google;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -34,10 +34,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -70,7 +67,8 @@ impl MockUpstream {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
+                let listener =
+                    tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
                 let _ = addr_tx.send(listener.local_addr().expect("addr"));
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
@@ -81,11 +79,7 @@ impl MockUpstream {
             rt.shutdown_background();
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("mock started");
-        MockUpstream {
-            addr,
-            requests,
-            shutdown: Some(tx),
-        }
+        MockUpstream { addr, requests, shutdown: Some(tx) }
     }
 
     pub fn url(&self) -> String {
@@ -217,12 +211,7 @@ impl GatewayBuilder {
             }
         });
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(base) => Ok(Gateway {
-                child: Some(child),
-                base,
-                dir,
-                stderr,
-            }),
+            Ok(base) => Ok(Gateway { child: Some(child), base, dir, stderr }),
             Err(_) => {
                 let status = wait_exit(&mut child, Duration::from_secs(5));
                 let _ = child.kill();
@@ -309,7 +298,10 @@ pub fn client() -> reqwest::Client {
 
 /// Send a chat request to the DashScope mock's `qwen-slow` (it answers after 3 s) and return
 /// once the mock has received it, so the caller can stop the gateway mid-request.
-pub async fn slow_request_in_flight(url: String, up: &MockUpstream) -> tokio::task::JoinHandle<reqwest::StatusCode> {
+pub async fn slow_request_in_flight(
+    url: String,
+    up: &MockUpstream,
+) -> tokio::task::JoinHandle<reqwest::StatusCode> {
     let inflight = tokio::spawn(async move {
         client()
             .post(url)

@@ -21,7 +21,9 @@ fn require(bin: &str, package: &str) -> PathBuf {
             return p;
         }
     }
-    panic!("`{bin}` is not installed: the egress tests need the Debian package `{package}` (scripts/test-deps installs it)");
+    panic!(
+        "`{bin}` is not installed: the egress tests need the Debian package `{package}` (scripts/test-deps installs it)"
+    );
 }
 
 fn wait_listening(port: u16, child: &mut Child, what: &str) {
@@ -76,12 +78,7 @@ impl Tinyproxy {
             .spawn()
             .expect("spawn tinyproxy");
         wait_listening(port, &mut child, "tinyproxy");
-        Tinyproxy {
-            port,
-            child,
-            log,
-            _dir: dir,
-        }
+        Tinyproxy { port, child, log, _dir: dir }
     }
 
     pub fn url(&self) -> String {

@@ -60,12 +60,7 @@ impl SessionBus {
             .spawn()
             .expect("spawn dbus-daemon");
         let address = format!("unix:path={}", socket.display());
-        let bus = SessionBus {
-            address,
-            dir,
-            bus,
-            keyring: None,
-        };
+        let bus = SessionBus { address, dir, bus, keyring: None };
         bus.wait_for(|| socket.exists(), "the session bus socket");
         bus
     }
@@ -156,7 +151,15 @@ impl SessionBus {
         need("secret-tool", "libsecret-tools");
         let mut child = self
             .command("secret-tool")
-            .args(["store", "--label", &format!("{name} by hand"), "service", service, "username", name])
+            .args([
+                "store",
+                "--label",
+                &format!("{name} by hand"),
+                "service",
+                service,
+                "username",
+                name,
+            ])
             .stdin(Stdio::piped())
             .spawn()
             .expect("secret-tool");
@@ -192,13 +195,18 @@ impl SessionBus {
                 &format!("string:{name}"),
             ])
             .output()
-            .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+            .is_ok_and(|o| {
+                o.status.success() && String::from_utf8_lossy(&o.stdout).contains("boolean true")
+            })
     }
 
     fn wait_for(&self, ready: impl Fn() -> bool, what: &str) {
         let start = Instant::now();
         while !ready() {
-            assert!(start.elapsed() < Duration::from_secs(15), "{what} did not come up within 15 s");
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{what} did not come up within 15 s"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
