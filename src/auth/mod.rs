@@ -125,15 +125,10 @@ mod tests {
 
     use super::*;
 
-    fn fetcher(
-        calls: Arc<AtomicUsize>,
-        lifetime: Duration,
-    ) -> impl Future<Output = Result<AccessToken, String>> {
-        async move {
-            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok(AccessToken::expiring_in(Secret::new(format!("token-{n}")), lifetime))
-        }
+    async fn fetcher(calls: Arc<AtomicUsize>, lifetime: Duration) -> Result<AccessToken, String> {
+        let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(AccessToken::expiring_in(Secret::new(format!("token-{n}")), lifetime))
     }
 
     #[tokio::test(start_paused = true)]

@@ -28,6 +28,9 @@ use crate::wire::openai::{
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError>> + Send>>;
 
 /// What a chat call produced.
+// One per call, moved a few times and never stored: boxing the completion would cost an
+// allocation per call to save stack bytes.
+#[allow(clippy::large_enum_variant)]
 pub enum ChatOutput {
     Complete(ChatCompletion),
     Stream(ChunkStream),
