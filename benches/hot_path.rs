@@ -113,6 +113,7 @@ where
         >,
 {
     let req = Request::post("/v1/chat/completions")
+        .header("host", "127.0.0.1:4000")
         .header("content-type", "application/json")
         .body(Body::from(REQUEST))
         .expect("request");

@@ -72,7 +72,7 @@ pub async fn start(
         // A dropped sender (the handle went away) stops the server too.
         let _ = rx.await;
     };
-    let app = LiveApp::new(server::app(state));
+    let app = LiveApp::new(server::app(state)).bound_to(addr);
     let task = tokio::spawn(server::serve(listener, app.clone(), shutdown, grace));
     Ok(Running { addr, app, stop: Some(tx), task })
 }

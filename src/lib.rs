@@ -13,7 +13,8 @@
 //!   TLS roots plus corporate CAs, connect-failure messages); never reads `std::env`.
 //! - `router`: alias → deployment, rate limits, retries.
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
-//! - `telemetry`: logging setup.
+//! - `redact`: masks credentials in every text that leaves the process (errors, logs,
+//!   `/model/info`, `doctor`); pure but for the list of secret values seen.
 //! - `files`: files we write are 0600 in 0700 folders, replaced atomically.
 //! - `setup`: the setup wizard's answers and the config.yaml / .env it writes (pure rendering).
 //! - `telemetry`: logging setup (stderr and a size-rotated file); never logs secrets.
@@ -32,6 +33,7 @@ pub mod gateway;
 pub mod instance;
 pub mod paths;
 pub mod providers;
+pub mod redact;
 pub mod router;
 pub mod secrets;
 pub mod server;

@@ -1,5 +1,5 @@
 //! Binary entry point: parse the command line, hand over to `cli::run`, print errors with
-//! their causes. The only place `anyhow` reaches the user.
+//! their causes (redacted). The only place `anyhow` reaches the user.
 
 use std::process::ExitCode;
 
@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match ai_proxy::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", ai_proxy::redact::redact(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

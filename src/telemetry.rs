@@ -1,9 +1,13 @@
 //! Logging setup: human-readable lines on stderr and in a size-rotated file in the per-user
 //! log folder (the same file for `serve` and `tray`), level from `RUST_LOG` (default `info`).
-//! Secrets never reach a log line: they are `Secret`s, which print as `[redacted]`.
+//! Secrets never reach a log line: they are `Secret`s, which print as `***`, and every
+//! formatted line passes through `crate::redact` on its way to stderr or the file
+//! ([`Redacting`]), which masks credentials that arrive inside other text (an upstream error
+//! echoing a header, a URL with a password).
 
 mod rotate;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -92,16 +96,74 @@ pub fn init_with(dest: &Destination) {
         // plain text.
         tracing_subscriber::fmt::layer()
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
+            .with_writer(Redacting(std::io::stderr))
             .with_target(false)
     });
     let file_layer = file.map(|f| {
-        tracing_subscriber::fmt::layer().with_ansi(false).with_writer(f).with_target(false)
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(Redacting(f))
+            .with_target(false)
     });
     let installed =
         tracing_subscriber::registry().with(filter).with(stderr_layer).with(file_layer).try_init();
     if installed.is_ok() {
         let _ = ACTIVE.set(described);
+    }
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Run `fut` as the handling of request `id`: log lines written inside it can name the id
+/// ([`request_id`]), whichever module writes them.
+pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// The id of the request being handled on this task, or `-` outside one.
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_owned())
+}
+
+/// Text a client chose, made safe for a log line: control characters (CR, LF, ESC, …),
+/// quotes and backslashes are escaped, so a model name cannot end a line or forge another.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.escape_debug().to_string())
+}
+
+/// A `MakeWriter` whose writers pass each formatted line through `crate::redact` (the fmt
+/// layer writes one whole event per `write`).
+#[derive(Clone)]
+pub struct Redacting<M>(pub M);
+
+impl<'a, M> tracing_subscriber::fmt::MakeWriter<'a> for Redacting<M>
+where
+    M: tracing_subscriber::fmt::MakeWriter<'a>,
+{
+    type Writer = RedactingWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingWriter(self.0.make_writer())
+    }
+}
+
+/// See [`Redacting`].
+pub struct RedactingWriter<W>(W);
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(crate::redact::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
@@ -118,6 +180,35 @@ mod tests {
         assert!(d.stderr);
         let d = Destination::from_env(&env, Os::MacOs);
         assert_eq!(d.file(), Some(PathBuf::from("/home/ann/Library/Logs/ai-proxy/ai-proxy.log")));
+    }
+
+    #[test]
+    fn client_text_cannot_break_a_log_line() {
+        assert_eq!(printable("gpt-4o"), "gpt-4o");
+        assert_eq!(
+            printable("x\r\n2026-01-01 INFO forged line\u{1b}[31m"),
+            "x\\r\\n2026-01-01 INFO forged line\\u{1b}[31m"
+        );
+        assert_eq!(printable("a\"b"), "a\\\"b");
+    }
+
+    #[tokio::test]
+    async fn the_request_id_is_visible_inside_its_scope_only() {
+        assert_eq!(request_id(), "-");
+        let inside = with_request_id("req_x".to_owned(), async { request_id() }).await;
+        assert_eq!(inside, "req_x");
+    }
+
+    #[test]
+    fn log_lines_are_redacted_on_their_way_out() {
+        let mut out = Vec::new();
+        let mut w = RedactingWriter(&mut out);
+        w.write_all(b"WARN retrying error=upstream said: Authorization: Bearer sk-abcdef123456\n")
+            .expect("write");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "WARN retrying error=upstream said: Authorization: Bearer ***\n"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::config::{Config, Deployment, ProviderKind};
 use crate::egress::Egress;
 use crate::egress::diagnose::{self, Outcome, Step};
 use crate::providers::{ChatOutput, ProviderError, openai_compat};
+use crate::redact::RedactLines;
 use crate::router::{Routed, Router};
 use crate::wire::openai::ChatRequest;
 
@@ -58,8 +59,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
 
 async fn doctor(config: Config, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let egress = Egress::new(&config.env);
-    let out = std::io::stdout();
-    let mut out = out.lock();
+    // Everything printed goes through `redact` (a proxy password in a URL, an upstream's
+    // error quoting a key).
+    let mut out = RedactLines::new(std::io::stdout().lock());
     let quiet = args.json;
 
     // Trust files and proxy URLs first: serve would refuse to start on these.
@@ -113,7 +115,7 @@ async fn doctor(config: Config, args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
         let report = check_model(&egress, &config, routed, args.live, &mut |s| {
             if !quiet {
-                let _ = print_step(&mut std::io::stdout().lock(), s);
+                let _ = print_step(&mut RedactLines::new(std::io::stdout().lock()), s);
             }
         })
         .await;

@@ -351,7 +351,7 @@ fn proxy(q: &str, current: Option<&str>) -> Res<Option<String>> {
     let v = Text::new(q)
         .with_default(&shown)
         .with_help_message(
-            "http://host:port or http://user:password@host:port; empty: connect directly",
+            "http://host:port or http://user:<password>@host:port; empty: connect directly",
         )
         .with_validator(|s: &str| {
             Ok(if s.contains(":***@") {

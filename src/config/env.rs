@@ -140,8 +140,27 @@ impl Env {
         self.lookup(name).map(|(v, _)| v)
     }
 
-    /// The value of `name` and where it came from.
+    /// The value of `name` and where it came from. A value that is a secret (a
+    /// secret-sounding name, a URL with a password, anything from the secret store) is
+    /// remembered for redaction (`crate::redact`) as it is read.
     pub fn lookup(&self, name: &str) -> Option<(String, Origin)> {
+        let found = self.lookup_unredacted(name)?;
+        if matches!(found.1, Origin::Store(_)) || crate::secrets::dotenv::is_secret(name, &found.0)
+        {
+            crate::redact::remember(&found.0);
+            if let Ok(url) = url::Url::parse(found.0.trim())
+                && let Some(password) = url.password()
+            {
+                crate::redact::remember(password);
+                if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
+                    crate::redact::remember(&decoded);
+                }
+            }
+        }
+        Some(found)
+    }
+
+    fn lookup_unredacted(&self, name: &str) -> Option<(String, Origin)> {
         let nonempty = |v: &String| !v.is_empty();
         if let Some(v) = self.process.get(name).filter(|v| nonempty(v)) {
             return Some((v.clone(), Origin::Process));

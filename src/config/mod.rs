@@ -169,6 +169,10 @@ pub struct Settings {
     pub num_retries: u32,
     pub max_request_bytes: usize,
     pub ssl_verify: Option<SslVerify>,
+    /// Extra names the gateway answers to besides this machine's (`general_settings.allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed besides local ones (`general_settings.allowed_origins`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -179,6 +183,8 @@ impl Default for Settings {
             num_retries: 0,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             ssl_verify: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -224,8 +230,8 @@ pub enum ConfigError {
     Read { file: String, reason: String },
     #[error("{file}{}{}: {message}", location_suffix(*.location), path_suffix(.path.as_deref()))]
     Parse { file: String, location: Option<(usize, usize)>, path: Option<String>, message: String },
-    #[error("{file}: {path}: {message}")]
-    Invalid { file: String, path: String, message: String },
+    #[error("{file}{}: {path}: {message}", location_suffix(*.location))]
+    Invalid { file: String, location: Option<(usize, usize)>, path: String, message: String },
 }
 
 fn location_suffix(location: Option<(usize, usize)>) -> String {
@@ -245,8 +251,26 @@ pub fn load_file(path: &Path, env: Env) -> Result<Config, ConfigError> {
     load(&text, Source::File(path.to_owned()), env)
 }
 
-/// Parse and resolve config text.
-pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigError> {
+/// Parse and resolve config text. Errors carry the file, the key path and, where the key can
+/// be found in the text, its line and column.
+pub fn load(text: &str, source: Source, env: Env) -> Result<Config, ConfigError> {
+    resolve(text, source, env).map_err(|e| match e {
+        ConfigError::Invalid { file, location: None, path, message } => {
+            ConfigError::Invalid { location: raw::locate(text, &path), file, path, message }
+        }
+        ConfigError::Parse { file, location: None, path: Some(path), message } => {
+            ConfigError::Parse {
+                location: raw::locate(text, &path),
+                file,
+                path: Some(path),
+                message,
+            }
+        }
+        other => other,
+    })
+}
+
+fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigError> {
     let file = source.to_string();
     let raw = raw::parse(text).map_err(|e| ConfigError::Parse {
         file: file.clone(),
@@ -286,12 +310,13 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
             "request_timeout" => {
                 settings.request_timeout = expect_duration(&file, &path, value)?;
             }
-            "num_retries" => settings.num_retries = expect_u32(&file, &path, value)?,
+            "num_retries" => settings.num_retries = expect_retries(&file, &path, value)?,
             "ssl_verify" => {
                 settings.ssl_verify = Some(ssl_verify_from_yaml(&file, &path, value, &mut resolver)?);
             }
             "max_request_size_mb" => {
-                settings.max_request_bytes = (expect_f64(&file, &path, value)? * 1024.0 * 1024.0) as usize;
+                let mb = expect_number(&file, &path, value, &MEGABYTES)?;
+                settings.max_request_bytes = (mb * 1024.0 * 1024.0) as usize;
             }
             "set_verbose" | "json_logs" => warnings.push(format!(
                 "{file}: {path} is ignored: ai-proxy logs one line per request; set RUST_LOG=debug for more"
@@ -302,7 +327,7 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
     for (key, value) in raw.router_settings.iter().flatten() {
         let path = format!("router_settings.{key}");
         match key.as_str() {
-            "num_retries" => settings.num_retries = expect_u32(&file, &path, value)?,
+            "num_retries" => settings.num_retries = expect_retries(&file, &path, value)?,
             "timeout" => settings.request_timeout = expect_duration(&file, &path, value)?,
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
@@ -321,7 +346,7 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
                 };
                 match resolver.resolve_with_origin(&text) {
                     Some((v, origin)) => {
-                        master_key = Some(Secret::new(v));
+                        master_key = Some(config_secret(v));
                         master_key_origin = origin;
                     }
                     // Unset LITELLM_MASTER_KEY just means "no key"; another unset
@@ -330,6 +355,23 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
                     None => warnings.push(format!(
                         "{file}: {path} refers to {text}, which is not set; falling back to LITELLM_MASTER_KEY"
                     )),
+                }
+            }
+            "allowed_hosts" => {
+                settings.allowed_hosts = expect_list(&file, &path, value, &mut resolver)?;
+                for host in &settings.allowed_hosts {
+                    check_allowed_host(host).map_err(|m| invalid(&file, &path, &m))?;
+                }
+                if settings.allowed_hosts.iter().any(|h| h.trim() == "*") {
+                    warnings.push(format!(
+                        "{file}: {path} contains `*`: requests addressed to any host name are answered, so a web page that rebinds its DNS name to this machine can use the gateway; list the names instead"
+                    ));
+                }
+            }
+            "allowed_origins" => {
+                settings.allowed_origins = expect_list(&file, &path, value, &mut resolver)?;
+                for origin in &settings.allowed_origins {
+                    check_allowed_origin(origin).map_err(|m| invalid(&file, &path, &m))?;
                 }
             }
             _ => {
@@ -342,7 +384,7 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
     if master_key.is_none() {
         match env.lookup("LITELLM_MASTER_KEY") {
             Some((v, origin)) => {
-                master_key = Some(Secret::new(v));
+                master_key = Some(config_secret(v));
                 master_key_origin = Some(origin);
             }
             None => unreadable.extend(env.store_failure("LITELLM_MASTER_KEY")),
@@ -390,6 +432,9 @@ pub const PROVIDER_KEYS: &[&str] = &[
     "vertex_credentials",
     "safety_settings",
 ];
+
+/// Provider keys whose values are credentials (remembered for redaction).
+const SECRET_PARAMS: &[&str] = &["azure_ad_token", "client_secret"];
 
 /// Egress keys: a variable they name that is not set falls through to the next proxy rule.
 const EGRESS_KEYS: &[&str] = &["http_proxy", "https_proxy", "no_proxy"];
@@ -459,7 +504,7 @@ fn resolve_deployment(
     };
 
     let api_base = p.api_base.as_deref().and_then(|v| resolver.resolve(v));
-    let api_key = p.api_key.as_deref().and_then(|v| resolver.resolve(v)).map(Secret::new);
+    let api_key = p.api_key.as_deref().and_then(|v| resolver.resolve(v)).map(config_secret);
     let api_version = p.api_version.as_deref().and_then(|v| resolver.resolve(v));
     let mock_response = p.mock_response.as_deref().and_then(|v| resolver.resolve(v));
     let ssl_verify = match &p.ssl_verify {
@@ -482,7 +527,13 @@ fn resolve_deployment(
             let mut lenient = Resolver { env, missing: Vec::new(), store_failures: Vec::new() };
             params.insert(key.clone(), lenient.resolve_yaml(value));
         } else if PROVIDER_KEYS.contains(&key.as_str()) {
-            params.insert(key.clone(), resolver.resolve_yaml(value));
+            let resolved = resolver.resolve_yaml(value);
+            if SECRET_PARAMS.contains(&key.as_str())
+                && let Value::String(secret) = &resolved
+            {
+                crate::redact::remember(secret);
+            }
+            params.insert(key.clone(), resolved);
         } else if key == "extra_headers" {
             let Yaml::Mapping(map) = value else {
                 return Err(invalid(file, &path, "expected a mapping of header names to values"));
@@ -511,6 +562,17 @@ fn resolve_deployment(
             warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"));
         }
     }
+    let number = |key: &str, value: &Option<Yaml>, range: &NumberRange| {
+        let path = format!("{base}.litellm_params.{key}");
+        value.as_ref().map(|v| expect_number(file, &path, v, range)).transpose()
+    };
+    let rpm = number("rpm", &p.rpm, &PER_MINUTE)?.map(|n| n as u32);
+    let tpm = number("tpm", &p.tpm, &TOKENS_PER_MINUTE)?.map(|n| n as u64);
+    let timeout = number("timeout", &p.timeout, &SECONDS)?.map(Duration::from_secs_f64);
+    let stream_timeout =
+        number("stream_timeout", &p.stream_timeout, &SECONDS)?.map(Duration::from_secs_f64);
+    let max_retries = number("max_retries", &p.max_retries, &RETRIES)?.map(|n| n as u32);
+
     let model_info = model
         .model_info
         .map(|m| m.into_iter().map(|(k, v)| (k, yaml_to_json(&v))).collect::<Map<String, Value>>())
@@ -536,11 +598,11 @@ fn resolve_deployment(
         api_base,
         api_key,
         api_version,
-        rpm: p.rpm,
-        tpm: p.tpm,
-        timeout: p.timeout.map(Duration::from_secs_f64).unwrap_or(settings.request_timeout),
-        stream_timeout: p.stream_timeout.map(Duration::from_secs_f64),
-        max_retries: p.max_retries,
+        rpm,
+        tpm,
+        timeout: timeout.unwrap_or(settings.request_timeout),
+        stream_timeout,
+        max_retries,
         drop_params: p.drop_params.unwrap_or(settings.drop_params),
         additional_drop_params: p.additional_drop_params.unwrap_or_default(),
         ssl_verify,
@@ -551,6 +613,13 @@ fn resolve_deployment(
         model_info,
         unavailable,
     })
+}
+
+/// A credential from the config: wrapped, and remembered so `redact` masks it wherever it
+/// might appear (an upstream echoing it back, an error quoting it).
+fn config_secret(value: String) -> Secret<String> {
+    crate::redact::remember(&value);
+    Secret::new(value)
 }
 
 /// Resolves `os.environ/NAME` references and remembers the names that were not set.
@@ -632,6 +701,7 @@ fn ssl_verify_from_yaml(
 fn invalid(file: &str, path: &str, message: &str) -> ConfigError {
     ConfigError::Invalid {
         file: file.to_owned(),
+        location: None,
         path: path.to_owned(),
         message: message.to_owned(),
     }
@@ -646,29 +716,155 @@ fn expect_bool(file: &str, path: &str, value: &Yaml) -> Result<bool, ConfigError
     }
 }
 
-fn expect_f64(file: &str, path: &str, value: &Yaml) -> Result<f64, ConfigError> {
+/// The range a numeric setting accepts, and how to name it in an error.
+pub struct NumberRange {
+    pub min: f64,
+    pub max: f64,
+    pub whole: bool,
+    pub what: &'static str,
+}
+
+/// The longest duration any timeout may be set to (7 days).
+pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// Timeouts: more than nothing, at most 7 days.
+pub const SECONDS: NumberRange =
+    NumberRange { min: 0.001, max: MAX_SECONDS, whole: false, what: "a number of seconds" };
+/// Retry counts.
+pub const RETRIES: NumberRange =
+    NumberRange { min: 0.0, max: 100.0, whole: true, what: "a whole number of retries" };
+/// `rpm`.
+pub const PER_MINUTE: NumberRange =
+    NumberRange { min: 0.0, max: u32::MAX as f64, whole: true, what: "a whole number of requests" };
+/// `tpm`.
+pub const TOKENS_PER_MINUTE: NumberRange =
+    NumberRange { min: 0.0, max: 1e15, whole: true, what: "a whole number of tokens" };
+/// Sizes in MB (`max_request_size_mb`).
+pub const MEGABYTES: NumberRange =
+    NumberRange { min: 0.001, max: 4096.0, whole: false, what: "a size in MB" };
+
+/// A number in `range`: a YAML number, or a string holding one (as `os.environ/` values do).
+/// Negative, NaN, infinite, fractional-where-whole and huge values are errors that name the
+/// accepted range and what was found.
+pub fn expect_number(
+    file: &str,
+    path: &str,
+    value: &Yaml,
+    range: &NumberRange,
+) -> Result<f64, ConfigError> {
     let n = match value {
         Yaml::Number(n) => n.as_f64(),
-        Yaml::String(s) => s.trim().parse().ok(),
+        Yaml::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
+    let fits = |n: f64| {
+        n.is_finite() && n >= range.min && n <= range.max && (!range.whole || n.fract() == 0.0)
+    };
     match n {
-        Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
-        _ => Err(invalid(file, path, "expected a non-negative number")),
+        Some(n) if fits(n) => Ok(n),
+        _ => {
+            let (min, max) = (trim_number(range.min), trim_number(range.max));
+            let got = match value {
+                Yaml::Number(n) => n.to_string(),
+                Yaml::String(s) => format!("{s:?}"),
+                Yaml::Null => "nothing".to_owned(),
+                Yaml::Bool(b) => b.to_string(),
+                _ => "a list or mapping".to_owned(),
+            };
+            Err(invalid(
+                file,
+                path,
+                &format!("expected {} from {min} to {max}, got {got}", range.what),
+            ))
+        }
     }
 }
 
-fn expect_duration(file: &str, path: &str, value: &Yaml) -> Result<Duration, ConfigError> {
-    expect_f64(file, path, value).map(Duration::from_secs_f64)
+fn trim_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e16 { format!("{}", n as i64) } else { n.to_string() }
 }
 
-fn expect_u32(file: &str, path: &str, value: &Yaml) -> Result<u32, ConfigError> {
-    match value {
-        Yaml::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Yaml::String(s) => s.trim().parse().ok(),
-        _ => None,
+/// A timeout in seconds ([`SECONDS`]).
+pub fn expect_duration(file: &str, path: &str, value: &Yaml) -> Result<Duration, ConfigError> {
+    expect_number(file, path, value, &SECONDS).map(Duration::from_secs_f64)
+}
+
+/// A retry count ([`RETRIES`]).
+fn expect_retries(file: &str, path: &str, value: &Yaml) -> Result<u32, ConfigError> {
+    expect_number(file, path, value, &RETRIES).map(|n| n as u32)
+}
+
+/// A list of strings: a YAML sequence, or one string with commas (as an environment
+/// variable holds it).
+fn expect_list(
+    file: &str,
+    path: &str,
+    value: &Yaml,
+    resolver: &mut Resolver<'_>,
+) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<String> = match value {
+        Yaml::Sequence(items) => items
+            .iter()
+            .map(|v| {
+                yaml_scalar_string(v)
+                    .ok_or_else(|| invalid(file, path, "expected a list of strings"))
+            })
+            .collect::<Result<_, _>>()?,
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Null => Vec::new(),
+        _ => return Err(invalid(file, path, "expected a list of strings")),
+    };
+    Ok(items
+        .iter()
+        .filter_map(|v| resolver.resolve(v))
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_owned()).collect::<Vec<_>>())
+        .filter(|v| !v.is_empty())
+        .collect())
+}
+
+/// `allowed_hosts` entries: a host name, `*.suffix`, an IP address, or `*`.
+fn check_allowed_host(host: &str) -> Result<(), String> {
+    let h = host.trim();
+    let name = h.strip_prefix("*.").unwrap_or(h);
+    let ok = h == "*"
+        || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok()
+        || (!name.is_empty()
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{host}` is not a host name: write names as `tunnel.example.com` or `*.example.com` (no scheme, port or path)"
+        ))
     }
-    .ok_or_else(|| invalid(file, path, "expected a whole number"))
+}
+
+/// `allowed_origins` entries: `http(s)://host[:port]`, nothing else (never `*`).
+fn check_allowed_origin(origin: &str) -> Result<(), String> {
+    let o = origin.trim();
+    if o == "*" {
+        return Err(
+            "`*` is not accepted: any web site could then use the gateway (and your cloud credentials) from your browser; list the origins of the apps you trust, e.g. https://chat.example.com".to_owned(),
+        );
+    }
+    let ok = url::Url::parse(o).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some()
+            && u.username().is_empty()
+            && u.path() == "/"
+            && u.query().is_none()
+            && !o.trim_end_matches('/').ends_with(':')
+    }) && o.trim_end_matches('/').matches('/').count() == 2;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{origin}` is not an origin: write it as scheme://host[:port], e.g. https://chat.example.com or http://localhost:3000"
+        ))
+    }
 }
 
 fn yaml_scalar_string(value: &Yaml) -> Option<String> {

@@ -47,15 +47,15 @@ pub struct RawParams {
     #[serde(default)]
     pub api_version: Option<String>,
     #[serde(default)]
-    pub rpm: Option<u32>,
+    pub rpm: Option<Yaml>,
     #[serde(default)]
-    pub tpm: Option<u64>,
+    pub tpm: Option<Yaml>,
     #[serde(default)]
-    pub timeout: Option<f64>,
+    pub timeout: Option<Yaml>,
     #[serde(default)]
-    pub stream_timeout: Option<f64>,
+    pub stream_timeout: Option<Yaml>,
     #[serde(default)]
-    pub max_retries: Option<u32>,
+    pub max_retries: Option<Yaml>,
     #[serde(default)]
     pub drop_params: Option<bool>,
     #[serde(default)]
@@ -89,7 +89,7 @@ pub fn parse(text: &str) -> Result<RawConfig, ParseError> {
         ParseError {
             path: if path == "." { None } else { Some(path) },
             location,
-            message: strip_location(&inner.to_string()),
+            message: plain_message(&strip_location(&inner.to_string())),
         }
     })
 }
@@ -100,6 +100,134 @@ pub struct ParseError {
     pub path: Option<String>,
     pub location: Option<(usize, usize)>,
     pub message: String,
+}
+
+/// Where a key path (`model_list[0].litellm_params.timeout`, as errors name it) is written
+/// in block-style YAML text: 1-based line and column of the key, or of its nearest written
+/// ancestor when the rest is in flow style. `None` when the path is not found.
+pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    let segments = path_segments(path)?;
+    let lines: Vec<Line<'_>> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let t = l.trim_start_matches(' ');
+            (!t.is_empty() && !t.starts_with('#')).then_some(Line {
+                no: i + 1,
+                indent: l.len() - t.len(),
+                text: t,
+            })
+        })
+        .collect();
+    find(&lines, &segments).map(|l| (l.no, l.indent + 1))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Line<'a> {
+    no: usize,
+    indent: usize,
+    text: &'a str,
+}
+
+#[derive(Debug, PartialEq)]
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn path_segments(path: &str) -> Option<Vec<Segment<'_>>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Segment::Key(key));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let (n, after) = r.split_once(']')?;
+            out.push(Segment::Index(n.parse().ok()?));
+            rest = after;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn is_item(line: &Line<'_>) -> bool {
+    line.text == "-" || line.text.starts_with("- ")
+}
+
+/// Whether a line is `key:` (plain or quoted) for this key.
+fn is_key(text: &str, key: &str) -> bool {
+    let rest = [("", ""), ("\"", "\""), ("'", "'")]
+        .iter()
+        .find_map(|(open, close)| text.strip_prefix(open)?.strip_prefix(key)?.strip_prefix(close));
+    rest.is_some_and(|r| {
+        let r = r.trim_start_matches(' ');
+        r == ":" || r.starts_with(": ")
+    })
+}
+
+/// Find `segments` inside the block `lines` (its first line sets the block's indent).
+fn find<'a>(lines: &[Line<'a>], segments: &[Segment<'_>]) -> Option<Line<'a>> {
+    let first = *lines.first()?;
+    let Some(segment) = segments.first() else { return Some(first) };
+    let indent = first.indent;
+    match segment {
+        Segment::Key(key) => {
+            let i = lines.iter().position(|l| l.indent == indent && is_key(l.text, key))?;
+            if segments.len() == 1 {
+                return Some(lines[i]);
+            }
+            // The value: deeper lines, and `- ` items at the key's own indent.
+            let end = lines[i + 1..]
+                .iter()
+                .position(|l| l.indent < indent || (l.indent == indent && !is_item(l)))
+                .map_or(lines.len(), |p| i + 1 + p);
+            find(&lines[i + 1..end], &segments[1..]).or(Some(lines[i]))
+        }
+        Segment::Index(n) => {
+            let starts: Vec<usize> = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.indent == indent && is_item(l))
+                .map(|(i, _)| i)
+                .collect();
+            let start = *starts.get(*n)?;
+            let end = starts.get(n + 1).copied().unwrap_or(lines.len());
+            if segments.len() == 1 {
+                return Some(lines[start]);
+            }
+            // The item as a block of its own: its first line without the `- `.
+            let mut item: Vec<Line<'a>> = lines[start..end].to_vec();
+            let head = item[0];
+            let after = head.text[1..].trim_start_matches(' ');
+            if after.is_empty() {
+                item.remove(0);
+            } else {
+                item[0] = Line {
+                    no: head.no,
+                    indent: head.indent + head.text.len() - after.len(),
+                    text: after,
+                };
+            }
+            find(&item, &segments[1..]).or(Some(head))
+        }
+    }
+}
+
+/// Integers past 64 bits reach serde as 128-bit ones, which the YAML value type refuses with
+/// a message about types; say what is wrong instead.
+fn plain_message(message: &str) -> String {
+    const TOO_WIDE: &str = "invalid type: integer `";
+    match message.find(TOO_WIDE) {
+        Some(i) if message.contains("` as u128") || message.contains("` as i128") => {
+            let n = message[i + TOO_WIDE.len()..].split('`').next().unwrap_or_default();
+            format!("{}the number {n} is too large for any setting", &message[..i])
+        }
+        _ => message.to_owned(),
+    }
 }
 
 /// serde_yaml_ng appends " at line L column C" to messages; we print the location ourselves.

@@ -199,9 +199,10 @@ fn type_errors_name_the_key_path_and_line() {
     let e = load_err(
         "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      rpm: lots\n",
     );
-    assert!(e.starts_with("/cfg/config.yaml:5:"), "{e}");
-    assert!(e.contains("(at `model_list[0].litellm_params.rpm`)"), "{e}");
-    assert!(e.contains("invalid type: string \"lots\""), "{e}");
+    assert_eq!(
+        e,
+        "/cfg/config.yaml:5:7: model_list[0].litellm_params.rpm: expected a whole number of requests from 0 to 4294967295, got \"lots\""
+    );
 
     let e = load_err("model_list:\n  - litellm_params:\n      model: mock/x\n");
     assert!(e.contains("missing field `model_name`"), "{e}");
@@ -209,17 +210,101 @@ fn type_errors_name_the_key_path_and_line() {
     let e = load_err("litellm_settings:\n  request_timeout: soon\n");
     assert_eq!(
         e,
-        "/cfg/config.yaml: litellm_settings.request_timeout: expected a non-negative number"
+        "/cfg/config.yaml:2:3: litellm_settings.request_timeout: expected a number of seconds from 0.001 to 604800, got \"soon\""
     );
     let e = load_err("litellm_settings:\n  drop_params: maybe\n");
-    assert_eq!(e, "/cfg/config.yaml: litellm_settings.drop_params: expected true or false");
+    assert_eq!(e, "/cfg/config.yaml:2:3: litellm_settings.drop_params: expected true or false");
     let e = load_err(
         "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      extra_headers: [1]\n",
     );
     assert_eq!(
         e,
-        "/cfg/config.yaml: model_list[0].litellm_params.extra_headers: expected a mapping of header names to values"
+        "/cfg/config.yaml:5:7: model_list[0].litellm_params.extra_headers: expected a mapping of header names to values"
     );
+}
+
+/// Every numeric setting, where it is written in a config.
+const NUMERIC_KEYS: &[(&str, &str)] = &[
+    ("litellm_settings", "request_timeout"),
+    ("litellm_settings", "num_retries"),
+    ("litellm_settings", "max_request_size_mb"),
+    ("router_settings", "num_retries"),
+    ("router_settings", "timeout"),
+    ("litellm_params", "rpm"),
+    ("litellm_params", "tpm"),
+    ("litellm_params", "timeout"),
+    ("litellm_params", "stream_timeout"),
+    ("litellm_params", "max_retries"),
+];
+
+/// A config with one numeric key set to `value` (YAML text), and the key's line.
+fn with_number(section: &str, key: &str, value: &str) -> (String, usize) {
+    let model = "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\n";
+    if section == "litellm_params" {
+        (format!("{model}      {key}: {value}\n"), 5)
+    } else {
+        (format!("{model}{section}:\n  drop_params: true\n  {key}: {value}\n"), 7)
+    }
+}
+
+#[test]
+fn every_numeric_setting_out_of_range_is_a_located_error_never_a_panic() {
+    for (section, key) in NUMERIC_KEYS {
+        for bad in ["-1", ".nan", ".inf", "-.inf", "1e300", "99999999999999999999", "\"x\"", "[1]"]
+        {
+            let (yaml, line) = with_number(section, key, bad);
+            let result = std::panic::catch_unwind(|| {
+                load(&yaml, Source::File("/cfg/config.yaml".into()), Env::default())
+            });
+            let Ok(result) = result else { panic!("{section}.{key}: {bad} panicked") };
+            // drop_params is accepted; only litellm_settings knows it, so the other sections
+            // may warn about it, never fail on it.
+            let e = result.expect_err(&format!("{section}.{key}: {bad} is refused")).to_string();
+            assert!(
+                e.starts_with(&format!("/cfg/config.yaml:{line}:")),
+                "{section}.{key}={bad}: {e}"
+            );
+            assert!(e.contains(&format!(".{key}")), "{e}");
+            assert!(
+                (e.contains(" from ") && e.contains(", got ")) || e.contains("is too large"),
+                "names the range and the value: {e}"
+            );
+        }
+        // A sensible value loads.
+        let (yaml, _) = with_number(section, key, "3");
+        load(&yaml, Source::File("/cfg/config.yaml".into()), Env::default())
+            .unwrap_or_else(|e| panic!("{section}.{key}: 3: {e}"));
+    }
+}
+
+#[test]
+fn whole_number_settings_refuse_fractions_and_timeouts_refuse_zero() {
+    let (yaml, _) = with_number("litellm_params", "max_retries", "1.5");
+    assert!(load_err(&yaml).contains("expected a whole number of retries from 0 to 100, got 1.5"));
+    let (yaml, _) = with_number("litellm_params", "timeout", "0");
+    assert!(load_err(&yaml).contains("expected a number of seconds from 0.001 to 604800, got 0"));
+    let (yaml, _) = with_number("litellm_params", "timeout", "\"45\"");
+    let cfg = load_ok(&yaml, &[]);
+    assert_eq!(cfg.deployments[0].timeout, Duration::from_secs(45));
+}
+
+#[test]
+fn key_paths_are_located_in_block_yaml() {
+    let text = "# comment\nmodel_list:\n- model_name: a\n  litellm_params:\n    model: mock/x\n\n  - nope\n- model_name: b\n  litellm_params: {model: mock/y, rpm: -1}\ngeneral_settings:\n  \"master_key\": x\n";
+    assert_eq!(raw::locate(text, "model_list"), Some((2, 1)));
+    assert_eq!(raw::locate(text, "model_list[0]"), Some((3, 1)));
+    assert_eq!(raw::locate(text, "model_list[0].litellm_params.model"), Some((5, 5)));
+    // Flow style: the nearest written ancestor.
+    assert_eq!(raw::locate(text, "model_list[1].litellm_params.rpm"), Some((9, 3)));
+    assert_eq!(raw::locate(text, "general_settings.master_key"), Some((11, 3)));
+    // An item that is not there: its list.
+    assert_eq!(raw::locate(text, "model_list[5].x"), Some((2, 1)));
+    assert_eq!(raw::locate(text, "nothing"), None);
+    // Whatever the text, never a panic.
+    for t in ["-", "- -", "a:\n-\n - b: [", "\u{00e9}: 1", "  - x:\n-"] {
+        let _ = raw::locate(t, "a[0].b");
+        let _ = raw::locate(t, "x[0]");
+    }
 }
 
 #[test]

@@ -414,7 +414,7 @@ fn global_proxies(config: &Config, out: &mut Vec<Check>) {
 /// A proxy URL: scheme http, https, socks5 or socks5h, and a host. Passwords never printed.
 pub fn proxy_url(label: &str, value: &str) -> Check {
     let fix =
-        "write it as http://host:port (or http://user:password@host:port, socks5://host:port)";
+        "write it as http://host:port (or http://user:<password>@host:port, socks5://host:port)";
     match url::Url::parse(value.trim()) {
         Ok(u)
             if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h")

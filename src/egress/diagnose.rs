@@ -242,7 +242,7 @@ fn proxy_detail(plan: &ProxyPlan, decision: &Decision<'_>) -> String {
 fn proxy_fix(c: &Chosen, err: &str) -> String {
     if err.contains("407") || err.contains("authentication") {
         format!(
-            "the proxy wants a user and password: set {} to http://user:password@host:port (or only the user, with the password in {}_PASSWORD / PROXY_PASSWORD, e.g. in the secret store)",
+            "the proxy wants a user and password: set {} to http://user:<password>@host:port (or only the user, with the password in {}_PASSWORD / PROXY_PASSWORD, e.g. in the secret store)",
             c.rule,
             match &c.rule {
                 super::proxy::Rule::ProviderVar(v) | super::proxy::Rule::StandardVar(v) =>

@@ -185,9 +185,9 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
     if let Some(c) = proxy {
         let socks = c.url.scheme().starts_with("socks");
         let example = if socks {
-            "socks5://user:password@host:port"
+            "socks5://user:<password>@host:port"
         } else {
-            "http://user:password@host:port"
+            "http://user:<password>@host:port"
         };
         let password_var = match &c.rule {
             Rule::ProviderVar(v) | Rule::StandardVar(v) => {

@@ -51,7 +51,7 @@ pub async fn send(
         return Err(ProviderError::Connect {
             message: format!(
                 "{what}: proxy authentication required: the proxy answered HTTP 407 Proxy Authentication Required. \
-                 Put the credentials in the proxy URL as http://user:password@host:port (the password may come from the secret store)"
+                 Put the credentials in the proxy URL as http://user:<password>@host:port (the password may come from the secret store)"
             ),
         });
     }

@@ -92,6 +92,14 @@ impl ProviderError {
         }
     }
 
+    /// The upstream's `Retry-After`, as it sent it.
+    pub fn retry_after(&self) -> Option<&str> {
+        match self {
+            ProviderError::Upstream { retry_after, .. } => retry_after.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Rewrite the message of an upstream error answer (to add what to do), keeping its
     /// status, codes, `Retry-After` and details; other errors are returned unchanged.
     pub fn explain_upstream(self, explain: impl FnOnce(u16, String) -> String) -> Self {

@@ -3,22 +3,28 @@
 //! Exact aliases win over wildcard aliases (`claude-*`); among several deployments for one
 //! alias the router rotates, skipping unavailable and rate-limited ones. A failed attempt
 //! that may succeed elsewhere (connect error, 429, 5xx) is retried up to `num_retries`
-//! (or the deployment's `max_retries`) times, on the next deployment when there is one.
+//! (or the deployment's `max_retries`) times: on the next deployment at once when there is
+//! one, else on the same one after a backoff or the upstream's `Retry-After` (`retry`).
+//! Retries happen only before anything reached the client: a stream is handed over once
+//! its response head arrived, and never retried after.
 
 pub mod ratelimit;
+pub mod retry;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::config::{Config, Deployment};
 use crate::egress::Egress;
 use crate::providers::{ChatOutput, Provider, ProviderError};
+use crate::telemetry::{printable, request_id};
 use crate::translate::{adapt, params};
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 use ratelimit::{RequestLimiter, TokenLimiter};
+use retry::parse_retry_after;
 
 /// A deployment with its provider and limits, ready to serve.
 pub struct Routed {
@@ -288,15 +294,55 @@ impl Router {
             let i = Self::admit_from(model, &candidates, pos)?;
             let routed = candidates[i].clone();
             let retries = routed.dep.max_retries.unwrap_or(self.num_retries);
-            match call(routed.clone()).await {
-                Ok(out) => return Ok((routed, out)),
-                Err(RouteError::Provider { err }) if err.is_retryable() && attempt < retries => {
-                    tracing::warn!(model = %model, deployment = routed.dep.index, error = %err, "retrying");
-                    attempt += 1;
-                    pos = i + 1;
+            attempt += 1;
+            let err = match call(routed.clone()).await {
+                Ok(out) => {
+                    if attempt > 1 {
+                        tracing::info!(
+                            "model={} answered by deployment {} on attempt {attempt} request_id={}",
+                            printable(model),
+                            routed.dep.index,
+                            request_id()
+                        );
+                    }
+                    return Ok((routed, out));
                 }
+                Err(RouteError::Provider { err }) if err.is_retryable() => err,
                 Err(err) => return Err(err),
+            };
+            let other = candidates.len() > 1;
+            let retry_after =
+                err.retry_after().and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let wait = match retry::next(attempt, retry_after, other, fastrand::f64()) {
+                retry::Next::After(wait) if attempt <= retries => wait,
+                decision => {
+                    if attempt > 1 || decision == retry::Next::GiveUp {
+                        let why = if decision == retry::Next::GiveUp {
+                            "the upstream asks to wait longer than ai-proxy waits; passing its answer on"
+                        } else {
+                            "no retries left"
+                        };
+                        tracing::warn!(
+                            "model={} gave up after {attempt} attempt(s) ({why}): {err} request_id={}",
+                            printable(model),
+                            request_id()
+                        );
+                    }
+                    return Err(RouteError::Provider { err });
+                }
+            };
+            tracing::warn!(
+                "model={} deployment {} failed on attempt {attempt} of {}: {err}; retrying in {} request_id={}",
+                printable(model),
+                routed.dep.index,
+                retries + 1,
+                crate::providers::http::human(wait),
+                request_id()
+            );
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
+            pos = i + 1;
         }
     }
 }

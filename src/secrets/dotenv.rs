@@ -8,6 +8,9 @@ use crate::config::validate::placeholder;
 /// Name parts that mark a value as a secret.
 const SECRET_NAME_PARTS: &[&str] = &["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "PWD", "PASS"];
 
+/// Last name parts that mark a setting about secrets rather than a secret.
+const NOT_SECRET_LAST_PARTS: &[&str] = &["FILE", "PATH", "DIR", "STORE"];
+
 /// Names that end in a secret part but hold something else.
 const NOT_SECRET: &[&str] = &["GOOGLE_APPLICATION_CREDENTIALS", "SSH_AUTH_SOCK", "OLDPWD", "PWD"];
 
@@ -24,7 +27,13 @@ pub fn is_secret(name: &str, value: &str) -> bool {
     if NOT_SECRET.contains(&name) {
         return false;
     }
-    name.to_ascii_uppercase().split('_').any(|part| SECRET_NAME_PARTS.contains(&part))
+    let upper = name.to_ascii_uppercase();
+    // Where a secret is, or which store holds them, is not itself secret (`*_KEY_FILE`,
+    // `AI_PROXY_SECRET_STORE`).
+    if upper.rsplit('_').next().is_some_and(|last| NOT_SECRET_LAST_PARTS.contains(&last)) {
+        return false;
+    }
+    upper.split('_').any(|part| SECRET_NAME_PARTS.contains(&part))
 }
 
 /// `scheme://user:password@host…`
@@ -108,6 +117,8 @@ mod tests {
             ("QWEN_PROXY", "http://proxy.corp:8080"),
             ("LITELLM_PORT", "4000"),
             ("DASHSCOPE_API_KEY", ""),
+            ("AI_PROXY_SECRET_STORE", "secret-service"),
+            ("SERVICE_ACCOUNT_KEY_FILE", "/k.json"),
         ] {
             assert!(!is_secret(n, v), "{n}");
         }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::providers::{ProviderError, TimeoutPhase};
+use crate::redact::{redact, redact_json};
 use crate::router::RouteError;
 
 /// Which API shape the caller speaks.
@@ -67,10 +68,10 @@ impl ApiError {
         self
     }
 
-    /// The OpenAI-shaped body.
+    /// The OpenAI-shaped body. Every text in it has been through `redact`.
     pub fn openai_body(&self) -> Value {
         let mut error = json!({
-            "message": self.message,
+            "message": redact(&self.message),
             "type": self.kind,
             "param": self.param,
             "code": self.code.clone().unwrap_or_else(|| self.status.as_u16().to_string()),
@@ -78,15 +79,22 @@ impl ApiError {
         if let (Some(d), Some(obj)) = (&self.details, error.as_object_mut()) {
             obj.insert("innererror".into(), d.clone());
         }
-        json!({ "error": error })
+        let mut body = json!({ "error": error });
+        redact_json(&mut body);
+        body
     }
 
-    /// The Anthropic-shaped body.
+    /// The Anthropic-shaped body (its message redacted).
     pub fn anthropic_body(&self) -> Value {
         json!({
             "type": "error",
-            "error": { "type": anthropic_type(self.status), "message": self.message },
+            "error": { "type": anthropic_type(self.status), "message": redact(&self.message) },
         })
+    }
+
+    /// The message as it may leave the process (for log lines and stream error events).
+    pub fn public_message(&self) -> String {
+        redact(&self.message).into_owned()
     }
 
     /// The body in the error's dialect (also used for mid-stream error events).

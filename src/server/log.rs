@@ -1,6 +1,8 @@
 //! One log line per request. Model calls log themselves through [`CallLog`] (dropped when
 //! the response, or the stream, is finished) so the line carries alias, provider and usage;
-//! everything else is logged by [`log_requests`]. Secrets never reach these lines.
+//! everything else is logged by [`log_requests`]. Each line ends with the request's id (the
+//! `request-id` header the client got). Client-chosen text (the model name) is escaped so it
+//! cannot forge lines; secrets never reach these lines (and `telemetry` redacts them anyway).
 
 use std::time::Instant;
 
@@ -9,24 +11,32 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::router::Routed;
+use crate::telemetry::{printable, request_id};
 use crate::wire::openai::Usage;
 
 /// Marker on responses whose line a [`CallLog`] writes.
 #[derive(Clone, Copy)]
 pub struct LoggedByCall;
 
+/// Extra words for a response's request line (why a request was refused).
+#[derive(Clone)]
+pub struct LogNote(pub String);
+
 pub async fn log_requests(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = printable(req.uri().path()).into_owned();
+    let id = request_id();
     let resp = next.run(req).await;
     if resp.extensions().get::<LoggedByCall>().is_none() {
         let status = resp.status().as_u16();
         let ms = start.elapsed().as_secs_f64() * 1000.0;
+        let note =
+            resp.extensions().get::<LogNote>().map(|n| format!(" {}", n.0)).unwrap_or_default();
         if status >= 400 {
-            tracing::warn!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms");
+            tracing::warn!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms{note} request_id={id}");
         } else {
-            tracing::info!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms");
+            tracing::info!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms request_id={id}");
         }
     }
     resp
@@ -43,19 +53,21 @@ pub struct CallLog {
     pub stream: bool,
     /// Set when a stream ended with an error event after a 200.
     pub stream_error: Option<String>,
+    request_id: String,
 }
 
 impl CallLog {
     pub fn new(endpoint: &'static str, alias: &str, stream: bool) -> Self {
         CallLog {
             endpoint,
-            alias: alias.to_owned(),
+            alias: printable(alias).into_owned(),
             provider: "-",
             status: 200,
             start: Instant::now(),
             usage: None,
             stream,
             stream_error: None,
+            request_id: request_id(),
         }
     }
 
@@ -77,18 +89,18 @@ impl Drop for CallLog {
         match (&self.stream_error, self.status) {
             (Some(err), _) => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} stream_error={err}",
-                self.endpoint, self.alias, self.provider, self.status
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} stream_error={err} request_id={}",
+                self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
             (None, s) if s >= 400 => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={s} {kind} {ms:.1}ms",
-                self.endpoint, self.alias, self.provider
+                "{} model={} provider={} status={s} {kind} {ms:.1}ms request_id={}",
+                self.endpoint, self.alias, self.provider, self.request_id
             ),
             _ => tracing::info!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}",
-                self.endpoint, self.alias, self.provider, self.status
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} request_id={}",
+                self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
         }
     }

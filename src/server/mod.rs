@@ -2,9 +2,11 @@
 //! replaceable while it runs) with graceful, bounded shutdown. Handlers are thin: parse,
 //! route, render.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod headers;
 pub mod log;
 pub mod routes;
 pub mod stream;
@@ -27,6 +29,7 @@ use crate::config::Config;
 use crate::egress::Egress;
 use crate::router::Router;
 use crate::secrets::Secret;
+use access::AccessPolicy;
 
 /// How long in-flight requests and streams may run after a stop was asked for.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
@@ -39,12 +42,22 @@ struct Inner {
     router: Router,
     master_key: Option<Secret<String>>,
     max_body: usize,
+    access: AccessPolicy,
     started: Instant,
 }
 
 impl AppState {
     pub fn new(router: Router, master_key: Option<Secret<String>>, max_body: usize) -> Self {
-        AppState(Arc::new(Inner { router, master_key, max_body, started: Instant::now() }))
+        AppState::with_access(router, master_key, max_body, AccessPolicy::default())
+    }
+
+    pub fn with_access(
+        router: Router,
+        master_key: Option<Secret<String>>,
+        max_body: usize,
+        access: AccessPolicy,
+    ) -> Self {
+        AppState(Arc::new(Inner { router, master_key, max_body, access, started: Instant::now() }))
     }
 
     /// Build providers for a resolved config.
@@ -56,7 +69,21 @@ impl AppState {
     /// system proxy settings are reused, not read again).
     pub fn with_egress(config: &Config, egress: &Egress) -> Self {
         let router = Router::from_config(config, egress);
-        AppState::new(router, config.master_key.clone(), config.settings.max_request_bytes)
+        let access = AccessPolicy {
+            allowed_hosts: config.settings.allowed_hosts.clone(),
+            allowed_origins: config.settings.allowed_origins.clone(),
+        };
+        AppState::with_access(
+            router,
+            config.master_key.clone(),
+            config.settings.max_request_bytes,
+            access,
+        )
+    }
+
+    /// Who may call (Host allow-list and browser origins).
+    pub fn access(&self) -> &AccessPolicy {
+        &self.0.access
     }
 
     pub fn router(&self) -> &Router {
@@ -76,7 +103,9 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface. Outermost first, every request passes: `headers::stamp` (request
+/// id, `x-should-retry`), `log::log_requests`, `access::guard` (Host and Origin), the body
+/// limit, then the master key on every route but the health probes.
 pub fn app(state: AppState) -> AxumRouter {
     let protected = AxumRouter::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
@@ -108,7 +137,9 @@ pub fn app(state: AppState) -> AxumRouter {
         .merge(open)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(state.max_body()))
+        .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(middleware::from_fn(log::log_requests))
+        .layer(middleware::from_fn(headers::stamp))
         .with_state(state)
 }
 
@@ -142,21 +173,32 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
 /// The app a running server answers with, replaceable while it runs (a config reload): each
 /// request takes the app current when it arrives, so keep-alive connections see a new config
 /// on their next request and requests in flight finish on the app they started with.
+/// Each request carries the listener's address ([`access::BoundAddr`]) for the Host check.
 #[derive(Clone)]
-pub struct LiveApp(Arc<RwLock<AxumRouter>>);
+pub struct LiveApp {
+    app: Arc<RwLock<AxumRouter>>,
+    bound: Option<SocketAddr>,
+}
 
 impl LiveApp {
     pub fn new(app: AxumRouter) -> Self {
-        LiveApp(Arc::new(RwLock::new(app)))
+        LiveApp { app: Arc::new(RwLock::new(app)), bound: None }
+    }
+
+    /// The same, for a listener bound to `addr` (a wildcard or network address widens the
+    /// Host allow-list to this machine's addresses and names).
+    pub fn bound_to(mut self, addr: SocketAddr) -> Self {
+        self.bound = Some(addr);
+        self
     }
 
     /// Answer every request from now on with `app`.
     pub fn replace(&self, app: AxumRouter) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = app;
+        *self.app.write().unwrap_or_else(PoisonError::into_inner) = app;
     }
 
     fn current(&self) -> AxumRouter {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.app.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -173,7 +215,10 @@ impl tower_service::Service<Request> for LiveApp {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        if let Some(addr) = self.bound {
+            req.extensions_mut().insert(access::BoundAddr(addr));
+        }
         tower_service::Service::call(&mut self.current(), req)
     }
 }

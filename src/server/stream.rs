@@ -103,7 +103,7 @@ pub fn openai_stream(
                 }
                 Some(Err(err)) => {
                     let api: ApiError = err.into();
-                    st.log.stream_error = Some(api.message.clone());
+                    st.log.stream_error = Some(api.public_message());
                     st.finished = true;
                     return Some((Ok(openai_error_frame(&api)), st));
                 }
@@ -140,7 +140,11 @@ impl EventDialect for StreamState {
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
         write_events(
             buf,
-            &StreamState::on_error(self, super::error::anthropic_type(err.status), &err.message),
+            &StreamState::on_error(
+                self,
+                super::error::anthropic_type(err.status),
+                &err.public_message(),
+            ),
         );
     }
     fn finish(&mut self, buf: &mut Vec<u8>) {
@@ -157,7 +161,10 @@ impl EventDialect for responses::StreamState {
     }
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
         let code = if err.status.is_server_error() { "server_error" } else { err.kind.as_str() };
-        write_response_events(buf, &responses::StreamState::on_error(self, code, &err.message));
+        write_response_events(
+            buf,
+            &responses::StreamState::on_error(self, code, &err.public_message()),
+        );
     }
     fn finish(&mut self, buf: &mut Vec<u8>) {
         write_response_events(buf, &responses::StreamState::finish(self));
@@ -212,7 +219,7 @@ pub fn event_stream<D: EventDialect>(
                 }
                 Some(Err(err)) => {
                     let api: ApiError = err.into();
-                    st.log.stream_error = Some(api.message.clone());
+                    st.log.stream_error = Some(api.public_message());
                     st.translator.on_error(&api, &mut buf);
                 }
                 None => st.translator.finish(&mut buf),

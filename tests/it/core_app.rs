@@ -29,6 +29,7 @@ model_list:
 
 async fn call(app: axum::Router, path: &str, body: &str) -> (StatusCode, String) {
     let req = Request::post(path)
+        .header("host", "127.0.0.1:4000")
         .header("content-type", "application/json")
         .body(Body::from(body.to_owned()))
         .expect("request");

@@ -14,6 +14,7 @@ mod logs;
 mod packaging;
 mod secret_service;
 mod secrets_setup;
+mod security;
 mod service_cli;
 mod tray_controller;
 mod tray_process;

@@ -287,11 +287,11 @@ fn proxy_urls_must_parse_and_never_show_the_password() {
     );
     assert_eq!(
         proxy_url("AZURE_PROXY", "proxy.corp:8080").render(),
-        "✗ AZURE_PROXY: proxy URL scheme `proxy.corp` is not supported\n    fix: write it as http://host:port (or http://user:password@host:port, socks5://host:port)"
+        "✗ AZURE_PROXY: proxy URL scheme `proxy.corp` is not supported\n    fix: write it as http://host:port (or http://user:<password>@host:port, socks5://host:port)"
     );
     assert_eq!(
         proxy_url("QWEN_PROXY", "http://").render(),
-        "✗ QWEN_PROXY: proxy URL does not parse (empty host)\n    fix: write it as http://host:port (or http://user:password@host:port, socks5://host:port)"
+        "✗ QWEN_PROXY: proxy URL does not parse (empty host)\n    fix: write it as http://host:port (or http://user:<password>@host:port, socks5://host:port)"
     );
     let c = cfg(
         "model_list: []",

@@ -27,7 +27,7 @@ pub async fn list(State(state): State<AppState>) -> Response {
 }
 
 /// One entry per deployment: alias, provider/model, public params (never keys), model_info
-/// and whether it can serve.
+/// and whether it can serve; the whole body redacted (a password in `api_base`).
 pub async fn info(State(state): State<AppState>) -> Response {
     let data: Vec<Value> = state
         .router()
@@ -59,5 +59,7 @@ pub async fn info(State(state): State<AppState>) -> Response {
             json!({ "model_name": d.alias, "litellm_params": params, "model_info": info })
         })
         .collect();
-    json(&json!({ "data": data }))
+    let mut body = json!({ "data": data });
+    crate::redact::redact_json(&mut body);
+    json(&body)
 }

@@ -1,0 +1,146 @@
+use super::*;
+
+fn r(text: &str) -> String {
+    redact_with(text, &[]).into_owned()
+}
+
+#[test]
+fn url_userinfo_loses_its_password() {
+    assert_eq!(
+        r("cannot reach DashScope at https://ann:hunter2@proxy.corp:8080/v1: refused"),
+        "cannot reach DashScope at https://ann:***@proxy.corp:8080/v1: refused"
+    );
+    assert_eq!(r("http://tok3n@github.example/x"), "http://***@github.example/x");
+    assert_eq!(r("\"http://u:p@h\""), "\"http://u:***@h\"");
+    // Two URLs, one with userinfo.
+    assert_eq!(
+        r("a http://h/x@y b socks5://u:s3@p:1080"),
+        "a http://h/x@y b socks5://u:***@p:1080"
+    );
+    // Already masked stays as it is.
+    assert_eq!(r("http://u:***@h"), "http://u:***@h");
+    assert_eq!(redact_with("no url here", &[]), Cow::Borrowed("no url here"));
+}
+
+#[test]
+fn bearer_and_basic_credentials_are_masked() {
+    assert_eq!(
+        r(r#"{"error":{"message":"bad header Authorization: Bearer sk-abc123XYZ"}}"#),
+        r#"{"error":{"message":"bad header Authorization: Bearer ***"}}"#
+    );
+    assert_eq!(r("authorization: bearer eyJhbGciOi.x.y, next"), "authorization: bearer ***, next");
+    assert_eq!(r("Proxy-Authorization: Basic dXNlcjpwYXNz"), "Proxy-Authorization: Basic ***");
+    // JSON-escaped quotes end the value.
+    assert_eq!(r(r#"{\"h\":\"Bearer sk-12345678\"}"#), r#"{\"h\":\"Bearer ***\"}"#);
+    // Prose keeps its words; our own hint keeps its placeholder.
+    assert_eq!(r("the bearer token has expired"), "the bearer token has expired");
+    assert_eq!(r("send `Authorization: Bearer <key>`"), "send `Authorization: Bearer <key>`");
+    assert_eq!(r("a basic question"), "a basic question");
+}
+
+#[test]
+fn credential_named_values_are_masked() {
+    assert_eq!(r(r#"{"api-key": "0123456789abcdef"}"#), r#"{"api-key": "***"}"#);
+    assert_eq!(r("x-api-key: sk-ant-xyz"), "x-api-key: ***");
+    assert_eq!(r(r#"{\"x-api-key\":\"sk-ant-xyz\"}"#), r#"{\"x-api-key\":\"***\"}"#);
+    assert_eq!(r("api_key=abc&model=m"), "api_key=***&model=m");
+    assert_eq!(r("azure_api_key: 'abcdef'"), "azure_api_key: '***'");
+    assert_eq!(r("client_secret=s3cr3t-value"), "client_secret=***");
+    assert_eq!(r(r#""refresh_token": "1//0abc""#), r#""refresh_token": "***""#);
+    assert_eq!(r("Authorization: sk-bare-token"), "Authorization: ***");
+    assert_eq!(
+        r("GET https://generativelanguage.googleapis.com/v1/models?key=AIzaSyA&alt=sse"),
+        "GET https://generativelanguage.googleapis.com/v1/models?key=***&alt=sse"
+    );
+    // Names in prose, or other fields that only contain a credential word, are left alone.
+    assert_eq!(r("invalid api-key provided"), "invalid api-key provided");
+    assert_eq!(r(r#"{"key": "service", "monkey=1"}"#), r#"{"key": "service", "monkey=1"}"#);
+    assert_eq!(r("max_tokens: 100, password_hint: x"), "max_tokens: 100, password_hint: x");
+}
+
+#[test]
+fn known_secrets_are_masked_anywhere_longest_first() {
+    let known: Vec<Box<str>> = vec!["sk-live-abcdef-long".into(), "sk-live-abcdef".into()];
+    assert_eq!(
+        redact_with("echo: sk-live-abcdef-long and sk-live-abcdef.", &known),
+        "echo: *** and ***."
+    );
+}
+
+#[test]
+fn remembered_secrets_are_masked_process_wide() {
+    remember("zz-remembered-secret-value");
+    remember("short");
+    assert_eq!(redact("got zz-remembered-secret-value!"), "got ***!");
+    assert_eq!(redact("short stays"), "short stays");
+}
+
+#[test]
+fn json_values_are_redacted_and_credential_fields_masked_whole() {
+    let mut v = serde_json::json!({
+        "message": "proxy http://u:pw@p:1 said no",
+        "headers": {"Authorization": "Bearer sk-123456789", "x-api-key": "k", "accept": "*/*"},
+        "list": ["Bearer sk-abcdefgh1"],
+        "n": 1
+    });
+    redact_json(&mut v);
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "message": "proxy http://u:***@p:1 said no",
+            "headers": {"Authorization": "***", "x-api-key": "***", "accept": "*/*"},
+            "list": ["Bearer ***"],
+            "n": 1
+        })
+    );
+}
+
+#[test]
+fn redaction_is_idempotent_and_never_panics() {
+    let samples = [
+        "Bearer",
+        "bearer ",
+        "api-key:",
+        "api-key: ",
+        "://@",
+        "x://:@",
+        "é://ü:ö@ß Bearer ümlaut-1234 api_key=ñ",
+        "?key=",
+        "\\\"api-key\\\":\\\"",
+    ];
+    for s in samples {
+        let once = r(s);
+        assert_eq!(r(&once), once, "{s:?}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_text_redacts_without_panic_and_idempotently(s in "\\PC{0,80}") {
+        let once = r(&s);
+        proptest::prop_assert_eq!(r(&once), once);
+    }
+
+    #[test]
+    fn an_embedded_bearer_token_never_survives(prefix in "[ -~]{0,20}", token in "[A-Za-z0-9._-]{12,40}", suffix in "[ ,\"}]{0,3}[ -~]{0,10}") {
+        let text = format!("{prefix} Authorization: Bearer {token}{suffix}");
+        let out = r(&text);
+        proptest::prop_assert!(!out.contains(&format!("Bearer {token}")), "{}", out);
+    }
+}
+
+#[test]
+fn line_writer_redacts_lines_written_in_pieces() {
+    use std::io::Write;
+    let mut out = Vec::new();
+    {
+        let mut w = RedactLines::new(&mut out);
+        write!(w, "  ✗ proxy  http://ann:").expect("write");
+        write!(w, "pw@proxy:8080 refused\nnext ").expect("write");
+        write!(w, "line api_key=abcdef").expect("write");
+    }
+    assert_eq!(
+        String::from_utf8(out).expect("utf8"),
+        "  ✗ proxy  http://ann:***@proxy:8080 refused\nnext line api_key=***"
+    );
+}

@@ -1,0 +1,80 @@
+//! Headers every answer carries, whatever produced it: a request id (`request-id`, as
+//! Anthropic sends it, and `x-request-id`, as OpenAI does; also in the request's log line)
+//! and `x-should-retry`, which tells SDKs and Claude Code whether retrying can help (without
+//! it they retry a wrong key for minutes).
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// A request's id: `req_` and 24 random base-62 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn generate() -> RequestId {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut id = String::with_capacity(28);
+        id.push_str("req_");
+        for _ in 0..24 {
+            id.push(ALPHABET[fastrand::usize(..ALPHABET.len())] as char);
+        }
+        RequestId(id)
+    }
+}
+
+/// Whether a client should retry after this status: rate limits, timeouts, conflicts and
+/// server-side failures may pass; other client errors will fail the same way again.
+pub fn should_retry(status: StatusCode) -> Option<bool> {
+    match status.as_u16() {
+        408 | 409 | 429 => Some(true),
+        s if s >= 500 => Some(true),
+        s if s >= 400 => Some(false),
+        _ => None,
+    }
+}
+
+/// Outermost middleware: give the request an id (named by every log line written while it is
+/// handled, through `telemetry::request_id`) and put the id and `x-should-retry` on the
+/// response.
+pub async fn stamp(req: Request, next: Next) -> Response {
+    let id = RequestId::generate();
+    let mut resp = crate::telemetry::with_request_id(id.0.clone(), next.run(req)).await;
+    let retry = should_retry(resp.status());
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id.0) {
+        h.insert("request-id", v.clone());
+        h.insert("x-request-id", v);
+    }
+    if let Some(retry) = retry {
+        h.insert("x-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_advice_by_status() {
+        for s in [400, 401, 403, 404, 405, 413, 422] {
+            assert_eq!(should_retry(StatusCode::from_u16(s).expect("status")), Some(false), "{s}");
+        }
+        for s in [408, 409, 429, 500, 502, 503, 504, 529] {
+            assert_eq!(should_retry(StatusCode::from_u16(s).expect("status")), Some(true), "{s}");
+        }
+        assert_eq!(should_retry(StatusCode::OK), None);
+    }
+
+    #[test]
+    fn ids_look_like_request_ids_and_differ() {
+        let a = RequestId::generate();
+        let b = RequestId::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.0.len(), 28);
+        assert!(a.0.starts_with("req_"));
+        assert!(a.0[4..].bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+}
