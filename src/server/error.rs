@@ -84,12 +84,17 @@ impl ApiError {
         body
     }
 
-    /// The Anthropic-shaped body (its message redacted).
+    /// The Anthropic-shaped body (its message redacted; `details` when there are any, as
+    /// Anthropic sends them for thread errors).
     pub fn anthropic_body(&self) -> Value {
-        json!({
-            "type": "error",
-            "error": { "type": anthropic_type(self.status), "message": redact(&self.message) },
-        })
+        let mut error =
+            json!({ "type": anthropic_type(self.status), "message": redact(&self.message) });
+        if let (Some(d), Some(obj)) = (&self.details, error.as_object_mut()) {
+            let mut d = d.clone();
+            redact_json(&mut d);
+            obj.insert("details".into(), d);
+        }
+        json!({ "type": "error", "error": error })
     }
 
     /// The message as it may leave the process (for log lines and stream error events).
@@ -109,7 +114,7 @@ impl ApiError {
 /// Anthropic's error `type` for a status.
 pub fn anthropic_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
-        400 | 413 | 422 => "invalid_request_error",
+        400 | 405 | 413 | 422 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         404 => "not_found_error",

@@ -126,16 +126,20 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/messages/count_tokens", post(routes::messages::count_tokens))
         .route("/v1/models", get(routes::models::list))
         .route("/models", get(routes::models::list))
+        .route("/v1/models/{model}", get(routes::models::retrieve))
+        .route("/models/{model}", get(routes::models::retrieve))
         .route("/model/info", get(routes::models::info))
         .route("/v1/model/info", get(routes::models::info))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
     let open = AxumRouter::new()
+        .route("/", get(routes::health::root))
         .route("/health/liveliness", get(routes::health::liveliness))
         .route("/health/liveness", get(routes::health::liveliness))
         .route("/health/readiness", get(routes::health::readiness));
     protected
         .merge(open)
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body()))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(middleware::from_fn(log::log_requests))

@@ -38,6 +38,17 @@ pub fn count_text(text: &str) -> u64 {
 
 /// The estimated input tokens of a request.
 pub fn estimate(req: &ChatRequest) -> u64 {
+    estimate_with(req, count_text)
+}
+
+/// A cheaper estimate (4 bytes a token, no tokenizer) for where a number is only shown while
+/// the real one is on its way (`message_start` of a stream): the tokenizer would cost
+/// milliseconds on a long prompt before the first byte.
+pub fn quick_estimate(req: &ChatRequest) -> u64 {
+    estimate_with(req, |t| (t.len() as u64).div_ceil(4))
+}
+
+fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> u64 {
     let mut n = REPLY_PRIMING;
     for m in &req.messages {
         n += PER_MESSAGE;
@@ -71,6 +82,21 @@ pub fn estimate(req: &ChatRequest) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_estimate_is_near_the_real_one_for_prose() {
+        let text = "The quick brown fox jumps over the lazy dog. ".repeat(50);
+        let req = ChatRequest {
+            messages: vec![crate::wire::openai::Message {
+                role: "user".into(),
+                content: Some(Content::Text(text)),
+                ..Default::default()
+            }],
+            ..ChatRequest::default()
+        };
+        let (real, quick) = (estimate(&req), quick_estimate(&req));
+        assert!(quick > real / 2 && quick < real * 2, "{quick} vs {real}");
+    }
 
     #[test]
     fn counts_with_the_real_tokenizer() {

@@ -33,7 +33,10 @@ pub struct MessagesRequest {
     pub tool_choice: Option<ToolChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Thinking>,
-    /// Everything else (`service_tier`, `container`, `mcp_servers`, ...).
+    /// `{"effort": "low" | "medium" | "high" | "xhigh" | "max", "format": {...}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
+    /// Everything else (`service_tier`, `container`, `mcp_servers`, `thread`, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -164,7 +167,21 @@ pub struct ToolChoice {
     pub disable_parallel_tool_use: Option<bool>,
 }
 
-/// `thinking`: `{"type": "enabled", "budget_tokens": N}` or `{"type": "disabled"}`.
+/// `output_config`: how much effort to spend (`effort`, which current Claude models read
+/// with adaptive thinking) and a structured-output `format` (`{"type": "json_schema",
+/// "schema": {...}}`, what the SDKs' `messages.parse` sends).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `thinking`: `{"type": "enabled", "budget_tokens": N}`, `{"type": "adaptive"}` (the model
+/// decides, guided by `output_config.effort`) or `{"type": "disabled"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thinking {
     #[serde(rename = "type")]

@@ -130,6 +130,54 @@ def test_full_tool_round_trip_with_dashscope_streamed_fragments(client):
     assert calls[1].input == {"tz": "Paris"}
 
 
+def test_the_sdks_default_tool_runner_works_through_threads(client):
+    """The tool runner holds its conversation in a server-side thread by default (beta
+    `message-threads`): the gateway keeps none, answers `continue` with `thread_not_found`,
+    and the SDK replays the whole conversation, so every turn still has its history."""
+    seen = []
+
+    @anthropic.beta_tool
+    def get_weather(city: str) -> str:
+        """Weather for a city"""
+        seen.append(city)
+        return f"sunny in {city}"
+
+    runner = client.beta.messages.tool_runner(
+        model="mock",
+        max_tokens=200,
+        tools=[get_weather],
+        messages=[{"role": "user", "content": "Paris"}],
+    )
+    replies = list(runner)
+    assert seen == ["Paris"], seen
+    assert replies[0].stop_reason == "tool_use"
+    assert replies[-1].stop_reason == "end_turn"
+    assert replies[-1].content[0].text == "The get_weather tool returned: sunny in Paris"
+    log = "".join(client.gateway.stderr_lines)
+    # The second turn was refused once as a continued thread, then replayed whole.
+    assert log.count("model=mock provider=mock status=200") >= 2, log
+    assert "POST /v1/messages 404" in log, log
+
+
+def test_messages_parse_gets_structured_output(client):
+    """`output_config.format` (what `messages.parse` sends) becomes the upstream's
+    `response_format`; the mock echoes, so this checks the request is accepted and parsed."""
+    m = client.messages.create(
+        model="mock",
+        max_tokens=200,
+        messages=[{"role": "user", "content": "hello"}],
+        extra_body={
+            "output_config": {
+                "format": {
+                    "type": "json_schema",
+                    "schema": {"type": "object", "properties": {"a": {"type": "string"}}},
+                }
+            }
+        },
+    )
+    assert m.stop_reason == "end_turn"
+
+
 def test_images_base64_and_url(client):
     content = [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},

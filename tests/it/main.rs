@@ -5,6 +5,7 @@ mod support;
 
 mod anthropic_messages;
 mod azure;
+mod client_fidelity;
 mod core_app;
 mod core_process;
 mod doctor;

@@ -7,6 +7,17 @@ use serde_json::{Value, json};
 use super::json;
 use crate::server::AppState;
 
+/// `GET /` (and `HEAD /`, which Claude Code sends at every start to check it can connect):
+/// a short JSON saying what answers here, no auth needed.
+pub async fn root() -> Response {
+    json(&json!({
+        "name": "ai-proxy",
+        "version": env!("CARGO_PKG_VERSION"),
+        "status": "ok",
+        "docs": "POST /v1/chat/completions, /v1/messages, /v1/responses; GET /v1/models, /health/readiness",
+    }))
+}
+
 pub async fn liveliness() -> Response {
     json(&"I'm alive!")
 }

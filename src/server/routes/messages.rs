@@ -1,7 +1,12 @@
 //! `POST /v1/messages` (and `/messages`) and `POST /v1/messages/count_tokens`: the Anthropic
 //! Messages API on every routed model, translated through the hub format. Errors are in
-//! Anthropic's shape. `anthropic-version` and `anthropic-beta` headers are accepted and
-//! need not match anything: the upstream is not Anthropic.
+//! Anthropic's shape. `anthropic-version` and `anthropic-beta` headers (and `?beta=true`)
+//! are accepted and need not match anything: the upstream is not Anthropic, and client
+//! headers are never forwarded to it.
+//!
+//! Server-held threads (`thread: {"type": "continue", ...}`, the SDKs' default for tool
+//! runners) are answered `thread_not_found`, on which the SDKs send the whole conversation
+//! again; `{"type": "create"}` is accepted and nothing is kept.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -33,6 +38,7 @@ pub async fn messages(
         Err(e) => return e.into_response(),
     };
     let alias = hub.model.clone();
+    let input_estimate = tokens::quick_estimate(&hub);
     let mut log = CallLog::new("messages", &alias, hub.is_stream());
     let (routed, output) = match state.router().chat(hub).await {
         Ok(ok) => ok,
@@ -51,7 +57,8 @@ pub async fn messages(
         }
         ChatOutput::Stream(mut stream) => match stream.next().await {
             Some(Ok(first)) => {
-                event_stream(first, stream, anthropic::StreamState::new(&alias), routed, log)
+                let state = anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
+                event_stream(first, stream, state, routed, log)
             }
             Some(Err(err)) => logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log),
             None => logged_error(
@@ -93,9 +100,61 @@ fn parse(
     body: Result<Bytes, BytesRejection>,
     endpoint: &str,
 ) -> Result<ChatRequest, ApiError> {
-    let req: MessagesRequest = parse_model_request(body, state.max_body(), endpoint, None)
+    let mut req: MessagesRequest = parse_model_request(body, state.max_body(), endpoint, None)
         .map_err(|e| e.in_dialect(Dialect::Anthropic))?;
+    if endpoint == ENDPOINT && req.max_tokens.is_none() {
+        return Err(ApiError::bad_request("max_tokens: Field required")
+            .with_param("max_tokens")
+            .in_dialect(Dialect::Anthropic));
+    }
+    if let Some(thread) = req.extra.shift_remove("thread") {
+        check_thread(&thread)?;
+    }
+    let dropped: Vec<&str> =
+        req.extra.keys().map(String::as_str).filter(|k| !TRANSLATED_EXTRA.contains(k)).collect();
+    if !dropped.is_empty() {
+        tracing::debug!(
+            "{endpoint}: fields no upstream here takes, left out: {}",
+            dropped.join(", ")
+        );
+    }
     anthropic::to_hub(req).map_err(translate_error)
+}
+
+/// Untyped request fields the translation reads (the rest is left out, logged at debug).
+const TRANSLATED_EXTRA: &[&str] = &["mcp_servers"];
+
+/// A server-held thread: nothing is kept here, so continuing one is `thread_not_found` (the
+/// SDKs then replay the whole conversation under a new thread, which is accepted and
+/// forgotten). Anything else in `thread` is a 400.
+fn check_thread(thread: &serde_json::Value) -> Result<(), ApiError> {
+    if thread.is_null() {
+        return Ok(());
+    }
+    match thread.get("type").and_then(serde_json::Value::as_str) {
+        Some("create") => Ok(()),
+        Some("continue") => {
+            let id = thread.get("previous_message_id").and_then(serde_json::Value::as_str);
+            Err(ApiError {
+                details: Some(serde_json::json!({ "error_code": "thread_not_found" })),
+                ..ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "not_found_error",
+                    format!(
+                        "thread: no thread continues from message {}: ai-proxy keeps no server-side state; send the whole conversation (the SDKs do this on their own after this error)",
+                        id.unwrap_or("(none given)")
+                    ),
+                )
+            }
+            .with_param("thread")
+            .in_dialect(Dialect::Anthropic))
+        }
+        _ => Err(ApiError::bad_request(
+            "thread: expected {\"type\": \"create\"} or {\"type\": \"continue\", \"previous_message_id\": ...}",
+        )
+        .with_param("thread")
+        .in_dialect(Dialect::Anthropic)),
+    }
 }
 
 impl ModelRequest for MessagesRequest {

@@ -27,6 +27,26 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
         .into_response()
 }
 
+/// A route called with the wrong method (`GET /v1/chat/completions`): 405 with a JSON body in
+/// the caller's dialect saying which method to use, instead of an empty answer.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let message = format!(
+        "Method not allowed: {method} {}. This route answers {}",
+        uri.path(),
+        if ["/health", "/v1/models", "/models", "/model/info", "/v1/model/info"]
+            .iter()
+            .any(|p| uri.path().starts_with(p))
+        {
+            "GET"
+        } else {
+            "POST"
+        }
+    );
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error", message)
+        .in_dialect(dialect_of(uri.path()))
+        .into_response()
+}
+
 /// A JSON response from already-serialized bytes.
 pub fn json_bytes(body: Vec<u8>) -> Response {
     let mut r = (StatusCode::OK, body).into_response();

@@ -35,9 +35,10 @@ pub async fn create(
     let (hub, echo) = match responses::to_hub(req) {
         Ok(ok) => ok,
         Err(e) => {
-            return ApiError::bad_request(format!("{ENDPOINT}: {}", e.message))
-                .with_param(e.param)
-                .into_response();
+            let mut err =
+                ApiError::bad_request(format!("{ENDPOINT}: {}", e.message)).with_param(e.param);
+            err.code = e.code.map(str::to_owned);
+            return err.into_response();
         }
     };
     if !echo.dropped_tools.is_empty() {

@@ -9,7 +9,8 @@ use crate::wire::anthropic::{
 };
 use crate::wire::openai::{
     ChatRequest, Content, ContentPart, FilePart, FunctionCall, FunctionDef, ImageUrl, Message,
-    NamedFunction, NamedToolChoice, Stop, StreamOptions, Tool, ToolCall, ToolChoice,
+    NamedFunction, NamedToolChoice, ResponseFormat, Stop, StreamOptions, Tool, ToolCall,
+    ToolChoice,
 };
 
 /// `reasoning_effort` for an Anthropic thinking budget (documented in README):
@@ -19,6 +20,17 @@ pub fn effort_for_budget(budget: u32) -> &'static str {
         0..=4096 => "low",
         4097..=16384 => "medium",
         _ => "high",
+    }
+}
+
+/// The hub's `reasoning_effort` for an Anthropic `output_config.effort` (`xhigh` and `max`
+/// are `high`: no upstream here goes further), and the budget that stands for it (so the
+/// wish is recognised as Anthropic's and mapped to token budgets where upstreams take them).
+pub fn effort_for_level(effort: &str) -> (&'static str, u32) {
+    match effort {
+        "low" => ("low", 4096),
+        "medium" => ("medium", 16384),
+        _ => ("high", 32000),
     }
 }
 
@@ -72,12 +84,24 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
         ));
     }
 
-    let (reasoning_effort, reasoning_budget) = match &req.thinking {
-        Some(t) if t.kind == "enabled" => {
-            let budget = t.budget_tokens.unwrap_or(4096);
+    let effort = req.output_config.as_ref().and_then(|o| o.effort.as_deref());
+    let (reasoning_effort, reasoning_budget) = match req.thinking.as_ref().map(|t| t.kind.as_str())
+    {
+        Some("enabled") => {
+            let budget = req.thinking.as_ref().and_then(|t| t.budget_tokens).unwrap_or(4096);
             (Some(effort_for_budget(budget).to_owned()), Some(budget))
         }
+        // Adaptive thinking: the effort says how much (Anthropic's default is high).
+        Some("adaptive") => {
+            let (effort, budget) = effort_for_level(effort.unwrap_or("high"));
+            (Some(effort.to_owned()), Some(budget))
+        }
+        // Disabled, absent (effort alone does not turn thinking on) or unknown.
         _ => (None, None),
+    };
+    let response_format = match req.output_config.as_ref().and_then(|o| o.format.as_ref()) {
+        Some(format) => Some(structured_output(format)?),
+        None => None,
     };
 
     let mut extra = Map::new();
@@ -100,10 +124,34 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
         parallel_tool_calls,
         reasoning_effort,
         reasoning_budget,
+        response_format,
         user: req.metadata.and_then(|m| m.user_id),
         extra,
         ..ChatRequest::default()
     })
+}
+
+/// `output_config.format` → `response_format`: a JSON schema becomes OpenAI's `json_schema`
+/// format (not `strict`: OpenAI's strict mode refuses schemas with optional properties,
+/// which `messages.parse` produces).
+fn structured_output(format: &Value) -> Result<ResponseFormat, TranslateError> {
+    let invalid = |message: &str| TranslateError::new(message, "output_config.format");
+    match format.get("type").and_then(Value::as_str) {
+        Some("json_schema") => {
+            let schema = format.get("schema").filter(|s| s.is_object()).ok_or_else(|| {
+                invalid("output_config.format.schema: a JSON schema object is required")
+            })?;
+            let name = format.get("name").and_then(Value::as_str).unwrap_or("output");
+            Ok(ResponseFormat {
+                kind: "json_schema".into(),
+                json_schema: Some(serde_json::json!({ "name": name, "schema": schema })),
+            })
+        }
+        Some(other) => Err(invalid(&format!(
+            "output_config.format.type: `{other}` is not supported; use `json_schema`"
+        ))),
+        None => Err(invalid("output_config.format.type is required (`json_schema`)")),
+    }
 }
 
 fn system_text(system: &System) -> Result<String, TranslateError> {

@@ -37,6 +37,8 @@ pub struct StreamState {
     by_upstream: HashMap<u32, usize>,
     finish: Option<String>,
     usage: Option<HubUsage>,
+    /// `message_start`'s `input_tokens` until the upstream reports the real count.
+    input_estimate: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +75,15 @@ impl StreamState {
             by_upstream: HashMap::new(),
             finish: None,
             usage: None,
+            input_estimate: 0,
         }
+    }
+
+    /// Report `tokens` as the input in `message_start` (clients show it as the context used
+    /// while the reply streams; the real count follows in `message_delta`).
+    pub fn with_input_estimate(mut self, tokens: u64) -> Self {
+        self.input_estimate = tokens;
+        self
     }
 
     /// Whether `finish` or `on_error` has run.
@@ -166,7 +176,7 @@ impl StreamState {
                 content: Vec::new(),
                 stop_reason: None,
                 stop_sequence: None,
-                usage: Usage::default(),
+                usage: Usage { input_tokens: self.input_estimate, ..Usage::default() },
             },
         });
     }

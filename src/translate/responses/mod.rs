@@ -40,10 +40,12 @@ use serde_json::Value;
 pub struct Invalid {
     pub message: String,
     pub param: String,
+    /// OpenAI's error `code`, where clients act on it (`previous_response_not_found`).
+    pub code: Option<&'static str>,
 }
 
 pub(super) fn invalid(param: impl Into<String>, message: impl Into<String>) -> Invalid {
-    Invalid { message: message.into(), param: param.into() }
+    Invalid { message: message.into(), param: param.into(), code: None }
 }
 
 /// What the response object repeats from the request.

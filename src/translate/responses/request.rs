@@ -12,11 +12,18 @@ use crate::wire::responses::ResponsesRequest;
 
 /// A Responses request as a hub chat request, and what its response repeats.
 pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
-    if req.previous_response_id.is_some() {
-        return Err(invalid(
-            "previous_response_id",
-            "previous_response_id is not supported: ai-proxy keeps no responses. Send the whole conversation in `input` (with store: false)",
-        ));
+    if let Some(id) = &req.previous_response_id {
+        // OpenAI's answer for an id it does not know: clients that keep the conversation
+        // themselves (Codex) then send all of it.
+        return Err(Invalid {
+            code: Some("previous_response_not_found"),
+            ..invalid(
+                "previous_response_id",
+                format!(
+                    "Previous response with id '{id}' not found. ai-proxy keeps no responses: send the whole conversation in `input` (with store: false)"
+                ),
+            )
+        });
     }
     if req.conversation.is_some() {
         return Err(invalid(
