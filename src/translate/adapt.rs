@@ -8,6 +8,8 @@
 //!   the hub's `reasoning_budget` becomes `thinking_budget`. Explicit Qwen parameters win.
 //!   DashScope refuses thinking on non-streaming calls; the provider streams those upstream
 //!   and folds the answer (`translate::collect`).
+//! - DashScope also rejects a system message after the first turn ("System message must be
+//!   at the beginning"): later ones are merged into the leading system prompt.
 //! - Azure OpenAI rejects `top_k`; it is dropped there.
 //! - An Anthropic `thinking` request (hub `reasoning_budget` set) is a wish, not a parameter:
 //!   where the upstream has no reasoning control (`reasoning_effort` unsupported, e.g. Azure
@@ -17,12 +19,13 @@
 use serde_json::Value;
 
 use crate::config::ProviderKind;
-use crate::wire::openai::ChatRequest;
+use crate::wire::openai::{ChatRequest, Content, Message};
 
 /// Adapt a hub request for one kind of upstream.
 pub fn for_provider(kind: ProviderKind, req: &mut ChatRequest) {
     match kind {
         ProviderKind::DashScope => {
+            leading_system_only(req);
             let budget = req.reasoning_budget.take();
             if let Some(effort) = req.reasoning_effort.take() {
                 let on = !matches!(effort.as_str(), "none" | "minimal");
@@ -37,6 +40,30 @@ pub fn for_provider(kind: ProviderKind, req: &mut ChatRequest) {
         }
         ProviderKind::Mock | ProviderKind::OpenAi | ProviderKind::Vertex => {}
     }
+}
+
+/// Merge every system message into one at the start (texts in their order, blank line
+/// between), for upstreams that take a system prompt only there.
+pub fn leading_system_only(req: &mut ChatRequest) {
+    let first_other = req.messages.iter().position(|m| m.role != "system").unwrap_or(0);
+    if !req.messages.iter().skip(first_other).any(|m| m.role == "system") {
+        return;
+    }
+    let mut texts = Vec::new();
+    req.messages.retain(|m| {
+        if m.role != "system" {
+            return true;
+        }
+        if let Some(c) = &m.content {
+            texts.push(c.text());
+        }
+        false
+    });
+    let text = texts.into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n\n");
+    req.messages.insert(
+        0,
+        Message { role: "system".into(), content: Some(Content::Text(text)), ..Message::default() },
+    );
 }
 
 /// Drop reasoning that came from an Anthropic `thinking` block where the upstream does not
@@ -102,6 +129,36 @@ mod tests {
         let mut r = req(Some("high"), Some(20000));
         optional_thinking(&["logit_bias"], &mut r);
         assert_eq!(r.reasoning_effort.as_deref(), Some("high"));
+    }
+
+    #[test]
+    fn dashscope_gets_one_leading_system_prompt() {
+        let msg = |role: &str, text: &str| Message {
+            role: role.into(),
+            content: Some(Content::Text(text.into())),
+            ..Message::default()
+        };
+        let mut r = ChatRequest {
+            messages: vec![
+                msg("system", "be brief"),
+                msg("user", "hi"),
+                msg("assistant", "hello"),
+                msg("system", "<reminder>todo list is empty</reminder>"),
+                msg("user", "go on"),
+            ],
+            ..ChatRequest::default()
+        };
+        for_provider(ProviderKind::DashScope, &mut r);
+        let roles: Vec<&str> = r.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(
+            r.messages[0].content.as_ref().map(Content::text).as_deref(),
+            Some("be brief\n\n<reminder>todo list is empty</reminder>")
+        );
+        // Already leading only: untouched.
+        let before = r.clone();
+        leading_system_only(&mut r);
+        assert_eq!(r, before);
     }
 
     #[test]

@@ -52,6 +52,19 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
         match m.role.as_str() {
             "user" => user_turn(m, i, &mut messages)?,
             "assistant" => assistant_turn(m, i, &mut messages)?,
+            // Not in Anthropic's API, but clients send them mid-conversation; upstreams that
+            // want one leading system prompt get them merged there (`adapt`).
+            "system" => {
+                let text = match &m.content {
+                    MessageContent::Text(s) => s.clone(),
+                    MessageContent::Blocks(blocks) => system_text(&System::Blocks(blocks.clone()))?,
+                };
+                messages.push(Message {
+                    role: "system".into(),
+                    content: Some(Content::Text(text)),
+                    ..Message::default()
+                });
+            }
             other => {
                 return Err(TranslateError::new(
                     format!(
@@ -63,13 +76,24 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
         }
     }
 
+    // Server tools run on Anthropic's side; no upstream here can, so they are left out
+    // (`server_tools` names them for the log) along with a tool_choice that names one.
     let tools = match &req.tools {
         Some(tools) if !tools.is_empty() => {
-            Some(tools.iter().enumerate().map(|(i, t)| tool(t, i)).collect::<Result<Vec<_>, _>>()?)
+            let kept: Vec<Tool> = tools
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| !is_server_tool(t))
+                .map(|(i, t)| tool(t, i))
+                .collect::<Result<_, _>>()?;
+            (!kept.is_empty()).then_some(kept)
         }
         _ => None,
     };
-    let (tool_choice, parallel_tool_calls) = match (&req.tool_choice, &tools) {
+    let choice = req.tool_choice.as_ref().filter(|c| {
+        c.name.as_deref().is_none_or(|n| tools.iter().flatten().any(|t| t.function.name == n))
+    });
+    let (tool_choice, parallel_tool_calls) = match (choice, &tools) {
         (Some(c), Some(_)) => tool_choice(c)?,
         // A tool_choice without tools has nothing to choose from.
         _ => (None, None),
@@ -353,12 +377,31 @@ fn tool_result_content(
     }
 }
 
+/// Tool types Anthropic runs on its own servers (web search and fetch, code execution, tool
+/// search): the model only asks for them, so without Anthropic they are simply unavailable.
+const SERVER_TOOL_PREFIXES: &[&str] =
+    &["web_search_", "web_fetch_", "code_execution_", "tool_search_tool_"];
+
+fn is_server_tool(t: &ToolDef) -> bool {
+    t.kind.as_deref().is_some_and(|k| SERVER_TOOL_PREFIXES.iter().any(|p| k.starts_with(p)))
+}
+
+/// The server tools of a request (`type (name)`), which [`to_hub`] leaves out.
+pub fn server_tools(req: &MessagesRequest) -> Vec<String> {
+    req.tools
+        .iter()
+        .flatten()
+        .filter(|t| is_server_tool(t))
+        .map(|t| format!("{} ({})", t.kind.as_deref().unwrap_or_default(), t.name))
+        .collect()
+}
+
 fn tool(t: &ToolDef, i: usize) -> Result<Tool, TranslateError> {
     let custom = matches!(t.kind.as_deref(), None | Some("custom"));
     if !custom || t.input_schema.is_none() {
         return Err(TranslateError::new(
             format!(
-                "tools.{i}: `{}` ({}) is one of Anthropic's server or built-in tools; the upstream model cannot run it. Remove it, or define a custom tool with `input_schema`.",
+                "tools.{i}: `{}` ({}) is one of Anthropic's built-in client tools, whose definition only Anthropic's models carry; the upstream model cannot use it. Remove it, or define a custom tool with `input_schema`.",
                 t.name,
                 t.kind.as_deref().unwrap_or("no input_schema")
             ),
