@@ -28,6 +28,18 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../resources/default-config.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default cap on a request body.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// Default cap on a non-streaming upstream answer (`general_settings.max_response_size_mb`).
+/// Chat completions are far smaller (128k output tokens are about 0.5 MiB of text); the
+/// largest real answers are embeddings: 2,048 inputs of 3,072 dimensions in base64 (the
+/// OpenAI SDKs' default) are about 32 MiB, and float JSON batches of ~1,000 inputs reach
+/// 30-50 MiB. 64 MiB passes those and still bounds what a runaway upstream costs.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Default cap on one event of an upstream stream (`general_settings.max_stream_event_size_mb`,
+/// an ai-proxy extension). OpenAI-style chunks are under 1 KiB; the largest real events are
+/// Gemini's, which carry a whole function call or an inline image (a few MiB) in one event.
+pub const DEFAULT_MAX_STREAM_EVENT_BYTES: usize = 16 * 1024 * 1024;
+/// The largest size limit accepted in config (1 TiB): anything above is surely a typo.
+const MAX_SIZE_MB: f64 = 1024.0 * 1024.0;
 /// The template key from LiteLLM's docs and the seed's `.env`.
 pub const TEMPLATE_MASTER_KEY: &str = "sk-1234";
 
@@ -148,6 +160,8 @@ pub struct Deployment {
     pub request_defaults: Map<String, Value>,
     /// Headers from `extra_headers`.
     pub extra_headers: Vec<(String, String)>,
+    /// The global body limits (`general_settings`), copied here for the provider.
+    pub body_limits: BodyLimits,
     /// Provider-owned keys (`vertex_project`, `tenant_id`, `http_proxy`, ...).
     pub params: Params,
     pub model_info: Map<String, Value>,
@@ -169,6 +183,7 @@ pub struct Settings {
     pub num_retries: u32,
     pub max_request_bytes: usize,
     pub ssl_verify: Option<SslVerify>,
+    pub body_limits: BodyLimits,
 }
 
 impl Default for Settings {
@@ -179,6 +194,26 @@ impl Default for Settings {
             num_retries: 0,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             ssl_verify: None,
+            body_limits: BodyLimits::default(),
+        }
+    }
+}
+
+/// How much of an upstream answer the gateway will hold: a whole non-streaming body, one
+/// event of a stream. Larger answers are refused with an error naming the setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// `general_settings.max_response_size_mb`.
+    pub response_bytes: usize,
+    /// `general_settings.max_stream_event_size_mb`.
+    pub stream_event_bytes: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            stream_event_bytes: DEFAULT_MAX_STREAM_EVENT_BYTES,
         }
     }
 }
@@ -331,6 +366,12 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
                         "{file}: {path} refers to {text}, which is not set; falling back to LITELLM_MASTER_KEY"
                     )),
                 }
+            }
+            "max_response_size_mb" => {
+                settings.body_limits.response_bytes = expect_size_mb(&file, &path, value)?;
+            }
+            "max_stream_event_size_mb" => {
+                settings.body_limits.stream_event_bytes = expect_size_mb(&file, &path, value)?;
             }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
@@ -547,6 +588,7 @@ fn resolve_deployment(
         mock_response,
         request_defaults,
         extra_headers,
+        body_limits: settings.body_limits,
         params: Params(params),
         model_info,
         unavailable,
@@ -655,6 +697,25 @@ fn expect_f64(file: &str, path: &str, value: &Yaml) -> Result<f64, ConfigError> 
     match n {
         Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
         _ => Err(invalid(file, path, "expected a non-negative number")),
+    }
+}
+
+/// A size in MB (fractions allowed) as bytes: more than zero, at most 1 TiB.
+fn expect_size_mb(file: &str, path: &str, value: &Yaml) -> Result<usize, ConfigError> {
+    let n = match value {
+        Yaml::Number(n) => n.as_f64(),
+        Yaml::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if n.is_finite() && n > 0.0 && n <= MAX_SIZE_MB => {
+            Ok(((n * 1024.0 * 1024.0) as usize).max(1))
+        }
+        _ => Err(invalid(
+            file,
+            path,
+            &format!("expected a size in MB greater than 0 and at most {MAX_SIZE_MB}"),
+        )),
     }
 }
 
