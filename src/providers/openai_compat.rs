@@ -10,7 +10,7 @@ use reqwest::Client;
 
 use super::http::{read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
-use crate::config::{Deployment, Env, ProviderKind};
+use crate::config::{BodyLimits, Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
@@ -44,6 +44,7 @@ pub struct OpenAiCompat {
     model: String,
     extra_headers: Vec<(String, String)>,
     timeouts: Timeouts,
+    limits: BodyLimits,
     /// "DashScope at https://..." for messages.
     label: String,
 }
@@ -74,6 +75,7 @@ impl OpenAiCompat {
             model: dep.model.clone(),
             extra_headers: dep.extra_headers.clone(),
             timeouts: Timeouts::for_deployment(dep),
+            limits: dep.body_limits,
             label: format!("{name} at {base}"),
         })
     }
@@ -131,10 +133,16 @@ impl OpenAiCompat {
             .body(body);
         let resp = send(rb, self.timeouts, &self.label).await?;
         if !stream {
-            let completion: ChatCompletion = read_json(resp, self.timeouts, &self.label).await?;
+            let completion: ChatCompletion =
+                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
             return Ok(ChatOutput::Complete(completion));
         }
-        let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone());
+        let chunks = chunk_stream(
+            resp,
+            self.timeouts.stream_idle,
+            self.limits.stream_event_bytes,
+            self.label.clone(),
+        );
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 
@@ -172,7 +180,7 @@ impl OpenAiCompat {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         let resp = send(rb, self.timeouts, &self.label).await?;
-        read_json(resp, self.timeouts, &self.label).await
+        read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await
     }
 }
 
@@ -181,9 +189,10 @@ impl OpenAiCompat {
 pub(super) fn chunk_stream(
     resp: reqwest::Response,
     idle: std::time::Duration,
+    max_event_bytes: usize,
     label: String,
 ) -> impl futures_util::Stream<Item = Result<ChatChunk, ProviderError>> + Send {
-    sse_events(resp, idle, label.clone()).filter_map(move |ev| {
+    sse_events(resp, idle, max_event_bytes, label.clone()).filter_map(move |ev| {
         let out = match ev {
             Err(e) => Some(Err(e)),
             Ok(ev) => {
