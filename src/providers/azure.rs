@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use reqwest::{Client, RequestBuilder, Response};
 
 use super::http::{read_json, send};
-use super::openai_compat::chunk_stream;
+use super::openai_compat::{StreamRead, chunk_stream};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::azure_cli::{self, AzureCli};
 use crate::auth::entra::{self, EntraCredential};
@@ -157,7 +157,8 @@ impl AzureOpenAi {
             }
         }
         let stream = req.is_stream();
-        if stream && accepts_stream_options(&self.api_version) {
+        let usage_requested = stream && accepts_stream_options(&self.api_version);
+        if usage_requested {
             // Usage for the request log and tpm; `server` strips it if the client did not ask.
             req.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
                 Some(true);
@@ -172,16 +173,18 @@ impl AzureOpenAi {
             return Ok(ChatOutput::Complete(completion));
         }
         let mut fold = StreamFold::new();
-        let idle = self.timeouts.stream_idle;
-        let max_event = self.limits.stream_event_bytes;
-        let chunks =
-            chunk_stream(resp, idle, max_event, self.label.clone()).filter_map(move |item| {
-                let out = match item {
-                    Ok(chunk) => fold.push(chunk).map(Ok),
-                    Err(e) => Some(Err(e)),
-                };
-                futures_util::future::ready(out)
-            });
+        let read = StreamRead {
+            idle: self.timeouts.stream_idle,
+            max_event_bytes: self.limits.stream_event_bytes,
+            usage_requested,
+        };
+        let chunks = chunk_stream(resp, read, self.label.clone()).filter_map(move |item| {
+            let out = match item {
+                Ok(chunk) => fold.push(chunk).map(Ok),
+                Err(e) => Some(Err(e)),
+            };
+            futures_util::future::ready(out)
+        });
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 

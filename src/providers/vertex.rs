@@ -225,9 +225,17 @@ impl Vertex {
                                 done = true;
                                 return Some((Err(e), (events, state, pending, done)));
                             }
-                            None => {
+                            None if state.is_complete() => {
                                 done = true;
                                 pending.extend(state.on_end());
+                            }
+                            None => {
+                                done = true;
+                                let e = ProviderError::protocol(format!(
+                                    "{label} ended the stream before its finishReason: the \
+                                     answer was cut off"
+                                ));
+                                return Some((Err(e), (events, state, pending, done)));
                             }
                         }
                     }
