@@ -38,8 +38,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// an ai-proxy extension). OpenAI-style chunks are under 1 KiB; the largest real events are
 /// Gemini's, which carry a whole function call or an inline image (a few MiB) in one event.
 pub const DEFAULT_MAX_STREAM_EVENT_BYTES: usize = 16 * 1024 * 1024;
-/// The largest size limit accepted in config (1 TiB): anything above is surely a typo.
-const MAX_SIZE_MB: f64 = 1024.0 * 1024.0;
+/// The size limits accepted in config, in MB: 1 KB to 4 GB (anything else is a typo).
+const MIN_SIZE_MB: f64 = 0.001;
+const MAX_SIZE_MB: f64 = 4096.0;
 /// The template key from LiteLLM's docs and the seed's `.env`.
 pub const TEMPLATE_MASTER_KEY: &str = "sk-1234";
 
@@ -700,7 +701,8 @@ fn expect_f64(file: &str, path: &str, value: &Yaml) -> Result<f64, ConfigError> 
     }
 }
 
-/// A size in MB (fractions allowed) as bytes: more than zero, at most 1 TiB.
+/// A size in MB (fractions allowed) as bytes, from 0.001 to 4096 MB; anything else is an
+/// error naming the range and the value.
 fn expect_size_mb(file: &str, path: &str, value: &Yaml) -> Result<usize, ConfigError> {
     let n = match value {
         Yaml::Number(n) => n.as_f64(),
@@ -708,14 +710,21 @@ fn expect_size_mb(file: &str, path: &str, value: &Yaml) -> Result<usize, ConfigE
         _ => None,
     };
     match n {
-        Some(n) if n.is_finite() && n > 0.0 && n <= MAX_SIZE_MB => {
-            Ok(((n * 1024.0 * 1024.0) as usize).max(1))
+        Some(n) if n.is_finite() && (MIN_SIZE_MB..=MAX_SIZE_MB).contains(&n) => {
+            Ok((n * 1024.0 * 1024.0) as usize)
         }
-        _ => Err(invalid(
-            file,
-            path,
-            &format!("expected a size in MB greater than 0 and at most {MAX_SIZE_MB}"),
-        )),
+        _ => {
+            let got = match value {
+                Yaml::Number(n) => n.to_string(),
+                Yaml::String(s) => format!("{s:?}"),
+                _ => "something else".to_owned(),
+            };
+            Err(invalid(
+                file,
+                path,
+                &format!("expected a size in MB from {MIN_SIZE_MB} to {MAX_SIZE_MB}, got {got}"),
+            ))
+        }
     }
 }
 
