@@ -23,6 +23,7 @@
 //! - `service`: launch at login (launchd / systemd --user); commands behind a `Runner`.
 //! - `tray`: the menu-bar app: pure menu model, controller, thin toolkit glue (feature `tray`).
 //! - `paths`: per-user folders (logs, state, LaunchAgents, systemd units); pure.
+//! - `memory`: allocator tuning at start-up (big buffers go back to the OS when freed).
 
 pub mod auth;
 pub mod cli;
@@ -31,6 +32,7 @@ pub mod egress;
 pub mod files;
 pub mod gateway;
 pub mod instance;
+pub mod memory;
 pub mod paths;
 pub mod providers;
 pub mod redact;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    ai_proxy::memory::return_big_buffers_to_the_os();
     let args = ai_proxy::cli::tray::launch_args(
         std::env::args_os().collect(),
         std::env::current_exe().ok(),

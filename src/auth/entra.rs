@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{AccessToken, AuthError};
+use crate::providers::body::{MAX_ERROR_BODY, read_prefix};
 use crate::providers::http::{chain, truncate};
 use crate::secrets::Secret;
 
@@ -75,7 +76,7 @@ impl EntraCredential {
             ("scope", self.scope.as_str()),
         ];
         let send = client.post(&url).form(&form).send();
-        let resp = match tokio::time::timeout(TOKEN_TIMEOUT, send).await {
+        let mut resp = match tokio::time::timeout(TOKEN_TIMEOUT, send).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 // Connect failures name the proxy, the untrusted issuer, DNS... (egress).
@@ -93,8 +94,10 @@ impl EntraCredential {
             }
         };
         let status = resp.status();
-        let body = match tokio::time::timeout(TOKEN_TIMEOUT, resp.bytes()).await {
-            Ok(Ok(b)) => b,
+        // Bounded like every upstream body: a token answer is a few KiB.
+        let read = read_prefix(&mut resp, MAX_ERROR_BODY);
+        let body = match tokio::time::timeout(TOKEN_TIMEOUT, read).await {
+            Ok(Ok((b, _))) => b,
             Ok(Err(e)) => {
                 return Err(AuthError::Unreachable(format!(
                     "Entra ID at {url} broke off: {}",

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::{AccessToken, TokenCache, shared_cache};
 use crate::config::Env;
+use crate::providers::body::{MAX_ERROR_BODY, read_prefix};
 use crate::secrets::Secret;
 
 /// The scope Vertex AI needs.
@@ -342,7 +343,7 @@ impl GoogleAuth {
         };
         let what = format!("Google token endpoint {token_uri}");
         let send = client.post(token_uri).form(&form).send();
-        let resp = match tokio::time::timeout(TOKEN_TIMEOUT, send).await {
+        let mut resp = match tokio::time::timeout(TOKEN_TIMEOUT, send).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 return Err(GoogleAuthError::Token(format!(
@@ -356,8 +357,10 @@ impl GoogleAuth {
             }
         };
         let status = resp.status();
-        let body = match tokio::time::timeout(TOKEN_TIMEOUT, resp.bytes()).await {
-            Ok(Ok(b)) => b,
+        // Bounded like every upstream body: a token answer is a few KiB.
+        let read = read_prefix(&mut resp, MAX_ERROR_BODY);
+        let body = match tokio::time::timeout(TOKEN_TIMEOUT, read).await {
+            Ok(Ok((b, _))) => b,
             _ => return Err(GoogleAuthError::Token(format!("{what} did not finish its answer"))),
         };
         if !status.is_success() {

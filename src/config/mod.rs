@@ -28,6 +28,16 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../resources/default-config.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default cap on a request body.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// Default cap on a non-streaming upstream answer (`general_settings.max_response_size_mb`).
+/// Chat completions are far smaller (128k output tokens are about 0.5 MiB of text); the
+/// largest real answers are embeddings: 2,048 inputs of 3,072 dimensions in base64 (the
+/// OpenAI SDKs' default) are about 32 MiB, and float JSON batches of ~1,000 inputs reach
+/// 30-50 MiB. 64 MiB passes those and still bounds what a runaway upstream costs.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Default cap on one event of an upstream stream (`general_settings.max_stream_event_size_mb`,
+/// an ai-proxy extension). OpenAI-style chunks are under 1 KiB; the largest real events are
+/// Gemini's, which carry a whole function call or an inline image (a few MiB) in one event.
+pub const DEFAULT_MAX_STREAM_EVENT_BYTES: usize = 16 * 1024 * 1024;
 /// The template key from LiteLLM's docs and the seed's `.env`.
 pub const TEMPLATE_MASTER_KEY: &str = "sk-1234";
 
@@ -148,6 +158,8 @@ pub struct Deployment {
     pub request_defaults: Map<String, Value>,
     /// Headers from `extra_headers`.
     pub extra_headers: Vec<(String, String)>,
+    /// The global body limits (`general_settings`), copied here for the provider.
+    pub body_limits: BodyLimits,
     /// Provider-owned keys (`vertex_project`, `tenant_id`, `http_proxy`, ...).
     pub params: Params,
     pub model_info: Map<String, Value>,
@@ -173,6 +185,7 @@ pub struct Settings {
     pub allowed_hosts: Vec<String>,
     /// Browser origins allowed besides local ones (`general_settings.allowed_origins`).
     pub allowed_origins: Vec<String>,
+    pub body_limits: BodyLimits,
 }
 
 impl Default for Settings {
@@ -185,6 +198,26 @@ impl Default for Settings {
             ssl_verify: None,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            body_limits: BodyLimits::default(),
+        }
+    }
+}
+
+/// How much of an upstream answer the gateway will hold: a whole non-streaming body, one
+/// event of a stream. Larger answers are refused with an error naming the setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    /// `general_settings.max_response_size_mb`.
+    pub response_bytes: usize,
+    /// `general_settings.max_stream_event_size_mb`.
+    pub stream_event_bytes: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            stream_event_bytes: DEFAULT_MAX_STREAM_EVENT_BYTES,
         }
     }
 }
@@ -316,7 +349,7 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
             }
             "max_request_size_mb" => {
                 let mb = expect_number(&file, &path, value, &MEGABYTES)?;
-                settings.max_request_bytes = (mb * 1024.0 * 1024.0) as usize;
+                settings.max_request_bytes = mb_to_bytes(mb);
             }
             "set_verbose" | "json_logs" => warnings.push(format!(
                 "{file}: {path} is ignored: ai-proxy logs one line per request; set RUST_LOG=debug for more"
@@ -373,6 +406,14 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
                 for origin in &settings.allowed_origins {
                     check_allowed_origin(origin).map_err(|m| invalid(&file, &path, &m))?;
                 }
+            }
+            "max_response_size_mb" => {
+                settings.body_limits.response_bytes =
+                    mb_to_bytes(expect_number(&file, &path, value, &MEGABYTES)?);
+            }
+            "max_stream_event_size_mb" => {
+                settings.body_limits.stream_event_bytes =
+                    mb_to_bytes(expect_number(&file, &path, value, &MEGABYTES)?);
             }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
@@ -609,6 +650,7 @@ fn resolve_deployment(
         mock_response,
         request_defaults,
         extra_headers,
+        body_limits: settings.body_limits,
         params: Params(params),
         model_info,
         unavailable,
@@ -782,6 +824,11 @@ pub fn expect_number(
 
 fn trim_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e16 { format!("{}", n as i64) } else { n.to_string() }
+}
+
+/// Megabytes (as settings give them) in bytes.
+fn mb_to_bytes(mb: f64) -> usize {
+    (mb * 1024.0 * 1024.0) as usize
 }
 
 /// A timeout in seconds ([`SECONDS`]).

@@ -230,6 +230,8 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("litellm_settings", "max_request_size_mb"),
     ("router_settings", "num_retries"),
     ("router_settings", "timeout"),
+    ("general_settings", "max_response_size_mb"),
+    ("general_settings", "max_stream_event_size_mb"),
     ("litellm_params", "rpm"),
     ("litellm_params", "tpm"),
     ("litellm_params", "timeout"),
@@ -387,4 +389,30 @@ fn repository_config_is_the_seed_model_table() {
     }
     let mock = c.deployments.iter().find(|d| d.alias == "mock").expect("mock");
     assert!(mock.is_available(), "the mock model needs no credentials");
+}
+
+#[test]
+fn body_limits_default_and_come_from_general_settings() {
+    let model = "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n";
+    let cfg = load_ok(model, &[]);
+    assert_eq!(cfg.settings.body_limits.response_bytes, 64 << 20);
+    assert_eq!(cfg.settings.body_limits.stream_event_bytes, 16 << 20);
+    let cfg = load_ok(
+        &format!(
+            "{model}general_settings:\n  max_response_size_mb: 0.5\n  max_stream_event_size_mb: \"2\"\n"
+        ),
+        &[],
+    );
+    let expected = BodyLimits { response_bytes: 512 << 10, stream_event_bytes: 2 << 20 };
+    assert_eq!(cfg.settings.body_limits, expected);
+    assert_eq!(cfg.deployments[0].body_limits, expected, "each deployment carries them");
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    for bad in ["0", "-1", ".nan", ".inf", "1e300", "lots", "[1]"] {
+        let e = load_err(&format!("general_settings:\n  max_response_size_mb: {bad}\n"));
+        let expected =
+            "general_settings.max_response_size_mb: expected a size in MB from 0.001 to 4096, got ";
+        assert!(e.starts_with("/cfg/config.yaml") && e.contains(expected), "{bad}: {e}");
+    }
+    let e = load_err("general_settings:\n  max_stream_event_size_mb: 0\n");
+    assert!(e.contains("general_settings.max_stream_event_size_mb: expected a size in MB"), "{e}");
 }

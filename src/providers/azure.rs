@@ -15,12 +15,12 @@ use futures_util::StreamExt;
 use reqwest::{Client, RequestBuilder, Response};
 
 use super::http::{read_json, send};
-use super::openai_compat::chunk_stream;
+use super::openai_compat::{StreamRead, chunk_stream};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::azure_cli::{self, AzureCli};
 use crate::auth::entra::{self, EntraCredential};
 use crate::auth::{AuthError, TokenCache, shared_cache};
-use crate::config::{Deployment, Env};
+use crate::config::{BodyLimits, Deployment, Env};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::azure::{StreamFold, accepts_stream_options, is_v1};
@@ -90,6 +90,7 @@ pub struct AzureOpenAi {
     drop_params: bool,
     extra_headers: Vec<(String, String)>,
     timeouts: Timeouts,
+    limits: BodyLimits,
     label: String,
 }
 
@@ -135,6 +136,7 @@ impl AzureOpenAi {
             drop_params: dep.drop_params,
             extra_headers: dep.extra_headers.clone(),
             timeouts: Timeouts::for_deployment(dep),
+            limits: dep.body_limits,
         })
     }
 
@@ -155,7 +157,8 @@ impl AzureOpenAi {
             }
         }
         let stream = req.is_stream();
-        if stream && accepts_stream_options(&self.api_version) {
+        let usage_requested = stream && accepts_stream_options(&self.api_version);
+        if usage_requested {
             // Usage for the request log and tpm; `server` strips it if the client did not ask.
             req.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
                 Some(true);
@@ -165,18 +168,23 @@ impl AzureOpenAi {
         );
         let resp = self.call(&self.chat_url, body).await?;
         if !stream {
-            return Ok(ChatOutput::Complete(read_json(resp, self.timeouts, &self.label).await?));
+            let completion =
+                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
+            return Ok(ChatOutput::Complete(completion));
         }
         let mut fold = StreamFold::new();
-        let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone()).filter_map(
-            move |item| {
-                let out = match item {
-                    Ok(chunk) => fold.push(chunk).map(Ok),
-                    Err(e) => Some(Err(e)),
-                };
-                futures_util::future::ready(out)
-            },
-        );
+        let read = StreamRead {
+            idle: self.timeouts.stream_idle,
+            max_event_bytes: self.limits.stream_event_bytes,
+            usage_requested,
+        };
+        let chunks = chunk_stream(resp, read, self.label.clone()).filter_map(move |item| {
+            let out = match item {
+                Ok(chunk) => fold.push(chunk).map(Ok),
+                Err(e) => Some(Err(e)),
+            };
+            futures_util::future::ready(out)
+        });
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 
@@ -189,7 +197,7 @@ impl AzureOpenAi {
             serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
         );
         let resp = self.call(&self.embeddings_url, body).await?;
-        read_json(resp, self.timeouts, &self.label).await
+        read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await
     }
 
     /// POST with credentials; a 401 to a cached token refreshes it and retries once.

@@ -4,12 +4,13 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
+use futures_util::future::Either;
 use futures_util::{Stream, StreamExt};
 use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::body::{MAX_ERROR_BODY, human_bytes, not_event_stream, read_prefix, unexpected_body};
 use super::sse::{SseDecoder, SseEvent};
 use super::{ProviderError, TimeoutPhase, Timeouts};
 use crate::egress::FailureKind;
@@ -24,7 +25,7 @@ pub async fn send(
     timeouts: Timeouts,
     what: &str,
 ) -> Result<Response, ProviderError> {
-    let resp = match tokio::time::timeout(timeouts.total, rb.send()).await {
+    let mut resp = match tokio::time::timeout(timeouts.total, rb.send()).await {
         Ok(Ok(resp)) => resp,
         Ok(Err(err)) => return Err(transport_error(&err, what)),
         Err(_) => {
@@ -43,10 +44,12 @@ pub async fn send(
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = match tokio::time::timeout(timeouts.total, resp.bytes()).await {
-        Ok(Ok(b)) => b,
-        _ => Bytes::new(),
-    };
+    // Bounded: an error body is summarised, so its first KiBs are all we need.
+    let body =
+        match tokio::time::timeout(timeouts.total, read_prefix(&mut resp, MAX_ERROR_BODY)).await {
+            Ok(Ok((b, _))) => b,
+            _ => Vec::new(),
+        };
     if status == 407 {
         return Err(ProviderError::Connect {
             message: format!(
@@ -62,14 +65,28 @@ pub async fn send(
     Err(err)
 }
 
-/// Read a whole JSON body within the call's time budget.
+/// Read a whole JSON body within the call's time budget and `max_bytes`
+/// (`general_settings.max_response_size_mb`): a body declared or found larger is refused
+/// with a 502 naming the setting, without reading the rest.
 pub async fn read_json<T: DeserializeOwned>(
-    resp: Response,
+    mut resp: Response,
     timeouts: Timeouts,
+    max_bytes: usize,
     what: &str,
 ) -> Result<T, ProviderError> {
-    let body = match tokio::time::timeout(timeouts.total, resp.bytes()).await {
-        Ok(Ok(b)) => b,
+    let too_large = || {
+        ProviderError::protocol(format!(
+            "{what} answered with more than {} (general_settings.max_response_size_mb); raise \
+             that setting if answers this large are expected",
+            human_bytes(max_bytes)
+        ))
+    };
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(too_large());
+    }
+    let body = match tokio::time::timeout(timeouts.total, read_prefix(&mut resp, max_bytes)).await {
+        Ok(Ok((_, true))) => return Err(too_large()),
+        Ok(Ok((b, false))) => b,
         Ok(Err(err)) => return Err(transport_error(&err, what)),
         Err(_) => {
             return Err(ProviderError::Timeout {
@@ -84,15 +101,19 @@ pub async fn read_json<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| {
         ProviderError::protocol(format!(
             "{what} returned a response that could not be read ({e}): {}",
-            truncate(&String::from_utf8_lossy(&body), 300)
+            truncate(&String::from_utf8_lossy(&body[..body.len().min(1024)]), 300)
         ))
     })
 }
 
-/// Decode a streaming body as SSE. Each wait for the next bytes is bounded by `idle`.
+/// Decode a streaming body as SSE. Each wait for the next bytes is bounded by `idle`, each
+/// event by `max_event_bytes` (`general_settings.max_stream_event_size_mb`). A body that is
+/// not an event stream (a proxy's HTML page, a JSON answer, a compressed body) ends it at
+/// once with an error saying what came back instead.
 pub fn sse_events(
     resp: Response,
     idle: Duration,
+    max_event_bytes: usize,
     what: String,
 ) -> impl Stream<Item = Result<SseEvent, ProviderError>> + Send {
     struct State<S> {
@@ -102,25 +123,44 @@ pub fn sse_events(
         done: bool,
         what: String,
         idle: Duration,
+        /// Returned once the events decoded before it are out.
+        failure: Option<ProviderError>,
+    }
+    if let Some(kind) = not_event_stream(resp.headers()) {
+        let failure = not_a_stream(resp, kind, idle, what);
+        return Either::Left(futures_util::stream::once(async move { Err(failure.await) }));
     }
     let state = State {
         body: Box::pin(resp.bytes_stream()),
-        decoder: SseDecoder::new(),
+        decoder: SseDecoder::new(max_event_bytes),
         pending: VecDeque::new(),
         done: false,
         what,
         idle,
+        failure: None,
     };
-    futures_util::stream::unfold(state, |mut st| async move {
+    Either::Right(futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
                 return Some((Ok(ev), st));
             }
             if st.done {
-                return None;
+                return st.failure.take().map(|e| (Err(e), st));
             }
             match tokio::time::timeout(st.idle, st.body.next()).await {
-                Ok(Some(Ok(bytes))) => st.pending.extend(st.decoder.push(&bytes)),
+                Ok(Some(Ok(bytes))) => {
+                    if let Err(too_large) = st.decoder.push(&bytes, &mut st.pending) {
+                        st.done = true;
+                        let e = ProviderError::protocol(format!(
+                            "{} sent a stream event larger than {} \
+                             (general_settings.max_stream_event_size_mb); the stream was stopped",
+                            st.what,
+                            human_bytes(too_large.limit)
+                        ));
+                        // Events completed before the oversized one still go first.
+                        st.failure = Some(e);
+                    }
+                }
                 Ok(Some(Err(err))) => {
                     st.done = true;
                     let e = ProviderError::Connect {
@@ -146,7 +186,28 @@ pub fn sse_events(
                 }
             }
         }
-    })
+    }))
+}
+
+/// The error for a stream request answered with something else (`kind`: its content type),
+/// quoting the first bytes of the body (read within `idle`, at most [`MAX_ERROR_BODY`]).
+async fn not_a_stream(
+    mut resp: Response,
+    kind: String,
+    idle: Duration,
+    what: String,
+) -> ProviderError {
+    let status = resp.status().as_u16();
+    let declared = resp.content_length();
+    let (prefix, more) =
+        match tokio::time::timeout(idle, read_prefix(&mut resp, MAX_ERROR_BODY)).await {
+            Ok(Ok(read)) => read,
+            _ => (Vec::new(), true),
+        };
+    ProviderError::protocol(format!(
+        "{what} answered the stream request with {}",
+        unexpected_body(status, &kind, "an event stream", &prefix, more, declared)
+    ))
 }
 
 /// Classify a reqwest failure into connect / timeout / protocol. Failures while connecting

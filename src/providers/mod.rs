@@ -6,6 +6,7 @@
 //! return a [`ProviderError`] that `server` renders in the caller's dialect.
 
 pub mod azure;
+pub mod body;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;

@@ -5,12 +5,14 @@
 //! DashScope thinks only on streams: a non-streaming request that thinks is streamed
 //! upstream and folded back into one completion.
 
+use std::time::Duration;
+
 use futures_util::StreamExt;
 use reqwest::Client;
 
 use super::http::{read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
-use crate::config::{Deployment, Env, ProviderKind};
+use crate::config::{BodyLimits, Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
@@ -44,6 +46,7 @@ pub struct OpenAiCompat {
     model: String,
     extra_headers: Vec<(String, String)>,
     timeouts: Timeouts,
+    limits: BodyLimits,
     /// "DashScope at https://..." for messages.
     label: String,
 }
@@ -74,6 +77,7 @@ impl OpenAiCompat {
             model: dep.model.clone(),
             extra_headers: dep.extra_headers.clone(),
             timeouts: Timeouts::for_deployment(dep),
+            limits: dep.body_limits,
             label: format!("{name} at {base}"),
         })
     }
@@ -131,10 +135,16 @@ impl OpenAiCompat {
             .body(body);
         let resp = send(rb, self.timeouts, &self.label).await?;
         if !stream {
-            let completion: ChatCompletion = read_json(resp, self.timeouts, &self.label).await?;
+            let completion: ChatCompletion =
+                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
             return Ok(ChatOutput::Complete(completion));
         }
-        let chunks = chunk_stream(resp, self.timeouts.stream_idle, self.label.clone());
+        let read = StreamRead {
+            idle: self.timeouts.stream_idle,
+            max_event_bytes: self.limits.stream_event_bytes,
+            usage_requested: true,
+        };
+        let chunks = chunk_stream(resp, read, self.label.clone());
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 
@@ -172,27 +182,112 @@ impl OpenAiCompat {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         let resp = send(rb, self.timeouts, &self.label).await?;
-        read_json(resp, self.timeouts, &self.label).await
+        read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await
     }
 }
 
-/// The chunks of an OpenAI-style SSE body (`[DONE]` and empty events skipped); an error
-/// payload or a transport failure ends it with an `Err`. Shared with the Azure provider.
+/// How to read an OpenAI-style stream (shared with the Azure provider).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StreamRead {
+    /// The longest wait for the next bytes (`stream_timeout`).
+    pub idle: Duration,
+    /// `general_settings.max_stream_event_size_mb`.
+    pub max_event_bytes: usize,
+    /// Whether the request asked for the usage chunk (`stream_options.include_usage`).
+    pub usage_requested: bool,
+}
+
+/// How long the body may take to end after `data: [DONE]` before we stop reading it (the
+/// answer is complete; waiting only lets the connection go back to the pool).
+const AFTER_DONE: Duration = Duration::from_secs(1);
+
+/// The chunks of an OpenAI-style SSE body (empty events skipped). An error payload or a
+/// transport failure ends it with an `Err`, and so does a body that ends before the stream
+/// was complete (see [`Ending`]): a cut answer is never passed on as a finished one.
 pub(super) fn chunk_stream(
     resp: reqwest::Response,
-    idle: std::time::Duration,
+    read: StreamRead,
     label: String,
 ) -> impl futures_util::Stream<Item = Result<ChatChunk, ProviderError>> + Send {
-    sse_events(resp, idle, label.clone()).filter_map(move |ev| {
-        let out = match ev {
-            Err(e) => Some(Err(e)),
-            Ok(ev) => {
-                let data = ev.data.trim();
-                (!data.is_empty() && data != "[DONE]").then(|| parse_chunk(data, &label))
+    let events = Box::pin(sse_events(resp, read.idle, read.max_event_bytes, label.clone()));
+    let state = (events, Ending::default(), false);
+    futures_util::stream::unfold(state, move |(mut events, mut ending, over)| {
+        let label = label.clone();
+        async move {
+            if over {
+                return None;
             }
-        };
-        futures_util::future::ready(out)
+            loop {
+                let out = match events.next().await {
+                    Some(Ok(ev)) => {
+                        let data = ev.data.trim();
+                        if data.is_empty() {
+                            continue;
+                        }
+                        if data == "[DONE]" {
+                            // Let the body end so the connection can be reused; anything after
+                            // the marker (even a failure) changes nothing.
+                            let drain = async { while events.next().await.is_some() {} };
+                            let _ = tokio::time::timeout(AFTER_DONE, drain).await;
+                            return None;
+                        }
+                        match parse_chunk(data, &label) {
+                            Ok(chunk) => {
+                                ending.see(&chunk);
+                                return Some((Ok(chunk), (events, ending, false)));
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Some(Err(e)) => Err(e),
+                    None => match ending.missing(read.usage_requested) {
+                        None => return None,
+                        Some(missing) => Err(ProviderError::protocol(format!(
+                            "{label} ended the stream without `data: [DONE]` and {missing}: the \
+                             answer was cut off"
+                        ))),
+                    },
+                };
+                return Some((out, (events, ending, true)));
+            }
+        }
     })
+}
+
+/// What an OpenAI-style stream has shown of its end, for a body that ends without
+/// `data: [DONE]` (which alone makes a stream complete). Such a stream still counts as
+/// complete when every choice that appeared has its `finish_reason` and, when usage was
+/// requested, the usage chunk (sent after the finish reasons) arrived: some servers close
+/// the body without the marker. Anything less is a cut answer.
+#[derive(Debug, Default)]
+struct Ending {
+    /// (choice index, whether it has finished), in order of appearance.
+    choices: Vec<(u32, bool)>,
+    usage: bool,
+}
+
+impl Ending {
+    fn see(&mut self, chunk: &ChatChunk) {
+        self.usage |= chunk.usage.is_some();
+        for c in &chunk.choices {
+            let finished = c.finish_reason.as_deref().is_some_and(|r| !r.is_empty());
+            match self.choices.iter_mut().find(|(i, _)| *i == c.index) {
+                Some((_, done)) => *done |= finished,
+                None => self.choices.push((c.index, finished)),
+            }
+        }
+    }
+
+    /// What is missing for a complete stream, if anything.
+    fn missing(&self, usage_requested: bool) -> Option<&'static str> {
+        if self.choices.is_empty() || self.choices.iter().any(|(_, done)| !done) {
+            Some("before its finish_reason")
+        } else if usage_requested && !self.usage {
+            Some("before its usage chunk")
+        } else {
+            None
+        }
+    }
 }
 
 /// Whether a request turns DashScope thinking on (`enable_thinking: true`, set by the client
@@ -263,5 +358,36 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn chunk(choices: serde_json::Value, usage: bool) -> ChatChunk {
+        let mut v = serde_json::json!({"id": "x", "object": "chat.completion.chunk", "created": 1,
+            "model": "m", "choices": choices});
+        if usage {
+            v["usage"] =
+                serde_json::json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3});
+        }
+        serde_json::from_value(v).expect("chunk")
+    }
+
+    #[test]
+    fn without_done_a_stream_needs_every_finish_reason_and_the_usage_it_asked_for() {
+        let text = |i: u32| serde_json::json!([{"index": i, "delta": {"content": "a"}, "finish_reason": null}]);
+        let stop = |i: u32| serde_json::json!([{"index": i, "delta": {}, "finish_reason": "stop"}]);
+        let mut e = Ending::default();
+        assert_eq!(e.missing(false), Some("before its finish_reason"), "nothing came");
+        e.see(&chunk(text(0), false));
+        e.see(&chunk(text(1), false));
+        assert_eq!(e.missing(false), Some("before its finish_reason"));
+        e.see(&chunk(stop(0), false));
+        assert_eq!(e.missing(false), Some("before its finish_reason"), "choice 1 is open");
+        e.see(&chunk(stop(1), false));
+        assert_eq!(e.missing(false), None);
+        assert_eq!(e.missing(true), Some("before its usage chunk"));
+        e.see(&chunk(serde_json::json!([]), true));
+        assert_eq!(e.missing(true), None);
+        // A later chunk without a finish reason does not reopen a choice.
+        e.see(&chunk(text(0), false));
+        assert_eq!(e.missing(true), None);
     }
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::http::{error_from_body, read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::google::{self, GoogleAuth};
-use crate::config::{Deployment, Env};
+use crate::config::{BodyLimits, Deployment, Env};
 use crate::egress::Egress;
 use crate::translate::gemini::{
     self, RequestOptions, ResponseMeta, StreamState, embeddings as embed,
@@ -48,6 +48,7 @@ pub struct Vertex {
     safety_settings: Option<Value>,
     extra_headers: Vec<(String, String)>,
     timeouts: Timeouts,
+    limits: BodyLimits,
     label: String,
 }
 
@@ -87,6 +88,7 @@ impl Vertex {
             safety_settings: dep.params.get("safety_settings").filter(|v| !v.is_null()).cloned(),
             extra_headers: dep.extra_headers.clone(),
             timeouts: Timeouts::for_deployment(dep),
+            limits: dep.body_limits,
         })
     }
 
@@ -174,14 +176,19 @@ impl Vertex {
         if !req.is_stream() {
             let resp = self.post("generateContent", body).await?;
             let parsed: GenerateContentResponse =
-                read_json(resp, self.timeouts, &self.label).await?;
+                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
             let meta = ResponseMeta { id_seed: &seed, created, model: &self.model };
             return gemini::response(parsed, &meta)
                 .map(ChatOutput::Complete)
                 .map_err(blocked_error);
         }
         let resp = self.post("streamGenerateContent?alt=sse", body).await?;
-        let events = sse_events(resp, self.timeouts.stream_idle, self.label.clone());
+        let events = sse_events(
+            resp,
+            self.timeouts.stream_idle,
+            self.limits.stream_event_bytes,
+            self.label.clone(),
+        );
         let state = StreamState::new(seed, created, self.model.clone());
         let label = self.label.clone();
         let chunks = futures_util::stream::unfold(
@@ -218,9 +225,17 @@ impl Vertex {
                                 done = true;
                                 return Some((Err(e), (events, state, pending, done)));
                             }
-                            None => {
+                            None if state.is_complete() => {
                                 done = true;
                                 pending.extend(state.on_end());
+                            }
+                            None => {
+                                done = true;
+                                let e = ProviderError::protocol(format!(
+                                    "{label} ended the stream before its finishReason: the \
+                                     answer was cut off"
+                                ));
+                                return Some((Err(e), (events, state, pending, done)));
                             }
                         }
                     }
@@ -244,7 +259,7 @@ impl Vertex {
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
         let resp = self.post("countTokens", body).await?;
         let counted: crate::wire::gemini::CountTokensResponse =
-            read_json(resp, self.timeouts, &self.label).await?;
+            read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
         Ok(counted.total_tokens)
     }
 
@@ -268,7 +283,8 @@ impl Vertex {
             let body =
                 serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
             let resp = self.post("predict", body).await?;
-            let parsed: PredictResponse = read_json(resp, self.timeouts, &self.label).await?;
+            let parsed: PredictResponse =
+                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
             if parsed.predictions.len() != group.len() {
                 return Err(ProviderError::protocol(format!(
                     "{} returned {} embeddings for {} inputs",

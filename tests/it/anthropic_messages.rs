@@ -379,11 +379,18 @@ async fn errors_come_in_anthropics_shape() {
     check(s, &b, 400, "invalid_request_error");
     assert!(b.contains("gpt-nope"), "{b}");
 
+    // Server tools are left out (the model answers without them); Anthropic's built-in
+    // client tools, whose definitions only its models carry, are refused.
     let mut web = msg.clone();
     web["tools"] = json!([{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]);
     let (s, b) = post(&gw, "/v1/messages", web).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(json_of(&b)["content"][0]["text"], "You said: x");
+    let mut bash = msg.clone();
+    bash["tools"] = json!([{"type": "bash_20250124", "name": "bash"}]);
+    let (s, b) = post(&gw, "/v1/messages", bash).await;
     check(s, &b, 400, "invalid_request_error");
-    assert!(b.contains("web_search"), "{b}");
+    assert!(b.contains("bash"), "{b}");
 
     let (s, b) = post(&gw, "/v1/messages", json!({"model": "qwen-429", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})).await;
     check(s, &b, 429, "rate_limit_error");

@@ -84,8 +84,9 @@ fn streams() {
     for path in fixtures("streams", "sse") {
         let name = stem(&path);
         let bytes = std::fs::read(&path).expect("read transcript");
-        let mut decoder = SseDecoder::new();
-        let mut events = decoder.push(&bytes);
+        let mut decoder = SseDecoder::new(1 << 20);
+        let mut events = Vec::new();
+        decoder.push(&bytes, &mut events).expect("decodes");
         events.extend(decoder.finish());
         let mut state = StreamState::new("seed01", 1763632800, "gemini-2.5-flash");
         let mut out = Vec::new();
@@ -113,10 +114,12 @@ fn streamed_tool_arguments_survive_and_ids_are_stable() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/gemini/streams/parallel_calls_with_signature.sse");
     let bytes = std::fs::read(&path).expect("read");
-    let mut d = SseDecoder::new();
+    let mut d = SseDecoder::new(1 << 20);
     let mut state = StreamState::new("s", 0, "gemini-3-pro-preview");
     let mut calls: Vec<(u32, String, String, String)> = Vec::new();
-    for ev in d.push(&bytes).into_iter().chain(d.finish()) {
+    let mut events = Vec::new();
+    d.push(&bytes, &mut events).expect("decodes");
+    for ev in events.into_iter().chain(d.finish()) {
         for c in state.on_event(serde_json::from_str(&ev.data).expect("json")).expect("ok") {
             for tc in c.choices.iter().flat_map(|ch| ch.delta.tool_calls.iter().flatten()) {
                 let f = tc.function.clone().expect("function");

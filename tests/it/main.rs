@@ -11,6 +11,7 @@ mod core_process;
 mod doctor;
 mod egress;
 mod gemini_fixtures;
+mod hostile_upstream;
 mod logs;
 mod packaging;
 mod secret_service;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::config::{Params, ProviderKind, SslVerify};
+use crate::config::{BodyLimits, Params, ProviderKind, SslVerify};
 
 #[test]
 fn classic_urls_from_any_base_form() {
@@ -70,6 +70,7 @@ fn dep(params: Value, api_key: Option<&str>) -> Deployment {
         mock_response: None,
         request_defaults: Map::new(),
         extra_headers: Vec::new(),
+        body_limits: BodyLimits::default(),
         params: Params(params),
         model_info: Map::new(),
         unavailable: None,

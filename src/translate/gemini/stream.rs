@@ -33,6 +33,8 @@ struct ChoiceState {
     /// OpenAI's per-choice tool-call index.
     tool_index: u32,
     had_calls: bool,
+    /// Gemini sent this candidate's `finishReason`.
+    finished: bool,
 }
 
 impl StreamState {
@@ -113,12 +115,20 @@ impl StreamState {
                 out.push(self.chunk(index, delta, None));
             }
             if let Some(reason) = cand.finish_reason.as_deref() {
+                st.finished = true;
                 let mapped = finish_reason(reason, st.had_calls);
                 out.push(self.chunk(index, Delta::default(), Some(mapped)));
             }
             self.choices.insert(index, st);
         }
         Ok(out)
+    }
+
+    /// Whether the stream so far is a whole answer: `streamGenerateContent` has no end marker,
+    /// its last event carries the candidates' `finishReason`, so a stream is complete once
+    /// every candidate that appeared has one (and at least one appeared).
+    pub fn is_complete(&self) -> bool {
+        !self.choices.is_empty() && self.choices.values().all(|c| c.finished)
     }
 
     /// The upstream stream ended: the usage chunk (`choices: []`), if Gemini reported usage.

@@ -48,3 +48,27 @@ fn schema_keeps_nullable_and_cuts_cycles_early() {
     let cut = &s["properties"]["n"]["properties"]["next"]["properties"]["next"];
     assert_eq!(cut["description"], "(recursive reference to N)");
 }
+
+#[test]
+fn a_stream_is_complete_once_every_candidate_has_its_finish_reason() {
+    let ev = |v: serde_json::Value| -> crate::wire::gemini::GenerateContentResponse {
+        serde_json::from_value(v).expect("event")
+    };
+    let mut st = StreamState::new("s", 0, "gemini-2.5-flash");
+    assert!(!st.is_complete(), "nothing yet");
+    st.on_event(ev(
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}]}),
+    ))
+    .expect("ok");
+    assert!(!st.is_complete(), "text without a finish reason is a cut answer");
+    st.on_event(ev(json!({"candidates": [
+        {"index": 0, "content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP"},
+        {"index": 1, "content": {"role": "model", "parts": [{"text": "Hi"}]}}
+    ]})))
+    .expect("ok");
+    assert!(!st.is_complete(), "candidate 1 has not finished");
+    st.on_event(ev(json!({"candidates": [{"index": 1, "finishReason": "MAX_TOKENS"}],
+        "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 2, "totalTokenCount": 3}})))
+    .expect("ok");
+    assert!(st.is_complete());
+}

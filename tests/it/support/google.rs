@@ -12,7 +12,8 @@
 //!
 //! Behaviour by the last user text: "weather in X" calls `get_weather` (a parallel pair for
 //! "weather in X and Y"); "blocked" is refused by promptFeedback; "json" answers JSON;
-//! "long" stops at MAX_TOKENS; "midway" streams a little, then an error event.
+//! "long" stops at MAX_TOKENS; "midway" streams a little, then an error event; "unfinished"
+//! streams its text and ends without the event that carries `finishReason`.
 //! A function result answers "The weather: …". Models `gemini-403` / `gemini-404` fail.
 //! `POST /test/service-account` hands out a fresh registered key file (for the Python tests).
 
@@ -425,6 +426,10 @@ fn generate(model: &str, body: &[u8], stream: bool) -> Response {
         // Vertex reports a failure after the stream started as an error event.
         events.truncate(2);
         events.push(json!({"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}}));
+        return respond(events, true);
+    }
+    if last_text.contains("unfinished") {
+        // The body ends cleanly, but before the finishReason: a cut answer.
         return respond(events, true);
     }
     let mut last_ev = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": finish}],

@@ -6,6 +6,7 @@
 pub mod azure;
 pub mod dashscope;
 pub mod google;
+pub mod hostile;
 pub mod proxies;
 pub mod secret_service;
 pub mod tls;
