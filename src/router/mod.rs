@@ -21,7 +21,7 @@ use crate::config::{Config, Deployment};
 use crate::egress::Egress;
 use crate::providers::{ChatOutput, Provider, ProviderError};
 use crate::telemetry::{printable, request_id};
-use crate::translate::{adapt, params};
+use crate::translate::{adapt, limits, params};
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 use ratelimit::{RequestLimiter, TokenLimiter};
 use retry::parse_retry_after;
@@ -355,6 +355,14 @@ fn prepare(
 ) -> Result<ChatRequest, RouteError> {
     let mut req = params::apply_defaults(req, &dep.request_defaults)
         .map_err(|message| RouteError::InvalidDefaults { model: dep.alias.clone(), message })?;
+    if let Some(ceiling) = limits::max_output_tokens(&dep.model_info, &dep.model)
+        && limits::clamp(&mut req, ceiling)
+    {
+        tracing::debug!(
+            "model={}: max_tokens lowered to the model's {ceiling}",
+            printable(&dep.alias)
+        );
+    }
     adapt::for_provider(dep.provider, &mut req);
     adapt::optional_thinking(provider.unsupported_params(), &mut req);
     params::drop_unsupported(

@@ -7,6 +7,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod collect;
 pub mod gemini;
+pub mod limits;
 pub mod params;
 pub mod reasoning;
 pub mod responses;

@@ -182,6 +182,20 @@ async fn adaptive_thinking_effort_and_structured_output_reach_the_upstream() {
 }
 
 #[tokio::test]
+async fn max_tokens_over_the_models_ceiling_is_lowered_not_refused() {
+    let up = MockUpstream::start(dashscope::router());
+    let gw = start(&up);
+    let (s, b) = messages(
+        &gw,
+        "/v1/messages",
+        json!({"model": "qwen-plus", "max_tokens": 64000, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(up.last().json()["max_tokens"], 32768, "qwen-plus writes at most 32,768 tokens");
+}
+
+#[tokio::test]
 async fn threads_are_answered_so_sdks_replay_and_max_tokens_is_required() {
     let up = MockUpstream::start(dashscope::router());
     let gw = start(&up);
