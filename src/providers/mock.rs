@@ -14,6 +14,10 @@
 //! - When the last message is a tool result, it answers `The <tool> tool returned: <result>`.
 //! - When `reasoning_effort` (other than none/minimal) or `enable_thinking: true` is set, a
 //!   `reasoning_content` of `Thinking about: <last user text>` comes before the answer.
+//! - When `response_format` asks for JSON, the answer is JSON: for `json_schema`, a value of
+//!   the schema built the way tool arguments are (required properties, or all, filled
+//!   recursively; `enum` and `const` honoured); for `json_object`, `{"answer": "<the text>"}`.
+//! - Embeddings honour `encoding_format: "base64"` (little-endian f32s, as OpenAI sends them).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -80,7 +84,7 @@ impl Mock {
         let call = tool_call(&req);
         let text = match &call {
             Some(c) => format!("Calling {}.", c.function.name),
-            None => self.answer(&req),
+            None => json_answer(&req, self.answer(&req)),
         };
         let reasoning =
             wants_reasoning(&req).then(|| format!("Thinking about: {}", last_user_text(&req)));
@@ -175,6 +179,7 @@ impl Mock {
             });
         };
         let dims = req.dimensions.unwrap_or(8).clamp(1, 4096) as usize;
+        let base64 = req.encoding_format.as_deref() == Some("base64");
         let tokens: u64 = texts.iter().map(|t| words(t)).sum();
         let data = texts
             .iter()
@@ -182,7 +187,7 @@ impl Mock {
             .map(|(i, t)| Embedding {
                 object: "embedding".into(),
                 index: i as u32,
-                embedding: Value::from(pseudo_embedding(t, dims)),
+                embedding: encode(pseudo_embedding(t, dims), base64),
             })
             .collect();
         Ok(EmbeddingsResponse {
@@ -210,6 +215,65 @@ fn wants_reasoning(req: &ChatRequest) -> bool {
         || req.extra.get("enable_thinking") == Some(&Value::Bool(true))
 }
 
+/// The answer in the JSON shape `response_format` asks for, if it asks for one.
+fn json_answer(req: &ChatRequest, text: String) -> String {
+    let Some(format) = &req.response_format else { return text };
+    match format.kind.as_str() {
+        "json_schema" => {
+            let schema = format.json_schema.as_ref().and_then(|j| j.get("schema"));
+            fill(schema.unwrap_or(&Value::Null), &last_user_text(req), 0).to_string()
+        }
+        "json_object" => serde_json::json!({ "answer": text }).to_string(),
+        _ => text,
+    }
+}
+
+/// A value of `schema` (see the module docs); strings get `text`.
+fn fill(schema: &Value, text: &str, depth: usize) -> Value {
+    if let Some(c) = schema.get("const") {
+        return c.clone();
+    }
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        return first.clone();
+    }
+    if let Some(first) = ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .find_map(|k| schema.get(*k).and_then(Value::as_array).and_then(|a| a.first()))
+    {
+        return fill(first, text, depth);
+    }
+    let kind = match schema.get("type") {
+        Some(Value::Array(kinds)) => kinds.iter().filter_map(Value::as_str).find(|k| *k != "null"),
+        Some(k) => k.as_str(),
+        None if schema.get("properties").is_some() => Some("object"),
+        None => None,
+    };
+    match kind {
+        Some("integer" | "number") => Value::from(1),
+        Some("boolean") => Value::Bool(true),
+        Some("array") => Value::Array(Vec::new()),
+        Some("null") => Value::Null,
+        Some("object") => {
+            let mut out = Map::new();
+            if depth < 8 {
+                let props = schema.get("properties").and_then(Value::as_object);
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for (name, prop) in props.into_iter().flatten() {
+                    if required.is_empty() || required.contains(&name.as_str()) {
+                        out.insert(name.clone(), fill(prop, text, depth + 1));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        _ => Value::String(text.to_owned()),
+    }
+}
+
 /// The tool call the mock makes, if any (see the module docs).
 fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
     let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
@@ -221,27 +285,11 @@ fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
         Some(ToolChoice::Named(n)) => tools.iter().find(|t| t.function.name == n.function.name)?,
         _ => &tools[0],
     };
-    let user = last_user_text(req);
     let schema = tool.function.parameters.clone().unwrap_or(Value::Null);
-    let props = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-    let required: Vec<String> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    let names: Vec<String> =
-        if required.is_empty() { props.keys().cloned().collect() } else { required };
-    let mut args = Map::new();
-    for name in names {
-        let value = match props.get(&name).and_then(|p| p.get("type")).and_then(Value::as_str) {
-            Some("integer" | "number") => Value::from(1),
-            Some("boolean") => Value::Bool(true),
-            Some("array") => Value::Array(Vec::new()),
-            Some("object") => Value::Object(Map::new()),
-            _ => Value::String(user.clone()),
-        };
-        args.insert(name, value);
-    }
+    let args = match fill(&schema, &last_user_text(req), 0) {
+        Value::Object(args) => args,
+        _ => Map::new(),
+    };
     Some(ToolCall {
         id: format!("call_mock_{}", req.messages.len()),
         kind: "function".into(),
@@ -294,6 +342,17 @@ fn split_keep_spaces(s: &str) -> Vec<String> {
     out
 }
 
+/// An embedding as OpenAI sends it: floats, or with `encoding_format: "base64"` the
+/// little-endian f32 bytes in base64 (the Node SDK asks for that by default).
+fn encode(v: Vec<f32>, base64: bool) -> Value {
+    if !base64 {
+        return Value::from(v);
+    }
+    use base64::Engine;
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// A deterministic unit vector derived from the text (FNV-1a seeded per dimension).
 fn pseudo_embedding(text: &str, dims: usize) -> Vec<f32> {
     let mut v: Vec<f32> = (0..dims)
@@ -314,6 +373,39 @@ fn pseudo_embedding(text: &str, dims: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_embeddings_decode_to_the_float_vector() {
+        use base64::Engine;
+        let v = pseudo_embedding("hi", 4);
+        let Value::String(b64) = encode(v.clone(), true) else { panic!("a string") };
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64");
+        let back: Vec<f32> =
+            bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        assert_eq!(back, v);
+        assert_eq!(encode(v.clone(), false), Value::from(v));
+    }
+
+    #[test]
+    fn structured_output_is_a_value_of_the_schema() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "age": {"type": "integer"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "kind": {"enum": ["cat", "dog"]},
+                "home": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                "nick": {"type": ["string", "null"]},
+                "maybe": {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+            },
+            "required": ["name", "age", "tags", "kind", "home", "nick", "maybe"]
+        });
+        assert_eq!(
+            fill(&schema, "Ann", 0),
+            serde_json::json!({"name": "Ann", "age": 1, "tags": [], "kind": "cat", "home": {"city": "Ann"}, "nick": "Ann", "maybe": true})
+        );
+    }
 
     #[test]
     fn pieces_concatenate_to_the_text() {

@@ -102,6 +102,46 @@ def test_embeddings(client):
     assert [d.embedding for d in r.data] == [[0.5, 0.5], [0.5, 0.5]]
 
 
+def test_mock_embeddings_in_base64_decode_to_the_float_vectors(client):
+    """The SDKs ask for base64 embeddings by default; the mock answers in that encoding and the
+    decoded vector equals the float one."""
+    # No encoding_format: the SDK asks for base64 and decodes it itself.
+    decoded = client.embeddings.create(model="mock", input=["hello"], dimensions=8)
+    floats = client.embeddings.create(model="mock", input=["hello"], dimensions=8, encoding_format="float")
+    assert len(decoded.data[0].embedding) == 8
+    assert decoded.data[0].embedding == pytest.approx(floats.data[0].embedding, rel=1e-6)
+    raw = client.embeddings.with_raw_response.create(
+        model="mock", input=["hello"], dimensions=8, encoding_format="base64"
+    )
+    assert isinstance(raw.http_response.json()["data"][0]["embedding"], str)
+
+
+def test_structured_output_parses_on_the_mock_model(client):
+    """`chat.completions.parse` (json_schema response_format, as instructor and LangChain use
+    it) gets a JSON value of the schema from the mock."""
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+        tags: list[str]
+
+    r = client.chat.completions.parse(
+        model="mock", messages=[{"role": "user", "content": "Ann"}], response_format=Person
+    )
+    person = r.choices[0].message.parsed
+    assert person == Person(name="Ann", age=1, tags=[])
+
+    r = client.chat.completions.create(
+        model="mock",
+        messages=[{"role": "user", "content": "hi"}],
+        response_format={"type": "json_object"},
+    )
+    import json
+
+    assert json.loads(r.choices[0].message.content) == {"answer": "You said: hi"}
+
+
 def test_errors_map_to_sdk_exceptions(client):
     bad = openai.OpenAI(base_url=client.base_url, api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as e:
