@@ -120,6 +120,8 @@ pub fn app(state: AppState) -> AxumRouter {
         )
         .route("/v1/responses", post(routes::responses::create))
         .route("/responses", post(routes::responses::create))
+        .route("/v1/responses/compact", post(routes::responses::compact))
+        .route("/responses/compact", post(routes::responses::compact))
         .route("/v1/messages", post(routes::messages::messages))
         .route("/messages", post(routes::messages::messages))
         .route("/v1/messages/count_tokens", post(routes::messages::count_tokens))

@@ -254,3 +254,70 @@ async fn an_unknown_previous_response_is_openais_not_found_code() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn compaction_works_without_server_state() {
+    let up = MockUpstream::start(dashscope::router());
+    let gw = start(&up);
+    let post = |path: &'static str, body: Value| {
+        let url = gw.url(path);
+        async move {
+            let r = client().post(url).bearer_auth(KEY).json(&body).send().await.expect("send");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    // Codex's remote compaction: a streamed /v1/responses whose input ends with a trigger
+    // gets exactly one `compaction` output item, then response.completed.
+    let (s, b) = post(
+        "/v1/responses",
+        json!({"model": "qwen-plus", "stream": true, "tools": [{"type": "function", "name": "exec_command", "parameters": {"type": "object"}}],
+            "input": [{"type": "message", "role": "user", "content": "fix the build"}, {"type": "compaction_trigger"}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let items: Vec<Value> = b
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(json_of)
+        .filter(|e| e["type"] == "response.output_item.done")
+        .map(|e| e["item"].clone())
+        .collect();
+    assert_eq!(items.len(), 1, "{b}");
+    assert_eq!(items[0]["type"], "compaction");
+    assert!(b.contains("response.completed"), "{b}");
+    let sent = up.last().json();
+    assert!(sent.get("tools").is_none(), "a summary needs no tools: {sent}");
+    let content = items[0]["encrypted_content"].as_str().expect("content").to_owned();
+
+    // The item sent back: the upstream sees the summary as a message.
+    let (s, b) = post(
+        "/v1/responses",
+        json!({"model": "qwen-plus", "input": [{"type": "compaction", "encrypted_content": content}, {"type": "message", "role": "user", "content": "go on"}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let sent = up.last().json();
+    let first = sent["messages"][0]["content"].as_str().expect("text");
+    assert!(first.starts_with("Summary of the earlier conversation (compacted):\n"), "{sent}");
+
+    // The /v1/responses/compact endpoint: the user's messages, then the compaction item.
+    let (s, b) = post(
+        "/v1/responses/compact",
+        json!({"model": "mock", "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix the build"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]}
+        ]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let v = json_of(&b);
+    assert_eq!(v["object"], "response.compaction");
+    let kinds: Vec<&str> = v["output"]
+        .as_array()
+        .expect("output")
+        .iter()
+        .map(|i| i["type"].as_str().unwrap_or("message"))
+        .collect();
+    assert_eq!(kinds, ["message", "compaction"], "{v}");
+    assert_eq!(v["output"][0]["role"], "user");
+}

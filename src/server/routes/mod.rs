@@ -18,8 +18,8 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
     let mut message = format!("Route not found: {method} {}", uri.path());
     if uri.path().starts_with("/v1/responses/") || uri.path().starts_with("/responses/") {
         message.push_str(
-            ". ai-proxy stores no responses: only POST /v1/responses is served (send the whole \
-             conversation in `input`)",
+            ". ai-proxy stores no responses: only POST /v1/responses and POST /v1/responses/compact \
+             are served (send the whole conversation in `input`)",
         );
     }
     ApiError::new(StatusCode::NOT_FOUND, "not_found_error", message)

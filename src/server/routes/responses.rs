@@ -47,6 +47,9 @@ pub async fn create(
             echo.dropped_tools.join(", ")
         );
     }
+    if !echo.dropped_items.is_empty() {
+        tracing::debug!("{ENDPOINT}: left out input items: {}", echo.dropped_items.join(", "));
+    }
     let alias = hub.model.clone();
     let mut log = CallLog::new("responses", &alias, hub.is_stream());
     let (routed, output) = match state.router().chat(hub).await {
@@ -71,6 +74,61 @@ pub async fn create(
                 log,
             ),
         },
+    }
+}
+
+/// `POST /v1/responses/compact`: the conversation in `input` compacted into the user's
+/// messages and one `compaction` item holding the model's summary (nothing is stored; see
+/// `translate::responses`).
+pub async fn compact(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    const COMPACT: &str = "/v1/responses/compact";
+    let mut req: ResponsesRequest = match parse_model_request(body, state.max_body(), COMPACT, None)
+    {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let input = req.input.clone();
+    req.stream = Some(false);
+    let trigger = serde_json::json!({"type": "compaction_trigger"});
+    req.input = Some(match req.input.take() {
+        Some(serde_json::Value::Array(mut items)) => {
+            items.push(trigger);
+            serde_json::Value::Array(items)
+        }
+        Some(serde_json::Value::String(text)) => serde_json::json!([
+            {"type": "message", "role": "user", "content": text},
+            trigger
+        ]),
+        _ => serde_json::json!([trigger]),
+    });
+    let (hub, _echo) = match responses::to_hub(req) {
+        Ok(ok) => ok,
+        Err(e) => {
+            let mut err =
+                ApiError::bad_request(format!("{COMPACT}: {}", e.message)).with_param(e.param);
+            err.code = e.code.map(str::to_owned);
+            return err.into_response();
+        }
+    };
+    let alias = hub.model.clone();
+    let mut log = CallLog::new("responses.compact", &alias, false);
+    let (routed, output) = match state.router().chat(hub).await {
+        Ok(ok) => ok,
+        Err(err) => return logged_error(route_error(err, COMPACT), log),
+    };
+    log.provider = routed.dep.provider.name();
+    match output {
+        ChatOutput::Complete(completion) => {
+            log.count(&routed, completion.usage.as_ref());
+            logged_json(&responses::compacted(completion, &alias, input.as_ref()))
+        }
+        ChatOutput::Stream(_) => logged_error(
+            ApiError::from(ProviderError::protocol("the upstream streamed a non-streaming call")),
+            log,
+        ),
     }
 }
 

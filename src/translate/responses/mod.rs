@@ -17,6 +17,14 @@
 //! `file_search`, `code_interpreter`, ...) are left out and reported in [`Echo`] for the log;
 //! server-side state (`previous_response_id`, `conversation`) is refused with a message.
 //!
+//! Compaction without server state (Codex's remote compaction): a request whose input ends
+//! with a `compaction_trigger` item asks the model for a handoff summary (tools left out) and
+//! answers with one `compaction` output item whose `encrypted_content` is that summary,
+//! encoded by [`encode_compaction`] (not encrypted: ai-proxy keeps no key, and the client
+//! holds its own conversation anyway). A `compaction` item sent back later becomes a user
+//! message with the summary; one made by OpenAI (opaque to us) is left out and reported in
+//! [`Echo::dropped_items`].
+//!
 //! Responses: `reasoning` (its text as a summary), `message` (`output_text`), then a
 //! `function_call` (or `custom_tool_call`) per tool call.
 //! Streams: text and reasoning are relayed as they come, an item each time the model switches
@@ -30,7 +38,7 @@ mod response;
 mod stream;
 
 pub use request::to_hub;
-pub use response::{from_hub, response_id};
+pub use response::{compacted, from_hub, response_id};
 pub use stream::{Event, StreamState};
 
 use serde_json::Value;
@@ -65,6 +73,32 @@ pub struct Echo {
     /// Tools the upstream cannot run (OpenAI's hosted `web_search`, `file_search`, ...), left
     /// out of the request: `type` (and name) of each, for the log.
     pub dropped_tools: Vec<String>,
+    /// Input items left out (a `compaction` item OpenAI made, which only OpenAI can read).
+    pub dropped_items: Vec<String>,
+    /// The request asks for a compaction (`compaction_trigger`): the answer is one
+    /// `compaction` item holding the model's summary.
+    pub compaction: bool,
+}
+
+/// Marks a `compaction` item's content as ai-proxy's: the summary, base64.
+const COMPACTION_PREFIX: &str = "ai-proxy-compaction-v1:";
+
+/// The `encrypted_content` of a compaction item holding `summary`.
+pub fn encode_compaction(summary: &str) -> String {
+    use base64::Engine;
+    format!(
+        "{COMPACTION_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(summary.as_bytes())
+    )
+}
+
+/// The summary in an `encrypted_content` made by [`encode_compaction`]; `None` for anything
+/// else (OpenAI's encrypted compactions).
+pub fn decode_compaction(content: &str) -> Option<String> {
+    use base64::Engine;
+    let b64 = content.strip_prefix(COMPACTION_PREFIX)?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// A tool as the client named it, and as the upstream sees it.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Echo, Invalid, ToolName, invalid, upstream_name};
+use super::{Echo, Invalid, ToolName, decode_compaction, invalid, upstream_name};
 use crate::wire::openai::{
     ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl, Message, NamedFunction,
     NamedToolChoice, ResponseFormat, Tool, ToolCall, ToolChoice,
@@ -32,6 +32,7 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
         ));
     }
     let mut messages = Vec::new();
+    let mut notes = Notes::default();
     if let Some(text) = req.instructions.as_ref().filter(|t| !t.is_empty()) {
         messages.push(Message {
             role: "system".into(),
@@ -48,13 +49,20 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
         }),
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                add_item(&mut messages, item, i)?;
+                add_item(&mut messages, &mut notes, item, i)?;
             }
         }
         Some(_) => return Err(invalid("input", "input must be a string or a list of input items")),
     }
     if messages.iter().all(|m| m.role == "system") {
         return Err(invalid("input", "input has no message for the model to answer"));
+    }
+    if notes.compaction {
+        messages.push(Message {
+            role: "user".into(),
+            content: Some(Content::Text(COMPACTION_REQUEST.to_owned())),
+            ..Message::default()
+        });
     }
 
     let mut names = Vec::new();
@@ -63,8 +71,10 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
     for (i, t) in req.tools.iter().flatten().enumerate() {
         add_tool(&mut tools, &mut names, &mut dropped_tools, t, &format!("tools[{i}]"), None)?;
     }
-    let tools = (!tools.is_empty()).then_some(tools);
+    // A compaction is a summary in words: no tool to call, no format to follow.
+    let tools = (!tools.is_empty() && !notes.compaction).then_some(tools);
     let tool_choice = req.tool_choice.as_ref().map(tool_choice).transpose()?;
+    let tool_choice = tool_choice.filter(|_| !notes.compaction);
     let effort = req
         .reasoning
         .as_ref()
@@ -73,6 +83,7 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
         .map(str::to_owned);
     let response_format =
         req.text.as_ref().and_then(|t| t.get("format")).map(response_format).transpose()?.flatten();
+    let response_format = response_format.filter(|_| !notes.compaction);
 
     let echo = Echo {
         instructions: req.instructions.clone(),
@@ -89,6 +100,8 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
         text: req.text.clone().unwrap_or_else(|| json!({"format": {"type": "text"}})),
         names,
         dropped_tools,
+        dropped_items: notes.dropped,
+        compaction: notes.compaction,
     };
     let hub = ChatRequest {
         model: req.model,
@@ -108,7 +121,22 @@ pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
     Ok((hub, echo))
 }
 
-fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), Invalid> {
+/// What the instruction for a compaction asks of the model (ai-proxy's own words).
+const COMPACTION_REQUEST: &str = "The conversation above will be replaced by your summary of it. Write a handoff summary for another assistant who continues the task with no other context: the user's goal and constraints, what has been done so far (files, commands and their results), decisions made and why, open problems, and the next steps. Be concise and specific; keep names, paths and values exact. Do not call tools.";
+
+/// Input items that are not messages for the model but change what the request is.
+#[derive(Default)]
+struct Notes {
+    compaction: bool,
+    dropped: Vec<String>,
+}
+
+fn add_item(
+    messages: &mut Vec<Message>,
+    notes: &mut Notes,
+    item: &Value,
+    i: usize,
+) -> Result<(), Invalid> {
     let param = format!("input[{i}]");
     let kind = item.get("type").and_then(Value::as_str).unwrap_or("message");
     match kind {
@@ -179,11 +207,25 @@ fn add_item(messages: &mut Vec<Message>, item: &Value, i: usize) -> Result<(), I
         }
         // The upstreams take no reasoning back; OpenAI's encrypted reasoning means nothing to them.
         "reasoning" => {}
+        "compaction_trigger" => notes.compaction = true,
+        "compaction" | "compaction_summary" => {
+            match item.get("encrypted_content").and_then(Value::as_str).and_then(decode_compaction)
+            {
+                Some(summary) => messages.push(Message {
+                    role: "user".into(),
+                    content: Some(Content::Text(format!(
+                        "Summary of the earlier conversation (compacted):\n{summary}"
+                    ))),
+                    ..Message::default()
+                }),
+                None => notes.dropped.push(format!("{param} ({kind}, not made by ai-proxy)")),
+            }
+        }
         other => {
             return Err(invalid(
                 format!("{param}.type"),
                 format!(
-                    "{param}: input items of type `{other}` are not supported (message, function_call, function_call_output, custom_tool_call, custom_tool_call_output and reasoning are)"
+                    "{param}: input items of type `{other}` are not supported (message, function_call, function_call_output, custom_tool_call, custom_tool_call_output, reasoning, compaction and compaction_trigger are)"
                 ),
             ));
         }

@@ -30,6 +30,11 @@ impl Output {
     }
 }
 
+/// The one output item of a compaction: the model's summary, encoded (see the module docs).
+pub(super) fn compaction_item(rid: &str, summary: &str) -> Value {
+    json!({"id": format!("cmp_{rid}"), "type": "compaction", "encrypted_content": super::encode_compaction(summary)})
+}
+
 pub(super) fn reasoning_item(rid: &str, text: &str) -> Value {
     json!({"id": format!("rs_{rid}"), "type": "reasoning", "summary": [{"type": "summary_text", "text": text}]})
 }
@@ -169,14 +174,57 @@ pub fn from_hub(c: ChatCompletion, alias: &str, echo: &Echo) -> Value {
         }
     }
     let (status, incomplete) = status_of(finish.as_deref());
+    let items = if echo.compaction {
+        vec![compaction_item(&rid, out.text.as_deref().unwrap_or_default())]
+    } else {
+        out.items(&rid, echo)
+    };
     response_object(
         &rid,
         alias,
         c.created,
         status,
         incomplete,
-        out.items(&rid, echo),
+        items,
         usage_json(c.usage.as_ref()),
         echo,
     )
+}
+
+/// `POST /v1/responses/compact`'s answer: the input's user messages as they were, then the
+/// compaction item (the conversation a client continues with).
+pub fn compacted(c: ChatCompletion, alias: &str, input: Option<&Value>) -> Value {
+    let rid = response_id(&c.id);
+    let summary = c
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|ch| ch.message.content)
+        .map(|c| c.text())
+        .unwrap_or_default();
+    let mut output: Vec<Value> = match input {
+        Some(Value::String(text)) => {
+            vec![
+                json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}),
+            ]
+        }
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter(|i| {
+                i.get("role").and_then(Value::as_str) == Some("user")
+                    && i.get("type").and_then(Value::as_str).is_none_or(|t| t == "message")
+            })
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    output.push(compaction_item(&rid, &summary));
+    json!({
+        "id": rid,
+        "object": "response.compaction",
+        "created_at": c.created,
+        "model": alias,
+        "output": output,
+        "usage": usage_json(c.usage.as_ref()),
+    })
 }

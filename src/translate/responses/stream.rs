@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::Echo;
 use super::response::{
-    message_item, reasoning_item, response_id, response_object, status_of, tool_call_item,
-    usage_json,
+    compaction_item, message_item, reasoning_item, response_id, response_object, status_of,
+    tool_call_item, usage_json,
 };
 use crate::translate::collect::ToolCallParts;
 use crate::wire::openai::{ChatChunk, Usage};
@@ -187,6 +187,16 @@ impl StreamState {
         }
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             let d = choice.delta;
+            if self.echo.compaction {
+                // The summary goes out whole, as the compaction item, at the end.
+                if let Some(t) = d.content {
+                    self.text.push_str(&t);
+                }
+                if choice.finish_reason.is_some() {
+                    self.finish = choice.finish_reason;
+                }
+                continue;
+            }
             if let Some(r) = d.reasoning_content.filter(|r| !r.is_empty()) {
                 self.reasoning_delta(&mut out, &r);
             }
@@ -210,6 +220,13 @@ impl StreamState {
             return out;
         }
         self.start(&mut out);
+        if self.echo.compaction {
+            let item = compaction_item(&self.rid, &std::mem::take(&mut self.text));
+            let index = self.output_index();
+            self.emit(&mut out, json!({"type": "response.output_item.added", "output_index": index, "item": item.clone()}));
+            self.emit(&mut out, json!({"type": "response.output_item.done", "output_index": index, "item": item.clone()}));
+            self.done.push(item);
+        }
         self.close(&mut out);
         let calls = std::mem::take(&mut self.calls).finish();
         for (n, call) in calls.into_iter().enumerate() {

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest};
+use crate::wire::openai::{ChatChunk, ChatCompletion, ChatRequest, Content};
 use crate::wire::responses::ResponsesRequest;
 
 fn req(v: Value) -> ResponsesRequest {
@@ -407,4 +407,79 @@ proptest! {
             prop_assert_eq!(e.0["sequence_number"].as_u64(), Some(i as u64));
         }
     }
+}
+
+#[test]
+fn a_compaction_trigger_asks_for_a_summary_without_tools() {
+    let (h, echo) = to_hub(req(json!({"model": "m", "instructions": "You are Codex.",
+        "tools": [{"type": "function", "name": "exec_command", "parameters": {"type": "object"}}],
+        "tool_choice": "auto",
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix the build"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Done."}]},
+            {"type": "compaction_trigger"}
+        ]})))
+    .expect("translates");
+    assert!(echo.compaction);
+    assert_eq!((h.tools.is_none(), h.tool_choice.is_none()), (true, true));
+    let last = h.messages.last().expect("a message");
+    assert_eq!(last.role, "user");
+    assert!(
+        last.content.as_ref().map(Content::text).is_some_and(|t| t.contains("handoff summary"))
+    );
+}
+
+#[test]
+fn a_compaction_answer_is_one_compaction_item_whose_summary_comes_back_as_a_message() {
+    let echo = Echo { compaction: true, ..Echo::default() };
+    let c = completion(
+        json!({"id": "chatcmpl-9", "object": "chat.completion", "created": 1, "model": "x",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Goal: fix the build. Done: ran make."}, "finish_reason": "stop"}]}),
+    );
+    let r = from_hub(c, "m", &echo);
+    let output = r["output"].as_array().expect("output");
+    assert_eq!(output.len(), 1, "{r}");
+    assert_eq!(output[0]["type"], "compaction");
+    let content = output[0]["encrypted_content"].as_str().expect("content");
+    assert_eq!(decode_compaction(content).as_deref(), Some("Goal: fix the build. Done: ran make."));
+
+    // Streamed: no text deltas, the item whole at the end, then response.completed.
+    let mut s = StreamState::new("m", echo);
+    let mut all = s.on_chunk(chunk(json!({"content": "Goal: fix "}), None));
+    all.extend(s.on_chunk(chunk(json!({"content": "the build."}), Some("stop"))));
+    all.extend(s.finish());
+    assert_eq!(
+        names(&all),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.output_item.done",
+            "response.completed"
+        ]
+    );
+    let done = &all[3].0["item"];
+    assert_eq!(
+        decode_compaction(done["encrypted_content"].as_str().expect("str")).as_deref(),
+        Some("Goal: fix the build.")
+    );
+
+    // Sent back in a later request, it is the summary as a user message; OpenAI's own
+    // compactions (opaque) are left out and reported.
+    let (h, echo) = to_hub(req(json!({"model": "m", "input": [
+        {"type": "message", "role": "user", "content": "fix the build"},
+        {"type": "compaction", "encrypted_content": content},
+        {"type": "compaction_summary", "encrypted_content": "gAAAAB-opaque"},
+        {"type": "message", "role": "user", "content": "go on"}
+    ]})))
+    .expect("translates");
+    let texts: Vec<String> =
+        h.messages.iter().filter_map(|m| m.content.as_ref().map(Content::text)).collect();
+    assert_eq!(
+        texts[1],
+        "Summary of the earlier conversation (compacted):\nGoal: fix the build. Done: ran make."
+    );
+    assert_eq!(texts.len(), 3);
+    assert_eq!(echo.dropped_items, ["input[2] (compaction_summary, not made by ai-proxy)"]);
+    assert!(!echo.compaction);
 }
