@@ -5,6 +5,7 @@
 //! [`Secret`]. A deployment whose variables are missing is kept but marked unavailable, so
 //! one missing credential never stops the gateway (unless `--strict`).
 
+pub mod connections;
 pub mod env;
 pub mod locate;
 pub mod raw;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::secrets::Secret;
+pub use connections::ConnectionSettings;
 pub use env::{Env, Origin};
 
 /// The embedded default configuration: one mock model, no credentials needed.
@@ -169,6 +171,8 @@ pub struct Settings {
     pub num_retries: u32,
     pub max_request_bytes: usize,
     pub ssl_verify: Option<SslVerify>,
+    /// Client connection timeouts and limit (`general_settings`, ai-proxy extensions).
+    pub connections: ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -179,6 +183,7 @@ impl Default for Settings {
             num_retries: 0,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             ssl_verify: None,
+            connections: ConnectionSettings::default(),
         }
     }
 }
@@ -331,6 +336,9 @@ pub fn load(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigEr
                         "{file}: {path} refers to {text}, which is not set; falling back to LITELLM_MASTER_KEY"
                     )),
                 }
+            }
+            k if connections::KEYS.contains(&k) => {
+                connections::set(&mut settings.connections, &file, &path, k, value)?;
             }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
