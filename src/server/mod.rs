@@ -1,29 +1,30 @@
 //! The HTTP front: `app(state)` builds the axum router; [`serve`] runs it (as a [`LiveApp`],
-//! replaceable while it runs) with graceful, bounded shutdown. Handlers are thin: parse,
-//! route, render.
+//! replaceable while it runs) under per-connection deadlines and a connection limit, with
+//! graceful, bounded shutdown (`listen`, `conn`). Handlers are thin: parse, route, render.
 
 pub mod auth;
 pub mod body;
+pub mod conn;
+pub mod cutoff;
 pub mod error;
+pub mod listen;
 pub mod log;
 pub mod routes;
 pub mod stream;
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+pub use listen::{LiveApp, serve};
+
+use crate::config::{Config, ConnectionSettings};
 use crate::egress::Egress;
 use crate::router::Router;
 use crate::secrets::Secret;
@@ -39,12 +40,29 @@ struct Inner {
     router: Router,
     master_key: Option<Secret<String>>,
     max_body: usize,
+    connections: ConnectionSettings,
     started: Instant,
 }
 
 impl AppState {
     pub fn new(router: Router, master_key: Option<Secret<String>>, max_body: usize) -> Self {
-        AppState(Arc::new(Inner { router, master_key, max_body, started: Instant::now() }))
+        AppState::with_connections(router, master_key, max_body, ConnectionSettings::default())
+    }
+
+    /// [`new`](Self::new) with the client connection timeouts and limit.
+    pub fn with_connections(
+        router: Router,
+        master_key: Option<Secret<String>>,
+        max_body: usize,
+        connections: ConnectionSettings,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            router,
+            master_key,
+            max_body,
+            connections,
+            started: Instant::now(),
+        }))
     }
 
     /// Build providers for a resolved config.
@@ -56,7 +74,12 @@ impl AppState {
     /// system proxy settings are reused, not read again).
     pub fn with_egress(config: &Config, egress: &Egress) -> Self {
         let router = Router::from_config(config, egress);
-        AppState::new(router, config.master_key.clone(), config.settings.max_request_bytes)
+        AppState::with_connections(
+            router,
+            config.master_key.clone(),
+            config.settings.max_request_bytes,
+            config.settings.connections,
+        )
     }
 
     pub fn router(&self) -> &Router {
@@ -69,6 +92,10 @@ impl AppState {
 
     pub fn max_body(&self) -> usize {
         self.0.max_body
+    }
+
+    pub fn connections(&self) -> ConnectionSettings {
+        self.0.connections
     }
 
     pub fn uptime(&self) -> Duration {
@@ -108,6 +135,7 @@ pub fn app(state: AppState) -> AxumRouter {
         .merge(open)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(state.max_body()))
+        .layer(middleware::from_fn_with_state(state.clone(), body::reject_declared_oversize))
         .layer(middleware::from_fn(log::log_requests))
         .with_state(state)
 }
@@ -137,81 +165,6 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
             BindError::Other { host: host.to_owned(), port, source }
         }
     })
-}
-
-/// The app a running server answers with, replaceable while it runs (a config reload): each
-/// request takes the app current when it arrives, so keep-alive connections see a new config
-/// on their next request and requests in flight finish on the app they started with.
-#[derive(Clone)]
-pub struct LiveApp(Arc<RwLock<AxumRouter>>);
-
-impl LiveApp {
-    pub fn new(app: AxumRouter) -> Self {
-        LiveApp(Arc::new(RwLock::new(app)))
-    }
-
-    /// Answer every request from now on with `app`.
-    pub fn replace(&self, app: AxumRouter) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = app;
-    }
-
-    fn current(&self) -> AxumRouter {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
-impl tower_service::Service<Request> for LiveApp {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = <AxumRouter as tower_service::Service<Request>>::Future;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        // An axum router is always ready.
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        tower_service::Service::call(&mut self.current(), req)
-    }
-}
-
-/// Serve until `shutdown` resolves, then stop accepting and let in-flight requests and
-/// streams finish for at most `grace`.
-pub async fn serve<F>(
-    listener: TcpListener,
-    app: LiveApp,
-    shutdown: F,
-    grace: Duration,
-) -> io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    use axum::ServiceExt;
-    use axum::serve::ListenerExt;
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let listener = listener.tap_io(|tcp| {
-        // Nagle against delayed ACK costs ~40 ms per request on loopback.
-        let _ = tcp.set_nodelay(true);
-    });
-    let make = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    let server = axum::serve(listener, make).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    let deadline = async move {
-        let _ = rx.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = server => r,
-        () = deadline => {
-            tracing::warn!("grace period of {}s over; closing the connections still open", grace.as_secs());
-            Ok(())
-        }
-    }
 }
 
 /// SIGHUP (reload the config) as a stream of `()`; it never yields where there are no Unix
