@@ -337,7 +337,7 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         let mut guard = self.tracker.request_started(req.version());
         let body_read = self.body_read;
         let req = req.map(|b| Body::new(ReadTimeout::new(b, body_read)));
-        let answer = self.app.call(req);
+        let answer = self.app.answer(req);
         Box::pin(async move {
             let Ok(resp) = answer.await;
             let (parts, body) = resp.into_parts();

@@ -34,6 +34,8 @@ use crate::fdlimit;
 const CUT_FLUSH: Duration = Duration::from_secs(1);
 /// After that, how long closing the remaining connections may take.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// While a new connection waits for a slot, how often to look for one that became idle.
+const WAIT_RECHECK: Duration = Duration::from_millis(100);
 /// At most one connection-limit warning per this period.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 /// The derived connection limit never exceeds this (far above one developer's clients and the
@@ -89,9 +91,30 @@ impl LiveApp {
     }
 
     /// Answer one request with the current app.
-    pub fn call(&self, req: Request) -> <AxumRouter as tower_service::Service<Request>>::Future {
+    pub fn answer(&self, req: Request) -> RouterFuture {
         let mut app = self.0.read().unwrap_or_else(PoisonError::into_inner).app.clone();
         tower_service::Service::call(&mut app, req)
+    }
+}
+
+type RouterFuture = <AxumRouter as tower_service::Service<Request>>::Future;
+
+/// `LiveApp` as a tower service (in-process callers such as benchmarks).
+impl tower_service::Service<Request> for LiveApp {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = RouterFuture;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // An axum router is always ready.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        self.answer(req)
     }
 }
 
@@ -171,14 +194,21 @@ where
         let permit = match permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                let evicted = server.evict_idlest();
+                let mut evicted = server.evict_idlest();
                 limit_log.record(evicted);
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    p = permits.clone().acquire_owned() => match p {
-                        Ok(p) => p,
-                        Err(_) => break,
-                    },
+                let acquired = loop {
+                    tokio::select! {
+                        () = &mut shutdown => break None,
+                        p = permits.clone().acquire_owned() => break p.ok(),
+                        // A connection that finished its request meanwhile makes room too.
+                        () = tokio::time::sleep(WAIT_RECHECK), if !evicted => {
+                            evicted = server.evict_idlest();
+                        }
+                    }
+                };
+                match acquired {
+                    Some(p) => p,
+                    None => break,
                 }
             }
         };
