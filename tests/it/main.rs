@@ -15,6 +15,7 @@ mod packaging;
 mod secret_service;
 mod secrets_setup;
 mod service_cli;
+mod slow_clients;
 mod tray_controller;
 mod tray_process;
 mod vertex;
