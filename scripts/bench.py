@@ -1136,10 +1136,6 @@ def chart(r, path):
     plt.close(fig)
 
 
-if __name__ == "__main__":
-    main()
-
-
 # ---------------------------------------------------------------- soak (flat RSS and fds)
 
 
@@ -1337,9 +1333,9 @@ def render_soak(r):
     lines = [
         f"Soak: `{r['command']}` ({r['started_utc']}, {r['machine']['nproc']} cores, git {r['machine'].get('git', '?')})",
         "",
-        f"{r['requests']} requests at {r['rate']:g}/s for {r['seconds']:g} s ({r['ok']} ok, {r['errors']} errors "
-        f"{r['error_kinds'] or ''}, {r['new_connections']} on new connections, {r['started_late_over_100ms']} started "
-        f">100 ms late)",
+        f"{r['requests']} requests at {r['rate']:g}/s for {r['seconds']:g} s ({r['ok']} ok, {r['errors']} errors"
+        f"{' ' + json.dumps(r['error_kinds']) if r['error_kinds'] else ''}, {r['new_connections']} on new connections, "
+        f"{r['started_late_over_100ms']} started >100 ms late)",
         "",
         "| | RSS (MiB) | open fds | threads |",
         "|---|---:|---:|---:|",
@@ -1421,3 +1417,7 @@ def fd_lockout(args, idle=300, limit=256):
     shutil.rmtree(workdir, ignore_errors=True)
     (out_dir / "fd-lockout.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
