@@ -105,14 +105,15 @@ fn chunk_relay(c: &mut Criterion) {
 fn whole_request_mock(c: &mut Criterion) {
     let yaml = "model_list:\n  - model_name: bench\n    litellm_params:\n      model: mock/bench\n      mock_response: \"Hello! This is a fixed response.\"\n";
     let cfg = config::load(yaml, Source::Embedded, Env::default()).expect("config");
-    let app = server::app(AppState::from_config(&cfg));
+    let state = AppState::from_config(&cfg);
+    let app = server::app(state.clone());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     c.bench_function("app: POST /v1/chat/completions to a mock model (no socket)", |b| {
         b.iter(|| rt.block_on(post_chat(app.clone())))
     });
     // The same through `LiveApp`, as `server::serve` answers (the router can be replaced by a
     // reload): the difference is the per-request cost of reloadability.
-    let live = server::LiveApp::new(app.clone());
+    let live = server::LiveApp::new(state);
     c.bench_function("app via LiveApp: the same request, replaceable router", |b| {
         b.iter(|| rt.block_on(post_chat(live.clone())))
     });

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::egress::Egress;
+use crate::fdlimit;
 use crate::instance::{self, Occupant};
 use crate::router::Routed;
 use crate::server::{self, AppState, BindError, LiveApp};
@@ -51,13 +52,15 @@ pub struct Running {
 }
 
 /// Bind `host:port` and serve `state` on a background task. After [`Running::stop`], new
-/// connections are refused and in-flight requests and streams get `grace` to finish.
+/// connections are refused and in-flight requests and streams get `grace` to finish. The
+/// first start in a process raises its open-file limit (`fdlimit::raise`).
 pub async fn start(
     state: AppState,
     host: &str,
     port: u16,
     grace: Duration,
 ) -> Result<Running, StartError> {
+    fdlimit::raise();
     let listener = match server::bind(host, port).await {
         Ok(l) => l,
         Err(BindError::PortInUse { host, port }) => {
@@ -72,7 +75,7 @@ pub async fn start(
         // A dropped sender (the handle went away) stops the server too.
         let _ = rx.await;
     };
-    let app = LiveApp::new(server::app(state)).bound_to(addr);
+    let app = LiveApp::new(state).bound_to(addr);
     let task = tokio::spawn(server::serve(listener, app.clone(), shutdown, grace));
     Ok(Running { addr, app, stop: Some(tx), task })
 }
@@ -91,7 +94,7 @@ impl Running {
     /// Serve `state` from now on, on the same listener: no connection is refused, requests
     /// in flight finish with the state they started with (a config reload).
     pub fn replace(&self, state: AppState) {
-        self.app.replace(server::app(state));
+        self.app.replace(state);
     }
 
     /// Stop accepting, let in-flight requests finish (bounded by the grace period), and wait

@@ -19,6 +19,7 @@
 //! - `setup`: the setup wizard's answers and the config.yaml / .env it writes (pure rendering).
 //! - `telemetry`: logging setup (stderr and a size-rotated file); never logs secrets.
 //! - `gateway`: start/stop one gateway in-process (used by `serve` and the tray).
+//! - `fdlimit`: the open-file limit raised to the usable maximum at start; nothing else.
 //! - `instance`: one instance at a time (lock file) and who holds a busy port.
 //! - `service`: launch at login (launchd / systemd --user); commands behind a `Runner`.
 //! - `tray`: the menu-bar app: pure menu model, controller, thin toolkit glue (feature `tray`).
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod egress;
+pub mod fdlimit;
 pub mod files;
 pub mod gateway;
 pub mod instance;

@@ -5,6 +5,7 @@
 //! [`Secret`]. A deployment whose variables are missing is kept but marked unavailable, so
 //! one missing credential never stops the gateway (unless `--strict`).
 
+pub mod connections;
 pub mod env;
 pub mod locate;
 pub mod raw;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::secrets::Secret;
+pub use connections::ConnectionSettings;
 pub use env::{Env, Origin};
 
 /// The embedded default configuration: one mock model, no credentials needed.
@@ -186,6 +188,8 @@ pub struct Settings {
     /// Browser origins allowed besides local ones (`general_settings.allowed_origins`).
     pub allowed_origins: Vec<String>,
     pub body_limits: BodyLimits,
+    /// Client connection timeouts and limit (`general_settings`, ai-proxy extensions).
+    pub connections: ConnectionSettings,
 }
 
 impl Default for Settings {
@@ -199,6 +203,7 @@ impl Default for Settings {
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
             body_limits: BodyLimits::default(),
+            connections: ConnectionSettings::default(),
         }
     }
 }
@@ -414,6 +419,9 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
             "max_stream_event_size_mb" => {
                 settings.body_limits.stream_event_bytes =
                     mb_to_bytes(expect_number(&file, &path, value, &MEGABYTES)?);
+            }
+            k if connections::KEYS.contains(&k) => {
+                connections::set(&mut settings.connections, &file, &path, k, value)?;
             }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))

@@ -2,27 +2,63 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use super::AppState;
+use super::auth::dialect_of;
+use super::conn::body_read_timeout;
 use super::error::ApiError;
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest};
 
-/// Turn a body-buffering failure (over the size limit, broken connection) into our error.
+/// Turn a body-buffering failure (over the size limit, a stalled body, broken connection)
+/// into our error.
 pub fn read_rejection(rej: BytesRejection, limit: usize) -> ApiError {
     if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            format!(
-                "Request body is larger than the gateway's limit of {} MiB (litellm_settings.max_request_size_mb).",
-                limit / (1024 * 1024)
-            ),
-        )
-        .with_param("request_body")
+        too_large(limit)
+    } else if let Some(timeout) = body_read_timeout(&rej) {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", timeout.to_string())
+            .with_param("request_body")
     } else {
         ApiError::bad_request(format!("Could not read the request body: {}", rej.body_text()))
             .with_param("request_body")
+    }
+}
+
+/// The 413 for a body over `limit` bytes.
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request_error",
+        format!(
+            "Request body is larger than the gateway's limit of {} MiB (litellm_settings.max_request_size_mb).",
+            limit / (1024 * 1024)
+        ),
+    )
+    .with_param("request_body")
+}
+
+/// Middleware: a request whose `Content-Length` is over the limit gets its 413 (in the
+/// caller's dialect) before any of its body is read; a client that waits for
+/// `100 Continue` never sends it.
+pub async fn reject_declared_oversize(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > state.max_body() as u64 => {
+            too_large(state.max_body()).in_dialect(dialect_of(req.uri().path())).into_response()
+        }
+        _ => next.run(req).await,
     }
 }
 

@@ -1,31 +1,32 @@
 //! The HTTP front: `app(state)` builds the axum router; [`serve`] runs it (as a [`LiveApp`],
-//! replaceable while it runs) with graceful, bounded shutdown. Handlers are thin: parse,
-//! route, render.
+//! replaceable while it runs) under per-connection deadlines and a connection limit, with
+//! graceful, bounded shutdown (`listen`, `conn`). Handlers are thin: parse, route, render.
 
 pub mod access;
 pub mod auth;
 pub mod body;
+pub mod conn;
+pub mod cutoff;
 pub mod error;
 pub mod headers;
+pub mod listen;
 pub mod log;
 pub mod routes;
 pub mod stream;
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+pub use listen::{LiveApp, serve};
+
+use crate::config::{Config, ConnectionSettings};
 use crate::egress::Egress;
 use crate::router::Router;
 use crate::secrets::Secret;
@@ -43,21 +44,37 @@ struct Inner {
     master_key: Option<Secret<String>>,
     max_body: usize,
     access: AccessPolicy,
+    connections: ConnectionSettings,
     started: Instant,
 }
 
 impl AppState {
     pub fn new(router: Router, master_key: Option<Secret<String>>, max_body: usize) -> Self {
-        AppState::with_access(router, master_key, max_body, AccessPolicy::default())
+        AppState::with_settings(
+            router,
+            master_key,
+            max_body,
+            AccessPolicy::default(),
+            ConnectionSettings::default(),
+        )
     }
 
-    pub fn with_access(
+    /// [`new`](Self::new) with who may call and the client connection timeouts and limit.
+    pub fn with_settings(
         router: Router,
         master_key: Option<Secret<String>>,
         max_body: usize,
         access: AccessPolicy,
+        connections: ConnectionSettings,
     ) -> Self {
-        AppState(Arc::new(Inner { router, master_key, max_body, access, started: Instant::now() }))
+        AppState(Arc::new(Inner {
+            router,
+            master_key,
+            max_body,
+            access,
+            connections,
+            started: Instant::now(),
+        }))
     }
 
     /// Build providers for a resolved config.
@@ -73,11 +90,12 @@ impl AppState {
             allowed_hosts: config.settings.allowed_hosts.clone(),
             allowed_origins: config.settings.allowed_origins.clone(),
         };
-        AppState::with_access(
+        AppState::with_settings(
             router,
             config.master_key.clone(),
             config.settings.max_request_bytes,
             access,
+            config.settings.connections,
         )
     }
 
@@ -96,6 +114,10 @@ impl AppState {
 
     pub fn max_body(&self) -> usize {
         self.0.max_body
+    }
+
+    pub fn connections(&self) -> ConnectionSettings {
+        self.0.connections
     }
 
     pub fn uptime(&self) -> Duration {
@@ -143,6 +165,7 @@ pub fn app(state: AppState) -> AxumRouter {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body()))
+        .layer(middleware::from_fn_with_state(state.clone(), body::reject_declared_oversize))
         .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         .layer(middleware::from_fn(log::log_requests))
         .layer(middleware::from_fn(headers::stamp))
@@ -174,95 +197,6 @@ pub async fn bind(host: &str, port: u16) -> Result<TcpListener, BindError> {
             BindError::Other { host: host.to_owned(), port, source }
         }
     })
-}
-
-/// The app a running server answers with, replaceable while it runs (a config reload): each
-/// request takes the app current when it arrives, so keep-alive connections see a new config
-/// on their next request and requests in flight finish on the app they started with.
-/// Each request carries the listener's address ([`access::BoundAddr`]) for the Host check.
-#[derive(Clone)]
-pub struct LiveApp {
-    app: Arc<RwLock<AxumRouter>>,
-    bound: Option<SocketAddr>,
-}
-
-impl LiveApp {
-    pub fn new(app: AxumRouter) -> Self {
-        LiveApp { app: Arc::new(RwLock::new(app)), bound: None }
-    }
-
-    /// The same, for a listener bound to `addr` (a wildcard or network address widens the
-    /// Host allow-list to this machine's addresses and names).
-    pub fn bound_to(mut self, addr: SocketAddr) -> Self {
-        self.bound = Some(addr);
-        self
-    }
-
-    /// Answer every request from now on with `app`.
-    pub fn replace(&self, app: AxumRouter) {
-        *self.app.write().unwrap_or_else(PoisonError::into_inner) = app;
-    }
-
-    fn current(&self) -> AxumRouter {
-        self.app.read().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
-impl tower_service::Service<Request> for LiveApp {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = <AxumRouter as tower_service::Service<Request>>::Future;
-
-    fn poll_ready(
-        &mut self,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Infallible>> {
-        // An axum router is always ready.
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        if let Some(addr) = self.bound {
-            req.extensions_mut().insert(access::BoundAddr(addr));
-        }
-        tower_service::Service::call(&mut self.current(), req)
-    }
-}
-
-/// Serve until `shutdown` resolves, then stop accepting and let in-flight requests and
-/// streams finish for at most `grace`.
-pub async fn serve<F>(
-    listener: TcpListener,
-    app: LiveApp,
-    shutdown: F,
-    grace: Duration,
-) -> io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    use axum::ServiceExt;
-    use axum::serve::ListenerExt;
-    let (tx, mut rx) = tokio::sync::watch::channel(false);
-    let listener = listener.tap_io(|tcp| {
-        // Nagle against delayed ACK costs ~40 ms per request on loopback.
-        let _ = tcp.set_nodelay(true);
-    });
-    let make = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    let server = axum::serve(listener, make).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    let deadline = async move {
-        let _ = rx.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        r = server => r,
-        () = deadline => {
-            tracing::warn!("grace period of {}s over; closing the connections still open", grace.as_secs());
-            Ok(())
-        }
-    }
 }
 
 /// SIGHUP (reload the config) as a stream of `()`; it never yields where there are no Unix

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 
+use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
 use crate::providers::ChunkStream;
@@ -65,8 +66,10 @@ pub fn openai_stream(
         routed: Arc<Routed>,
         log: CallLog,
         finished: bool,
+        cutoff: Cutoff,
     }
     let head = futures_util::stream::once(async move { Ok(first) });
+    let cutoff = Cutoff::default();
     let state = State {
         chunks: Box::pin(head.chain(rest)),
         alias,
@@ -74,13 +77,14 @@ pub fn openai_stream(
         routed,
         log,
         finished: false,
+        cutoff: cutoff.clone(),
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if st.finished {
                 return None;
             }
-            match st.chunks.next().await {
+            match st.cutoff.next(&mut st.chunks).await {
                 Some(Ok(mut chunk)) => {
                     chunk.model.clone_from(&st.alias);
                     st.log.count(&st.routed, chunk.usage.as_ref());
@@ -114,7 +118,13 @@ pub fn openai_stream(
             }
         }
     });
-    sse_response(Body::from_stream(body))
+    cut_by(sse_response(Body::from_stream(body)), cutoff)
+}
+
+/// The response with the [`Cutoff`] its relay watches, for the connection serving it.
+fn cut_by(mut resp: Response, cutoff: Cutoff) -> Response {
+    resp.extensions_mut().insert(cutoff);
+    resp
 }
 
 /// An error event in the middle of an OpenAI stream (the OpenAI SDK raises on it).
@@ -202,9 +212,17 @@ pub fn event_stream<D: EventDialect>(
         translator: D,
         routed: Arc<Routed>,
         log: CallLog,
+        cutoff: Cutoff,
     }
     let head = futures_util::stream::once(async move { Ok(first) });
-    let state = State { chunks: Box::pin(head.chain(rest)), translator: dialect, routed, log };
+    let cutoff = Cutoff::default();
+    let state = State {
+        chunks: Box::pin(head.chain(rest)),
+        translator: dialect,
+        routed,
+        log,
+        cutoff: cutoff.clone(),
+    };
     let body = futures_util::stream::unfold(state, |mut st| async move {
         // Bounded by the upstream: each turn consumes one upstream item or ends.
         loop {
@@ -212,7 +230,7 @@ pub fn event_stream<D: EventDialect>(
                 return None;
             }
             let mut buf = Vec::new();
-            match st.chunks.next().await {
+            match st.cutoff.next(&mut st.chunks).await {
                 Some(Ok(chunk)) => {
                     st.log.count(&st.routed, chunk.usage.as_ref());
                     st.translator.on_chunk(chunk, &mut buf);
@@ -230,7 +248,7 @@ pub fn event_stream<D: EventDialect>(
             return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(buf)), st));
         }
     });
-    sse_response(Body::from_stream(body))
+    cut_by(sse_response(Body::from_stream(body)), cutoff)
 }
 
 /// `event: NAME\ndata: {json}\n\n`

@@ -76,7 +76,7 @@ async fn error_shapes_match_litellm() {
     let v: Value = serde_json::from_str(&b).expect("json");
     assert_eq!(
         v["error"]["message"],
-        "Route not found: POST /v1/responses/resp_123/cancel. ai-proxy stores no responses: only POST /v1/responses is served (send the whole conversation in `input`)"
+        "Route not found: POST /v1/responses/resp_123/cancel. ai-proxy stores no responses: only POST /v1/responses and POST /v1/responses/compact are served (send the whole conversation in `input`)"
     );
 }
 

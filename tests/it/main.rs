@@ -18,6 +18,7 @@ mod secret_service;
 mod secrets_setup;
 mod security;
 mod service_cli;
+mod slow_clients;
 mod tray_controller;
 mod tray_process;
 mod vertex;

@@ -171,7 +171,6 @@ impl GatewayBuilder {
         cmd.arg("serve")
             .arg("--config")
             .arg(&cfg)
-            .args(["--grace-seconds", "3"])
             .args(&self.args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -186,6 +185,9 @@ impl GatewayBuilder {
         }
         if !self.args.iter().any(|a| a == "--port") {
             cmd.args(["--port", "0"]);
+        }
+        if !self.args.iter().any(|a| a == "--grace-seconds") {
+            cmd.args(["--grace-seconds", "3"]);
         }
         for (k, v) in &self.env {
             cmd.env(k, v);
