@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Assemble "AI Proxy.app" (a menu-bar app: LSUIElement, no Dock icon) from a release build
-# with the `tray` feature. On a Mac with both Apple targets installed
-# (rustup target add aarch64-apple-darwin x86_64-apple-darwin) the binary is universal
-# (lipo); otherwise it is built for the installed target or the host.
+# Assemble "AI Proxy.app" (a menu-bar app: LSUIElement, no Dock icon; Info.plist from the
+# repository root) from a release build with the `tray` feature. On a Mac with both Apple
+# targets installed (rustup target add aarch64-apple-darwin x86_64-apple-darwin) the binary is
+# universal (lipo); otherwise it is built for the installed target or the host.
 #
 #   packaging/macos/build-app.sh [--out DIR] [--binary PATH]
 #
@@ -63,7 +63,7 @@ rm -rf "$app"
 mkdir -p "$app/Contents/MacOS" "$app/Contents/Resources"
 cp "$binary" "$app/Contents/MacOS/ai-proxy"
 chmod 755 "$app/Contents/MacOS/ai-proxy"
-sed "s/__VERSION__/$version/g" "$here/Info.plist" > "$app/Contents/Info.plist"
+sed "s/__VERSION__/$version/g" "$root/Info.plist" > "$app/Contents/Info.plist"
 printf 'APPL????' > "$app/Contents/PkgInfo"
 cp "$root"/resources/tray*Template*.png "$app/Contents/Resources/"
 

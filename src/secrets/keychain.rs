@@ -1,6 +1,6 @@
 //! The macOS secret store: the user's login Keychain through apple-native-keyring-store
-//! (generic password items, service = `ai-proxy`, account = variable name). Kept thin: it
-//! cannot be compiled on the Linux CI, so every decision lives in `store.rs`.
+//! (generic password items, service = `ai-proxy`, account = variable name). Kept thin: the
+//! Linux CI only type-checks it (scripts/check-macos), so every decision lives in `store.rs`.
 
 use std::sync::Arc;
 

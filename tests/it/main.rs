@@ -1,5 +1,10 @@
 //! Integration tests: one binary. `support` has the gateway harness and mock upstreams that
 //! speak each provider's wire format on 127.0.0.1.
+//!
+//! Most modules run on Linux and macOS alike. Per platform (each file carries its `cfg`):
+//! `secret_service` and `service_cli` (systemd) are Linux-only, `keychain` and `launchd_cli`
+//! are macOS-only; `secrets_setup` uses the platform's own store (keyutils or the Keychain),
+//! `tray_process` runs the menu-bar app under Xvfb on Linux and in the login session on macOS.
 
 mod support;
 
@@ -12,6 +17,8 @@ mod doctor;
 mod egress;
 mod gemini_fixtures;
 mod hostile_upstream;
+mod keychain;
+mod launchd_cli;
 mod logs;
 mod packaging;
 mod secret_service;

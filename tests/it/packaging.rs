@@ -1,6 +1,6 @@
 //! The macOS bundle script, checked on any OS with `--binary`: layout, Info.plist keys and
-//! the version substituted from Cargo.toml. (Building, lipo and codesign need a Mac: see
-//! .github/workflows/macos.yml.)
+//! the version substituted from Cargo.toml into the repository's top-level Info.plist.
+//! (Building, lipo and codesign need a Mac: see .github/workflows/macos.yml.)
 
 use std::path::Path;
 use std::process::Command;
@@ -10,7 +10,8 @@ use crate::support::bin;
 #[test]
 fn build_app_assembles_the_bundle() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/macos/build-app.sh");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("packaging/macos/build-app.sh");
     let out = Command::new("bash")
         .arg(&script)
         .arg("--binary")
@@ -33,6 +34,13 @@ fn build_app_assembles_the_bundle() {
             assert!(app.join(format!("Resources/{icon}{suffix}.png")).is_file(), "{icon}{suffix}");
         }
     }
+    // The bundle's Info.plist is the top-level template with the version filled in.
+    let template = std::fs::read_to_string(root.join("Info.plist")).expect("top-level Info.plist");
+    assert!(!root.join("packaging/macos/Info.plist").exists(), "one Info.plist, at the root");
+    assert_eq!(
+        std::fs::read_to_string(app.join("Info.plist")).expect("bundle Info.plist"),
+        template.replace("__VERSION__", env!("CARGO_PKG_VERSION"))
+    );
     let info = plist::Value::from_file(app.join("Info.plist")).expect("Info.plist parses");
     let d = info.as_dictionary().expect("dict");
     let s = |k: &str| d.get(k).and_then(|v| v.as_string()).map(str::to_owned);

@@ -4,8 +4,10 @@
 //! from it, a locked keyring is reported rather than waited on, and a bus without a Secret
 //! Service falls back to keyutils.
 
+#![cfg(target_os = "linux")]
+
 use crate::secrets_setup::{
-    MASTER, ai_proxy_env, assert_served_from_store, keyutils_service, qwen_config, text,
+    MASTER, ai_proxy_env, assert_served_from_store, qwen_config, store_service, text,
 };
 use crate::support::secret_service::{SessionBus, files_under};
 use crate::support::{Gateway, MockUpstream, dashscope};
@@ -226,7 +228,7 @@ fn a_locked_keyring_is_reported_and_serve_will_not_start_without_the_stored_key(
 
 #[test]
 fn a_bus_without_a_secret_service_falls_back_to_keyutils_and_naming_it_does_not() {
-    let service = keyutils_service("bus-fallback");
+    let service = store_service("bus-fallback");
     let bus = SessionBus::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let set = on_bus_with(
@@ -267,7 +269,7 @@ fn a_bus_without_a_secret_service_falls_back_to_keyutils_and_naming_it_does_not(
 
 #[test]
 fn a_secret_service_without_a_default_keyring_falls_back_to_keyutils() {
-    let service = keyutils_service("no-default-keyring");
+    let service = store_service("no-default-keyring");
     let bus = SessionBus::with_no_default_keyring();
     let dir = tempfile::tempdir().expect("tempdir");
     let set = on_bus_with(

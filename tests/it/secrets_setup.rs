@@ -1,8 +1,9 @@
-//! Secrets, validate and the setup wizard through the real binary: the Linux keyutils store
-//! for real (the suite runs inside `keyctl session -`; each test uses its own service name),
-//! `secrets import` followed by upstream authentication with the moved values, resolution
-//! order, `validate` and `serve` agreeing on errors, and the wizard driven through a
-//! pseudo-terminal as a person would, then the gateway serving what it wrote.
+//! Secrets, validate and the setup wizard through the real binary, with the platform's own
+//! store for real ([`STORE`]: kernel keyutils on Linux, where the suite runs inside `keyctl
+//! session -`; the default Keychain on macOS, a temporary one in CI; each test uses its own
+//! service name): `secrets import` followed by upstream authentication with the moved values,
+//! resolution order, `validate` and `serve` agreeing on errors, and the wizard driven through
+//! a pseudo-terminal as a person would, then the gateway serving what it wrote.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,8 +14,23 @@ use serde_json::{Value, json};
 
 use crate::support::{Gateway, MockUpstream, bin, client, dashscope};
 
-/// A service name of our own in the session keyring, and a check that keyutils works.
-pub(crate) fn keyutils_service(test: &str) -> String {
+/// The store `ai-proxy` picks by itself in these tests (their environment is cleared, so
+/// there is no session bus), as `secrets` and the start-up log name it. Gateways started here
+/// name it (`AI_PROXY_SECRET_STORE`): on macOS the harness's gateways read no store otherwise.
+pub(crate) const STORE: &str = if cfg!(target_os = "macos") { "keychain" } else { "keyutils" };
+
+/// Where [`STORE`] comes from and what it needs, for the message when it is not usable.
+const STORE_HINT: &str = if cfg!(target_os = "macos") {
+    "The tests need a default keychain that is unlocked and reachable with a temporary HOME \
+     (a keychain file outside HOME): .github/workflows/macos.yml creates one with \
+     `security create-keychain`, `security default-keychain -s` and `security unlock-keychain`"
+} else {
+    "Run the tests inside a session keyring: `keyctl session - cargo nextest run` (scripts/test does; \
+     keyctl is in the Debian package keyutils)"
+};
+
+/// A service name of our own in [`STORE`], and a check that the store works.
+pub(crate) fn store_service(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -24,9 +40,7 @@ pub(crate) fn keyutils_service(test: &str) -> String {
         ai_proxy(&["secrets", "set", "AI_PROXY_PROBE"], &service, Path::new("/"), Some("probe"));
     assert!(
         probe.status.success(),
-        "the Linux keyutils secret store is not usable here, so this test cannot run: {}\n\
-         Run the tests inside a session keyring: `keyctl session - cargo nextest run` (scripts/test does; \
-         keyctl is in the Debian package keyutils)",
+        "the {STORE} secret store is not usable here, so this test cannot run: {}\n{STORE_HINT}",
         String::from_utf8_lossy(&probe.stderr)
     );
     service
@@ -100,7 +114,7 @@ pub(crate) const MASTER: &str = "sk-gateway-master-7f3a9c";
 
 #[tokio::test]
 async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authenticates_upstream() {
-    let service = keyutils_service("import");
+    let service = store_service("import");
     let upstream = MockUpstream::start(dashscope::router());
     let dir = tempfile::tempdir().expect("tempdir");
     let config = qwen_config(&upstream.url());
@@ -117,7 +131,7 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
-            "moved 3 secret(s) from {} to the keyutils store: DASHSCOPE_API_KEY, LITELLM_MASTER_KEY, QWEN_PROXY",
+            "moved 3 secret(s) from {} to the {STORE} store: DASHSCOPE_API_KEY, LITELLM_MASTER_KEY, QWEN_PROXY",
             env_path.display()
         )),
         "{}",
@@ -130,7 +144,9 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     }
     assert_eq!(
         after,
-        "# my settings\n# DASHSCOPE_API_KEY: moved to the keyutils store (ai-proxy secrets import)\n# LITELLM_MASTER_KEY: moved to the keyutils store (ai-proxy secrets import)\n# QWEN_PROXY: moved to the keyutils store (ai-proxy secrets import)\nVERTEX_PROJECT=my-project\nLITELLM_PORT=4000\n"
+        format!(
+            "# my settings\n# DASHSCOPE_API_KEY: moved to the {STORE} store (ai-proxy secrets import)\n# LITELLM_MASTER_KEY: moved to the {STORE} store (ai-proxy secrets import)\n# QWEN_PROXY: moved to the {STORE} store (ai-proxy secrets import)\nVERTEX_PROJECT=my-project\nLITELLM_PORT=4000\n"
+        )
     );
     assert_eq!(mode(&env_path), 0o600);
     assert!(!dir.path().join(".env.bak").exists(), "no backup unless asked");
@@ -141,7 +157,7 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     assert!(
         listed
             .lines()
-            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["DASHSCOPE_API_KEY", "keyutils"]),
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["DASHSCOPE_API_KEY", STORE]),
         "{listed}"
     );
     assert!(
@@ -154,10 +170,11 @@ async fn import_moves_every_secret_out_of_dotenv_and_the_gateway_still_authentic
     // (QWEN_PROXY, now in the store, names no real proxy: the mock is reached directly.)
     let gw = Gateway::builder(&config)
         .dotenv(&after)
+        .env("AI_PROXY_SECRET_STORE", STORE)
         .env("AI_PROXY_SECRET_SERVICE", &service)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .start();
-    assert_served_from_store(&gw, &upstream, "keyutils").await;
+    assert_served_from_store(&gw, &upstream, STORE).await;
 }
 
 /// A chat with the master key goes through `gw` and reaches `upstream` with the DashScope key,
@@ -180,7 +197,7 @@ pub(crate) async fn assert_served_from_store(gw: &Gateway, upstream: &MockUpstre
 
 #[test]
 fn import_keeps_a_backup_only_when_asked() {
-    let service = keyutils_service("backup");
+    let service = store_service("backup");
     let dir = tempfile::tempdir().expect("tempdir");
     let env_path = dir.path().join(".env");
     std::fs::write(&env_path, "AZURE_CLIENT_SECRET=s3cr3t-value\nAZURE_CLIENT_ID=abc\n")
@@ -203,7 +220,7 @@ fn import_keeps_a_backup_only_when_asked() {
 
 #[test]
 fn set_list_delete_never_show_values() {
-    let service = keyutils_service("crud");
+    let service = store_service("crud");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("config.yaml"),
@@ -219,13 +236,14 @@ fn set_list_delete_never_show_values() {
     assert!(set.status.success(), "{}", text(&set));
     assert_eq!(
         String::from_utf8_lossy(&set.stdout),
-        format!("stored MY_GATEWAY_KEY in the keyutils store (service {service})\n")
+        format!("stored MY_GATEWAY_KEY in the {STORE} store (service {service})\n")
     );
     let list = ai_proxy(&["secrets", "list"], &service, dir.path(), None);
     assert!(
-        text(&list).lines().next().is_some_and(
-            |l| l.split_whitespace().collect::<Vec<_>>() == ["MY_GATEWAY_KEY", "keyutils"]
-        ),
+        text(&list)
+            .lines()
+            .next()
+            .is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["MY_GATEWAY_KEY", STORE]),
         "{}",
         text(&list)
     );
@@ -236,18 +254,18 @@ fn set_list_delete_never_show_values() {
     let del = ai_proxy(&["secrets", "delete", "MY_GATEWAY_KEY"], &service, dir.path(), None);
     assert_eq!(
         String::from_utf8_lossy(&del.stdout),
-        "deleted MY_GATEWAY_KEY from the keyutils store\n"
+        format!("deleted MY_GATEWAY_KEY from the {STORE} store\n")
     );
     let again = ai_proxy(&["secrets", "delete", "MY_GATEWAY_KEY"], &service, dir.path(), None);
     assert_eq!(
         String::from_utf8_lossy(&again.stdout),
-        "MY_GATEWAY_KEY was not in the keyutils store\n"
+        format!("MY_GATEWAY_KEY was not in the {STORE} store\n")
     );
 }
 
 #[tokio::test]
 async fn environment_wins_over_dotenv_which_wins_over_the_store() {
-    let service = keyutils_service("order");
+    let service = store_service("order");
     let upstream = MockUpstream::start(dashscope::router());
     let dir = tempfile::tempdir().expect("tempdir");
     let set = ai_proxy(
@@ -262,6 +280,7 @@ async fn environment_wins_over_dotenv_which_wins_over_the_store() {
     // .env beats the store.
     let gw = Gateway::builder(&config)
         .dotenv(&format!("DASHSCOPE_API_KEY={}\n", dashscope::KEY))
+        .env("AI_PROXY_SECRET_STORE", STORE)
         .env("AI_PROXY_SECRET_SERVICE", &service)
         .env("LITELLM_MASTER_KEY", MASTER)
         .start();
@@ -272,6 +291,7 @@ async fn environment_wins_over_dotenv_which_wins_over_the_store() {
     // The environment beats .env.
     let gw = Gateway::builder(&config)
         .dotenv(&format!("DASHSCOPE_API_KEY={}\n", dashscope::KEY))
+        .env("AI_PROXY_SECRET_STORE", STORE)
         .env("AI_PROXY_SECRET_SERVICE", &service)
         .env("LITELLM_MASTER_KEY", MASTER)
         .env("DASHSCOPE_API_KEY", "sk-wrong-env-key")
@@ -282,12 +302,13 @@ async fn environment_wins_over_dotenv_which_wins_over_the_store() {
 
     // With neither, the store answers.
     let gw = Gateway::builder(&config)
+        .env("AI_PROXY_SECRET_STORE", STORE)
         .env("AI_PROXY_SECRET_SERVICE", &service)
         .env("LITELLM_MASTER_KEY", MASTER)
         .start();
     assert_eq!(chat(&gw, MASTER).await.0, 401);
     assert_eq!(upstream.last().header("authorization"), Some("Bearer sk-stale-store-key"));
-    assert!(gw.stderr().contains("DASHSCOPE_API_KEY from keyutils"), "{}", gw.stderr());
+    assert!(gw.stderr().contains(&format!("DASHSCOPE_API_KEY from {STORE}")), "{}", gw.stderr());
 }
 
 #[test]
@@ -424,7 +445,7 @@ const BACKSPACE: &str = "\x7f";
 
 #[tokio::test]
 async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
-    let service = keyutils_service("wizard");
+    let service = store_service("wizard");
     let upstream = MockUpstream::start(dashscope::router());
     let home = tempfile::tempdir().expect("tempdir");
     let dir = home.path().join(".config/ai-proxy");
@@ -462,7 +483,7 @@ async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
     let master = key_line.rsplit(' ').next().expect("key").trim().to_owned();
     assert!(master.starts_with("sk-") && master.len() == 67, "{master:?}");
     assert!(
-        first.contains("all ") || first.contains("✓ master key set (from keyutils)"),
+        first.contains("all ") || first.contains(&format!("✓ master key set (from {STORE})")),
         "{first}"
     );
 
@@ -494,8 +515,11 @@ async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
     assert!(v.status.success(), "{}", text(&v));
 
     // The gateway runs on what the wizard wrote and authenticates both ways.
-    let gw =
-        Gateway::builder(&config).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
+    let gw = Gateway::builder(&config)
+        .dotenv(&dotenv)
+        .env("AI_PROXY_SECRET_STORE", STORE)
+        .env("AI_PROXY_SECRET_SERVICE", &service)
+        .start();
     let (status, body) = chat(&gw, &master).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
     assert!(body.contains("Qwen says: 你好"), "{body}");
@@ -533,7 +557,7 @@ async fn the_wizard_through_a_terminal_then_the_gateway_serves_what_it_wrote() {
 
 #[tokio::test]
 async fn setup_from_an_answers_file_for_scripts() {
-    let service = keyutils_service("answers");
+    let service = store_service("answers");
     let upstream = MockUpstream::start(dashscope::router());
     let home = tempfile::tempdir().expect("tempdir");
     let dir = home.path().join("cfg");
@@ -562,9 +586,9 @@ async fn setup_from_an_answers_file_for_scripts() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains(
-            "stored in the keyutils store: DASHSCOPE_API_KEY, QWEN_PROXY, LITELLM_MASTER_KEY"
-        ),
+        text(&out).contains(&format!(
+            "stored in the {STORE} store: DASHSCOPE_API_KEY, QWEN_PROXY, LITELLM_MASTER_KEY"
+        )),
         "{}",
         text(&out)
     );
@@ -579,8 +603,11 @@ async fn setup_from_an_answers_file_for_scripts() {
     // The proxy (password in the store) does not exist here: serve a copy without its line,
     // so the gateway reaches the mock directly with the stored key and master key.
     let direct = config.replace("      https_proxy: os.environ/QWEN_PROXY\n", "");
-    let gw =
-        Gateway::builder(&direct).dotenv(&dotenv).env("AI_PROXY_SECRET_SERVICE", &service).start();
+    let gw = Gateway::builder(&direct)
+        .dotenv(&dotenv)
+        .env("AI_PROXY_SECRET_STORE", STORE)
+        .env("AI_PROXY_SECRET_SERVICE", &service)
+        .start();
     let (status, body) = chat(&gw, MASTER).await;
     assert_eq!(status, 200, "{body}\n{}", gw.stderr());
 

@@ -1,7 +1,8 @@
-//! The menu-bar app as a process. With the `tray` feature on Linux: under Xvfb, the gateway
-//! answers /health/readiness, a second copy says the first one runs, and SIGTERM stops it
-//! cleanly within the grace period while an in-flight request finishes. Without the feature:
-//! `ai-proxy tray` says how to get it.
+//! The menu-bar app as a process. With the `tray` feature (on Linux under Xvfb, on macOS in
+//! the logged-in session, as GitHub's macOS runners have): the gateway answers
+//! /health/readiness, a second copy says the first one runs, SIGHUP reloads, and SIGTERM stops
+//! it cleanly within the grace period while an in-flight request finishes. Without the
+//! feature: `ai-proxy tray` says how to get it.
 
 #[cfg(not(feature = "tray"))]
 #[test]
@@ -24,8 +25,8 @@ fn without_the_feature_tray_explains_how_to_build_it() {
     assert!(err.contains("--features tray"), "{err}");
 }
 
-#[cfg(all(feature = "tray", target_os = "linux"))]
-mod xvfb {
+#[cfg(all(feature = "tray", any(target_os = "linux", target_os = "macos")))]
+mod process {
     use std::io::{BufRead, BufReader};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Stdio};
@@ -34,7 +35,17 @@ mod xvfb {
 
     use std::process::Command;
 
+    use ai_proxy::config::Env;
+    use ai_proxy::paths::{Os, UserDirs};
+
     use crate::support::{MockUpstream, bin, client, dashscope};
+
+    /// The platform's folders under a temporary HOME, as the app computes them.
+    fn dirs(home: &Path) -> UserDirs {
+        let home = home.display().to_string();
+        UserDirs::from_env(&Env::from_vars([("HOME", home.as_str())]), Os::current())
+            .expect("an absolute HOME")
+    }
 
     /// Kills what is left if an assertion fails half-way.
     struct Running {
@@ -44,9 +55,12 @@ mod xvfb {
     }
 
     impl Running {
+        fn lock_file(&self) -> PathBuf {
+            dirs(&self.home).state_dir().join("tray.lock")
+        }
+
         fn tray_pid(&self) -> u32 {
-            let lock = self.home.join(".local/state/ai-proxy/tray.lock");
-            std::fs::read_to_string(&lock)
+            std::fs::read_to_string(self.lock_file())
                 .expect("the tray holds its lock file")
                 .trim()
                 .parse()
@@ -61,9 +75,7 @@ mod xvfb {
     impl Drop for Running {
         fn drop(&mut self) {
             if self.child.try_wait().ok().flatten().is_none() {
-                if let Ok(pid) =
-                    std::fs::read_to_string(self.home.join(".local/state/ai-proxy/tray.lock"))
-                {
+                if let Ok(pid) = std::fs::read_to_string(self.lock_file()) {
                     let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
                 }
                 let _ = self.child.kill();
@@ -72,7 +84,10 @@ mod xvfb {
         }
     }
 
-    fn require_xvfb_run() {
+    /// `ai-proxy` where a menu-bar app can run: under `xvfb-run -a` on Linux (a virtual
+    /// display), as is on macOS (the session's window server).
+    #[cfg(target_os = "linux")]
+    fn tray_command() -> Command {
         let found = Command::new("xvfb-run")
             .arg("--help")
             .stdout(Stdio::null())
@@ -83,25 +98,32 @@ mod xvfb {
             found,
             "xvfb-run is missing: install the xvfb and xauth packages (scripts/test-deps does)"
         );
+        let mut cmd = Command::new("xvfb-run");
+        cmd.arg("-a").arg(bin());
+        cmd
+    }
+
+    #[cfg(target_os = "macos")]
+    fn tray_command() -> Command {
+        Command::new(bin())
     }
 
     fn start(home: &Path, config: &Path) -> (Running, String) {
-        require_xvfb_run();
-        let mut child = Command::new("xvfb-run")
-            .arg("-a")
-            .arg(bin())
+        let mut child = tray_command()
             .args(["tray", "--port", "0", "--grace-seconds", "8", "--config"])
             .arg(config)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", home)
             .env("RUST_LOG", "info")
+            // Not a secret-store test: read none (on macOS that would be the user's Keychain).
+            .env("AI_PROXY_SECRET_STORE", "none")
             .current_dir(home)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn xvfb-run");
+            .expect("spawn the tray");
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let err = child.stderr.take().expect("stderr");
@@ -128,7 +150,7 @@ mod xvfb {
     }
 
     #[tokio::test]
-    async fn tray_under_xvfb_serves_refuses_a_second_copy_and_stops_on_sigterm() {
+    async fn tray_serves_refuses_a_second_copy_reloads_and_stops_on_sigterm() {
         let up = MockUpstream::start(dashscope::router());
         let tmp = tempfile::tempdir().expect("tempdir");
         let home = tmp.path();
@@ -144,7 +166,7 @@ mod xvfb {
         .expect("config");
 
         let (mut tray, line) = start(home, &config);
-        let log = home.join(".local/state/ai-proxy/ai-proxy.log");
+        let log = dirs(home).log_dir().join("ai-proxy.log");
         assert!(
             line.ends_with(&format!("(1 of 1 models ready) - logs: {}", log.display())),
             "{line}"

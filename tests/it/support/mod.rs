@@ -189,6 +189,13 @@ impl GatewayBuilder {
         if !self.args.iter().any(|a| a == "--grace-seconds") {
             cmd.args(["--grace-seconds", "3"]);
         }
+        // On macOS the platform store is the user's Keychain, shared by everything the user
+        // runs: a test gateway reads no store unless its test names one (`.env(
+        // "AI_PROXY_SECRET_STORE", …)` below wins), so tests never see the developer's own
+        // items. (On Linux the suite runs inside a fresh `keyctl session -`.)
+        if cfg!(target_os = "macos") {
+            cmd.env("AI_PROXY_SECRET_STORE", "none");
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -1,6 +1,7 @@
-//! Real proxy servers for egress tests: Debian's `tinyproxy` (HTTP, CONNECT, BasicAuth) and
-//! `microsocks` (SOCKS5), started on free loopback ports with generated config files, their
-//! logs read to see what each proxy carried, and killed when dropped.
+//! Real proxy servers for egress tests: `tinyproxy` (HTTP, CONNECT, BasicAuth) and
+//! `microsocks` (SOCKS5), from Debian or Homebrew, started on free loopback ports with
+//! generated config files, their logs read to see what each proxy carried, and killed when
+//! dropped.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -14,15 +15,30 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-fn require(bin: &str, package: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin"] {
-        let p = PathBuf::from(dir).join(bin);
-        if p.exists() {
+/// Where a proxy program is looked for after PATH: Homebrew (Apple silicon, then Intel) and
+/// the system folders, so a test run from an IDE or a login shell with a short PATH finds it.
+const TOOL_DIRS: &[&str] = &[
+    "/opt/homebrew/bin",
+    "/opt/homebrew/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+];
+
+/// The full path of `bin` (on PATH, else in [`TOOL_DIRS`]); panics saying how to install it.
+fn require(bin: &str, debian_package: &str, brew_formula: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(TOOL_DIRS.iter().map(PathBuf::from));
+    for dir in dirs {
+        let p = dir.join(bin);
+        if p.is_file() {
             return p;
         }
     }
     panic!(
-        "`{bin}` is not installed: the egress tests need the Debian package `{package}` (scripts/test-deps installs it)"
+        "`{bin}` was not found on PATH nor in {}: the egress tests need it (Debian: apt-get install {debian_package}, which scripts/test-deps does; macOS: brew install {brew_formula})",
+        TOOL_DIRS.join(", ")
     );
 }
 
@@ -55,7 +71,7 @@ impl Tinyproxy {
 
     /// With `BasicAuth user password` when `auth` is given.
     pub fn start_with_auth(auth: Option<(&str, &str)>) -> Tinyproxy {
-        let bin = require("tinyproxy", "tinyproxy");
+        let bin = require("tinyproxy", "tinyproxy-bin", "tinyproxy");
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("tinyproxy.log");
         let port = free_port();
@@ -116,7 +132,7 @@ pub struct Microsocks {
 
 impl Microsocks {
     pub fn start(auth: Option<(&str, &str)>) -> Microsocks {
-        let bin = require("microsocks", "microsocks");
+        let bin = require("microsocks", "microsocks", "microsocks");
         let port = free_port();
         let mut cmd = Command::new(bin);
         cmd.args(["-i", "127.0.0.1", "-p", &port.to_string()]);

@@ -3,6 +3,8 @@
 //! in a temp folder. The bus has no service activation, so nothing starts on it by itself
 //! (an unlock prompt cannot appear: gnome-keyring reports it dismissed).
 
+#![cfg(target_os = "linux")]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
