@@ -9,8 +9,13 @@ use serde_yaml_ng::Value as Yaml;
 use super::{ConfigError, NumberRange, expect_number, invalid};
 
 /// The `general_settings` keys read here.
-pub const KEYS: &[&str] =
-    &["header_read_timeout", "keep_alive_timeout", "body_read_timeout", "max_connections"];
+pub const KEYS: &[&str] = &[
+    "header_read_timeout",
+    "keep_alive_timeout",
+    "body_read_timeout",
+    "max_connections",
+    "stream_keep_alive_interval",
+];
 
 /// Default seconds for a request head (slowloris clients are cut after this).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -18,6 +23,10 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// common client pools (reqwest/hyper and Go: 90 s; httpx: 5 s; Node: 4 s), so a client never
 /// reuses a connection the gateway is closing at that moment.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default seconds a stream to a client may stay silent before a keep-alive goes out (an SSE
+/// comment; Anthropic's `ping` event): under the 15 s that Claude Code's stream watchdog and
+/// common proxy idle timeouts allow a silent stream.
+pub const DEFAULT_STREAM_KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// Default seconds a request body may pause between two reads.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -39,6 +48,8 @@ pub struct ConnectionSettings {
     pub body_read_timeout: Duration,
     /// Connections open at once; `None`: derived from the open-file limit at start.
     pub max_connections: Option<usize>,
+    /// A stream that sends nothing for this long gets a keep-alive.
+    pub stream_keep_alive: Duration,
 }
 
 impl Default for ConnectionSettings {
@@ -48,6 +59,7 @@ impl Default for ConnectionSettings {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_connections: None,
+            stream_keep_alive: DEFAULT_STREAM_KEEP_ALIVE,
         }
     }
 }
@@ -65,6 +77,7 @@ pub fn set(
         "keep_alive_timeout" => settings.keep_alive_timeout = seconds(file, path, value)?,
         "body_read_timeout" => settings.body_read_timeout = seconds(file, path, value)?,
         "max_connections" => settings.max_connections = Some(count(file, path, value)?),
+        "stream_keep_alive_interval" => settings.stream_keep_alive = seconds(file, path, value)?,
         _ => return Err(invalid(file, path, "not a connection setting")),
     }
     Ok(())

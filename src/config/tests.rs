@@ -236,6 +236,7 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("general_settings", "keep_alive_timeout"),
     ("general_settings", "body_read_timeout"),
     ("general_settings", "max_connections"),
+    ("general_settings", "stream_keep_alive_interval"),
     ("litellm_params", "rpm"),
     ("litellm_params", "tpm"),
     ("litellm_params", "timeout"),

@@ -1,8 +1,16 @@
 //! Relaying hub chunks to a client as SSE, chunk by chunk as they arrive: as OpenAI chunks,
 //! or translated to named events (Anthropic Messages by `translate::anthropic::StreamState`,
 //! OpenAI Responses by `translate::responses::StreamState`) through [`event_stream`].
+//!
+//! A stream is committed to (200 and headers) when its first chunk arrives ([`peek`]), so an
+//! upstream that fails at once keeps its status; an upstream that stays silent longer than the
+//! keep-alive interval (a reasoning model thinking) gets its stream started anyway. Whenever
+//! the upstream is silent for that long, the client gets a keep-alive: an SSE comment
+//! (`: keep-alive`) for OpenAI chat and Responses, Anthropic's `ping` event for Messages, so
+//! client watchdogs and proxies do not cut a stream that is only slow.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -12,7 +20,7 @@ use futures_util::StreamExt;
 use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
-use crate::providers::ChunkStream;
+use crate::providers::{ChunkStream, ProviderError};
 use crate::router::Routed;
 use crate::translate::anthropic::StreamState;
 use crate::translate::responses;
@@ -48,16 +56,50 @@ pub fn data_frame(json: &[u8]) -> Bytes {
     Bytes::from(v)
 }
 
+/// Wait at most `keep_alive` for the first chunk of `chunks`: `Ok(Some(first))` to stream
+/// from it, `Ok(None)` when the upstream is still silent (stream anyway, a keep-alive first),
+/// `Err` when it failed or ended before sending anything (answer with the error's status).
+pub async fn peek(
+    chunks: &mut ChunkStream,
+    keep_alive: Duration,
+) -> Result<Option<ChatChunk>, ProviderError> {
+    match tokio::time::timeout(keep_alive, chunks.next()).await {
+        Ok(Some(Ok(first))) => Ok(Some(first)),
+        Ok(Some(Err(err))) => Err(err),
+        Ok(None) => {
+            Err(ProviderError::protocol("the upstream closed the stream without sending anything"))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// The keep-alive of the OpenAI chat and Responses streams: an SSE comment, which clients'
+/// event parsers skip.
+const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
+
+/// The next upstream item through the cutoff, or `None` when `keep_alive` passed first
+/// (the caller then sends a keep-alive; no item is lost: `next` is cancel-safe).
+async fn next_or_keep_alive(
+    cutoff: &Cutoff,
+    chunks: &mut ChunkStream,
+    keep_alive: Duration,
+) -> Option<Option<Result<ChatChunk, ProviderError>>> {
+    tokio::time::timeout(keep_alive, cutoff.next(chunks)).await.ok()
+}
+
 /// Render an OpenAI stream. `first` was already taken off `rest` (to answer early errors
-/// with a proper status). The `model` field is the alias; the usage chunk is dropped unless
-/// the client asked for it (it is still logged and counted against `tpm`).
+/// with a proper status; `None` when the upstream was slow to start). The `model` field is
+/// the alias; the usage chunk is dropped unless the client asked for it (it is still logged
+/// and counted against `tpm`).
+#[allow(clippy::too_many_arguments)]
 pub fn openai_stream(
-    first: ChatChunk,
+    first: Option<ChatChunk>,
     rest: ChunkStream,
     alias: String,
     include_usage: bool,
     routed: Arc<Routed>,
     log: CallLog,
+    keep_alive: Duration,
 ) -> Response {
     struct State {
         chunks: ChunkStream,
@@ -67,8 +109,12 @@ pub fn openai_stream(
         log: CallLog,
         finished: bool,
         cutoff: Cutoff,
+        keep_alive: Duration,
+        /// A keep-alive is owed before anything else (the upstream was slow to start).
+        greet: bool,
     }
-    let head = futures_util::stream::once(async move { Ok(first) });
+    let greet = first.is_none();
+    let head = futures_util::stream::iter(first.map(Ok));
     let cutoff = Cutoff::default();
     let state = State {
         chunks: Box::pin(head.chain(rest)),
@@ -78,13 +124,22 @@ pub fn openai_stream(
         log,
         finished: false,
         cutoff: cutoff.clone(),
+        keep_alive,
+        greet,
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if st.finished {
                 return None;
             }
-            match st.cutoff.next(&mut st.chunks).await {
+            if std::mem::take(&mut st.greet) {
+                return Some((Ok(Bytes::from_static(KEEP_ALIVE_COMMENT)), st));
+            }
+            let Some(item) = next_or_keep_alive(&st.cutoff, &mut st.chunks, st.keep_alive).await
+            else {
+                return Some((Ok(Bytes::from_static(KEEP_ALIVE_COMMENT)), st));
+            };
+            match item {
                 Some(Ok(mut chunk)) => {
                     chunk.model.clone_from(&st.alias);
                     st.log.count(&st.routed, chunk.usage.as_ref());
@@ -140,6 +195,8 @@ pub trait EventDialect: Send + 'static {
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>);
     /// The upstream ended.
     fn finish(&mut self, buf: &mut Vec<u8>);
+    /// The upstream is silent: something the client's parser accepts and ignores.
+    fn keep_alive(&mut self, buf: &mut Vec<u8>);
     fn is_ended(&self) -> bool;
 }
 
@@ -160,6 +217,12 @@ impl EventDialect for StreamState {
     fn finish(&mut self, buf: &mut Vec<u8>) {
         write_events(buf, &StreamState::finish(self));
     }
+    /// `ping`, after `message_start` (sent first if the stream has not started: clients
+    /// expect it before any other event).
+    fn keep_alive(&mut self, buf: &mut Vec<u8>) {
+        write_events(buf, &StreamState::begin(self));
+        write_events(buf, &[Event::Ping]);
+    }
     fn is_ended(&self) -> bool {
         StreamState::is_ended(self)
     }
@@ -178,6 +241,9 @@ impl EventDialect for responses::StreamState {
     }
     fn finish(&mut self, buf: &mut Vec<u8>) {
         write_response_events(buf, &responses::StreamState::finish(self));
+    }
+    fn keep_alive(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(KEEP_ALIVE_COMMENT);
     }
     fn is_ended(&self) -> bool {
         responses::StreamState::is_ended(self)
@@ -201,11 +267,12 @@ fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
 /// dialect's state machine and its events are written as they come. An upstream failure
 /// becomes the dialect's error event; the end of the upstream its closing events.
 pub fn event_stream<D: EventDialect>(
-    first: ChatChunk,
+    first: Option<ChatChunk>,
     rest: ChunkStream,
     dialect: D,
     routed: Arc<Routed>,
     log: CallLog,
+    keep_alive: Duration,
 ) -> Response {
     struct State<D> {
         chunks: ChunkStream,
@@ -213,8 +280,11 @@ pub fn event_stream<D: EventDialect>(
         routed: Arc<Routed>,
         log: CallLog,
         cutoff: Cutoff,
+        keep_alive: Duration,
+        greet: bool,
     }
-    let head = futures_util::stream::once(async move { Ok(first) });
+    let greet = first.is_none();
+    let head = futures_util::stream::iter(first.map(Ok));
     let cutoff = Cutoff::default();
     let state = State {
         chunks: Box::pin(head.chain(rest)),
@@ -222,15 +292,27 @@ pub fn event_stream<D: EventDialect>(
         routed,
         log,
         cutoff: cutoff.clone(),
+        keep_alive,
+        greet,
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
-        // Bounded by the upstream: each turn consumes one upstream item or ends.
+        // Bounded by the upstream: each turn consumes one upstream item, sends a keep-alive
+        // after a silence, or ends.
         loop {
             if st.translator.is_ended() {
                 return None;
             }
             let mut buf = Vec::new();
-            match st.cutoff.next(&mut st.chunks).await {
+            if std::mem::take(&mut st.greet) {
+                st.translator.keep_alive(&mut buf);
+                return Some((Ok(Bytes::from(buf)), st));
+            }
+            let Some(item) = next_or_keep_alive(&st.cutoff, &mut st.chunks, st.keep_alive).await
+            else {
+                st.translator.keep_alive(&mut buf);
+                return Some((Ok(Bytes::from(buf)), st));
+            };
+            match item {
                 Some(Ok(chunk)) => {
                     st.log.count(&st.routed, chunk.usage.as_ref());
                     st.translator.on_chunk(chunk, &mut buf);

@@ -321,3 +321,45 @@ async fn compaction_works_without_server_state() {
     assert_eq!(kinds, ["message", "compaction"], "{v}");
     assert_eq!(v["output"][0]["role"], "user");
 }
+
+#[tokio::test]
+async fn silent_streams_get_keep_alives_in_each_dialect() {
+    let up = MockUpstream::start(dashscope::router());
+    let base = format!("{}/compatible-mode/v1", up.url());
+    // `qwen-stall` sends two frames, then nothing for 30 s: the stream timeout (2 s) ends it,
+    // and keep-alives go out every 0.3 s meanwhile.
+    let cfg = format!(
+        "model_list:\n  - model_name: stall\n    litellm_params:\n      model: dashscope/qwen-stall\n      api_base: {base}\n      stream_timeout: 2\ngeneral_settings:\n  stream_keep_alive_interval: 0.3\n"
+    );
+    let gw = Gateway::builder(&cfg).env("DASHSCOPE_API_KEY", dashscope::KEY).start();
+    let ask = |path: &'static str, body: Value| {
+        let url = gw.url(path);
+        async move {
+            client().post(url).json(&body).send().await.expect("send").text().await.expect("body")
+        }
+    };
+    let user = json!([{"role": "user", "content": "hi"}]);
+    let openai =
+        ask("/v1/chat/completions", json!({"model": "stall", "stream": true, "messages": user}))
+            .await;
+    assert!(openai.matches(": keep-alive\n\n").count() >= 2, "{openai}");
+    let anthropic = ask(
+        "/v1/messages",
+        json!({"model": "stall", "stream": true, "max_tokens": 20, "messages": user}),
+    )
+    .await;
+    assert!(
+        anthropic.matches("event: ping\ndata: {\"type\":\"ping\"}\n\n").count() >= 2,
+        "{anthropic}"
+    );
+    let start = anthropic.find("event: message_start").expect("message_start");
+    assert!(
+        start < anthropic.find("event: ping").expect("ping"),
+        "message_start comes first: {anthropic}"
+    );
+    let responses =
+        ask("/v1/responses", json!({"model": "stall", "stream": true, "input": "hi"})).await;
+    assert!(responses.matches(": keep-alive\n\n").count() >= 2, "{responses}");
+    // The silence still ends with the stream timeout's error, not as a complete answer.
+    assert!(openai.contains("sent nothing for") && !openai.contains("[DONE]"), "{openai}");
+}

@@ -4,7 +4,6 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 
 use super::logged_json;
 use crate::providers::ChatOutput;
@@ -12,7 +11,7 @@ use crate::server::AppState;
 use crate::server::body::parse_model_request;
 use crate::server::error::{ApiError, route_error};
 use crate::server::log::{CallLog, LoggedByCall};
-use crate::server::stream::openai_stream;
+use crate::server::stream::{openai_stream, peek};
 use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/chat/completions";
@@ -57,16 +56,15 @@ async fn handle(
             log.count(&routed, completion.usage.as_ref());
             logged_json(&completion)
         }
-        ChatOutput::Stream(mut stream) => match stream.next().await {
-            Some(Ok(first)) => openai_stream(first, stream, alias, include_usage, routed, log),
-            Some(Err(err)) => logged_error(err.into(), log),
-            None => logged_error(
-                ApiError::from(crate::providers::ProviderError::protocol(
-                    "the upstream closed the stream without sending anything",
-                )),
-                log,
-            ),
-        },
+        ChatOutput::Stream(mut stream) => {
+            let keep_alive = state.connections().stream_keep_alive;
+            match peek(&mut stream, keep_alive).await {
+                Ok(first) => {
+                    openai_stream(first, stream, alias, include_usage, routed, log, keep_alive)
+                }
+                Err(err) => logged_error(err.into(), log),
+            }
+        }
     }
 }
 

@@ -12,7 +12,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 
 use super::chat::logged_error;
 use super::{json, logged_json};
@@ -21,7 +20,7 @@ use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::log::CallLog;
-use crate::server::stream::event_stream;
+use crate::server::stream::{event_stream, peek};
 use crate::translate::anthropic::{self, TranslateError};
 use crate::translate::tokens;
 use crate::wire::anthropic::{CountTokensResponse, MessagesRequest};
@@ -55,20 +54,17 @@ pub async fn messages(
                 Err(e) => logged_error(translate_error(e), log),
             }
         }
-        ChatOutput::Stream(mut stream) => match stream.next().await {
-            Some(Ok(first)) => {
-                let state = anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
-                event_stream(first, stream, state, routed, log)
+        ChatOutput::Stream(mut stream) => {
+            let keep_alive = state.connections().stream_keep_alive;
+            match peek(&mut stream, keep_alive).await {
+                Ok(first) => {
+                    let dialect =
+                        anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
+                    event_stream(first, stream, dialect, routed, log, keep_alive)
+                }
+                Err(err) => logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log),
             }
-            Some(Err(err)) => logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log),
-            None => logged_error(
-                ApiError::from(ProviderError::protocol(
-                    "the upstream closed the stream without sending anything",
-                ))
-                .in_dialect(Dialect::Anthropic),
-                log,
-            ),
-        },
+        }
     }
 }
 

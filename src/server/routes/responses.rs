@@ -9,7 +9,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 
 use super::chat::logged_error;
 use super::logged_json;
@@ -18,7 +17,7 @@ use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, route_error};
 use crate::server::log::CallLog;
-use crate::server::stream::event_stream;
+use crate::server::stream::{event_stream, peek};
 use crate::translate::responses;
 use crate::wire::responses::ResponsesRequest;
 
@@ -62,18 +61,16 @@ pub async fn create(
             log.count(&routed, completion.usage.as_ref());
             logged_json(&responses::from_hub(completion, &alias, &echo))
         }
-        ChatOutput::Stream(mut stream) => match stream.next().await {
-            Some(Ok(first)) => {
-                event_stream(first, stream, responses::StreamState::new(&alias, echo), routed, log)
+        ChatOutput::Stream(mut stream) => {
+            let keep_alive = state.connections().stream_keep_alive;
+            match peek(&mut stream, keep_alive).await {
+                Ok(first) => {
+                    let dialect = responses::StreamState::new(&alias, echo);
+                    event_stream(first, stream, dialect, routed, log, keep_alive)
+                }
+                Err(err) => logged_error(ApiError::from(err), log),
             }
-            Some(Err(err)) => logged_error(ApiError::from(err), log),
-            None => logged_error(
-                ApiError::from(ProviderError::protocol(
-                    "the upstream closed the stream without sending anything",
-                )),
-                log,
-            ),
-        },
+        }
     }
 }
 

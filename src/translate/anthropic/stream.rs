@@ -86,6 +86,16 @@ impl StreamState {
         self
     }
 
+    /// `message_start` now, before any chunk (a stream committed to while the upstream is
+    /// still silent); nothing if already started.
+    pub fn begin(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        if !self.ended {
+            self.start(&mut out);
+        }
+        out
+    }
+
     /// Whether `finish` or `on_error` has run.
     pub fn is_ended(&self) -> bool {
         self.ended
