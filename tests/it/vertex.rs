@@ -386,6 +386,81 @@ async fn tool_calls_and_thought_signatures_survive_two_turns() {
 }
 
 #[tokio::test]
+async fn thought_signatures_survive_two_tool_turns_over_the_messages_api_too() {
+    let s = setup();
+    let gw = Gateway::builder(&s.config())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", &s.sa_file())
+        .start();
+    let tools: Vec<Value> = weather_tool()
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| {
+            let f = &t["function"];
+            json!({"name": f["name"], "description": f["description"], "input_schema": f["parameters"]})
+        })
+        .collect();
+    for stream in [false, true] {
+        let mut messages =
+            vec![json!({"role": "user", "content": "What is the weather in Tokyo and Paris?"})];
+        let req = |messages: &Vec<Value>| json!({"model": "gemini-3-pro", "max_tokens": 500, "stream": stream, "tools": tools, "messages": messages});
+        let (status, body) = post(&gw, "/v1/messages", req(&messages)).await;
+        assert_eq!(status, 200, "{body}");
+        // The tool_use blocks, from the answer or reassembled from the stream's events.
+        let blocks: Vec<Value> = if stream {
+            let mut blocks: Vec<Value> = Vec::new();
+            for data in body.lines().filter_map(|l| l.strip_prefix("data: ")) {
+                let ev = json_of(data);
+                match ev["type"].as_str() {
+                    Some("content_block_start") => blocks.push(ev["content_block"].clone()),
+                    Some("content_block_delta") if ev["delta"]["type"] == "input_json_delta" => {
+                        let b = blocks.last_mut().expect("open block");
+                        let so_far =
+                            b.get("partial").and_then(Value::as_str).unwrap_or("").to_owned();
+                        b["partial"] =
+                            json!(so_far + ev["delta"]["partial_json"].as_str().unwrap_or(""));
+                    }
+                    _ => {}
+                }
+            }
+            blocks
+                .into_iter()
+                .filter(|b| b["type"] == "tool_use")
+                .map(|mut b| {
+                    let input: Value = serde_json::from_str(b["partial"].as_str().unwrap_or("{}"))
+                        .expect("input json");
+                    b["input"] = input;
+                    b.as_object_mut().expect("object").remove("partial");
+                    b
+                })
+                .collect()
+        } else {
+            json_of(&body)["content"]
+                .as_array()
+                .expect("content")
+                .iter()
+                .filter(|b| b["type"] == "tool_use")
+                .cloned()
+                .collect()
+        };
+        assert_eq!(blocks.len(), 2, "stream={stream}: {body}");
+        messages.push(json!({"role": "assistant", "content": blocks}));
+        messages.push(json!({"role": "user", "content": blocks.iter().zip(["{\"temp\": 18}", "sunny"]).map(|(b, r)| {
+            json!({"type": "tool_result", "tool_use_id": b["id"], "content": r})
+        }).collect::<Vec<_>>()}));
+        let (status, body) = post(&gw, "/v1/messages", req(&messages)).await;
+        assert_eq!(status, 200, "stream={stream}: {body}");
+        let sent = s.up.last().json();
+        assert_eq!(
+            sent["contents"][1]["parts"][0]["thoughtSignature"],
+            google::signature_for("get_weather"),
+            "the signature came back through the tool_use id, stream={stream}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn images_json_mode_and_schemas_reach_gemini_in_its_format() {
     let s = setup();
     let gw = Gateway::builder(&s.config())
