@@ -230,6 +230,7 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("litellm_settings", "max_request_size_mb"),
     ("router_settings", "num_retries"),
     ("router_settings", "timeout"),
+    ("general_settings", "max_request_size_mb"),
     ("general_settings", "max_response_size_mb"),
     ("general_settings", "max_stream_event_size_mb"),
     ("general_settings", "header_read_timeout"),
