@@ -87,93 +87,53 @@ async fn next_or_keep_alive(
     tokio::time::timeout(keep_alive, cutoff.next(chunks)).await.ok()
 }
 
-/// Render an OpenAI stream. `first` was already taken off `rest` (to answer early errors
-/// with a proper status; `None` when the upstream was slow to start). The `model` field is
-/// the alias; the usage chunk is dropped unless the client asked for it (it is still logged
-/// and counted against `tpm`).
-#[allow(clippy::too_many_arguments)]
-pub fn openai_stream(
-    first: Option<ChatChunk>,
-    rest: ChunkStream,
+/// OpenAI chat chunks, relayed as they are (`data: {chunk}`) with the alias as `model`; the
+/// usage chunk is dropped unless the client asked for it (it is still logged and counted
+/// against `tpm` by the relay); `data: [DONE]` at the end, an error frame on a failure.
+pub struct ChatDialect {
     alias: String,
     include_usage: bool,
-    routed: Arc<Routed>,
-    log: CallLog,
-    keep_alive: Duration,
-) -> Response {
-    struct State {
-        chunks: ChunkStream,
-        alias: String,
-        include_usage: bool,
-        routed: Arc<Routed>,
-        log: CallLog,
-        finished: bool,
-        cutoff: Cutoff,
-        keep_alive: Duration,
-        /// A keep-alive is owed before anything else (the upstream was slow to start).
-        greet: bool,
+    ended: bool,
+}
+
+impl ChatDialect {
+    pub fn new(alias: String, include_usage: bool) -> Self {
+        ChatDialect { alias, include_usage, ended: false }
     }
-    let greet = first.is_none();
-    let head = futures_util::stream::iter(first.map(Ok));
-    let cutoff = Cutoff::default();
-    let state = State {
-        chunks: Box::pin(head.chain(rest)),
-        alias,
-        include_usage,
-        routed,
-        log,
-        finished: false,
-        cutoff: cutoff.clone(),
-        keep_alive,
-        greet,
-    };
-    let body = futures_util::stream::unfold(state, |mut st| async move {
-        loop {
-            if st.finished {
-                return None;
+}
+
+impl EventDialect for ChatDialect {
+    fn on_chunk(&mut self, mut chunk: ChatChunk, buf: &mut Vec<u8>) {
+        chunk.model.clone_from(&self.alias);
+        if !self.include_usage {
+            if chunk.choices.is_empty() && chunk.usage.is_some() {
+                return;
             }
-            if std::mem::take(&mut st.greet) {
-                return Some((Ok(Bytes::from_static(KEEP_ALIVE_COMMENT)), st));
-            }
-            let Some(item) = next_or_keep_alive(&st.cutoff, &mut st.chunks, st.keep_alive).await
-            else {
-                return Some((Ok(Bytes::from_static(KEEP_ALIVE_COMMENT)), st));
-            };
-            match item {
-                Some(Ok(mut chunk)) => {
-                    chunk.model.clone_from(&st.alias);
-                    st.log.count(&st.routed, chunk.usage.as_ref());
-                    if !st.include_usage {
-                        if chunk.choices.is_empty() && chunk.usage.is_some() {
-                            continue;
-                        }
-                        chunk.usage = None;
-                    }
-                    let frame = match json_frame(&chunk) {
-                        Ok(frame) => frame,
-                        Err(e) => {
-                            st.finished = true;
-                            openai_error_frame(&ApiError::internal(format!(
-                                "cannot encode chunk: {e}"
-                            )))
-                        }
-                    };
-                    return Some((Ok::<Bytes, std::convert::Infallible>(frame), st));
-                }
-                Some(Err(err)) => {
-                    let api: ApiError = err.into();
-                    st.log.stream_error = Some(api.public_message());
-                    st.finished = true;
-                    return Some((Ok(openai_error_frame(&api)), st));
-                }
-                None => {
-                    st.finished = true;
-                    return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), st));
-                }
+            chunk.usage = None;
+        }
+        match json_frame(&chunk) {
+            Ok(frame) => buf.extend_from_slice(&frame),
+            Err(e) => {
+                let err = ApiError::internal(format!("cannot encode chunk: {e}"));
+                buf.extend_from_slice(&openai_error_frame(&err));
+                self.ended = true;
             }
         }
-    });
-    cut_by(sse_response(Body::from_stream(body)), cutoff)
+    }
+    fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&openai_error_frame(err));
+        self.ended = true;
+    }
+    fn finish(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(b"data: [DONE]\n\n");
+        self.ended = true;
+    }
+    fn keep_alive(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(KEEP_ALIVE_COMMENT);
+    }
+    fn is_ended(&self) -> bool {
+        self.ended
+    }
 }
 
 /// The response with the [`Cutoff`] its relay watches, for the connection serving it.
@@ -187,8 +147,8 @@ pub fn openai_error_frame(err: &ApiError) -> Bytes {
     data_frame(&serde_json::to_vec(&err.openai_body()).unwrap_or_default())
 }
 
-/// A translation from hub chunks to one dialect's named SSE events (Anthropic Messages,
-/// OpenAI Responses): each call appends whole `event: NAME\ndata: {json}\n\n` frames.
+/// How hub chunks are written for one client dialect (OpenAI chat, Anthropic Messages,
+/// OpenAI Responses): each call appends whole SSE frames.
 pub trait EventDialect: Send + 'static {
     fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>);
     /// The upstream failed mid-stream.
@@ -263,9 +223,10 @@ fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
     }
 }
 
-/// Render a named-event stream (Anthropic, Responses): each hub chunk goes through the
-/// dialect's state machine and its events are written as they come. An upstream failure
-/// becomes the dialect's error event; the end of the upstream its closing events.
+/// Render a stream in a client dialect: each hub chunk goes through the dialect and its
+/// frames are written as they come. `first` was already taken off `rest` ([`peek`]; `None`
+/// when the upstream was slow to start). An upstream failure becomes the dialect's error
+/// event; the end of the upstream its closing events.
 pub fn event_stream<D: EventDialect>(
     first: Option<ChatChunk>,
     rest: ChunkStream,

@@ -11,7 +11,7 @@ use crate::server::AppState;
 use crate::server::body::parse_model_request;
 use crate::server::error::{ApiError, route_error};
 use crate::server::log::{CallLog, LoggedByCall};
-use crate::server::stream::{openai_stream, peek};
+use crate::server::stream::{ChatDialect, event_stream, peek};
 use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/chat/completions";
@@ -60,7 +60,8 @@ async fn handle(
             let keep_alive = state.connections().stream_keep_alive;
             match peek(&mut stream, keep_alive).await {
                 Ok(first) => {
-                    openai_stream(first, stream, alias, include_usage, routed, log, keep_alive)
+                    let dialect = ChatDialect::new(alias, include_usage);
+                    event_stream(first, stream, dialect, routed, log, keep_alive)
                 }
                 Err(err) => logged_error(err.into(), log),
             }
