@@ -79,7 +79,7 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
     }
 
     // Server tools run on Anthropic's side; no upstream here can, so they are left out
-    // (`server_tools` names them for the log) along with a tool_choice that names one.
+    // (`left_out_tools` names them for the log) along with a tool_choice that names one.
     // Deferred tools (`defer_loading`) are not shown to the model until a `tool_reference`
     // in a tool result loads them (Claude Code's ToolSearch answers with those), so the
     // others are left out too (Claude Code offers a placeholder that must never be called).
@@ -436,13 +436,22 @@ fn referenced_tools(messages: &[InputMessage]) -> HashSet<&str> {
         .collect()
 }
 
-/// The server tools of a request (`type (name)`), which [`to_hub`] leaves out.
-pub fn server_tools(req: &MessagesRequest) -> Vec<String> {
+/// The tools of a request that [`to_hub`] leaves out, for the log: server tools as
+/// `type (name)`, deferred tools no `tool_reference` has loaded as `name (deferred)`.
+pub fn left_out_tools(req: &MessagesRequest) -> Vec<String> {
+    let loaded = referenced_tools(&req.messages);
     req.tools
         .iter()
         .flatten()
-        .filter(|t| is_server_tool(t))
-        .map(|t| format!("{} ({})", t.kind.as_deref().unwrap_or_default(), t.name))
+        .filter_map(|t| {
+            if is_server_tool(t) {
+                Some(format!("{} ({})", t.kind.as_deref().unwrap_or_default(), t.name))
+            } else if is_deferred(t) && !loaded.contains(t.name.as_str()) {
+                Some(format!("{} (deferred)", t.name))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
