@@ -21,6 +21,7 @@ use crate::server::body::{ModelRequest, parse_model_request};
 use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::log::CallLog;
 use crate::server::stream::{event_stream, peek};
+use crate::telemetry::printable;
 use crate::translate::anthropic::{self, TranslateError};
 use crate::translate::tokens;
 use crate::wire::anthropic::{CountTokensResponse, MessagesRequest};
@@ -111,7 +112,14 @@ fn parse(
     if !dropped.is_empty() {
         tracing::debug!(
             "{endpoint}: fields no upstream here takes, left out: {}",
-            dropped.join(", ")
+            printable(&dropped.join(", "))
+        );
+    }
+    let tools = anthropic::left_out_tools(&req);
+    if !tools.is_empty() {
+        tracing::debug!(
+            "{endpoint}: tools the model does not get (Anthropic's server tools, deferred tools not loaded): {}",
+            printable(&tools.join(", "))
         );
     }
     anthropic::to_hub(req).map_err(translate_error)
