@@ -9,6 +9,8 @@
 //! (`: keep-alive`) for OpenAI chat and Responses, Anthropic's `ping` event for Messages, so
 //! client watchdogs and proxies do not cut a stream that is only slow.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use futures_util::StreamExt;
 use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
-use crate::providers::{ChunkStream, ProviderError};
+use crate::providers::{ChatOutput, ChunkStream, ProviderError};
 use crate::router::Routed;
 use crate::translate::anthropic::StreamState;
 use crate::translate::responses;
@@ -223,6 +225,23 @@ fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
     }
 }
 
+/// A routed call still in progress: the deployment being chosen, or its response head not
+/// in yet; its error is already in the caller's dialect.
+pub type PendingCall =
+    Pin<Box<dyn Future<Output = Result<(Arc<Routed>, ChatOutput), ApiError>> + Send>>;
+
+/// Wait at most `keep_alive` for a routed call: its outcome, or the call itself when it is
+/// still pending (then answer with [`deferred_stream`], keep-alives while it runs).
+pub async fn route_within(
+    mut call: PendingCall,
+    keep_alive: Duration,
+) -> Result<Result<(Arc<Routed>, ChatOutput), ApiError>, PendingCall> {
+    match tokio::time::timeout(keep_alive, &mut call).await {
+        Ok(outcome) => Ok(outcome),
+        Err(_) => Err(call),
+    }
+}
+
 /// Render a stream in a client dialect: each hub chunk goes through the dialect and its
 /// frames are written as they come. `first` was already taken off `rest` ([`peek`]; `None`
 /// when the upstream was slow to start). An upstream failure becomes the dialect's error
@@ -235,20 +254,52 @@ pub fn event_stream<D: EventDialect>(
     log: CallLog,
     keep_alive: Duration,
 ) -> Response {
+    let greet = first.is_none();
+    let head = futures_util::stream::iter(first.map(Ok));
+    let source = Source::Chunks(Box::pin(head.chain(rest)));
+    relay(source, dialect, Some(routed), log, keep_alive, greet)
+}
+
+/// A stream committed to while its call is still pending (the upstream has not even answered
+/// with a response head after a keep-alive interval, as a model that thinks before answering
+/// can do): keep-alives until the call is in, then the stream; a failure of the call is the
+/// dialect's error event.
+pub fn deferred_stream<D: EventDialect>(
+    call: PendingCall,
+    dialect: D,
+    log: CallLog,
+    keep_alive: Duration,
+) -> Response {
+    relay(Source::Pending(call), dialect, None, log, keep_alive, true)
+}
+
+/// Where a relay takes its next item from.
+enum Source {
+    Pending(PendingCall),
+    Chunks(ChunkStream),
+}
+
+fn relay<D: EventDialect>(
+    source: Source,
+    dialect: D,
+    routed: Option<Arc<Routed>>,
+    log: CallLog,
+    keep_alive: Duration,
+    greet: bool,
+) -> Response {
     struct State<D> {
-        chunks: ChunkStream,
+        source: Source,
         translator: D,
-        routed: Arc<Routed>,
+        routed: Option<Arc<Routed>>,
         log: CallLog,
         cutoff: Cutoff,
         keep_alive: Duration,
+        /// A keep-alive is owed before anything else (the upstream was slow to start).
         greet: bool,
     }
-    let greet = first.is_none();
-    let head = futures_util::stream::iter(first.map(Ok));
     let cutoff = Cutoff::default();
     let state = State {
-        chunks: Box::pin(head.chain(rest)),
+        source,
         translator: dialect,
         routed,
         log,
@@ -257,8 +308,8 @@ pub fn event_stream<D: EventDialect>(
         greet,
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
-        // Bounded by the upstream: each turn consumes one upstream item, sends a keep-alive
-        // after a silence, or ends.
+        // Bounded by the upstream: each turn takes the call's outcome or one upstream item,
+        // sends a keep-alive after a silence, or ends.
         loop {
             if st.translator.is_ended() {
                 return None;
@@ -268,18 +319,53 @@ pub fn event_stream<D: EventDialect>(
                 st.translator.keep_alive(&mut buf);
                 return Some((Ok(Bytes::from(buf)), st));
             }
-            let Some(item) = next_or_keep_alive(&st.cutoff, &mut st.chunks, st.keep_alive).await
-            else {
-                st.translator.keep_alive(&mut buf);
-                return Some((Ok(Bytes::from(buf)), st));
+            let item = match &mut st.source {
+                Source::Pending(call) => {
+                    let outcome = tokio::select! {
+                        biased;
+                        () = st.cutoff.fired() => Some(Err(ApiError::from(
+                            ProviderError::Unavailable(super::cutoff::SHUTDOWN_MESSAGE.to_owned()),
+                        ))),
+                        r = tokio::time::timeout(st.keep_alive, call) => r.ok(),
+                    };
+                    match outcome {
+                        None => {
+                            st.translator.keep_alive(&mut buf);
+                            return Some((Ok(Bytes::from(buf)), st));
+                        }
+                        Some(Ok((routed, ChatOutput::Stream(chunks)))) => {
+                            st.log.provider = routed.dep.provider.name();
+                            st.routed = Some(routed);
+                            st.source = Source::Chunks(chunks);
+                            continue;
+                        }
+                        Some(Ok((routed, ChatOutput::Complete(_)))) => {
+                            st.log.provider = routed.dep.provider.name();
+                            Some(Err(ApiError::from(ProviderError::protocol(
+                                "the upstream answered a stream request with a whole response",
+                            ))))
+                        }
+                        Some(Err(api)) => Some(Err(api)),
+                    }
+                }
+                Source::Chunks(chunks) => {
+                    match next_or_keep_alive(&st.cutoff, chunks, st.keep_alive).await {
+                        None => {
+                            st.translator.keep_alive(&mut buf);
+                            return Some((Ok(Bytes::from(buf)), st));
+                        }
+                        Some(item) => item.map(|r| r.map_err(ApiError::from)),
+                    }
+                }
             };
             match item {
                 Some(Ok(chunk)) => {
-                    st.log.count(&st.routed, chunk.usage.as_ref());
+                    if let Some(routed) = &st.routed {
+                        st.log.count(routed, chunk.usage.as_ref());
+                    }
                     st.translator.on_chunk(chunk, &mut buf);
                 }
-                Some(Err(err)) => {
-                    let api: ApiError = err.into();
+                Some(Err(api)) => {
                     st.log.stream_error = Some(api.public_message());
                     st.translator.on_error(&api, &mut buf);
                 }

@@ -5,11 +5,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use super::logged_json;
+use super::{Routing, logged_json, route};
 use crate::providers::ChatOutput;
 use crate::server::AppState;
 use crate::server::body::parse_model_request;
-use crate::server::error::{ApiError, route_error};
+use crate::server::error::{ApiError, Dialect};
 use crate::server::log::{CallLog, LoggedByCall};
 use crate::server::stream::{ChatDialect, event_stream, peek};
 use crate::wire::openai::ChatRequest;
@@ -43,11 +43,15 @@ async fn handle(
     };
     let alias = req.model.clone();
     let include_usage = req.wants_stream_usage();
-    let mut log = CallLog::new("chat", &alias, req.is_stream());
-
-    let (routed, output) = match state.router().chat(req).await {
+    let log = CallLog::new("chat", &alias, req.is_stream());
+    let make = || ChatDialect::new(alias.clone(), include_usage);
+    let (outcome, mut log) = match route(&state, req, ENDPOINT, Dialect::OpenAi, make, log).await {
+        Routing::Done(outcome, log) => (outcome, log),
+        Routing::Deferred(stream) => return stream,
+    };
+    let (routed, output) = match outcome {
         Ok(ok) => ok,
-        Err(err) => return logged_error(route_error(err, ENDPOINT), log),
+        Err(err) => return logged_error(err, log),
     };
     log.provider = routed.dep.provider.name();
     match output {

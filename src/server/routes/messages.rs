@@ -14,7 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::{json, logged_json};
+use super::{Routing, json, logged_json, route};
 use crate::providers::{ChatOutput, ProviderError};
 use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
@@ -39,12 +39,16 @@ pub async fn messages(
     };
     let alias = hub.model.clone();
     let input_estimate = tokens::quick_estimate(&hub);
-    let mut log = CallLog::new("messages", &alias, hub.is_stream());
-    let (routed, output) = match state.router().chat(hub).await {
+    let log = CallLog::new("messages", &alias, hub.is_stream());
+    let make = || anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
+    let (outcome, mut log) = match route(&state, hub, ENDPOINT, Dialect::Anthropic, make, log).await
+    {
+        Routing::Done(outcome, log) => (outcome, log),
+        Routing::Deferred(stream) => return stream,
+    };
+    let (routed, output) = match outcome {
         Ok(ok) => ok,
-        Err(err) => {
-            return logged_error(route_error(err, ENDPOINT).in_dialect(Dialect::Anthropic), log);
-        }
+        Err(err) => return logged_error(err, log),
     };
     log.provider = routed.dep.provider.name();
     match output {

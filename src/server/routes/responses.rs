@@ -11,11 +11,11 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::logged_json;
+use super::{Routing, logged_json, route};
 use crate::providers::{ChatOutput, ProviderError};
 use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request};
-use crate::server::error::{ApiError, route_error};
+use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::log::CallLog;
 use crate::server::stream::{event_stream, peek};
 use crate::translate::responses;
@@ -50,10 +50,15 @@ pub async fn create(
         tracing::debug!("{ENDPOINT}: left out input items: {}", echo.dropped_items.join(", "));
     }
     let alias = hub.model.clone();
-    let mut log = CallLog::new("responses", &alias, hub.is_stream());
-    let (routed, output) = match state.router().chat(hub).await {
+    let log = CallLog::new("responses", &alias, hub.is_stream());
+    let make = || responses::StreamState::new(&alias, echo.clone());
+    let (outcome, mut log) = match route(&state, hub, ENDPOINT, Dialect::OpenAi, make, log).await {
+        Routing::Done(outcome, log) => (outcome, log),
+        Routing::Deferred(stream) => return stream,
+    };
+    let (routed, output) = match outcome {
         Ok(ok) => ok,
-        Err(err) => return logged_error(route_error(err, ENDPOINT), log),
+        Err(err) => return logged_error(err, log),
     };
     log.provider = routed.dep.provider.name();
     match output {
