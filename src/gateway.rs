@@ -14,8 +14,10 @@ use crate::config::Config;
 use crate::egress::Egress;
 use crate::fdlimit;
 use crate::instance::{self, Occupant};
+use crate::paths::{Os, UserDirs};
 use crate::router::Routed;
 use crate::server::{self, AppState, BindError, LiveApp};
+use crate::usage::{self, Retention, UsageLog};
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,7 @@ pub enum StartError {
 /// checks used). A provider that cannot be built is logged; its model answers 503 with why.
 pub fn build_state(config: &Config, egress: &Egress) -> AppState {
     let state = AppState::with_egress(config, egress);
+    state.set_usage(open_usage_log(config));
     for r in state.router().deployments() {
         if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
             tracing::warn!("{reason}");
@@ -42,6 +45,32 @@ pub fn build_state(config: &Config, egress: &Egress) -> AppState {
     }
     state
 }
+
+/// The request log in the state folder (`usage.sqlite3`), shared by every state this process
+/// builds, or why there is none. A log that cannot be opened is a warning: the gateway
+/// serves without one.
+fn open_usage_log(config: &Config) -> Result<UsageLog, String> {
+    let settings = config.settings.usage;
+    if !settings.enabled {
+        return Err("the request log is off (general_settings.disable_spend_logs: true)".into());
+    }
+    let Some(dirs) = UserDirs::from_env(&config.env, Os::current()) else {
+        return Err("the request log is off: no home folder (set HOME)".into());
+    };
+    let path = dirs.state_dir().join(USAGE_LOG_FILE);
+    let retention = Retention {
+        max_age_ms: i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX),
+        max_bytes: (settings.max_mb * 1024.0 * 1024.0) as u64,
+    };
+    usage::shared(&path, retention).map_err(|e| {
+        let why = format!("the request log is off: {e}");
+        tracing::warn!("{why}");
+        why
+    })
+}
+
+/// The request log's file name in the state folder.
+pub const USAGE_LOG_FILE: &str = "usage.sqlite3";
 
 /// A gateway serving in the background of the current tokio runtime.
 pub struct Running {

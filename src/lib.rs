@@ -46,4 +46,5 @@ pub mod setup;
 pub mod telemetry;
 pub mod translate;
 pub mod tray;
+pub mod usage;
 pub mod wire;

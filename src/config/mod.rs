@@ -9,6 +9,7 @@ pub mod connections;
 pub mod env;
 pub mod locate;
 pub mod raw;
+pub mod usage;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -190,6 +191,8 @@ pub struct Settings {
     pub body_limits: BodyLimits,
     /// Client connection timeouts and limit (`general_settings`, ai-proxy extensions).
     pub connections: ConnectionSettings,
+    /// The request log (`disable_spend_logs`, retention, size).
+    pub usage: usage::UsageSettings,
 }
 
 impl Default for Settings {
@@ -204,6 +207,7 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             body_limits: BodyLimits::default(),
             connections: ConnectionSettings::default(),
+            usage: usage::UsageSettings::default(),
         }
     }
 }
@@ -427,6 +431,9 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
             }
             k if connections::KEYS.contains(&k) => {
                 connections::set(&mut settings.connections, &file, &path, k, value)?;
+            }
+            k if usage::KEYS.contains(&k) => {
+                usage::set(&mut settings.usage, &file, &path, k, value)?
             }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))

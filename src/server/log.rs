@@ -3,16 +3,34 @@
 //! everything else is logged by [`log_requests`]. Each line ends with the request's id (the
 //! `request-id` header the client got). Client-chosen text (the model name) is escaped so it
 //! cannot forge lines; secrets never reach these lines (and `telemetry` redacts them anyway).
+//! A call's line also goes to the request log ([`crate::usage`]) as a record, with its cost.
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
+use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::router::Routed;
+use crate::server::AppState;
 use crate::telemetry::{printable, request_id};
+use crate::usage::{self, Caller, MAX_ERROR_CHARS, Record, UsageLog, price};
 use crate::wire::openai::Usage;
+
+/// User agents are cut to this many characters in the request log.
+const MAX_USER_AGENT_CHARS: usize = 200;
+
+/// Make the request log and the client's user agent visible to the request's [`CallLog`].
+pub async fn with_caller(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| usage::truncate(&printable(ua), MAX_USER_AGENT_CHARS));
+    let caller = Caller { log: state.usage().cloned(), user_agent };
+    usage::with_caller(caller, next.run(req)).await
+}
 
 /// Marker on responses whose line a [`CallLog`] writes.
 #[derive(Clone, Copy)]
@@ -53,11 +71,20 @@ pub struct CallLog {
     pub stream: bool,
     /// Set when a stream ended with an error event after a 200.
     pub stream_error: Option<String>,
+    /// The error the client got (redacted), for the request log.
+    pub error: Option<String>,
     request_id: String,
+    started_ms: i64,
+    first_chunk_ms: Option<f64>,
+    deployment: Option<String>,
+    cost: Option<f64>,
+    sink: Option<UsageLog>,
+    user_agent: Option<String>,
 }
 
 impl CallLog {
     pub fn new(endpoint: &'static str, alias: &str, stream: bool) -> Self {
+        let caller = usage::caller();
         CallLog {
             endpoint,
             alias: printable(alias).into_owned(),
@@ -67,17 +94,63 @@ impl CallLog {
             usage: None,
             stream,
             stream_error: None,
+            error: None,
             request_id: request_id(),
+            started_ms: usage::now_ms(),
+            first_chunk_ms: None,
+            deployment: None,
+            cost: None,
+            sink: caller.log,
+            user_agent: caller.user_agent,
         }
     }
 
-    /// Count a call's usage against the deployment's `tpm` and keep it for the log line.
+    /// Note the first streamed chunk's arrival (time to first token), once.
+    pub fn first_chunk(&mut self) {
+        if self.first_chunk_ms.is_none() {
+            self.first_chunk_ms = Some(self.start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
+    /// Count a call's usage against the deployment's `tpm` and keep it, priced, for the log
+    /// line and the request log.
     pub fn count(&mut self, routed: &Routed, usage: Option<&Usage>) {
         if let Some(u) = usage {
             routed.record_tokens(u.total_tokens);
             self.usage = Some(u.clone());
+            self.cost = price::for_deployment(&routed.dep).map(|(p, _)| p.cost(u));
+            self.deployment = Some(format!("{}/{}", routed.dep.provider.name(), routed.dep.model));
         }
     }
+
+    fn record(&mut self, latency_ms: f64) -> Record {
+        let u = self.usage.take().unwrap_or_default();
+        let error = self.stream_error.clone().or_else(|| self.error.take());
+        Record {
+            ts_ms: self.started_ms,
+            request_id: std::mem::take(&mut self.request_id),
+            endpoint: self.endpoint.to_owned(),
+            alias: std::mem::take(&mut self.alias),
+            provider: if self.provider == "-" { String::new() } else { self.provider.to_owned() },
+            deployment: self.deployment.take(),
+            status: self.status,
+            stream: self.stream,
+            latency_ms: round3(latency_ms),
+            ttft_ms: self.first_chunk_ms.map(round3),
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: price::cached_tokens(&u),
+            reasoning_tokens: price::reasoning_tokens(&u),
+            cost: self.cost,
+            error: error.map(|e| usage::truncate(&e, MAX_ERROR_CHARS)),
+            user_agent: self.user_agent.take(),
+        }
+    }
+}
+
+/// Milliseconds to the microsecond.
+fn round3(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 impl Drop for CallLog {
@@ -102,6 +175,9 @@ impl Drop for CallLog {
                 "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
+        }
+        if let Some(sink) = self.sink.take() {
+            sink.record(self.record(ms));
         }
     }
 }

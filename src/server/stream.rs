@@ -360,6 +360,7 @@ fn relay<D: EventDialect>(
             };
             match item {
                 Some(Ok(chunk)) => {
+                    st.log.first_chunk();
                     if let Some(routed) = &st.routed {
                         st.log.count(routed, chunk.usage.as_ref());
                     }

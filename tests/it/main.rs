@@ -28,4 +28,5 @@ mod service_cli;
 mod slow_clients;
 mod tray_controller;
 mod tray_process;
+mod usage_log;
 mod vertex;

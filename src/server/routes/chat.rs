@@ -76,6 +76,7 @@ async fn handle(
 /// An error response whose request line the call log writes.
 pub fn logged_error(err: ApiError, mut log: CallLog) -> Response {
     log.status = err.status.as_u16();
+    log.error = Some(err.public_message());
     let mut resp = err.into_response();
     resp.extensions_mut().insert(LoggedByCall);
     resp

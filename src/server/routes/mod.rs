@@ -6,6 +6,7 @@ pub mod health;
 pub mod messages;
 pub mod models;
 pub mod responses;
+pub mod spend;
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
