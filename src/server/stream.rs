@@ -2,14 +2,14 @@
 //! or translated to named events (Anthropic Messages by `translate::anthropic::StreamState`,
 //! OpenAI Responses by `translate::responses::StreamState`) through [`event_stream`].
 //!
-//! A stream is committed to (200 and headers) when its first chunk arrives ([`peek`]), so an
-//! upstream that fails at once keeps its status; an upstream that stays silent longer than the
-//! keep-alive interval (a reasoning model thinking) gets its stream started anyway. Whenever
+//! A stream is committed to (200 and headers) when its first chunk arrives (the router
+//! peeks at it: `router::peek`), so an upstream that fails at once keeps its status (or is
+//! retried, or falls back); an upstream that stays silent longer than the keep-alive interval
+//! (a reasoning model thinking) gets its stream started anyway. Whenever
 //! the upstream is silent for that long, the client gets a keep-alive: an SSE comment
 //! (`: keep-alive`) for OpenAI chat and Responses, Anthropic's `ping` event for Messages, so
 //! client watchdogs and proxies do not cut a stream that is only slow.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -21,7 +21,7 @@ use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
 use crate::providers::{ChunkStream, ProviderError};
-use crate::router::Routed;
+use crate::router::Served;
 use crate::translate::anthropic::StreamState;
 use crate::translate::responses;
 use crate::wire::anthropic::Event;
@@ -56,23 +56,6 @@ pub fn data_frame(json: &[u8]) -> Bytes {
     Bytes::from(v)
 }
 
-/// Wait at most `keep_alive` for the first chunk of `chunks`: `Ok(Some(first))` to stream
-/// from it, `Ok(None)` when the upstream is still silent (stream anyway, a keep-alive first),
-/// `Err` when it failed or ended before sending anything (answer with the error's status).
-pub async fn peek(
-    chunks: &mut ChunkStream,
-    keep_alive: Duration,
-) -> Result<Option<ChatChunk>, ProviderError> {
-    match tokio::time::timeout(keep_alive, chunks.next()).await {
-        Ok(Some(Ok(first))) => Ok(Some(first)),
-        Ok(Some(Err(err))) => Err(err),
-        Ok(None) => {
-            Err(ProviderError::protocol("the upstream closed the stream without sending anything"))
-        }
-        Err(_) => Ok(None),
-    }
-}
-
 /// The keep-alive of the OpenAI chat and Responses streams: an SSE comment, which clients'
 /// event parsers skip.
 const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
@@ -97,7 +80,7 @@ pub fn openai_stream(
     rest: ChunkStream,
     alias: String,
     include_usage: bool,
-    routed: Arc<Routed>,
+    served: Served,
     log: CallLog,
     keep_alive: Duration,
 ) -> Response {
@@ -105,7 +88,8 @@ pub fn openai_stream(
         chunks: ChunkStream,
         alias: String,
         include_usage: bool,
-        routed: Arc<Routed>,
+        /// Holds the deployment's in-flight slot until the stream ends.
+        served: Served,
         log: CallLog,
         finished: bool,
         cutoff: Cutoff,
@@ -120,7 +104,7 @@ pub fn openai_stream(
         chunks: Box::pin(head.chain(rest)),
         alias,
         include_usage,
-        routed,
+        served,
         log,
         finished: false,
         cutoff: cutoff.clone(),
@@ -142,7 +126,7 @@ pub fn openai_stream(
             match item {
                 Some(Ok(mut chunk)) => {
                     chunk.model.clone_from(&st.alias);
-                    st.log.count(&st.routed, chunk.usage.as_ref());
+                    st.log.count(st.served.routed(), chunk.usage.as_ref());
                     if !st.include_usage {
                         if chunk.choices.is_empty() && chunk.usage.is_some() {
                             continue;
@@ -270,14 +254,15 @@ pub fn event_stream<D: EventDialect>(
     first: Option<ChatChunk>,
     rest: ChunkStream,
     dialect: D,
-    routed: Arc<Routed>,
+    served: Served,
     log: CallLog,
     keep_alive: Duration,
 ) -> Response {
     struct State<D> {
         chunks: ChunkStream,
         translator: D,
-        routed: Arc<Routed>,
+        /// Holds the deployment's in-flight slot until the stream ends.
+        served: Served,
         log: CallLog,
         cutoff: Cutoff,
         keep_alive: Duration,
@@ -289,7 +274,7 @@ pub fn event_stream<D: EventDialect>(
     let state = State {
         chunks: Box::pin(head.chain(rest)),
         translator: dialect,
-        routed,
+        served,
         log,
         cutoff: cutoff.clone(),
         keep_alive,
@@ -314,7 +299,7 @@ pub fn event_stream<D: EventDialect>(
             };
             match item {
                 Some(Ok(chunk)) => {
-                    st.log.count(&st.routed, chunk.usage.as_ref());
+                    st.log.count(st.served.routed(), chunk.usage.as_ref());
                     st.translator.on_chunk(chunk, &mut buf);
                 }
                 Some(Err(err)) => {

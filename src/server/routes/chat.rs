@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::logged_json;
-use crate::providers::ChatOutput;
+use crate::router::Reply;
 use crate::server::AppState;
-use crate::server::body::parse_model_request;
+use crate::server::body::{parse_model_request, route_options};
 use crate::server::error::{ApiError, route_error};
+use crate::server::headers::ServedHeaders;
 use crate::server::log::{CallLog, LoggedByCall};
-use crate::server::stream::{openai_stream, peek};
+use crate::server::stream::openai_stream;
 use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/chat/completions";
@@ -37,35 +38,37 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
     model: Option<String>,
 ) -> Response {
-    let req: ChatRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
+    let mut req: ChatRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
         Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let opts = match route_options(&mut req.extra) {
+        Ok(o) => o,
         Err(e) => return e.into_response(),
     };
     let alias = req.model.clone();
     let include_usage = req.wants_stream_usage();
     let mut log = CallLog::new("chat", &alias, req.is_stream());
+    let keep_alive = state.connections().stream_keep_alive;
 
-    let (routed, output) = match state.router().chat(req).await {
+    let (served, reply) = match state.router().chat(req, &opts, keep_alive).await {
         Ok(ok) => ok,
         Err(err) => return logged_error(route_error(err, ENDPOINT), log),
     };
-    log.provider = routed.dep.provider.name();
-    match output {
-        ChatOutput::Complete(mut completion) => {
+    log.served(&served);
+    let headers = ServedHeaders::of(&served, &alias);
+    let mut resp = match reply {
+        Reply::Complete(mut completion) => {
             completion.model = alias;
-            log.count(&routed, completion.usage.as_ref());
+            log.count(served.routed(), completion.usage.as_ref());
             logged_json(&completion)
         }
-        ChatOutput::Stream(mut stream) => {
-            let keep_alive = state.connections().stream_keep_alive;
-            match peek(&mut stream, keep_alive).await {
-                Ok(first) => {
-                    openai_stream(first, stream, alias, include_usage, routed, log, keep_alive)
-                }
-                Err(err) => logged_error(err.into(), log),
-            }
+        Reply::Stream { first, rest } => {
+            openai_stream(first, rest, alias, include_usage, served, log, keep_alive)
         }
-    }
+    };
+    headers.apply(&mut resp);
+    resp
 }
 
 /// An error response whose request line the call log writes.
