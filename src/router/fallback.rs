@@ -136,31 +136,30 @@ pub fn configured<'a>(
 
 /// The fallback aliases still to try for one request.
 #[derive(Debug)]
-pub struct Chain {
+pub struct Chain<'a> {
+    /// The alias the request asked for (never tried again as a fallback).
+    requested: &'a str,
     /// Lists being walked, innermost (most recent failure) last, each with its next position.
     stack: Vec<(Vec<String>, usize)>,
-    /// Aliases already tried (the requested one first): never tried twice.
+    /// Fallback aliases already started: never tried twice.
     tried: Vec<String>,
     /// The request's own `fallbacks`, which replace the configured ones of the requested
     /// alias (for failures).
-    request: Option<Vec<String>>,
+    request: Option<&'a [String]>,
     disabled: bool,
     max: u32,
-    started: u32,
 }
 
-impl Chain {
+impl<'a> Chain<'a> {
     /// `max`: `max_fallbacks`; `request`: the body's `fallbacks`; `disabled`: the body's
-    /// `disable_fallbacks`.
-    pub fn new(requested: &str, request: Option<Vec<String>>, disabled: bool, max: u32) -> Chain {
-        Chain {
-            stack: Vec::new(),
-            tried: vec![requested.to_owned()],
-            request,
-            disabled,
-            max,
-            started: 0,
-        }
+    /// `disable_fallbacks`. Allocates nothing until a fallback is needed.
+    pub fn new(
+        requested: &'a str,
+        request: Option<&'a [String]>,
+        disabled: bool,
+        max: u32,
+    ) -> Chain<'a> {
+        Chain { requested, stack: Vec::new(), tried: Vec::new(), request, disabled, max }
     }
 
     /// `alias` could not answer because of `trigger`: its fallbacks go before the rest.
@@ -168,8 +167,8 @@ impl Chain {
         if self.disabled {
             return;
         }
-        let own = (trigger == Trigger::Failure && self.tried.first().is_some_and(|r| r == alias))
-            .then_some(self.request.as_deref())
+        let own = (trigger == Trigger::Failure && alias == self.requested)
+            .then_some(self.request)
             .flatten();
         if let Some(list) = own.or_else(|| configured(settings, alias, trigger)) {
             self.stack.push((list.to_vec(), 0));
@@ -179,7 +178,7 @@ impl Chain {
     /// The next alias to try: untried, accepted by `usable` (it exists and has a deployment
     /// that can serve), within `max_fallbacks`.
     pub fn next(&mut self, usable: impl Fn(&str) -> bool) -> Option<String> {
-        if self.started >= self.max {
+        if self.started() >= self.max {
             self.stack.clear();
             return None;
         }
@@ -189,11 +188,10 @@ impl Chain {
                 continue;
             };
             *pos += 1;
-            if self.tried.contains(&name) || !usable(&name) {
+            if name == self.requested || self.tried.contains(&name) || !usable(&name) {
                 continue;
             }
             self.tried.push(name.clone());
-            self.started += 1;
             return Some(name);
         }
         None
@@ -201,7 +199,7 @@ impl Chain {
 
     /// Fallback aliases started so far (`x-litellm-attempted-fallbacks`).
     pub fn started(&self) -> u32 {
-        self.started
+        self.tried.len() as u32
     }
 }
 
@@ -356,12 +354,13 @@ mod tests {
             context_window_fallbacks: vec![rule("a", &["big"])],
             ..RouterSettings::default()
         };
-        let mut chain = Chain::new("a", Some(vec!["x".into()]), false, 5);
+        let own = vec!["x".to_owned()];
+        let mut chain = Chain::new("a", Some(&own), false, 5);
         chain.failed(&s, "a", Trigger::Failure);
         assert_eq!(chain.next(|_| true).as_deref(), Some("x"));
         chain.failed(&s, "x", Trigger::Failure);
         assert_eq!(chain.next(|_| true).as_deref(), Some("y"), "x keeps its configured list");
-        let mut chain = Chain::new("a", Some(vec!["x".into()]), false, 5);
+        let mut chain = Chain::new("a", Some(&own), false, 5);
         chain.failed(&s, "a", Trigger::ContextWindow);
         assert_eq!(chain.next(|_| true).as_deref(), Some("big"), "only failures use the body's");
     }

@@ -513,7 +513,7 @@ impl Router {
     {
         let mut chain = Chain::new(
             model,
-            opts.fallbacks.clone(),
+            opts.fallbacks.as_deref(),
             opts.disable_fallbacks,
             self.settings.max_fallbacks,
         );
