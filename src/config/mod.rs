@@ -431,6 +431,11 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
                     check_allowed_origin(origin).map_err(|m| invalid(&file, &path, &m))?;
                 }
             }
+            // LiteLLM reads it here (ai-proxy also under litellm_settings, where it began).
+            "max_request_size_mb" => {
+                settings.max_request_bytes =
+                    mb_to_bytes(expect_number(&file, &path, value, &MEGABYTES)?);
+            }
             "max_response_size_mb" => {
                 settings.body_limits.response_bytes =
                     mb_to_bytes(expect_number(&file, &path, value, &MEGABYTES)?);

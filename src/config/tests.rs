@@ -236,6 +236,7 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("router_settings", "default_max_parallel_requests"),
     ("litellm_settings", "allowed_fails"),
     ("litellm_settings", "max_fallbacks"),
+    ("general_settings", "max_request_size_mb"),
     ("general_settings", "max_response_size_mb"),
     ("general_settings", "max_stream_event_size_mb"),
     ("general_settings", "header_read_timeout"),

@@ -5,13 +5,16 @@
 //! Usage counts are whitespace-separated words, deterministic for tests.
 //!
 //! Tools and reasoning, deterministically, so clients' tool loops can be tested offline:
-//! - When the request offers `tools` (and `tool_choice` is not `none`) and the last message
+//! - When the request offers `tools` (and `tool_choice` is not `none`) and the last turn
 //!   is the user's, the mock says `Calling <tool>.` and calls the tool named by `tool_choice`,
 //!   or the first tool, id `call_mock_<n>` (n = number of messages), finish `tool_calls`.
 //!   Its arguments fill the schema's `required` properties (all properties if none are
 //!   required): strings get the last user text, numbers 1, booleans true, arrays [],
 //!   objects {}. Streamed, the arguments arrive in three fragments.
-//! - When the last message is a tool result, it answers `The <tool> tool returned: <result>`.
+//! - When the last turn is a tool result, it answers `The <tool> tool returned: <result>`.
+//! - The last turn is the last message that is not `system` / `developer` (Claude Code sends
+//!   system messages after the user's), and the user text is the last user message's text
+//!   without its `<system-reminder>` blocks (context Claude Code adds to the user's turn).
 //! - When `reasoning_effort` (other than none/minimal) or `enable_thinking: true` is set, a
 //!   `reasoning_content` of `Thinking about: <last user text>` comes before the answer.
 //! - When `response_format` asks for JSON, the answer is JSON: for `json_schema`, a value of
@@ -32,9 +35,9 @@ use serde_json::{Map, Value};
 use super::{ChatOutput, ProviderError};
 use crate::config::Deployment;
 use crate::wire::openai::{
-    ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, Delta, Embedding,
-    EmbeddingsRequest, EmbeddingsResponse, FunctionCall, FunctionCallDelta, Message, ToolCall,
-    ToolCallDelta, ToolChoice, Usage,
+    ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta,
+    Embedding, EmbeddingsRequest, EmbeddingsResponse, FunctionCall, FunctionCallDelta, Message,
+    ToolCall, ToolCallDelta, ToolChoice, Usage,
 };
 
 pub struct Mock {
@@ -51,7 +54,7 @@ impl Mock {
         if let Some(r) = &self.response {
             return r.clone();
         }
-        if let Some(last) = req.messages.last()
+        if let Some(last) = last_turn(req)
             && last.role == "tool"
         {
             let id = last.tool_call_id.as_deref().unwrap_or_default();
@@ -254,14 +257,30 @@ fn sentinel_error(response: &str) -> Option<ProviderError> {
     })
 }
 
+/// The last message that is not a system prompt: the turn the model answers.
+fn last_turn(req: &ChatRequest) -> Option<&Message> {
+    req.messages.iter().rev().find(|m| !matches!(m.role.as_str(), "system" | "developer"))
+}
+
+/// The last user message's text, without `<system-reminder>` blocks.
 fn last_user_text(req: &ChatRequest) -> String {
-    req.messages
-        .iter()
-        .rev()
-        .find(|m| m.role == "user")
-        .and_then(|m| m.content.as_ref())
-        .map(Content::text)
-        .unwrap_or_default()
+    let Some(content) =
+        req.messages.iter().rev().find(|m| m.role == "user").and_then(|m| m.content.as_ref())
+    else {
+        return String::new();
+    };
+    match content {
+        Content::Text(s) => s.clone(),
+        Content::Parts(parts) => parts
+            .iter()
+            .filter_map(|p| match p {
+                ContentPart::Text { text } if !text.starts_with("<system-reminder>") => {
+                    Some(text.as_str())
+                }
+                _ => None,
+            })
+            .collect(),
+    }
 }
 
 fn wants_reasoning(req: &ChatRequest) -> bool {
@@ -331,7 +350,7 @@ fn fill(schema: &Value, text: &str, depth: usize) -> Value {
 /// The tool call the mock makes, if any (see the module docs).
 fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
     let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
-    if req.messages.last().is_none_or(|m| m.role != "user") {
+    if last_turn(req).is_none_or(|m| m.role != "user") {
         return None;
     }
     let tool = match &req.tool_choice {
@@ -459,6 +478,48 @@ mod tests {
             fill(&schema, "Ann", 0),
             serde_json::json!({"name": "Ann", "age": 1, "tags": [], "kind": "cat", "home": {"city": "Ann"}, "nick": "Ann", "maybe": true})
         );
+    }
+
+    /// Claude Code's shape: reminders before the prompt in the user's turn, a system
+    /// message after it. The mock still answers the user's turn with the prompt.
+    #[test]
+    fn trailing_system_messages_and_reminders_do_not_hide_the_users_turn() {
+        let tools = serde_json::json!([{"type": "function", "function": {
+            "name": "Bash",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]}
+        }}]);
+        let req: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "mock",
+            "tools": tools,
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "<system-reminder>\ncontext\n</system-reminder>\n"},
+                    {"type": "text", "text": "echo hi"}
+                ]},
+                {"role": "system", "content": "# Environment"}
+            ]
+        }))
+        .expect("request");
+        let call = tool_call(&req).expect("a tool call");
+        assert_eq!(call.function.name, "Bash");
+        assert_eq!(call.function.arguments, r#"{"command":"echo hi"}"#);
+
+        let req: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "mock",
+            "tools": tools,
+            "messages": [
+                {"role": "user", "content": "echo hi"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "Bash", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "hi"},
+                {"role": "system", "content": "# Environment"}
+            ]
+        }))
+        .expect("request");
+        assert!(tool_call(&req).is_none());
+        let mock = Mock { model: "mock".into(), response: None };
+        assert_eq!(mock.answer(&req), "The Bash tool returned: hi");
     }
 
     #[test]

@@ -4,12 +4,15 @@
 //!
 //! A stream is committed to (200 and headers) when its first chunk arrives (the router
 //! peeks at it: `router::peek`), so an upstream that fails at once keeps its status (or is
-//! retried, or falls back); an upstream that stays silent longer than the keep-alive interval
-//! (a reasoning model thinking) gets its stream started anyway. Whenever
+//! retried, or falls back); a call that is still not in after the keep-alive interval (a
+//! reasoning model thinking, or retries and fallbacks still running) gets its stream started
+//! anyway ([`deferred_stream`]), with keep-alives until it is in. Whenever
 //! the upstream is silent for that long, the client gets a keep-alive: an SSE comment
 //! (`: keep-alive`) for OpenAI chat and Responses, Anthropic's `ping` event for Messages, so
 //! client watchdogs and proxies do not cut a stream that is only slow.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -21,7 +24,7 @@ use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
 use crate::providers::{ChunkStream, ProviderError};
-use crate::router::Served;
+use crate::router::{Reply, Served};
 use crate::translate::anthropic::StreamState;
 use crate::translate::responses;
 use crate::wire::anthropic::Event;
@@ -70,94 +73,53 @@ async fn next_or_keep_alive(
     tokio::time::timeout(keep_alive, cutoff.next(chunks)).await.ok()
 }
 
-/// Render an OpenAI stream. `first` was already taken off `rest` (to answer early errors
-/// with a proper status; `None` when the upstream was slow to start). The `model` field is
-/// the alias; the usage chunk is dropped unless the client asked for it (it is still logged
-/// and counted against `tpm`).
-#[allow(clippy::too_many_arguments)]
-pub fn openai_stream(
-    first: Option<ChatChunk>,
-    rest: ChunkStream,
+/// OpenAI chat chunks, relayed as they are (`data: {chunk}`) with the alias as `model`; the
+/// usage chunk is dropped unless the client asked for it (it is still logged and counted
+/// against `tpm` by the relay); `data: [DONE]` at the end, an error frame on a failure.
+pub struct ChatDialect {
     alias: String,
     include_usage: bool,
-    served: Served,
-    log: CallLog,
-    keep_alive: Duration,
-) -> Response {
-    struct State {
-        chunks: ChunkStream,
-        alias: String,
-        include_usage: bool,
-        /// Holds the deployment's in-flight slot until the stream ends.
-        served: Served,
-        log: CallLog,
-        finished: bool,
-        cutoff: Cutoff,
-        keep_alive: Duration,
-        /// A keep-alive is owed before anything else (the upstream was slow to start).
-        greet: bool,
+    ended: bool,
+}
+
+impl ChatDialect {
+    pub fn new(alias: String, include_usage: bool) -> Self {
+        ChatDialect { alias, include_usage, ended: false }
     }
-    let greet = first.is_none();
-    let head = futures_util::stream::iter(first.map(Ok));
-    let cutoff = Cutoff::default();
-    let state = State {
-        chunks: Box::pin(head.chain(rest)),
-        alias,
-        include_usage,
-        served,
-        log,
-        finished: false,
-        cutoff: cutoff.clone(),
-        keep_alive,
-        greet,
-    };
-    let body = futures_util::stream::unfold(state, |mut st| async move {
-        loop {
-            if st.finished {
-                return None;
+}
+
+impl EventDialect for ChatDialect {
+    fn on_chunk(&mut self, mut chunk: ChatChunk, buf: &mut Vec<u8>) {
+        chunk.model.clone_from(&self.alias);
+        if !self.include_usage {
+            if chunk.choices.is_empty() && chunk.usage.is_some() {
+                return;
             }
-            if std::mem::take(&mut st.greet) {
-                return Some((Ok(Bytes::from_static(KEEP_ALIVE_COMMENT)), st));
-            }
-            let Some(item) = next_or_keep_alive(&st.cutoff, &mut st.chunks, st.keep_alive).await
-            else {
-                return Some((Ok(Bytes::from_static(KEEP_ALIVE_COMMENT)), st));
-            };
-            match item {
-                Some(Ok(mut chunk)) => {
-                    chunk.model.clone_from(&st.alias);
-                    st.log.count(st.served.routed(), chunk.usage.as_ref());
-                    if !st.include_usage {
-                        if chunk.choices.is_empty() && chunk.usage.is_some() {
-                            continue;
-                        }
-                        chunk.usage = None;
-                    }
-                    let frame = match json_frame(&chunk) {
-                        Ok(frame) => frame,
-                        Err(e) => {
-                            st.finished = true;
-                            openai_error_frame(&ApiError::internal(format!(
-                                "cannot encode chunk: {e}"
-                            )))
-                        }
-                    };
-                    return Some((Ok::<Bytes, std::convert::Infallible>(frame), st));
-                }
-                Some(Err(err)) => {
-                    let api: ApiError = err.into();
-                    st.log.stream_error = Some(api.public_message());
-                    st.finished = true;
-                    return Some((Ok(openai_error_frame(&api)), st));
-                }
-                None => {
-                    st.finished = true;
-                    return Some((Ok(Bytes::from_static(b"data: [DONE]\n\n")), st));
-                }
+            chunk.usage = None;
+        }
+        match json_frame(&chunk) {
+            Ok(frame) => buf.extend_from_slice(&frame),
+            Err(e) => {
+                let err = ApiError::internal(format!("cannot encode chunk: {e}"));
+                buf.extend_from_slice(&openai_error_frame(&err));
+                self.ended = true;
             }
         }
-    });
-    cut_by(sse_response(Body::from_stream(body)), cutoff)
+    }
+    fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&openai_error_frame(err));
+        self.ended = true;
+    }
+    fn finish(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(b"data: [DONE]\n\n");
+        self.ended = true;
+    }
+    fn keep_alive(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(KEEP_ALIVE_COMMENT);
+    }
+    fn is_ended(&self) -> bool {
+        self.ended
+    }
 }
 
 /// The response with the [`Cutoff`] its relay watches, for the connection serving it.
@@ -171,8 +133,8 @@ pub fn openai_error_frame(err: &ApiError) -> Bytes {
     data_frame(&serde_json::to_vec(&err.openai_body()).unwrap_or_default())
 }
 
-/// A translation from hub chunks to one dialect's named SSE events (Anthropic Messages,
-/// OpenAI Responses): each call appends whole `event: NAME\ndata: {json}\n\n` frames.
+/// How hub chunks are written for one client dialect (OpenAI chat, Anthropic Messages,
+/// OpenAI Responses): each call appends whole SSE frames.
 pub trait EventDialect: Send + 'static {
     fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>);
     /// The upstream failed mid-stream.
@@ -247,9 +209,26 @@ fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
     }
 }
 
-/// Render a named-event stream (Anthropic, Responses): each hub chunk goes through the
-/// dialect's state machine and its events are written as they come. An upstream failure
-/// becomes the dialect's error event; the end of the upstream its closing events.
+/// A routed call still in progress: the deployment being chosen, or its response head not
+/// in yet; its error is already in the caller's dialect.
+pub type PendingCall = Pin<Box<dyn Future<Output = Result<(Served, Reply), ApiError>> + Send>>;
+
+/// Wait at most `keep_alive` for a routed call: its outcome, or the call itself when it is
+/// still pending (then answer with [`deferred_stream`], keep-alives while it runs).
+pub async fn route_within(
+    mut call: PendingCall,
+    keep_alive: Duration,
+) -> Result<Result<(Served, Reply), ApiError>, PendingCall> {
+    match tokio::time::timeout(keep_alive, &mut call).await {
+        Ok(outcome) => Ok(outcome),
+        Err(_) => Err(call),
+    }
+}
+
+/// Render a stream in a client dialect: each hub chunk goes through the dialect and its
+/// frames are written as they come. `first` was already taken off `rest` (`router::peek`; `None`
+/// when the upstream was slow to start). An upstream failure becomes the dialect's error
+/// event; the end of the upstream its closing events.
 pub fn event_stream<D: EventDialect>(
     first: Option<ChatChunk>,
     rest: ChunkStream,
@@ -258,21 +237,59 @@ pub fn event_stream<D: EventDialect>(
     log: CallLog,
     keep_alive: Duration,
 ) -> Response {
+    let greet = first.is_none();
+    relay(Source::Chunks(with_first(first, rest)), dialect, Some(served), log, keep_alive, greet)
+}
+
+/// A stream committed to while its call is still pending after a keep-alive interval (the
+/// upstream has not even answered with a response head, as a model that thinks before
+/// answering can do, or the router is still retrying or falling back): keep-alives until the
+/// call is in, then the stream; a failure of the call is the dialect's error event. Nothing
+/// but keep-alives has reached the client while the call runs, so its retries and fallbacks
+/// still happen; the response headers were sent already and cannot say who answered (the
+/// log line does).
+pub fn deferred_stream<D: EventDialect>(
+    call: PendingCall,
+    dialect: D,
+    log: CallLog,
+    keep_alive: Duration,
+) -> Response {
+    relay(Source::Pending(call), dialect, None, log, keep_alive, true)
+}
+
+/// `rest` with `first` (when there is one) put back in front.
+fn with_first(first: Option<ChatChunk>, rest: ChunkStream) -> ChunkStream {
+    Box::pin(futures_util::stream::iter(first.map(Ok)).chain(rest))
+}
+
+/// Where a relay takes its next item from.
+enum Source {
+    Pending(PendingCall),
+    Chunks(ChunkStream),
+}
+
+fn relay<D: EventDialect>(
+    source: Source,
+    dialect: D,
+    served: Option<Served>,
+    log: CallLog,
+    keep_alive: Duration,
+    greet: bool,
+) -> Response {
     struct State<D> {
-        chunks: ChunkStream,
+        source: Source,
         translator: D,
-        /// Holds the deployment's in-flight slot until the stream ends.
-        served: Served,
+        /// Who answered; holds the deployment's in-flight slot until the stream ends.
+        served: Option<Served>,
         log: CallLog,
         cutoff: Cutoff,
         keep_alive: Duration,
+        /// A keep-alive is owed before anything else (the upstream was slow to start).
         greet: bool,
     }
-    let greet = first.is_none();
-    let head = futures_util::stream::iter(first.map(Ok));
     let cutoff = Cutoff::default();
     let state = State {
-        chunks: Box::pin(head.chain(rest)),
+        source,
         translator: dialect,
         served,
         log,
@@ -281,8 +298,8 @@ pub fn event_stream<D: EventDialect>(
         greet,
     };
     let body = futures_util::stream::unfold(state, |mut st| async move {
-        // Bounded by the upstream: each turn consumes one upstream item, sends a keep-alive
-        // after a silence, or ends.
+        // Bounded by the upstream: each turn takes the call's outcome or one upstream item,
+        // sends a keep-alive after a silence, or ends.
         loop {
             if st.translator.is_ended() {
                 return None;
@@ -292,18 +309,53 @@ pub fn event_stream<D: EventDialect>(
                 st.translator.keep_alive(&mut buf);
                 return Some((Ok(Bytes::from(buf)), st));
             }
-            let Some(item) = next_or_keep_alive(&st.cutoff, &mut st.chunks, st.keep_alive).await
-            else {
-                st.translator.keep_alive(&mut buf);
-                return Some((Ok(Bytes::from(buf)), st));
+            let item = match &mut st.source {
+                Source::Pending(call) => {
+                    let outcome = tokio::select! {
+                        biased;
+                        () = st.cutoff.fired() => Some(Err(ApiError::from(
+                            ProviderError::Unavailable(super::cutoff::SHUTDOWN_MESSAGE.to_owned()),
+                        ))),
+                        r = tokio::time::timeout(st.keep_alive, call) => r.ok(),
+                    };
+                    match outcome {
+                        None => {
+                            st.translator.keep_alive(&mut buf);
+                            return Some((Ok(Bytes::from(buf)), st));
+                        }
+                        Some(Ok((served, Reply::Stream { first, rest }))) => {
+                            st.log.served(&served);
+                            st.served = Some(served);
+                            st.source = Source::Chunks(with_first(first, rest));
+                            continue;
+                        }
+                        Some(Ok((served, Reply::Complete(_)))) => {
+                            st.log.served(&served);
+                            Some(Err(ApiError::from(ProviderError::protocol(
+                                "the upstream answered a stream request with a whole response",
+                            ))))
+                        }
+                        Some(Err(api)) => Some(Err(api)),
+                    }
+                }
+                Source::Chunks(chunks) => {
+                    match next_or_keep_alive(&st.cutoff, chunks, st.keep_alive).await {
+                        None => {
+                            st.translator.keep_alive(&mut buf);
+                            return Some((Ok(Bytes::from(buf)), st));
+                        }
+                        Some(item) => item.map(|r| r.map_err(ApiError::from)),
+                    }
+                }
             };
             match item {
                 Some(Ok(chunk)) => {
-                    st.log.count(st.served.routed(), chunk.usage.as_ref());
+                    if let Some(served) = &st.served {
+                        st.log.count(served.routed(), chunk.usage.as_ref());
+                    }
                     st.translator.on_chunk(chunk, &mut buf);
                 }
-                Some(Err(err)) => {
-                    let api: ApiError = err.into();
+                Some(Err(api)) => {
                     st.log.stream_error = Some(api.public_message());
                     st.translator.on_error(&api, &mut buf);
                 }

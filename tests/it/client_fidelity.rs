@@ -363,3 +363,56 @@ async fn silent_streams_get_keep_alives_in_each_dialect() {
     // The silence still ends with the stream timeout's error, not as a complete answer.
     assert!(openai.contains("sent nothing for") && !openai.contains("[DONE]"), "{openai}");
 }
+
+#[tokio::test]
+async fn an_upstream_slow_to_answer_at_all_gets_the_stream_started_with_keep_alives() {
+    let up = MockUpstream::start(dashscope::router());
+    let base = format!("{}/compatible-mode/v1", up.url());
+    // `qwen-slow` sends no response head for 3 s. With `timeout: 1` the call then fails:
+    // after the stream began, that is an error event, not a 504.
+    let cfg = format!(
+        "model_list:\n  - model_name: slow\n    litellm_params:\n      model: dashscope/qwen-slow\n      api_base: {base}\n  - model_name: too-slow\n    litellm_params:\n      model: dashscope/qwen-slow\n      api_base: {base}\n      timeout: 1\ngeneral_settings:\n  stream_keep_alive_interval: 0.3\n"
+    );
+    let gw = Gateway::builder(&cfg).env("DASHSCOPE_API_KEY", dashscope::KEY).start();
+    let ask = |path: &'static str, body: Value| {
+        let url = gw.url(path);
+        async move {
+            let r = client().post(url).json(&body).send().await.expect("send");
+            (r.status().as_u16(), r.text().await.expect("body"))
+        }
+    };
+    let user = json!([{"role": "user", "content": "hi"}]);
+    let (s, openai) =
+        ask("/v1/chat/completions", json!({"model": "slow", "stream": true, "messages": user}))
+            .await;
+    assert_eq!(s, 200);
+    assert!(openai.starts_with(": keep-alive\n\n"), "{openai}");
+    assert!(openai.contains("says: ") && openai.ends_with("data: [DONE]\n\n"), "{openai}");
+
+    let (s, anthropic) = ask(
+        "/v1/messages",
+        json!({"model": "slow", "stream": true, "max_tokens": 20, "messages": user}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(anthropic.starts_with("event: message_start"), "{anthropic}");
+    assert!(
+        anthropic.contains("event: ping") && anthropic.contains("event: message_stop"),
+        "{anthropic}"
+    );
+    assert_eq!(anthropic.matches("event: message_start").count(), 1, "{anthropic}");
+
+    let (s, failed) =
+        ask("/v1/chat/completions", json!({"model": "too-slow", "stream": true, "messages": user}))
+            .await;
+    assert_eq!(s, 200);
+    assert!(failed.starts_with(": keep-alive"), "{failed}");
+    assert!(
+        failed.contains("\"error\"")
+            && failed.contains("did not answer within 1s")
+            && !failed.contains("[DONE]"),
+        "{failed}"
+    );
+    let log = gw.stderr_with("model=too-slow");
+    assert!(log.contains("stream_error="), "{log}");
+}

@@ -1,7 +1,8 @@
 //! OpenAI ⇄ Gemini translation over the fixtures in `tests/fixtures/gemini/`, snapshotted
 //! with insta: `requests/*.json` (OpenAI request → Gemini request, which must also pass the
 //! strict mock's schema), `responses/*.json` (Gemini response → completion) and
-//! `streams/*.sse` (a Gemini SSE transcript → chunks).
+//! `streams/*.sse` (a Gemini SSE transcript → chunks). Claude Code's real tool list
+//! (`tests/fixtures/claude_code_tools.json`) must reach Gemini as a request it accepts.
 
 use std::path::{Path, PathBuf};
 
@@ -142,6 +143,60 @@ fn streamed_tool_arguments_survive_and_ids_are_stable() {
     assert!(gemini::signature_from_id(&calls[1].1).is_none());
 }
 
+/// Claude Code's tools as it sends them (`tests/fixtures/claude_code_tools.json`, captured
+/// from a real `claude -p` run): name and `input_schema` of each.
+fn claude_code_tools() -> Vec<(String, Value)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude_code_tools.json");
+    let fixture = read_json(&path);
+    let tools = fixture["tools"].as_array().expect("fixture.tools");
+    assert!(tools.len() >= 20, "the whole tool list, deferred tools included");
+    tools
+        .iter()
+        .map(|t| {
+            let name = t["name"].as_str().expect("tool name").to_owned();
+            (name, t["input_schema"].clone())
+        })
+        .collect()
+}
+
+/// Every Claude Code tool schema converts to one the strict Vertex mock accepts, and a request
+/// offering them all (as Claude Code does through `/v1/messages`) passes Vertex's rules. The
+/// converted schemas are snapshotted, so a change in what Gemini gets is reviewed.
+#[test]
+fn claude_code_tools_reach_gemini_as_schemas_it_accepts() {
+    let tools = claude_code_tools();
+    let mut converted = serde_json::Map::new();
+    for (name, schema) in &tools {
+        let out = ai_proxy::translate::gemini::schema::to_gemini(schema);
+        if let Err(e) = serde_json::from_value::<strict::Schema>(out.clone()) {
+            panic!("{name}: Gemini would reject the converted schema: {e}\n{out:#}");
+        }
+        converted.insert(name.clone(), out);
+    }
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "gemini-3-pro",
+        "messages": [{"role": "user", "content": "hello"}],
+        "tools": tools.iter().map(|(name, schema)| json!({
+            "type": "function",
+            "function": {"name": name, "description": "a Claude Code tool", "parameters": schema}
+        })).collect::<Vec<_>>(),
+    }))
+    .expect("request");
+    for model in ["gemini-3-pro-preview", "gemini-2.5-flash"] {
+        let opts = RequestOptions { model, safety_settings: None };
+        let g = gemini::request(&req, &opts).expect("translates");
+        let v = serde_json::to_value(&g).expect("json");
+        let parsed: strict::GenerateContentRequest = serde_json::from_value(v.clone())
+            .unwrap_or_else(|e| panic!("{model}: Gemini would reject this request: {e}"));
+        if let Err(e) = parsed.validate(model.starts_with("gemini-3")) {
+            panic!("{model}: Gemini would reject this request: {e}");
+        }
+        let declared = v["tools"][0]["functionDeclarations"].as_array().expect("declarations");
+        assert_eq!(declared.len(), tools.len(), "{model}: every tool is declared");
+    }
+    insta::assert_json_snapshot!("claude_code_tool_schemas", Value::Object(converted));
+}
+
 mod schema_property {
     use ai_proxy::translate::gemini::schema::to_gemini;
     use proptest::prelude::*;
@@ -179,15 +234,45 @@ mod schema_property {
         "not",
         "if",
         "then",
+        // What Claude Code's tool schemas use besides the above.
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "maximum",
+        "minLength",
+        "maxItems",
+        "propertyNames",
+        "uniqueItems",
     ];
     const TYPES: &[&str] =
         &["string", "number", "integer", "boolean", "array", "object", "null", "uuid"];
+
+    /// Every property schema of Claude Code's real tools (and the tools' own schemas), so
+    /// random schemas are built from what Claude Code sends too.
+    fn claude_code_schemas() -> Vec<Value> {
+        fn walk(s: &Value, out: &mut Vec<Value>) {
+            out.push(s.clone());
+            for p in s.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                walk(p.1, out);
+            }
+            if let Some(items) = s.get("items") {
+                walk(items, out);
+            }
+        }
+        let mut out = Vec::new();
+        for (_, schema) in super::claude_code_tools() {
+            walk(&schema, &mut out);
+        }
+        out
+    }
 
     fn leaf() -> impl Strategy<Value = Value> {
         prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             (-5i64..5).prop_map(Value::from),
+            Just(json!(1.5)),
+            Just(json!([1, "a", null])),
+            prop::sample::select(claude_code_schemas()),
             prop::sample::select(TYPES).prop_map(|t| json!(t)),
             Just(json!(["string", "null"])),
             Just(json!("#/$defs/A")),

@@ -5,14 +5,14 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use super::logged_json;
+use super::{Routing, logged_json, route};
 use crate::router::Reply;
 use crate::server::AppState;
 use crate::server::body::{parse_model_request, route_options};
-use crate::server::error::{ApiError, route_error};
+use crate::server::error::{ApiError, Dialect};
 use crate::server::headers::ServedHeaders;
 use crate::server::log::{CallLog, LoggedByCall};
-use crate::server::stream::openai_stream;
+use crate::server::stream::{ChatDialect, event_stream};
 use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/chat/completions";
@@ -48,12 +48,16 @@ async fn handle(
     };
     let alias = req.model.clone();
     let include_usage = req.wants_stream_usage();
-    let mut log = CallLog::new("chat", &alias, req.is_stream());
-    let keep_alive = state.connections().stream_keep_alive;
-
-    let (served, reply) = match state.router().chat(req, &opts, keep_alive).await {
+    let log = CallLog::new("chat", &alias, req.is_stream());
+    let make = || ChatDialect::new(alias.clone(), include_usage);
+    let routing = route(&state, req, opts, ENDPOINT, Dialect::OpenAi, make, log).await;
+    let (outcome, mut log) = match routing {
+        Routing::Done(outcome, log) => (outcome, log),
+        Routing::Deferred(stream) => return stream,
+    };
+    let (served, reply) = match outcome {
         Ok(ok) => ok,
-        Err(err) => return logged_error(route_error(err, ENDPOINT), log),
+        Err(err) => return logged_error(err, log),
     };
     log.served(&served);
     let headers = ServedHeaders::of(&served, &alias);
@@ -64,7 +68,9 @@ async fn handle(
             logged_json(&completion)
         }
         Reply::Stream { first, rest } => {
-            openai_stream(first, rest, alias, include_usage, served, log, keep_alive)
+            let dialect = ChatDialect::new(alias, include_usage);
+            let keep_alive = state.connections().stream_keep_alive;
+            event_stream(first, rest, dialect, served, log, keep_alive)
         }
     };
     headers.apply(&mut resp);

@@ -14,7 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::{json, logged_json};
+use super::{Routing, json, logged_json, route};
 use crate::providers::ProviderError;
 use crate::router::{Reply, RequestOptions};
 use crate::server::AppState;
@@ -23,6 +23,7 @@ use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::headers::ServedHeaders;
 use crate::server::log::CallLog;
 use crate::server::stream::event_stream;
+use crate::telemetry::printable;
 use crate::translate::anthropic::{self, TranslateError};
 use crate::translate::tokens;
 use crate::wire::anthropic::{CountTokensResponse, MessagesRequest};
@@ -40,13 +41,16 @@ pub async fn messages(
     };
     let alias = hub.model.clone();
     let input_estimate = tokens::quick_estimate(&hub);
-    let mut log = CallLog::new("messages", &alias, hub.is_stream());
-    let keep_alive = state.connections().stream_keep_alive;
-    let (served, reply) = match state.router().chat(hub, &opts, keep_alive).await {
+    let log = CallLog::new("messages", &alias, hub.is_stream());
+    let make = || anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
+    let routing = route(&state, hub, opts, ENDPOINT, Dialect::Anthropic, make, log).await;
+    let (outcome, mut log) = match routing {
+        Routing::Done(outcome, log) => (outcome, log),
+        Routing::Deferred(stream) => return stream,
+    };
+    let (served, reply) = match outcome {
         Ok(ok) => ok,
-        Err(err) => {
-            return logged_error(route_error(err, ENDPOINT).in_dialect(Dialect::Anthropic), log);
-        }
+        Err(err) => return logged_error(err, log),
     };
     log.served(&served);
     let headers = ServedHeaders::of(&served, &alias);
@@ -60,6 +64,7 @@ pub async fn messages(
         }
         Reply::Stream { first, rest } => {
             let dialect = anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
+            let keep_alive = state.connections().stream_keep_alive;
             event_stream(first, rest, dialect, served, log, keep_alive)
         }
     };
@@ -112,7 +117,14 @@ fn parse(
     if !dropped.is_empty() {
         tracing::debug!(
             "{endpoint}: fields no upstream here takes, left out: {}",
-            dropped.join(", ")
+            printable(&dropped.join(", "))
+        );
+    }
+    let tools = anthropic::left_out_tools(&req);
+    if !tools.is_empty() {
+        tracing::debug!(
+            "{endpoint}: tools the model does not get (Anthropic's server tools, deferred tools not loaded): {}",
+            printable(&tools.join(", "))
         );
     }
     anthropic::to_hub(req).map(|hub| (hub, opts)).map_err(translate_error)

@@ -11,12 +11,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::logged_json;
+use super::{Routing, logged_json, route};
 use crate::providers::ProviderError;
 use crate::router::Reply;
 use crate::server::AppState;
 use crate::server::body::{ModelRequest, parse_model_request, route_options};
-use crate::server::error::{ApiError, route_error};
+use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::headers::ServedHeaders;
 use crate::server::log::CallLog;
 use crate::server::stream::event_stream;
@@ -57,11 +57,16 @@ pub async fn create(
         tracing::debug!("{ENDPOINT}: left out input items: {}", echo.dropped_items.join(", "));
     }
     let alias = hub.model.clone();
-    let mut log = CallLog::new("responses", &alias, hub.is_stream());
-    let keep_alive = state.connections().stream_keep_alive;
-    let (served, reply) = match state.router().chat(hub, &opts, keep_alive).await {
+    let log = CallLog::new("responses", &alias, hub.is_stream());
+    let make = || responses::StreamState::new(&alias, echo.clone());
+    let routing = route(&state, hub, opts, ENDPOINT, Dialect::OpenAi, make, log).await;
+    let (outcome, mut log) = match routing {
+        Routing::Done(outcome, log) => (outcome, log),
+        Routing::Deferred(stream) => return stream,
+    };
+    let (served, reply) = match outcome {
         Ok(ok) => ok,
-        Err(err) => return logged_error(route_error(err, ENDPOINT), log),
+        Err(err) => return logged_error(err, log),
     };
     log.served(&served);
     let headers = ServedHeaders::of(&served, &alias);
@@ -72,6 +77,7 @@ pub async fn create(
         }
         Reply::Stream { first, rest } => {
             let dialect = responses::StreamState::new(&alias, echo);
+            let keep_alive = state.connections().stream_keep_alive;
             event_stream(first, rest, dialect, served, log, keep_alive)
         }
     };

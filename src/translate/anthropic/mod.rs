@@ -6,7 +6,7 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
-pub use request::{server_tools, to_hub};
+pub use request::{left_out_tools, to_hub};
 pub use response::from_hub;
 pub use stream::StreamState;
 

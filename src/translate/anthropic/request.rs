@@ -1,5 +1,7 @@
 //! Anthropic Messages request → hub (OpenAI chat) request.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::TranslateError;
@@ -77,13 +79,19 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
     }
 
     // Server tools run on Anthropic's side; no upstream here can, so they are left out
-    // (`server_tools` names them for the log) along with a tool_choice that names one.
+    // (`left_out_tools` names them for the log) along with a tool_choice that names one.
+    // Deferred tools (`defer_loading`) are not shown to the model until a `tool_reference`
+    // in a tool result loads them (Claude Code's ToolSearch answers with those), so the
+    // others are left out too (Claude Code offers a placeholder that must never be called).
+    let loaded = referenced_tools(&req.messages);
     let tools = match &req.tools {
         Some(tools) if !tools.is_empty() => {
             let kept: Vec<Tool> = tools
                 .iter()
                 .enumerate()
-                .filter(|(_, t)| !is_server_tool(t))
+                .filter(|(_, t)| {
+                    !is_server_tool(t) && (!is_deferred(t) || loaded.contains(t.name.as_str()))
+                })
                 .map(|(i, t)| tool(t, i))
                 .collect::<Result<_, _>>()?;
             (!kept.is_empty()).then_some(kept)
@@ -367,6 +375,11 @@ fn tool_result_content(
             let mut texts = Vec::new();
             let mut images = Vec::new();
             for (k, b) in blocks.iter().enumerate() {
+                // A tool search's answer: the tool is offered from now on (see `to_hub`).
+                if let Some(name) = tool_reference(b) {
+                    texts.push(format!("Tool {name} loaded: it can be called now."));
+                    continue;
+                }
                 match part(b, &format!("{at}.content.{k}"))? {
                     ContentPart::Text { text } => texts.push(text),
                     other => images.push(other),
@@ -386,13 +399,59 @@ fn is_server_tool(t: &ToolDef) -> bool {
     t.kind.as_deref().is_some_and(|k| SERVER_TOOL_PREFIXES.iter().any(|p| k.starts_with(p)))
 }
 
-/// The server tools of a request (`type (name)`), which [`to_hub`] leaves out.
-pub fn server_tools(req: &MessagesRequest) -> Vec<String> {
+/// A tool the model does not see until a tool search loads it (`defer_loading: true`).
+fn is_deferred(t: &ToolDef) -> bool {
+    t.extra.get("defer_loading").and_then(Value::as_bool) == Some(true)
+}
+
+/// The tool a `{"type": "tool_reference", "tool_name": …}` block loads.
+fn tool_reference(b: &ContentBlock) -> Option<&str> {
+    match b {
+        ContentBlock::Other(v)
+            if v.get("type").and_then(Value::as_str) == Some("tool_reference") =>
+        {
+            v.get("tool_name").and_then(Value::as_str)
+        }
+        _ => None,
+    }
+}
+
+/// The names of the tools that `tool_reference` blocks in tool results have loaded.
+fn referenced_tools(messages: &[InputMessage]) -> HashSet<&str> {
+    messages
+        .iter()
+        .filter_map(|m| match &m.content {
+            MessageContent::Blocks(blocks) => Some(blocks),
+            MessageContent::Text(_) => None,
+        })
+        .flatten()
+        .filter_map(|b| match b {
+            ContentBlock::ToolResult {
+                content: Some(ToolResultContent::Blocks(inner)), ..
+            } => Some(inner),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(tool_reference)
+        .collect()
+}
+
+/// The tools of a request that [`to_hub`] leaves out, for the log: server tools as
+/// `type (name)`, deferred tools no `tool_reference` has loaded as `name (deferred)`.
+pub fn left_out_tools(req: &MessagesRequest) -> Vec<String> {
+    let loaded = referenced_tools(&req.messages);
     req.tools
         .iter()
         .flatten()
-        .filter(|t| is_server_tool(t))
-        .map(|t| format!("{} ({})", t.kind.as_deref().unwrap_or_default(), t.name))
+        .filter_map(|t| {
+            if is_server_tool(t) {
+                Some(format!("{} ({})", t.kind.as_deref().unwrap_or_default(), t.name))
+            } else if is_deferred(t) && !loaded.contains(t.name.as_str()) {
+                Some(format!("{} (deferred)", t.name))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 

@@ -5,8 +5,10 @@
 //! rewrites the rest: `$ref` is inlined from `$defs` / `definitions` (bounded depth, cycles
 //! cut), `["string", "null"]` and `anyOf: [.., {"type": "null"}]` become `nullable`, `oneOf`
 //! becomes `anyOf`, `allOf` is merged, `const` becomes a one-value `enum`, non-string enums
-//! and unsupported formats move into the description. `$schema`, `additionalProperties` and
-//! other validation-only keywords are dropped. No input makes this fail.
+//! and unsupported formats move into the description, exclusive bounds become inclusive ones
+//! (integers) or a note (numbers). `$schema`, `additionalProperties`, `propertyNames` and
+//! other validation-only keywords are dropped. No input makes this fail. Claude Code's own
+//! tool list (`tests/fixtures/claude_code_tools.json`) is tested against the strict Vertex mock.
 
 use serde_json::{Map, Value, json};
 
@@ -250,10 +252,16 @@ fn convert(schema: &Value, defs: &Map<String, Value>, refs: &[&str], depth: usiz
                 out.insert("pattern".into(), Value::String(p.to_owned()));
             }
         }
-        Some("number") | Some("integer") => {
-            for k in ["minimum", "maximum"] {
-                if let Some(n) = obj.get(k).filter(|v| v.is_number()) {
-                    out.insert(k.into(), n.clone());
+        Some(t @ ("number" | "integer")) => {
+            for (k, exclusive, sign) in
+                [("minimum", "exclusiveMinimum", 1.0), ("maximum", "exclusiveMaximum", -1.0)]
+            {
+                let (bound, note) = numeric_bound(obj, k, exclusive, sign, t == "integer");
+                if let Some(n) = bound {
+                    out.insert(k.into(), n);
+                }
+                if let Some(note) = note {
+                    append(&mut description, &note);
                 }
             }
         }
@@ -275,6 +283,56 @@ fn resolve_ref(v: &Value, defs: &Map<String, Value>) -> Value {
     }
 }
 
+/// An inclusive `minimum` / `maximum` (Gemini has no exclusive bounds) and a note for the
+/// description when the bound cannot be said exactly. `sign` is +1 for a lower bound, -1
+/// for an upper one. Integers turn an exclusive bound into the next inclusive one (`limit >
+/// 0` is `minimum: 1`); numbers keep it as a note. Both the draft 6+ form
+/// (`exclusiveMinimum: 0`) and the draft 4 form (`minimum: 0, exclusiveMinimum: true`) are
+/// read; of two bounds, the tighter wins.
+fn numeric_bound(
+    obj: &Map<String, Value>,
+    key: &str,
+    exclusive_key: &str,
+    sign: f64,
+    integer: bool,
+) -> (Option<Value>, Option<String>) {
+    let inclusive = obj.get(key).and_then(Value::as_f64).filter(|n| n.is_finite());
+    let (exclusive, draft4) = match obj.get(exclusive_key) {
+        Some(Value::Bool(true)) => (inclusive, true),
+        Some(v) => (v.as_f64().filter(|n| n.is_finite()), false),
+        None => (None, false),
+    };
+    let inclusive = if draft4 { None } else { inclusive };
+    let Some(ex) = exclusive else {
+        return (inclusive.and_then(number), None);
+    };
+    let tighter = |a: f64, b: f64| if (a - b) * sign >= 0.0 { a } else { b };
+    if integer {
+        // The next integer past the exclusive bound, inward.
+        let next = if sign > 0.0 { ex.floor() + 1.0 } else { ex.ceil() - 1.0 };
+        let bound = inclusive.map_or(next, |i| tighter(i, next));
+        return (number(bound), None);
+    }
+    let word = if sign > 0.0 { "greater than" } else { "less than" };
+    match inclusive {
+        // An inclusive bound at least as tight says it all (`minimum: 1, exclusiveMinimum: 0`).
+        Some(i) if (i - ex) * sign > 0.0 => (number(i), None),
+        _ => (number(ex), Some(format!("{word} {}", number(ex).unwrap_or(Value::Null)))),
+    }
+}
+
+/// A JSON number, as an integer when it is one.
+fn number(n: f64) -> Option<Value> {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        Some(Value::from(n as i64))
+    } else {
+        serde_json::Number::from_f64(n).map(Value::Number)
+    }
+}
+
+/// `allOf`: the members' keywords merged into one schema. Properties and `required` are
+/// joined; of two bounds the tighter wins; a second `pattern` (Gemini takes one) is kept in
+/// the description; otherwise the first value stays.
 fn merge_into(into: &mut Map<String, Value>, from: &Map<String, Value>) {
     for (k, v) in from {
         match (k.as_str(), into.get_mut(k), v) {
@@ -289,6 +347,30 @@ fn merge_into(into: &mut Map<String, Value>, from: &Map<String, Value>) {
                         a.push(r.clone());
                     }
                 }
+            }
+            (
+                "minimum" | "minLength" | "minItems" | "minProperties",
+                Some(a @ Value::Number(_)),
+                Value::Number(b),
+            ) => {
+                if b.as_f64() > a.as_f64() {
+                    *a = v.clone();
+                }
+            }
+            (
+                "maximum" | "maxLength" | "maxItems" | "maxProperties",
+                Some(a @ Value::Number(_)),
+                Value::Number(b),
+            ) => {
+                if b.as_f64() < a.as_f64() {
+                    *a = v.clone();
+                }
+            }
+            ("pattern", Some(a), Value::String(b)) if a.as_str() != Some(b) => {
+                let mut description =
+                    into.get("description").and_then(Value::as_str).map(str::to_owned);
+                append(&mut description, &format!("must also match the pattern {b}"));
+                into.insert("description".into(), Value::String(description.unwrap_or_default()));
             }
             (_, Some(_), _) => {}
             (_, None, _) => {

@@ -72,3 +72,49 @@ fn a_stream_is_complete_once_every_candidate_has_its_finish_reason() {
     .expect("ok");
     assert!(st.is_complete());
 }
+
+#[test]
+fn schema_exclusive_bounds_become_inclusive_or_a_note() {
+    let s = schema::to_gemini(&json!({
+        "type": "object",
+        "properties": {
+            "limit": {"type": "integer", "exclusiveMinimum": 0, "maximum": 10},
+            "old": {"type": "integer", "minimum": 0, "exclusiveMinimum": true, "maximum": 5, "exclusiveMaximum": true},
+            "both": {"type": "integer", "minimum": 3, "exclusiveMinimum": 0},
+            "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1.5, "description": "a ratio"},
+            "tight": {"type": "number", "minimum": 2, "exclusiveMinimum": 1}
+        }
+    }));
+    let p = &s["properties"];
+    assert_eq!(p["limit"], json!({"type": "INTEGER", "minimum": 1, "maximum": 10}));
+    assert_eq!(p["old"], json!({"type": "INTEGER", "minimum": 1, "maximum": 4}));
+    assert_eq!(p["both"], json!({"type": "INTEGER", "minimum": 3}));
+    assert_eq!(
+        p["ratio"],
+        json!({"type": "NUMBER", "minimum": 0, "maximum": 1.5,
+               "description": "a ratio (greater than 0) (less than 1.5)"})
+    );
+    assert_eq!(p["tight"], json!({"type": "NUMBER", "minimum": 2}));
+}
+
+#[test]
+fn schema_all_of_keeps_the_tighter_bound_and_notes_a_second_pattern() {
+    let s = schema::to_gemini(&json!({
+        "type": "string",
+        "description": "Recipient",
+        "allOf": [
+            {"pattern": "^[^\\n\\r]*$", "maxLength": 300},
+            {"pattern": "^[\\s\\S]{0,300}$", "maxLength": 100, "minLength": 1}
+        ]
+    }));
+    assert_eq!(
+        s,
+        json!({
+            "type": "STRING",
+            "minLength": "1",
+            "maxLength": "100",
+            "pattern": "^[^\\n\\r]*$",
+            "description": "Recipient (must also match the pattern ^[\\s\\S]{0,300}$)"
+        })
+    );
+}
