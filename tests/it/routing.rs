@@ -1,9 +1,10 @@
 //! LiteLLM's router features through the real binary: fallback chains (general, context
 //! window, content policy, from the request body), streams that fall back only before their
 //! first byte, cooldowns shown by `/health/readiness` and `/health`, `max_parallel_requests`,
-//! and per-request timeouts. One scripted upstream on 127.0.0.1 answers by the model name it
-//! is sent (so each alias gets its behaviour) and records what it received; every wait is
-//! bounded.
+//! per-request timeouts, timeouts and refused connections that cool a deployment, and a
+//! stream deferred while its fallback runs. One scripted upstream on 127.0.0.1 answers by the
+//! model name it is sent (so each alias gets its behaviour) and records what it received;
+//! every wait is bounded.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,7 +61,8 @@ fn sse(frames: Vec<Result<String, std::io::Error>>) -> Response {
 /// - `busy`: 429 with `Retry-After: 120`; `down`: 503;
 /// - `first-event-error`: a 200 stream whose first event is an error;
 /// - `cut`: a stream that sends one chunk and breaks off;
-/// - `slow`: answers after 3 s; `hold`: answers once `release` is notified.
+/// - `slow`: answers after 3 s; `late-down`: 503 after 800 ms; `hold`: answers once
+///   `release` is notified.
 fn scripted(release: Arc<Notify>) -> MockUpstream {
     let handler = move |body: Bytes| {
         let release = release.clone();
@@ -127,6 +129,13 @@ fn scripted(release: Arc<Notify>) -> MockUpstream {
                 "slow" => {
                     tokio::time::sleep(Duration::from_secs(3)).await;
                     completion("slow answer")
+                }
+                "late-down" => {
+                    tokio::time::sleep(Duration::from_millis(800)).await;
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({"error": {"message": "The service is temporarily unavailable", "type": "server_error"}}),
+                    )
                 }
                 "hold" => {
                     release.notified().await;
@@ -305,6 +314,34 @@ async fn streams_fall_back_before_their_first_byte_and_never_after() {
 }
 
 #[tokio::test]
+async fn a_stream_whose_fallback_outlasts_the_keep_alive_interval_gets_keep_alives_then_the_answer()
+{
+    let up = scripted(Arc::default());
+    let entries =
+        [entry(&up, "tardy", "late-down", ""), entry(&up, "backup", "ok-from backup", "")];
+    let yaml = format!(
+        "model_list:\n{}router_settings:\n  fallbacks: [{{\"tardy\": [\"backup\"]}}]\ngeneral_settings:\n  master_key: {KEY}\n  stream_keep_alive_interval: 0.3\n",
+        entries.concat()
+    );
+    let gw = Gateway::builder(&yaml).start();
+    let mut body = hi("tardy");
+    body["stream"] = json!(true);
+    let r = ask(&gw, body).await;
+    assert_eq!(r.status(), 200, "committed to after one keep-alive interval");
+    assert!(r.headers().get("x-ai-proxy-model").is_none(), "sent before anyone answered");
+    let text = r.text().await.expect("body");
+    assert!(text.starts_with(": keep-alive"), "keep-alives while the router works: {text}");
+    let data = sse_data(&text);
+    assert!(data.iter().any(|d| d.contains("from backup")), "the fallback answers: {text}");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{text}");
+    assert!(!text.contains("unavailable"), "the failure before any output is not shown: {text}");
+    assert_eq!(calls(&up, "late-down"), 1);
+    let log = gw.stderr_with("served_by=backup");
+    assert!(log.contains("model=tardy failed ("), "{log}");
+    assert!(log.contains("chat model=tardy provider=openai status=200 stream"), "{log}");
+}
+
+#[tokio::test]
 async fn a_failing_deployment_cools_down_and_the_health_endpoints_show_it() {
     let up = scripted(Arc::default());
     let entries = [
@@ -426,6 +463,57 @@ async fn a_failing_deployment_cools_down_and_the_health_endpoints_show_it() {
     );
     let log = gw.stderr();
     assert!(log.contains("model=m deployment 0 (openai/down) cooling down for 60s"), "{log}");
+}
+
+#[tokio::test]
+async fn a_timeout_and_a_refused_connection_cool_their_deployments_and_fall_back() {
+    let up = scripted(Arc::default());
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused = dead.local_addr().expect("addr");
+    drop(dead);
+    let entries = [
+        entry(&up, "stuck", "slow", "timeout: 0.3"),
+        format!(
+            "  - model_name: gone\n    litellm_params: {{model: openai/x, api_base: \"http://{refused}/v1\"}}\n"
+        ),
+        entry(&up, "spare", "ok-spare", ""),
+    ];
+    let gw = Gateway::builder(&config(
+        &entries,
+        "router_settings:\n  default_fallbacks: [spare]\n  allowed_fails: 0\n  cooldown_time: 60\n",
+    ))
+    .start();
+    for alias in ["stuck", "gone"] {
+        let started = Instant::now();
+        let r = ask(&gw, hi(alias)).await;
+        assert_eq!((r.status().as_u16(), header(&r, "x-ai-proxy-model")), (200, "spare".into()));
+        assert_eq!(content(r).await.1, "spare", "{alias}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{alias}: {:?}",
+            started.elapsed()
+        );
+    }
+    let ready: Value = client()
+        .get(gw.url("/health/readiness"))
+        .send()
+        .await
+        .expect("readiness")
+        .json()
+        .await
+        .expect("json");
+    let deps = ready["deployments"].as_array().expect("deployments");
+    for (i, alias) in [(0, "stuck"), (1, "gone")] {
+        assert_eq!(deps[i]["model"], alias);
+        assert_eq!(deps[i]["state"], "cooling_down", "{}", deps[i]);
+        assert!(deps[i]["last_error"]["status"].is_null(), "no upstream answer: {}", deps[i]);
+    }
+    assert_eq!(deps[2]["state"], "ready");
+    // While they cool, the fallback answers at once: the timed-out upstream is not called again.
+    let slow_calls = calls(&up, "slow");
+    let r = ask(&gw, hi("stuck")).await;
+    assert_eq!(header(&r, "x-ai-proxy-model"), "spare");
+    assert_eq!(calls(&up, "slow"), slow_calls);
 }
 
 #[tokio::test]
