@@ -4,13 +4,14 @@
 //! `request-id` header the client got). Client-chosen text (the model name) is escaped so it
 //! cannot forge lines; secrets never reach these lines (and `telemetry` redacts them anyway).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::router::Routed;
+use crate::router::{Routed, Served};
 use crate::telemetry::{printable, request_id};
 use crate::wire::openai::Usage;
 
@@ -53,7 +54,16 @@ pub struct CallLog {
     pub stream: bool,
     /// Set when a stream ended with an error event after a 200.
     pub stream_error: Option<String>,
+    /// The deployment that answered, and how (fallback alias, fallbacks, retries).
+    served: Option<ServedBy>,
     request_id: String,
+}
+
+struct ServedBy {
+    routed: Arc<Routed>,
+    fallback_alias: Option<String>,
+    fallbacks: u32,
+    retries: u32,
 }
 
 impl CallLog {
@@ -67,8 +77,35 @@ impl CallLog {
             usage: None,
             stream,
             stream_error: None,
+            served: None,
             request_id: request_id(),
         }
+    }
+
+    /// Name the deployment (and fallback) that answered in the line.
+    pub fn served(&mut self, served: &Served) {
+        self.provider = served.routed().dep.provider.name();
+        self.served = Some(ServedBy {
+            routed: served.routed().clone(),
+            fallback_alias: served.fallback_alias.as_deref().map(|a| printable(a).into_owned()),
+            fallbacks: served.fallbacks,
+            retries: served.retries,
+        });
+    }
+
+    /// ` deployment=0:azure/gpt-4o` plus ` served_by=… fallbacks=N` after a fallback and
+    /// ` retries=N` after retries.
+    fn served_text(&self) -> String {
+        let Some(s) = &self.served else { return String::new() };
+        let mut out =
+            format!(" deployment={}:{}", s.routed.dep.index, printable(&s.routed.label()));
+        if let Some(a) = &s.fallback_alias {
+            out.push_str(&format!(" served_by={a} fallbacks={}", s.fallbacks));
+        }
+        if s.retries > 0 {
+            out.push_str(&format!(" retries={}", s.retries));
+        }
+        out
     }
 
     /// Count a call's usage against the deployment's `tpm` and keep it for the log line.
@@ -86,20 +123,21 @@ impl Drop for CallLog {
         let (p, c) =
             self.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)).unwrap_or((0, 0));
         let kind = if self.stream { "stream" } else { "json" };
+        let served = self.served_text();
         match (&self.stream_error, self.status) {
             (Some(err), _) => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} stream_error={err} request_id={}",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} stream_error={err} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
             (None, s) if s >= 400 => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={s} {kind} {ms:.1}ms request_id={}",
+                "{} model={} provider={} status={s} {kind} {ms:.1}ms{served} request_id={}",
                 self.endpoint, self.alias, self.provider, self.request_id
             ),
             _ => tracing::info!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} request_id={}",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
         }

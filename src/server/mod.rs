@@ -154,6 +154,7 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/models/{model}", get(routes::models::retrieve))
         .route("/model/info", get(routes::models::info))
         .route("/v1/model/info", get(routes::models::info))
+        .route("/health", get(routes::health::health))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
     let open = AxumRouter::new()
         .route("/", get(routes::health::root))
