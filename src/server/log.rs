@@ -5,6 +5,7 @@
 //! cannot forge lines; secrets never reach these lines (and `telemetry` redacts them anyway).
 //! A call's line also goes to the request log ([`crate::usage`]) as a record, with its cost.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -12,7 +13,7 @@ use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::router::Routed;
+use crate::router::{Routed, Served};
 use crate::server::AppState;
 use crate::telemetry::{printable, request_id};
 use crate::usage::{self, Caller, MAX_ERROR_CHARS, Record, UsageLog, price};
@@ -73,6 +74,8 @@ pub struct CallLog {
     pub stream_error: Option<String>,
     /// The error the client got (redacted), for the request log.
     pub error: Option<String>,
+    /// The deployment that answered, and how (fallback alias, fallbacks, retries).
+    served: Option<ServedBy>,
     request_id: String,
     started_ms: i64,
     first_chunk_ms: Option<f64>,
@@ -80,6 +83,13 @@ pub struct CallLog {
     cost: Option<f64>,
     sink: Option<UsageLog>,
     user_agent: Option<String>,
+}
+
+struct ServedBy {
+    routed: Arc<Routed>,
+    fallback_alias: Option<String>,
+    fallbacks: u32,
+    retries: u32,
 }
 
 impl CallLog {
@@ -95,6 +105,7 @@ impl CallLog {
             stream,
             stream_error: None,
             error: None,
+            served: None,
             request_id: request_id(),
             started_ms: usage::now_ms(),
             first_chunk_ms: None,
@@ -110,6 +121,32 @@ impl CallLog {
         if self.first_chunk_ms.is_none() {
             self.first_chunk_ms = Some(self.start.elapsed().as_secs_f64() * 1000.0);
         }
+    }
+
+    /// Name the deployment (and fallback) that answered in the line.
+    pub fn served(&mut self, served: &Served) {
+        self.provider = served.routed().dep.provider.name();
+        self.served = Some(ServedBy {
+            routed: served.routed().clone(),
+            fallback_alias: served.fallback_alias.as_deref().map(|a| printable(a).into_owned()),
+            fallbacks: served.fallbacks,
+            retries: served.retries,
+        });
+    }
+
+    /// ` deployment=0:azure/gpt-4o` plus ` served_by=… fallbacks=N` after a fallback and
+    /// ` retries=N` after retries.
+    fn served_text(&self) -> String {
+        let Some(s) = &self.served else { return String::new() };
+        let mut out =
+            format!(" deployment={}:{}", s.routed.dep.index, printable(&s.routed.label()));
+        if let Some(a) = &s.fallback_alias {
+            out.push_str(&format!(" served_by={a} fallbacks={}", s.fallbacks));
+        }
+        if s.retries > 0 {
+            out.push_str(&format!(" retries={}", s.retries));
+        }
+        out
     }
 
     /// Count a call's usage against the deployment's `tpm` and keep it, priced, for the log
@@ -159,20 +196,21 @@ impl Drop for CallLog {
         let (p, c) =
             self.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)).unwrap_or((0, 0));
         let kind = if self.stream { "stream" } else { "json" };
+        let served = self.served_text();
         match (&self.stream_error, self.status) {
             (Some(err), _) => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} stream_error={err} request_id={}",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} stream_error={err} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
             (None, s) if s >= 400 => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={s} {kind} {ms:.1}ms request_id={}",
+                "{} model={} provider={} status={s} {kind} {ms:.1}ms{served} request_id={}",
                 self.endpoint, self.alias, self.provider, self.request_id
             ),
             _ => tracing::info!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} request_id={}",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
         }

@@ -176,6 +176,7 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/models/{model}", get(routes::models::retrieve))
         .route("/model/info", get(routes::models::info))
         .route("/v1/model/info", get(routes::models::info))
+        .route("/health", get(routes::health::health))
         .route("/spend/logs", get(routes::spend::logs))
         .route("/global/spend/report", get(routes::spend::report))
         .route("/usage", get(routes::spend::usage))

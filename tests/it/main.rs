@@ -21,6 +21,7 @@ mod keychain;
 mod launchd_cli;
 mod logs;
 mod packaging;
+mod routing;
 mod secret_service;
 mod secrets_setup;
 mod security;
