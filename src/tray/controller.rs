@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::egress::Egress;
 use crate::gateway::{self, Running};
 use crate::server::AppState;
+use crate::usage::{self, store};
 
 /// How often the running gateway's model list (cooldowns, last errors) is read again.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -111,7 +112,7 @@ impl Controller {
                     }
                     self.handle(cmd).await;
                 }
-                _ = tick.tick() => self.refresh(),
+                _ = tick.tick() => self.refresh().await,
             }
         }
         self.stop().await;
@@ -139,13 +140,30 @@ impl Controller {
         (self.publish)(self.snap.clone());
     }
 
-    /// Publish the model list again when the running gateway's cooldowns or upstream
-    /// errors changed it.
-    fn refresh(&mut self) {
+    /// Publish the model list again when the running gateway's cooldowns, upstream errors
+    /// or today's usage (read from the request log off the runtime) changed it.
+    async fn refresh(&mut self) {
         let Some(state) = &self.state else { return };
         let models = gateway::models_of_router(state.router().deployments());
-        if models != self.snap.models {
+        let today = match state.usage() {
+            Some(log) => match log
+                .read(|c| {
+                    let since = store::local_day_start_ms(c, 0)?;
+                    store::totals(c, since, usage::now_ms() + 1)
+                })
+                .await
+            {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::debug!("today's usage for the menu: {e}");
+                    self.snap.today.clone()
+                }
+            },
+            None => None,
+        };
+        if models != self.snap.models || today != self.snap.today {
             self.snap.models = models;
+            self.snap.today = today;
             self.emit();
         }
     }

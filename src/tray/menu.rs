@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::gateway::ModelEntry;
 use crate::paths::Os;
 use crate::secrets::Secret;
+use crate::usage::ModelTotals;
 
 /// What the gateway is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub struct Snapshot {
     pub config_dir: Option<PathBuf>,
     /// The controller has stopped the gateway for Quit; the UI exits.
     pub exiting: bool,
+    /// Today's calls per model from the request log, while the gateway runs and keeps one.
+    pub today: Option<Vec<ModelTotals>>,
 }
 
 impl Snapshot {
@@ -63,6 +66,7 @@ impl Snapshot {
             notice: None,
             config_dir: None,
             exiting: false,
+            today: None,
         }
     }
 
@@ -255,6 +259,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 /// Build the menu for a snapshot.
 pub fn build(s: &Snapshot, version: &str) -> Menu {
     let mut items: Vec<Item> = status_lines(&s.status).into_iter().map(Item::Text).collect();
+    if let (Status::Running { .. }, Some(today)) = (&s.status, &s.today) {
+        items.push(Item::Text(today_line(today)));
+    }
     if let Some(n) = &s.notice {
         let lines = wrap(&format!("⚠ {}", first_line(n)), MAX_LINE);
         items.extend(lines.into_iter().take(MAX_ERROR_LINES).map(Item::Text));
@@ -280,7 +287,7 @@ pub fn build(s: &Snapshot, version: &str) -> Menu {
         None => button("Copy API Key (no master key set)", Action::CopyApiKey, false),
     });
     items.push(button("Copy Shell Exports", Action::CopyShellExports, running));
-    items.push(models_submenu(&s.models));
+    items.push(models_submenu(&s.models, s.today.as_deref().unwrap_or_default()));
     items.push(Item::Separator);
 
     items.push(button("Open Logs", Action::OpenLogs, true));
@@ -310,7 +317,45 @@ pub fn build(s: &Snapshot, version: &str) -> Menu {
     Menu { items, icon, tooltip }
 }
 
-fn models_submenu(models: &[ModelEntry]) -> Item {
+/// `Today: 42 requests · 12.3k tokens · ≈ $0.37`: the sum of today's calls; the cost is
+/// "unknown" when no call had a price and marked `+ unpriced` when some had none.
+pub fn today_line(models: &[ModelTotals]) -> String {
+    let requests: u64 = models.iter().map(|m| m.requests).sum();
+    if requests == 0 {
+        return "Today: no requests yet".into();
+    }
+    let tokens: u64 = models.iter().map(|m| m.total_tokens).sum();
+    let unpriced: u64 = models.iter().map(|m| m.unpriced_requests).sum();
+    let costs: Vec<f64> = models.iter().filter_map(|m| m.cost_usd).collect();
+    let cost = (!costs.is_empty()).then(|| costs.iter().sum());
+    format!("Today: {} · {}", usage_words(requests, tokens), cost_words(cost, unpriced))
+}
+
+/// `12 requests · 3.4k tokens`.
+fn usage_words(requests: u64, tokens: u64) -> String {
+    let r = if requests == 1 { "1 request".to_owned() } else { format!("{requests} requests") };
+    format!("{r} · {} tokens", short_count(tokens))
+}
+
+/// `≈ $0.37`, `≈ $0.37 + unpriced`, `< $0.01`, `cost unknown`.
+fn cost_words(cost: Option<f64>, unpriced: u64) -> String {
+    let Some(c) = cost else { return "cost unknown".into() };
+    let amount = if c > 0.0 && c < 0.005 { "< $0.01".to_owned() } else { format!("≈ ${c:.2}") };
+    if unpriced > 0 { format!("{amount} + unpriced") } else { amount }
+}
+
+/// 999, 12.3k, 4.5M, 1.2B.
+pub fn short_count(n: u64) -> String {
+    let f = n as f64;
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", f / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}M", f / 1e6),
+        _ => format!("{:.1}B", f / 1e9),
+    }
+}
+
+fn models_submenu(models: &[ModelEntry], today: &[ModelTotals]) -> Item {
     if models.is_empty() {
         return Item::Submenu { text: "Models".into(), enabled: false, items: Vec::new() };
     }
@@ -325,6 +370,14 @@ fn models_submenu(models: &[ModelEntry]) -> Item {
             text.push_str(&format!(" ({} of {} cooling down)", m.cooling, m.deployments));
         }
         items.push(button(&text, Action::CopyAlias(m.alias.clone()), true));
+        if let Some(t) = today.iter().find(|t| t.model == m.alias && t.requests > 0) {
+            let line = format!(
+                "    today: {} · {}",
+                usage_words(t.requests, t.total_tokens),
+                cost_words(t.cost_usd, t.unpriced_requests)
+            );
+            items.push(Item::Text(cut(&line, MAX_LINE)));
+        }
         if let Some(err) = &m.last_error {
             let line = err.split_whitespace().collect::<Vec<_>>().join(" ");
             items.push(Item::Text(cut(&format!("    last error: {line}"), MAX_LINE)));

@@ -17,11 +17,17 @@ const BROKEN: &str = "model_list:\n  - model_name: [not, a, string]\n";
 struct Files {
     text: Arc<Mutex<String>>,
     port: Arc<Mutex<u16>>,
+    /// `HOME` for the loaded config (where the request log goes); none by default.
+    home: Option<std::path::PathBuf>,
 }
 
 impl Files {
     fn new(text: &str) -> Files {
-        Files { text: Arc::new(Mutex::new(text.to_owned())), port: Arc::new(Mutex::new(0)) }
+        Files {
+            text: Arc::new(Mutex::new(text.to_owned())),
+            port: Arc::new(Mutex::new(0)),
+            home: None,
+        }
     }
 
     fn write(&self, text: &str) {
@@ -32,9 +38,12 @@ impl Files {
         let f = self.clone();
         Arc::new(move || {
             let text = f.text.lock().expect("lock").clone();
-            let config =
-                config::load(&text, Source::File("/cfg/config.yaml".into()), Env::default())
-                    .map_err(|e| e.to_string())?;
+            let env = match &f.home {
+                Some(h) => Env::from_vars([("HOME", h.to_string_lossy().into_owned())]),
+                None => Env::default(),
+            };
+            let config = config::load(&text, Source::File("/cfg/config.yaml".into()), env)
+                .map_err(|e| e.to_string())?;
             Ok(Loaded {
                 egress: crate::egress::Egress::new(&config.env),
                 config,
@@ -450,5 +459,31 @@ async fn the_model_list_shows_cooldowns_and_the_last_error_while_running() {
     let text = crate::tray::menu::render(&menu);
     assert!(text.contains("m — mock (1 of 2 cooling down)"), "{text}");
     assert!(text.contains("last error: 429: mock rate limit error"), "{text}");
+    ui.quit().await;
+}
+
+#[tokio::test]
+async fn the_menu_shows_todays_usage_from_the_request_log() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let mut files = Files::new(
+        "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/echo\n    model_info:\n      input_cost_per_token: 0.001\n      output_cost_per_token: 0.002\n",
+    );
+    files.home = Some(home.path().to_owned());
+    let mut ui = launch(&files, Arc::new(FakeLogin::default()));
+    ui.send(Command::Start);
+    let (url, s) = ui.running().await;
+    assert_eq!(s.today.as_ref().map(Vec::len).unwrap_or(0), 0, "nothing yet");
+    let (status, body) = chat(&url, "m").await;
+    assert_eq!(status, 200, "{body}");
+    // No command: the controller reads the log again by itself.
+    let s = ui
+        .until("today's call", |s| {
+            s.today.as_ref().is_some_and(|t| t.iter().any(|m| m.model == "m" && m.requests == 1))
+        })
+        .await;
+    let text = crate::tray::menu::render(&crate::tray::menu::build(&s, "0.1.0"));
+    assert!(text.contains("Today: 1 request · "), "{text}");
+    assert!(text.contains("        today: 1 request · "), "{text}");
+    assert!(!text.contains("cost unknown"), "priced by model_info: {text}");
     ui.quit().await;
 }

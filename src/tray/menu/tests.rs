@@ -30,7 +30,66 @@ fn running() -> Snapshot {
         notice: None,
         config_dir: Some("/Users/ann/Library/Application Support/ai-proxy".into()),
         exiting: false,
+        today: None,
     }
+}
+
+fn totals(
+    model: &str,
+    requests: u64,
+    tokens: u64,
+    cost: Option<f64>,
+    unpriced: u64,
+) -> ModelTotals {
+    ModelTotals {
+        model: model.into(),
+        requests,
+        total_tokens: tokens,
+        cost_usd: cost,
+        unpriced_requests: unpriced,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_today_line_sums_models_and_never_calls_an_unknown_cost_zero() {
+    assert_eq!(today_line(&[]), "Today: no requests yet");
+    assert_eq!(
+        today_line(&[totals("a", 40, 12_345, Some(0.3), 0), totals("b", 2, 100, Some(0.07), 0)]),
+        "Today: 42 requests · 12.4k tokens · ≈ $0.37"
+    );
+    assert_eq!(
+        today_line(&[totals("a", 1, 999, Some(0.0001), 0)]),
+        "Today: 1 request · 999 tokens · < $0.01"
+    );
+    assert_eq!(
+        today_line(&[totals("m", 3, 30, Some(0.0), 0)]),
+        "Today: 3 requests · 30 tokens · ≈ $0.00"
+    );
+    assert_eq!(
+        today_line(&[totals("a", 5, 2_500_000, Some(1.5), 0), totals("q", 7, 70, None, 7)]),
+        "Today: 12 requests · 2.5M tokens · ≈ $1.50 + unpriced"
+    );
+    assert_eq!(
+        today_line(&[totals("q", 7, 70, None, 7)]),
+        "Today: 7 requests · 70 tokens · cost unknown"
+    );
+    assert_eq!(short_count(1_500_000_000), "1.5B");
+}
+
+#[test]
+fn running_menu_shows_today_and_each_models_share() {
+    let mut s = running();
+    s.today = Some(vec![
+        totals("qwen-max", 12, 3_400, None, 12),
+        totals("mock", 3, 42, Some(0.0), 0),
+        totals("not-configured", 1, 0, None, 0),
+    ]);
+    let menu = build(&s, "0.1.0");
+    insta::assert_snapshot!("running_with_today", render(&menu));
+    // Stopped: no usage line, whatever the last snapshot held.
+    s.status = Status::Stopped;
+    assert!(!render(&build(&s, "0.1.0")).contains("Today:"));
 }
 
 fn find<'a>(menu: &'a Menu, action: &Action) -> &'a Item {
@@ -110,6 +169,7 @@ fn the_error_menu_as_the_user_sees_it() {
         notice: None,
         config_dir: Some("/home/ann/proj".into()),
         exiting: false,
+        today: None,
     };
     insta::assert_snapshot!("error", render(&build(&s, "0.1.0")));
 }
