@@ -16,7 +16,7 @@ use axum::response::Response;
 use crate::router::{Routed, Served};
 use crate::server::AppState;
 use crate::telemetry::{printable, request_id};
-use crate::usage::{self, Caller, MAX_ERROR_CHARS, Record, UsageLog, price};
+use crate::usage::{self, Caller, MAX_ERROR_CHARS, Record, UsageLog, metrics, price};
 use crate::wire::openai::Usage;
 
 /// User agents are cut to this many characters in the request log.
@@ -214,6 +214,18 @@ impl Drop for CallLog {
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
         }
+        if self.deployment.is_none() {
+            self.deployment = self.served.as_ref().map(|s| s.routed.label());
+        }
+        metrics::global().observe(&metrics::Observation {
+            model: &self.alias,
+            deployment: self.deployment.as_deref().unwrap_or(""),
+            status: self.status,
+            failed: self.status >= 400 || self.stream_error.is_some(),
+            seconds: ms / 1000.0,
+            prompt_tokens: p,
+            completion_tokens: c,
+        });
         if let Some(sink) = self.sink.take() {
             sink.record(self.record(ms));
         }

@@ -180,6 +180,7 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/spend/logs", get(routes::spend::logs))
         .route("/global/spend/report", get(routes::spend::report))
         .route("/usage", get(routes::spend::usage))
+        .route("/metrics", get(routes::spend::metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), log::with_caller))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
     let open = AxumRouter::new()

@@ -4,6 +4,7 @@
 //! handlers' `CallLog` hands its record over when dropped; `/spend/logs`, `/usage` and
 //! `/global/spend/report` read it back.
 
+pub mod metrics;
 pub mod price;
 pub mod store;
 

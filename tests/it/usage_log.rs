@@ -193,9 +193,30 @@ async fn calls_are_logged_priced_and_read_back_in_litellms_shapes() {
     let spent = day["teams"][0]["total_spend"].as_f64().expect("spend");
     assert!((spent - want).abs() < 1e-12);
 
+    // Prometheus metrics of the same calls.
+    let resp = client().get(gw.url("/metrics")).bearer_auth(KEY).send().await.expect("send");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = resp.text().await.expect("text");
+    for line in [
+        "ai_proxy_requests_total{model=\"priced\",deployment=\"mock/echo\",status=\"200\",result=\"ok\"} 2",
+        "ai_proxy_requests_total{model=\"broken\",deployment=\"\",status=\"401\",result=\"error\"} 1",
+        "ai_proxy_tokens_total{model=\"qwen-own\",deployment=\"openai/qwen-own-finetune\",status=\"200\",result=\"ok\",type=\"prompt\"} 1000",
+        "ai_proxy_request_log_dropped_total 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+    }
+
     // Behind the master key, like every other non-health route.
-    let anon = client().get(gw.url("/usage")).send().await.expect("send");
-    assert_eq!(anon.status(), 401);
+    for path in ["/usage", "/metrics", "/spend/logs"] {
+        let anon = client().get(gw.url(path)).send().await.expect("send");
+        assert_eq!(anon.status(), 401, "{path}");
+    }
 
     // Nothing the client or the upstream sent as a secret is in the file.
     let folder = if cfg!(target_os = "macos") {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -32,6 +33,14 @@ fn log_of(state: &AppState) -> Result<UsageLog, ApiError> {
 
 fn store_error(e: crate::usage::StoreError) -> ApiError {
     ApiError::internal(format!("cannot read the request log: {e}"))
+}
+
+/// `GET /metrics`: Prometheus text format, behind the master key like every route but the
+/// health probes (Prometheus sends it with `authorization: {credentials: …}`).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let dropped = state.usage().map(UsageLog::dropped);
+    let text = crate::usage::metrics::global().render(dropped);
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// `GET /usage?window=day|week|month`: per-model totals and their sum.
