@@ -6,6 +6,7 @@ pub mod adapt;
 pub mod anthropic;
 pub mod azure;
 pub mod collect;
+pub mod compat;
 pub mod gemini;
 pub mod limits;
 pub mod params;
