@@ -5,6 +5,7 @@
 pub mod adapt;
 pub mod anthropic;
 pub mod azure;
+pub mod claude;
 pub mod collect;
 pub mod compat;
 pub mod gemini;
