@@ -1,7 +1,7 @@
 //! Micro-benchmarks of the per-request work the gateway does besides moving bytes: request
 //! parse + re-serialize, upstream response parse + re-serialize, SSE decoding, chunk relay,
-//! and one whole request through `server::app` with a local mock model (no sockets), directly
-//! and through `server::LiveApp` as served.
+//! and one whole request through `server::app` with a local mock model (no sockets), directly,
+//! through `server::LiveApp` as served, and to an alias of three deployments (load balancing).
 //!
 //! `cargo bench --bench hot_path` (criterion; results in target/criterion). The whole-process
 //! comparison with nginx and LiteLLM is `scripts/bench`.
@@ -116,6 +116,16 @@ fn whole_request_mock(c: &mut Criterion) {
     let live = server::LiveApp::new(state);
     c.bench_function("app via LiveApp: the same request, replaceable router", |b| {
         b.iter(|| rt.block_on(post_chat(live.clone())))
+    });
+    // Three deployments behind the alias: the router orders them on every request (the
+    // per-request cost of load balancing; no weights, so the config reads the same on
+    // branches without router settings).
+    let deployment = "  - model_name: bench\n    litellm_params:\n      model: mock/bench\n      mock_response: \"Hello! This is a fixed response.\"\n";
+    let yaml = format!("model_list:\n{}", deployment.repeat(3));
+    let cfg = config::load(&yaml, Source::Embedded, Env::default()).expect("config");
+    let app = server::app(AppState::from_config(&cfg));
+    c.bench_function("app: the same request to an alias of 3 mock deployments", |b| {
+        b.iter(|| rt.block_on(post_chat(app.clone())))
     });
 }
 

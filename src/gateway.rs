@@ -5,7 +5,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -14,8 +14,11 @@ use crate::config::Config;
 use crate::egress::Egress;
 use crate::fdlimit;
 use crate::instance::{self, Occupant};
+use crate::paths::{Os, UserDirs};
 use crate::router::Routed;
+use crate::router::health::State;
 use crate::server::{self, AppState, BindError, LiveApp};
+use crate::usage::{self, Retention, UsageLog};
 
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,7 @@ pub enum StartError {
 /// checks used). A provider that cannot be built is logged; its model answers 503 with why.
 pub fn build_state(config: &Config, egress: &Egress) -> AppState {
     let state = AppState::with_egress(config, egress);
+    state.set_usage(open_usage_log(config));
     for r in state.router().deployments() {
         if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
             tracing::warn!("{reason}");
@@ -42,6 +46,32 @@ pub fn build_state(config: &Config, egress: &Egress) -> AppState {
     }
     state
 }
+
+/// The request log in the state folder (`usage.sqlite3`), shared by every state this process
+/// builds, or why there is none. A log that cannot be opened is a warning: the gateway
+/// serves without one.
+fn open_usage_log(config: &Config) -> Result<UsageLog, String> {
+    let settings = config.settings.usage;
+    if !settings.enabled {
+        return Err("the request log is off (general_settings.disable_spend_logs: true)".into());
+    }
+    let Some(dirs) = UserDirs::from_env(&config.env, Os::current()) else {
+        return Err("the request log is off: no home folder (set HOME)".into());
+    };
+    let path = dirs.state_dir().join(USAGE_LOG_FILE);
+    let retention = Retention {
+        max_age_ms: i64::try_from(settings.retention.as_millis()).unwrap_or(i64::MAX),
+        max_bytes: (settings.max_mb * 1024.0 * 1024.0) as u64,
+    };
+    usage::shared(&path, retention).map_err(|e| {
+        let why = format!("the request log is off: {e}");
+        tracing::warn!("{why}");
+        why
+    })
+}
+
+/// The request log's file name in the state folder.
+pub const USAGE_LOG_FILE: &str = "usage.sqlite3";
 
 /// A gateway serving in the background of the current tokio runtime.
 pub struct Running {
@@ -138,50 +168,90 @@ pub fn client_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
-/// One alias as the menu shows it: the providers behind it and whether any can answer.
+/// One alias as the menu shows it: the providers behind it, whether any can answer, how
+/// many of its deployments are cooling down and its current upstream error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelEntry {
     pub alias: String,
     /// Distinct provider names in config order (`azure`, `vertex_ai`, …).
     pub providers: Vec<&'static str>,
     pub available: bool,
+    /// Deployments of the alias that can serve (configured and built).
+    pub deployments: usize,
+    /// Of those, the ones the router skips for now after upstream failures.
+    pub cooling: usize,
+    /// The newest upstream error of its deployments that no answer followed
+    /// (`429: rate limited`), redacted.
+    pub last_error: Option<String>,
 }
 
 /// Models of a running gateway, one entry per alias in config order (provider build
-/// failures count as unavailable).
+/// failures count as unavailable), with their cooldowns and current errors.
 pub fn models_of_router(deployments: &[Arc<Routed>]) -> Vec<ModelEntry> {
-    group(
-        deployments.iter().map(|r| {
-            (r.dep.alias.as_str(), r.dep.provider.name(), r.unavailable_reason().is_none())
-        }),
-    )
+    group(deployments.iter().map(|r| {
+        let report = r.report();
+        let cooling = matches!(report.state, State::CoolingDown { .. });
+        let error = report.last_error.filter(|_| report.failing).map(|e| {
+            let text = match e.status {
+                Some(s) => format!("{s}: {}", e.message),
+                None => e.message,
+            };
+            (text, e.at)
+        });
+        let available = r.unavailable_reason().is_none();
+        (r.dep.alias.as_str(), r.dep.provider.name(), available, cooling, error)
+    }))
 }
 
 /// Models of a loaded config, one entry per alias in config order.
 pub fn models_of_config(config: &Config) -> Vec<ModelEntry> {
     group(
-        config.deployments.iter().map(|d| (d.alias.as_str(), d.provider.name(), d.is_available())),
+        config
+            .deployments
+            .iter()
+            .map(|d| (d.alias.as_str(), d.provider.name(), d.is_available(), false, None)),
     )
 }
 
-fn group<'a>(items: impl Iterator<Item = (&'a str, &'static str, bool)>) -> Vec<ModelEntry> {
-    let mut out: Vec<ModelEntry> = Vec::new();
-    for (alias, provider, available) in items {
-        match out.iter_mut().find(|m| m.alias == alias) {
-            Some(m) => {
-                if !m.providers.contains(&provider) {
-                    m.providers.push(provider);
-                }
-                m.available |= available;
+type Item<'a> = (&'a str, &'static str, bool, bool, Option<(String, SystemTime)>);
+
+fn group<'a>(items: impl Iterator<Item = Item<'a>>) -> Vec<ModelEntry> {
+    let mut out: Vec<(ModelEntry, Option<SystemTime>)> = Vec::new();
+    for (alias, provider, available, cooling, error) in items {
+        let i = match out.iter().position(|(m, _)| m.alias == alias) {
+            Some(i) => i,
+            None => {
+                out.push((
+                    ModelEntry {
+                        alias: alias.to_owned(),
+                        providers: Vec::new(),
+                        available: false,
+                        deployments: 0,
+                        cooling: 0,
+                        last_error: None,
+                    },
+                    None,
+                ));
+                out.len() - 1
             }
-            None => out.push(ModelEntry {
-                alias: alias.to_owned(),
-                providers: vec![provider],
-                available,
-            }),
+        };
+        let (m, at) = &mut out[i];
+        if !m.providers.contains(&provider) {
+            m.providers.push(provider);
+        }
+        m.available |= available;
+        if available {
+            m.deployments += 1;
+            m.cooling += usize::from(cooling);
+        }
+        if let Some((text, when)) = error
+            && at.is_none_or(|t| when > t)
+        {
+            m.last_error = Some(text);
+            *at = Some(when);
         }
     }
-    out
+    out.into_iter().map(|(m, _)| m).collect()
 }
 
 #[cfg(test)]
@@ -219,9 +289,19 @@ model_list:
                 ModelEntry {
                     alias: "gpt-4o".into(),
                     providers: vec!["azure", "openai"],
-                    available: true
+                    available: true,
+                    deployments: 2,
+                    cooling: 0,
+                    last_error: None,
                 },
-                ModelEntry { alias: "mock".into(), providers: vec!["mock"], available: true },
+                ModelEntry {
+                    alias: "mock".into(),
+                    providers: vec!["mock"],
+                    available: true,
+                    deployments: 1,
+                    cooling: 0,
+                    last_error: None,
+                },
             ]
         );
     }

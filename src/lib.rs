@@ -11,7 +11,8 @@
 //! - `providers`: one module per upstream; never renders client-facing errors.
 //! - `egress`: the only place outbound HTTP clients are built (proxy per deployment, NO_PROXY,
 //!   TLS roots plus corporate CAs, connect-failure messages); never reads `std::env`.
-//! - `router`: alias → deployment, rate limits, retries.
+//! - `router`: alias → deployment, load balancing, rate limits, retries, cooldowns, fallbacks;
+//!   never acts after the first byte reached the client.
 //! - `server`: axum app, client auth, errors in the caller's dialect; handlers stay thin.
 //! - `redact`: masks credentials in every text that leaves the process (errors, logs,
 //!   `/model/info`, `doctor`); pure but for the list of secret values seen.
@@ -46,4 +47,5 @@ pub mod setup;
 pub mod telemetry;
 pub mod translate;
 pub mod tray;
+pub mod usage;
 pub mod wire;

@@ -10,6 +10,8 @@ pub mod env;
 pub mod locate;
 pub mod providers;
 pub mod raw;
+pub mod routing;
+pub mod usage;
 pub mod validate;
 
 use std::collections::HashMap;
@@ -24,6 +26,7 @@ use crate::secrets::Secret;
 pub use connections::ConnectionSettings;
 pub use env::{Env, Origin};
 pub use providers::{Compat, CompatSpec, ProviderKind, SUPPORTED_PROVIDERS};
+pub use routing::{RouterSettings, RoutingStrategy};
 
 /// The embedded default configuration: one mock model, no credentials needed.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../resources/default-config.yaml");
@@ -113,6 +116,14 @@ pub struct Deployment {
     pub api_version: Option<String>,
     pub rpm: Option<u32>,
     pub tpm: Option<u64>,
+    /// `weight` for `simple-shuffle` (LiteLLM's name).
+    pub weight: Option<f64>,
+    /// `order`: lower values are tried first; deployments without one come last.
+    pub order: Option<u32>,
+    /// `max_parallel_requests`: requests in flight at once (else the router's default).
+    pub max_parallel_requests: Option<u32>,
+    /// `cooldown_time` for this deployment (else `router_settings.cooldown_time`).
+    pub cooldown_time: Option<Duration>,
     pub timeout: Duration,
     pub stream_timeout: Option<Duration>,
     pub max_retries: Option<u32>,
@@ -155,6 +166,10 @@ pub struct Settings {
     pub body_limits: BodyLimits,
     /// Client connection timeouts and limit (`general_settings`, ai-proxy extensions).
     pub connections: ConnectionSettings,
+    /// The request log (`disable_spend_logs`, retention, size).
+    pub usage: usage::UsageSettings,
+    /// Fallbacks, cooldowns, routing strategy (`router_settings`, some `litellm_settings`).
+    pub router: RouterSettings,
 }
 
 impl Default for Settings {
@@ -169,6 +184,8 @@ impl Default for Settings {
             allowed_origins: Vec::new(),
             body_limits: BodyLimits::default(),
             connections: ConnectionSettings::default(),
+            usage: usage::UsageSettings::default(),
+            router: RouterSettings::default(),
         }
     }
 }
@@ -321,6 +338,9 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
                 let mb = expect_number(&file, &path, value, &MEGABYTES)?;
                 settings.max_request_bytes = mb_to_bytes(mb);
             }
+            k if routing::LITELLM_KEYS.contains(&k) => {
+                routing::set(&mut settings.router, &file, &path, k, value, &mut warnings)?;
+            }
             "set_verbose" | "json_logs" => warnings.push(format!(
                 "{file}: {path} is ignored: ai-proxy logs one line per request; set RUST_LOG=debug for more"
             )),
@@ -332,6 +352,9 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
         match key.as_str() {
             "num_retries" => settings.num_retries = expect_retries(&file, &path, value)?,
             "timeout" => settings.request_timeout = expect_duration(&file, &path, value)?,
+            k if routing::ROUTER_KEYS.contains(&k) => {
+                routing::set(&mut settings.router, &file, &path, k, value, &mut warnings)?;
+            }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
             }
@@ -393,6 +416,9 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
             k if connections::KEYS.contains(&k) => {
                 connections::set(&mut settings.connections, &file, &path, k, value)?;
             }
+            k if usage::KEYS.contains(&k) => {
+                usage::set(&mut settings.usage, &file, &path, k, value)?
+            }
             _ => {
                 warnings.push(format!("{file}: {path} is not supported by ai-proxy and is ignored"))
             }
@@ -418,6 +444,10 @@ fn resolve(text: &str, source: Source, mut env: Env) -> Result<Config, ConfigErr
         let dep = resolve_deployment(&file, index, model, &settings, &env, &mut warnings)?;
         deployments.push(dep);
     }
+    let serves = |name: &str| {
+        deployments.iter().any(|d| d.alias == name || crate::router::wildcard_match(&d.alias, name))
+    };
+    routing::check_references(&settings.router, serves, &file, &mut warnings);
 
     Ok(Config {
         source,
@@ -481,8 +511,6 @@ const REQUEST_DEFAULT_KEYS: &[&str] = &[
 const IGNORED_KEYS: &[&str] = &[
     "input_cost_per_token",
     "output_cost_per_token",
-    "weight",
-    "order",
     "custom_llm_provider",
     "litellm_credential_name",
     "merge_reasoning_content_in_choices",
@@ -589,6 +617,13 @@ fn resolve_deployment(
     let stream_timeout =
         number("stream_timeout", &p.stream_timeout, &SECONDS)?.map(Duration::from_secs_f64);
     let max_retries = number("max_retries", &p.max_retries, &RETRIES)?.map(|n| n as u32);
+    let weight = number("weight", &p.weight, &routing::WEIGHT)?;
+    let order = number("order", &p.order, &routing::ORDER)?.map(|n| n as u32);
+    let max_parallel_requests =
+        number("max_parallel_requests", &p.max_parallel_requests, &routing::PARALLEL)?
+            .map(|n| n as u32);
+    let cooldown_time = number("cooldown_time", &p.cooldown_time, &routing::COOLDOWN_SECONDS)?
+        .map(Duration::from_secs_f64);
 
     let model_info = model
         .model_info
@@ -617,6 +652,10 @@ fn resolve_deployment(
         api_version,
         rpm,
         tpm,
+        weight,
+        order,
+        max_parallel_requests,
+        cooldown_time,
         timeout: timeout.unwrap_or(settings.request_timeout),
         stream_timeout,
         max_retries,

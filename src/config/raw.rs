@@ -57,6 +57,14 @@ pub struct RawParams {
     #[serde(default)]
     pub max_retries: Option<Yaml>,
     #[serde(default)]
+    pub weight: Option<Yaml>,
+    #[serde(default)]
+    pub order: Option<Yaml>,
+    #[serde(default)]
+    pub max_parallel_requests: Option<Yaml>,
+    #[serde(default)]
+    pub cooldown_time: Option<Yaml>,
+    #[serde(default)]
     pub drop_params: Option<bool>,
     #[serde(default)]
     pub additional_drop_params: Option<Vec<String>>,

@@ -150,7 +150,7 @@ litellm_settings:
   success_callback: ["langfuse"]
   set_verbose: true
 router_settings:
-  routing_strategy: usage-based-routing
+  redis_host: localhost
 general_settings:
   database_url: postgres://x
 guardrails: []
@@ -165,7 +165,7 @@ guardrails: []
         "model_list[0].litellm_params.made_up_key is not supported",
         "litellm_settings.success_callback is not supported",
         "litellm_settings.set_verbose is ignored",
-        "router_settings.routing_strategy is not supported",
+        "router_settings.redis_host is not supported",
         "general_settings.database_url is not supported",
     ] {
         assert!(w.contains(key), "missing warning for {key}:\n{w}");
@@ -231,6 +231,12 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("litellm_settings", "max_request_size_mb"),
     ("router_settings", "num_retries"),
     ("router_settings", "timeout"),
+    ("router_settings", "allowed_fails"),
+    ("router_settings", "cooldown_time"),
+    ("router_settings", "max_fallbacks"),
+    ("router_settings", "default_max_parallel_requests"),
+    ("litellm_settings", "allowed_fails"),
+    ("litellm_settings", "max_fallbacks"),
     ("general_settings", "max_request_size_mb"),
     ("general_settings", "max_response_size_mb"),
     ("general_settings", "max_stream_event_size_mb"),
@@ -244,6 +250,10 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("litellm_params", "timeout"),
     ("litellm_params", "stream_timeout"),
     ("litellm_params", "max_retries"),
+    ("litellm_params", "weight"),
+    ("litellm_params", "order"),
+    ("litellm_params", "max_parallel_requests"),
+    ("litellm_params", "cooldown_time"),
 ];
 
 /// A config with one numeric key set to `value` (YAML text), and the key's line.

@@ -146,6 +146,7 @@ impl AzureOpenAi {
 
     pub async fn chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         req.model = self.deployment.clone();
+        let timeouts = self.timeouts.with(req.call_timeouts);
         if self.reasoning {
             let dropped = reasoning::rewrite(&mut req, &self.deployment, self.drop_params)
                 .map_err(|r| ProviderError::InvalidRequest {
@@ -166,15 +167,15 @@ impl AzureOpenAi {
         let body = Bytes::from(
             serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
         );
-        let resp = self.call(&self.chat_url, body).await?;
+        let resp = self.call(&self.chat_url, body, timeouts).await?;
         if !stream {
             let completion =
-                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
+                read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
             return Ok(ChatOutput::Complete(completion));
         }
         let mut fold = StreamFold::new();
         let read = StreamRead {
-            idle: self.timeouts.stream_idle,
+            idle: timeouts.stream_idle,
             max_event_bytes: self.limits.stream_event_bytes,
             usage_requested,
         };
@@ -193,17 +194,23 @@ impl AzureOpenAi {
         mut req: EmbeddingsRequest,
     ) -> Result<EmbeddingsResponse, ProviderError> {
         req.model = self.deployment.clone();
+        let timeouts = self.timeouts.with(req.call_timeouts);
         let body = Bytes::from(
             serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
         );
-        let resp = self.call(&self.embeddings_url, body).await?;
-        read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await
+        let resp = self.call(&self.embeddings_url, body, timeouts).await?;
+        read_json(resp, timeouts, self.limits.response_bytes, &self.label).await
     }
 
     /// POST with credentials; a 401 to a cached token refreshes it and retries once.
-    async fn call(&self, url: &str, body: Bytes) -> Result<Response, ProviderError> {
+    async fn call(
+        &self,
+        url: &str,
+        body: Bytes,
+        timeouts: Timeouts,
+    ) -> Result<Response, ProviderError> {
         let (rb, token) = self.request(url, body.clone()).await?;
-        match send(rb, self.timeouts, &self.label).await {
+        match send(rb, timeouts, &self.label).await {
             Ok(resp) => Ok(resp),
             Err(ProviderError::Upstream { status: 401, .. }) if token.is_some() => {
                 if let Some((cache, rejected)) = token {
@@ -211,7 +218,7 @@ impl AzureOpenAi {
                     cache.invalidate(&rejected).await;
                 }
                 let (rb, _) = self.request(url, body).await?;
-                send(rb, self.timeouts, &self.label).await.map_err(|e| self.explain(e))
+                send(rb, timeouts, &self.label).await.map_err(|e| self.explain(e))
             }
             Err(e) => Err(self.explain(e)),
         }

@@ -21,6 +21,12 @@
 //!   the schema built the way tool arguments are (required properties, or all, filled
 //!   recursively; `enum` and `const` honoured); for `json_object`, `{"answer": "<the text>"}`.
 //! - Embeddings honour `encoding_format: "base64"` (little-endian f32s, as OpenAI sends them).
+//!
+//! Errors on cue, as LiteLLM's `mock_response` sentinels (for fallback and cooldown tests):
+//! `litellm.RateLimitError` (429), `litellm.InternalServerError` (500),
+//! `litellm.ServiceUnavailableError` (503), `litellm.Timeout` (a timeout),
+//! `litellm.ContextWindowExceededError` (400 `context_length_exceeded`) and
+//! `litellm.ContentPolicyViolationError` (400 `content_filter`) fail every call.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -84,6 +90,9 @@ impl Mock {
     }
 
     pub fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+        if let Some(err) = self.response.as_deref().and_then(sentinel_error) {
+            return Err(err);
+        }
         let call = tool_call(&req);
         let text = match &call {
             Some(c) => format!("Calling {}.", c.function.name),
@@ -175,6 +184,9 @@ impl Mock {
     }
 
     pub fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, ProviderError> {
+        if let Some(err) = self.response.as_deref().and_then(sentinel_error) {
+            return Err(err);
+        }
         let Some(texts) = req.input.texts() else {
             return Err(ProviderError::InvalidRequest {
                 message: "the mock model embeds text inputs only, not token arrays".into(),
@@ -201,6 +213,48 @@ impl Mock {
             ..EmbeddingsResponse::default()
         })
     }
+}
+
+/// The failure a LiteLLM `mock_response` sentinel stands for.
+fn sentinel_error(response: &str) -> Option<ProviderError> {
+    let upstream =
+        |status: u16, kind: &str, code: Option<&str>, message: &str| ProviderError::Upstream {
+            status,
+            message: message.to_owned(),
+            kind: Some(kind.to_owned()),
+            code: code.map(str::to_owned),
+            param: None,
+            retry_after: None,
+            details: None,
+        };
+    Some(match response.trim() {
+        "litellm.RateLimitError" => {
+            upstream(429, "rate_limit_error", None, "mock rate limit error (mock_response)")
+        }
+        "litellm.InternalServerError" => {
+            upstream(500, "api_error", None, "mock internal server error (mock_response)")
+        }
+        "litellm.ServiceUnavailableError" => {
+            upstream(503, "api_error", None, "mock service unavailable error (mock_response)")
+        }
+        "litellm.ContextWindowExceededError" => upstream(
+            400,
+            "invalid_request_error",
+            Some("context_length_exceeded"),
+            "This model's maximum context length was exceeded (mock_response)",
+        ),
+        "litellm.ContentPolicyViolationError" => upstream(
+            400,
+            "invalid_request_error",
+            Some("content_filter"),
+            "The prompt was filtered by the content management policy (mock_response)",
+        ),
+        "litellm.Timeout" => ProviderError::Timeout {
+            phase: super::TimeoutPhase::Response,
+            message: "mock timeout (mock_response)".to_owned(),
+        },
+        _ => return None,
+    })
 }
 
 /// The last message that is not a system prompt: the turn the model answers.

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::config::{Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::wire::openai::{
-    ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
+    CallTimeouts, ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
 };
 
 /// A stream of hub chunks; an `Err` item ends the stream.
@@ -141,6 +141,15 @@ pub struct Timeouts {
 impl Timeouts {
     pub fn for_deployment(dep: &Deployment) -> Self {
         Timeouts { total: dep.timeout, stream_idle: dep.stream_timeout.unwrap_or(dep.timeout) }
+    }
+
+    /// These timeouts with a request's own (`timeout`, `stream_timeout` in the body) in
+    /// place of the deployment's.
+    pub fn with(self, call: CallTimeouts) -> Self {
+        Timeouts {
+            total: call.timeout.unwrap_or(self.total),
+            stream_idle: call.stream_timeout.unwrap_or(self.stream_idle),
+        }
     }
 }
 

@@ -252,17 +252,18 @@ impl OpenAiCompat {
             .post(&self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
-        let resp = send(rb, self.timeouts, &self.label).await?;
+        let timeouts = self.timeouts.with(req.call_timeouts);
+        let resp = send(rb, timeouts, &self.label).await?;
         if !stream {
             let mut completion: ChatCompletion =
-                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
+                read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
             if self.normalizes() {
                 normalize_completion(&mut completion);
             }
             return Ok(ChatOutput::Complete(completion));
         }
         let read = StreamRead {
-            idle: self.timeouts.stream_idle,
+            idle: timeouts.stream_idle,
             max_event_bytes: self.limits.stream_event_bytes,
             usage_requested,
         };
@@ -312,8 +313,9 @@ impl OpenAiCompat {
             .post(&self.embeddings_url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
-        let resp = send(rb, self.timeouts, &self.label).await?;
-        read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await
+        let timeouts = self.timeouts.with(req.call_timeouts);
+        let resp = send(rb, timeouts, &self.label).await?;
+        read_json(resp, timeouts, self.limits.response_bytes, &self.label).await
     }
 }
 

@@ -107,7 +107,12 @@ impl Vertex {
     }
 
     /// POST with a bearer token; a 401 drops the token and retries once with a fresh one.
-    async fn post(&self, method: &str, body: Vec<u8>) -> Result<reqwest::Response, ProviderError> {
+    async fn post(
+        &self,
+        method: &str,
+        body: Vec<u8>,
+        timeouts: Timeouts,
+    ) -> Result<reqwest::Response, ProviderError> {
         let url = format!("{}:{method}", self.model_url);
         let mut retried = false;
         loop {
@@ -128,7 +133,7 @@ impl Vertex {
             for (k, v) in &self.extra_headers {
                 rb = rb.header(k, v);
             }
-            match send(rb, self.timeouts, &self.label).await {
+            match send(rb, timeouts, &self.label).await {
                 Err(ProviderError::Upstream { status: 401, .. }) if !retried => {
                     tracing::info!(model = %self.model, "Vertex AI rejected the access token; refreshing it once");
                     self.auth.invalidate(&token).await;
@@ -173,19 +178,20 @@ impl Vertex {
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
         let seed = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
         let created = unix_now();
+        let timeouts = self.timeouts.with(req.call_timeouts);
         if !req.is_stream() {
-            let resp = self.post("generateContent", body).await?;
+            let resp = self.post("generateContent", body, timeouts).await?;
             let parsed: GenerateContentResponse =
-                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
+                read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
             let meta = ResponseMeta { id_seed: &seed, created, model: &self.model };
             return gemini::response(parsed, &meta)
                 .map(ChatOutput::Complete)
                 .map_err(blocked_error);
         }
-        let resp = self.post("streamGenerateContent?alt=sse", body).await?;
+        let resp = self.post("streamGenerateContent?alt=sse", body, timeouts).await?;
         let events = sse_events(
             resp,
-            self.timeouts.stream_idle,
+            timeouts.stream_idle,
             self.limits.stream_event_bytes,
             self.label.clone(),
         );
@@ -257,7 +263,7 @@ impl Vertex {
             tools: full.tools,
         };
         let body = serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
-        let resp = self.post("countTokens", body).await?;
+        let resp = self.post("countTokens", body, self.timeouts).await?;
         let counted: crate::wire::gemini::CountTokensResponse =
             read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
         Ok(counted.total_tokens)
@@ -274,6 +280,7 @@ impl Vertex {
             });
         };
         let base64 = req.encoding_format.as_deref() == Some("base64");
+        let timeouts = self.timeouts.with(req.call_timeouts);
         // gemini-embedding models take one text per request; text-embedding-* take up to 250.
         let batch = if self.model.starts_with("gemini-embedding") { 1 } else { 250 };
         let mut data = Vec::with_capacity(texts.len());
@@ -282,9 +289,9 @@ impl Vertex {
             let body = embed::predict_request(group, req.dimensions, &req.extra);
             let body =
                 serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
-            let resp = self.post("predict", body).await?;
+            let resp = self.post("predict", body, timeouts).await?;
             let parsed: PredictResponse =
-                read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
+                read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
             if parsed.predictions.len() != group.len() {
                 return Err(ProviderError::protocol(format!(
                     "{} returned {} embeddings for {} inputs",

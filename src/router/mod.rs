@@ -1,15 +1,24 @@
-//! Alias → deployment choice, local rate limits and retries.
+//! Alias → deployment choice, load balancing, local rate limits, retries, cooldowns and
+//! fallbacks, LiteLLM's router as `router_settings` configures it.
 //!
-//! Exact aliases win over wildcard aliases (`claude-*`); among several deployments for one
-//! alias the router rotates, skipping unavailable and rate-limited ones. A failed attempt
-//! that may succeed elsewhere (connect error, 429, 5xx) is retried up to `num_retries`
-//! (or the deployment's `max_retries`) times: on the next deployment at once when there is
-//! one, else on the same one after a backoff or the upstream's `Retry-After` (`retry`).
-//! Retries happen only before anything reached the client: a stream is handed over once
-//! its response head arrived, and never retried after.
+//! Exact aliases win over wildcard aliases (`claude-*`). Among several deployments for one
+//! alias, `select` orders them by `order` and the `routing_strategy`; cooling, busy
+//! (`max_parallel_requests`) and rate-limited ones are skipped. A failed attempt that may
+//! succeed elsewhere (connect error, 429, 5xx) is retried up to `num_retries` (or the
+//! deployment's `max_retries`) times: on the next deployment at once when there is one, else
+//! on the same one after a backoff or the upstream's `Retry-After` (`retry`). Failures count
+//! towards a deployment's cooldown (`cooldown`, kept in `health`). When an alias cannot
+//! answer, the request moves to its fallbacks (`fallback`), each with its own retries.
+//! All of this happens only before anything reached the client: a stream is handed over
+//! with its first chunk (or once it has been silent for a keep-alive interval), and never
+//! retried or moved after.
 
+pub mod cooldown;
+pub mod fallback;
+pub mod health;
 pub mod ratelimit;
 pub mod retry;
+pub mod select;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,22 +26,35 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::config::{Config, Deployment};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+use crate::config::{Config, Deployment, RouterSettings, RoutingStrategy};
 use crate::egress::Egress;
-use crate::providers::{ChatOutput, Provider, ProviderError};
+use crate::providers::{ChatOutput, ChunkStream, Provider, ProviderError};
 use crate::telemetry::{printable, request_id};
 use crate::translate::{adapt, limits, params};
-use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+use crate::wire::openai::{
+    CallTimeouts, ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
+};
+use fallback::{Chain, Trigger};
+use health::{Health, Report};
 use ratelimit::{RequestLimiter, TokenLimiter};
 use retry::parse_retry_after;
 
-/// A deployment with its provider and limits, ready to serve.
+/// A deployment with its provider, limits and live state, ready to serve.
 pub struct Routed {
     pub dep: Deployment,
     /// The provider, or why the deployment cannot serve.
     pub provider: Result<Provider, String>,
+    /// Requests in flight, cooldown, last error, latency and usage.
+    pub health: Health,
     rpm: Option<RequestLimiter>,
     tpm: Option<TokenLimiter>,
+    /// Its share for `simple-shuffle` (`None`: the alias's deployments share evenly).
+    share: Option<f64>,
+    max_parallel: Option<u32>,
+    cooldown: cooldown::Policy,
 }
 
 impl Routed {
@@ -44,20 +66,46 @@ impl Routed {
         Routed {
             rpm: dep.rpm.map(RequestLimiter::new),
             tpm: dep.tpm.map(TokenLimiter::new),
+            health: Health::new(false),
+            share: None,
+            max_parallel: dep.max_parallel_requests,
+            cooldown: cooldown::Policy {
+                allowed_fails: None,
+                per_kind: Default::default(),
+                cooldown_time: dep
+                    .cooldown_time
+                    .unwrap_or(crate::config::routing::DEFAULT_COOLDOWN_TIME),
+                disabled: false,
+            },
             dep,
             provider,
         }
+    }
+
+    /// Apply the router's settings (strategy figures, cooldown rules, parallel limit).
+    fn configure(&mut self, settings: &RouterSettings, share: Option<f64>) {
+        self.share = share;
+        self.health = Health::new(settings.routing_strategy == RoutingStrategy::UsageBased);
+        self.max_parallel =
+            self.dep.max_parallel_requests.or(settings.default_max_parallel_requests);
+        self.cooldown = cooldown::Policy {
+            allowed_fails: settings.allowed_fails,
+            per_kind: settings.allowed_fails_policy,
+            cooldown_time: self.dep.cooldown_time.unwrap_or(settings.cooldown_time),
+            disabled: settings.disable_cooldowns,
+        };
     }
 
     pub fn unavailable_reason(&self) -> Option<&str> {
         self.provider.as_ref().err().map(String::as_str)
     }
 
-    /// Count tokens a response reported against `tpm`.
+    /// Count tokens a response reported against `tpm` (and for `usage-based-routing-v2`).
     pub fn record_tokens(&self, tokens: u64) {
         if let Some(t) = &self.tpm {
             t.record(tokens);
         }
+        self.health.record_tokens(tokens);
     }
 
     /// The provider, or `Unavailable` with the reason.
@@ -66,6 +114,16 @@ impl Routed {
             model: self.dep.alias.clone(),
             reasons: vec![reason.clone()],
         })
+    }
+
+    /// `provider/model`, as logs, headers and `/health` name the deployment.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.dep.provider.name(), self.dep.model)
+    }
+
+    /// Its state now, for the readiness probe, `/health` and the tray.
+    pub fn report(&self) -> Report {
+        self.health.report(self.unavailable_reason(), Instant::now())
     }
 
     fn admit(&self) -> Result<(), Duration> {
@@ -77,6 +135,56 @@ impl Routed {
         }
         Ok(())
     }
+}
+
+/// A deployment's in-flight slot: taken when a call starts, given back when the answer (or
+/// the stream) is done.
+pub struct Slot(Arc<Routed>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.health.leave();
+    }
+}
+
+/// Who answered a request, for the response headers and the log line. Holds the
+/// deployment's in-flight slot until dropped (for a stream, when the stream ends).
+pub struct Served {
+    slot: Slot,
+    /// The alias that answered, when a fallback did (else the one asked for).
+    pub fallback_alias: Option<String>,
+    /// Fallback aliases started (`x-litellm-attempted-fallbacks`).
+    pub fallbacks: u32,
+    /// Attempts after the first, over every alias (`x-litellm-attempted-retries`).
+    pub retries: u32,
+}
+
+impl Served {
+    pub fn routed(&self) -> &Arc<Routed> {
+        &self.slot.0
+    }
+}
+
+/// A chat answer: whole, or a stream with its first chunk already taken (`None` when the
+/// upstream was silent for a keep-alive interval: the stream starts anyway).
+// One per call, moved a few times and never stored (as `ChatOutput`).
+#[allow(clippy::large_enum_variant)]
+pub enum Reply {
+    Complete(ChatCompletion),
+    Stream { first: Option<ChatChunk>, rest: ChunkStream },
+}
+
+/// What a request's body asks of the router (LiteLLM's per-call router parameters).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestOptions {
+    /// `timeout` / `stream_timeout`: replace the deployment's for this request.
+    pub timeouts: CallTimeouts,
+    /// `fallbacks`: replace the configured ones of the requested alias.
+    pub fallbacks: Option<Vec<String>>,
+    /// `disable_fallbacks`.
+    pub disable_fallbacks: bool,
+    /// `mock_testing_fallbacks` and kin: the requested alias fails without a call.
+    pub mock_failure: Option<Trigger>,
 }
 
 /// Why a request could not be served.
@@ -94,6 +202,11 @@ pub enum RouteError {
     RateLimited {
         model: String,
         retry_after: Duration,
+    },
+    /// Every deployment has `max_parallel_requests` calls in flight.
+    Busy {
+        model: String,
+        limit: u32,
     },
     /// The upstream's parameters check failed (drop_params off).
     UnsupportedParams {
@@ -118,6 +231,14 @@ pub struct Router {
     aliases: Vec<String>,
     next: AtomicUsize,
     num_retries: u32,
+    settings: RouterSettings,
+}
+
+/// Why picking a deployment failed.
+enum NoPick {
+    /// Every candidate is cooling down.
+    Cooling,
+    Refused(RouteError),
 }
 
 impl Router {
@@ -135,10 +256,18 @@ impl Router {
                 Routed::new(d.clone(), provider)
             })
             .collect();
-        Router::new(routed, config.settings.num_retries)
+        Router::with_settings(routed, config.settings.num_retries, config.settings.router.clone())
     }
 
     pub fn new(routed: Vec<Routed>, num_retries: u32) -> Router {
+        Router::with_settings(routed, num_retries, RouterSettings::default())
+    }
+
+    pub fn with_settings(
+        mut routed: Vec<Routed>,
+        num_retries: u32,
+        settings: RouterSettings,
+    ) -> Router {
         let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
         let mut wildcards: Vec<(String, Vec<usize>)> = Vec::new();
         let mut aliases = Vec::new();
@@ -158,6 +287,13 @@ impl Router {
         }
         // More literal characters = more specific.
         wildcards.sort_by_key(|(p, _)| std::cmp::Reverse(p.chars().filter(|&c| c != '*').count()));
+        for group in exact.values().chain(wildcards.iter().map(|(_, v)| v)) {
+            let deps: Vec<&Deployment> = group.iter().map(|&i| &routed[i].dep).collect();
+            let shares = shares(&deps);
+            for (&i, share) in group.iter().zip(shares) {
+                routed[i].configure(&settings, share);
+            }
+        }
         Router {
             deployments: routed.into_iter().map(Arc::new).collect(),
             exact,
@@ -165,11 +301,16 @@ impl Router {
             aliases,
             next: AtomicUsize::new(0),
             num_retries,
+            settings,
         }
     }
 
     pub fn deployments(&self) -> &[Arc<Routed>] {
         &self.deployments
+    }
+
+    pub fn settings(&self) -> &RouterSettings {
+        &self.settings
     }
 
     /// `(ready, total)` deployments: the "N of M models ready" of start-up and reload lines.
@@ -183,12 +324,18 @@ impl Router {
         &self.aliases
     }
 
+    fn indices(&self, model: &str) -> Option<&[usize]> {
+        self.exact
+            .get(model)
+            .or_else(|| {
+                self.wildcards.iter().find(|(p, _)| wildcard_match(p, model)).map(|(_, v)| v)
+            })
+            .map(Vec::as_slice)
+    }
+
     /// The deployments an alias maps to.
     pub fn resolve(&self, model: &str) -> Result<Vec<Arc<Routed>>, RouteError> {
-        let idx = self.exact.get(model).or_else(|| {
-            self.wildcards.iter().find(|(p, _)| wildcard_match(p, model)).map(|(_, v)| v)
-        });
-        match idx {
+        match self.indices(model) {
             Some(v) => Ok(v.iter().map(|&i| self.deployments[i].clone()).collect()),
             None => Err(RouteError::UnknownModel {
                 model: model.to_owned(),
@@ -197,48 +344,35 @@ impl Router {
         }
     }
 
-    /// Candidates in the order to try them: rotated for load spreading, unavailable ones out.
-    fn ordered(&self, model: &str) -> Result<Vec<Arc<Routed>>, RouteError> {
-        let all = self.resolve(model)?;
-        let reasons: Vec<String> =
-            all.iter().filter_map(|r| r.unavailable_reason().map(str::to_owned)).collect();
-        let mut ok: Vec<Arc<Routed>> = all.into_iter().filter(|r| r.provider.is_ok()).collect();
-        if ok.is_empty() {
-            return Err(RouteError::Unavailable { model: model.to_owned(), reasons });
-        }
-        if ok.len() > 1 {
-            let start = self.next.fetch_add(1, Ordering::Relaxed) % ok.len();
-            ok.rotate_left(start);
-        }
-        Ok(ok)
+    /// Whether a fallback may go to `model`: some deployment of it can serve.
+    fn usable(&self, model: &str) -> bool {
+        self.indices(model).is_some_and(|v| v.iter().any(|&i| self.deployments[i].provider.is_ok()))
     }
 
-    /// Pick the next admitted deployment starting at `from` (wrapping).
-    fn admit_from(
-        model: &str,
-        candidates: &[Arc<Routed>],
-        from: usize,
-    ) -> Result<usize, RouteError> {
-        let mut soonest = Duration::MAX;
-        for k in 0..candidates.len() {
-            let i = (from + k) % candidates.len();
-            match candidates[i].admit() {
-                Ok(()) => return Ok(i),
-                Err(wait) => soonest = soonest.min(wait),
-            }
-        }
-        Err(RouteError::RateLimited { model: model.to_owned(), retry_after: soonest })
-    }
-
-    /// Run a chat request against the alias's deployments with retries.
-    pub async fn chat(&self, req: ChatRequest) -> Result<(Arc<Routed>, ChatOutput), RouteError> {
+    /// Run a chat request: a deployment of the alias (or of a fallback) with retries. A
+    /// stream comes back with its first chunk, waited for at most `keep_alive`, so an
+    /// upstream that fails before sending anything is retried or falls back too.
+    pub async fn chat(
+        &self,
+        req: ChatRequest,
+        opts: &RequestOptions,
+        keep_alive: Duration,
+    ) -> Result<(Served, Reply), RouteError> {
         let model = req.model.clone();
-        self.with_retries(&model, |routed| {
+        self.route(&model, opts, |routed| {
             let req = req.clone();
             async move {
                 let provider = routed.provider()?;
-                let prepared = prepare(&routed.dep, provider, req)?;
-                provider.chat(prepared).await.map_err(|err| RouteError::Provider { err })
+                let mut prepared = prepare(&routed.dep, provider, req)?;
+                prepared.call_timeouts = opts.timeouts;
+                match provider.chat(prepared).await {
+                    Ok(ChatOutput::Complete(c)) => Ok(Reply::Complete(c)),
+                    Ok(ChatOutput::Stream(mut rest)) => match peek(&mut rest, keep_alive).await {
+                        Ok(first) => Ok(Reply::Stream { first, rest }),
+                        Err(err) => Err(RouteError::Provider { err }),
+                    },
+                    Err(err) => Err(RouteError::Provider { err }),
+                }
             }
         })
         .await
@@ -264,10 +398,12 @@ impl Router {
     pub async fn embeddings(
         &self,
         req: EmbeddingsRequest,
-    ) -> Result<(Arc<Routed>, EmbeddingsResponse), RouteError> {
+        opts: &RequestOptions,
+    ) -> Result<(Served, EmbeddingsResponse), RouteError> {
         let model = req.model.clone();
-        self.with_retries(&model, |routed| {
-            let req = req.clone();
+        self.route(&model, opts, |routed| {
+            let mut req = req.clone();
+            req.call_timeouts = opts.timeouts;
             async move {
                 let provider = routed.provider()?;
                 provider.embeddings(req).await.map_err(|err| RouteError::Provider { err })
@@ -276,74 +412,401 @@ impl Router {
         .await
     }
 
-    /// Pick an admitted deployment, call it, and on a retryable failure try again (on the
-    /// next deployment when there is one) up to its `max_retries` / `num_retries`.
-    async fn with_retries<T, F, Fut>(
+    /// The candidates of an alias in the order to try them (`select::arrange`).
+    fn arrange(&self, group: &[usize], now: Instant) -> Vec<usize> {
+        let available: Vec<usize> =
+            group.iter().copied().filter(|&i| self.deployments[i].provider.is_ok()).collect();
+        if available.len() <= 1 {
+            return available;
+        }
+        let strategy = self.settings.routing_strategy;
+        let figures: Vec<select::Candidate> = available
+            .iter()
+            .map(|&i| {
+                let r = &self.deployments[i];
+                select::Candidate {
+                    order: r.dep.order,
+                    share: r.share,
+                    in_flight: r.health.in_flight(),
+                    latency_us: r.health.latency_us(),
+                    tokens: r.health.tokens_this_minute(),
+                    cooling: r.health.cooling_until(now).is_some(),
+                }
+            })
+            .collect();
+        let rotation = self.next.fetch_add(1, Ordering::Relaxed);
+        let buffer = self.settings.lowest_latency_buffer;
+        select::arrange(strategy, &figures, rotation, buffer, &mut fastrand::f64)
+            .into_iter()
+            .map(|k| available[k])
+            .collect()
+    }
+
+    /// The first deployment from position `from` of `order` (wrapping) that is not cooling
+    /// (unless `forced`), has a free slot and is within its `rpm`/`tpm`.
+    fn pick(
         &self,
         model: &str,
+        order: &[usize],
+        from: usize,
+        forced: bool,
+        now: Instant,
+    ) -> Result<(usize, Slot), NoPick> {
+        let mut cooling = 0;
+        let mut busy = None;
+        let mut soonest = None::<Duration>;
+        for k in 0..order.len() {
+            let pos = (from + k) % order.len();
+            let r = &self.deployments[order[pos]];
+            if !forced && r.health.cooling_until(now).is_some() {
+                cooling += 1;
+                continue;
+            }
+            if !r.health.try_enter(r.max_parallel) {
+                busy = busy.max(r.max_parallel);
+                continue;
+            }
+            let slot = Slot(r.clone());
+            match r.admit() {
+                Ok(()) => return Ok((pos, slot)),
+                Err(wait) => soonest = Some(soonest.map_or(wait, |s| s.min(wait))),
+            }
+        }
+        if cooling == order.len() {
+            return Err(NoPick::Cooling);
+        }
+        Err(NoPick::Refused(match (soonest, busy) {
+            (Some(retry_after), _) => {
+                RouteError::RateLimited { model: model.to_owned(), retry_after }
+            }
+            (None, Some(limit)) => RouteError::Busy { model: model.to_owned(), limit },
+            // Unreachable with a non-empty order; say rate limited rather than panic.
+            (None, None) => RouteError::RateLimited {
+                model: model.to_owned(),
+                retry_after: Duration::from_secs(1),
+            },
+        }))
+    }
+
+    /// Whether `routed` may cool down now: another deployment of its alias can still serve,
+    /// or the alias has a fallback. (The last healthy deployment is never cooled down.)
+    fn may_cool(&self, order: &[usize], routed: &Routed, alias: &str, now: Instant) -> bool {
+        fallback::has_fallback(&self.settings, alias)
+            || order.iter().any(|&i| {
+                let other = &self.deployments[i];
+                !std::ptr::eq(other.as_ref(), routed) && other.health.cooling_until(now).is_none()
+            })
+    }
+
+    /// Pick a deployment, call it, and on a failure retry (the next deployment when there
+    /// is one), count it towards the deployment's cooldown, and when the alias cannot
+    /// answer, move to its fallbacks. One loop: each alias of the chain gets its own retries.
+    async fn route<T, F, Fut>(
+        &self,
+        model: &str,
+        opts: &RequestOptions,
         mut call: F,
-    ) -> Result<(Arc<Routed>, T), RouteError>
+    ) -> Result<(Served, T), RouteError>
     where
         F: FnMut(Arc<Routed>) -> Fut,
         Fut: Future<Output = Result<T, RouteError>>,
     {
-        let candidates = self.ordered(model)?;
-        let mut pos = 0;
-        let mut attempt = 0u32;
-        loop {
-            let i = Self::admit_from(model, &candidates, pos)?;
-            let routed = candidates[i].clone();
-            let retries = routed.dep.max_retries.unwrap_or(self.num_retries);
-            attempt += 1;
-            let err = match call(routed.clone()).await {
-                Ok(out) => {
-                    if attempt > 1 {
-                        tracing::info!(
-                            "model={} answered by deployment {} on attempt {attempt} request_id={}",
-                            printable(model),
-                            routed.dep.index,
-                            request_id()
-                        );
-                    }
-                    return Ok((routed, out));
+        let mut chain = Chain::new(
+            model,
+            opts.fallbacks.as_deref(),
+            opts.disable_fallbacks,
+            self.settings.max_fallbacks,
+        );
+        // The alias being tried: the requested one, then fallbacks.
+        let mut fallback_alias: Option<String> = None;
+        let mut retries = 0u32;
+        let mut last_err: Option<RouteError> = None;
+        'alias: loop {
+            let alias = fallback_alias.as_deref().unwrap_or(model);
+            // Why this alias could not answer, and which fallback that calls for.
+            let (err, trigger) = 'attempts: {
+                if fallback_alias.is_none()
+                    && let Some(t) = opts.mock_failure
+                {
+                    break 'attempts (mock_failure(alias, t), Some(t));
                 }
-                Err(RouteError::Provider { err }) if err.is_retryable() => err,
-                Err(err) => return Err(err),
-            };
-            let other = candidates.len() > 1;
-            let retry_after =
-                err.retry_after().and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let wait = match retry::next(attempt, retry_after, other, fastrand::f64()) {
-                retry::Next::After(wait) if attempt <= retries => wait,
-                decision => {
-                    if attempt > 1 || decision == retry::Next::GiveUp {
-                        let why = if decision == retry::Next::GiveUp {
-                            "the upstream asks to wait longer than ai-proxy waits; passing its answer on"
-                        } else {
-                            "no retries left"
-                        };
+                let Some(group) = self.indices(alias) else {
+                    let err = RouteError::UnknownModel {
+                        model: alias.to_owned(),
+                        available: self.aliases.clone(),
+                    };
+                    break 'attempts (err, None);
+                };
+                let now = Instant::now();
+                let order = self.arrange(group, now);
+                if order.is_empty() {
+                    let reasons = group
+                        .iter()
+                        .filter_map(|&i| {
+                            self.deployments[i].unavailable_reason().map(str::to_owned)
+                        })
+                        .collect();
+                    let err = RouteError::Unavailable { model: alias.to_owned(), reasons };
+                    break 'attempts (err, Some(Trigger::Failure));
+                }
+                let mut forced = false;
+                let mut pos = 0;
+                let mut attempt = 0u32;
+                loop {
+                    let now = Instant::now();
+                    let (i, slot) = match self.pick(alias, &order, pos, forced, now) {
+                        Ok(picked) => picked,
+                        Err(NoPick::Refused(err)) => break 'attempts (err, Some(Trigger::Failure)),
+                        Err(NoPick::Cooling) => {
+                            chain.failed(&self.settings, alias, Trigger::Failure);
+                            if let Some(next) = chain.next(|m| self.usable(m)) {
+                                tracing::warn!(
+                                    "model={}: every deployment is cooling down; falling back to {} request_id={}",
+                                    printable(alias),
+                                    printable(&next),
+                                    request_id()
+                                );
+                                fallback_alias = Some(next);
+                                continue 'alias;
+                            }
+                            tracing::warn!(
+                                "model={}: every deployment is cooling down and there is no fallback; trying them anyway request_id={}",
+                                printable(alias),
+                                request_id()
+                            );
+                            forced = true;
+                            continue;
+                        }
+                    };
+                    let routed = slot.0.clone();
+                    let max_retries = routed.dep.max_retries.unwrap_or(self.num_retries);
+                    attempt += 1;
+                    let started = Instant::now();
+                    let err = match call(routed.clone()).await {
+                        Ok(out) => {
+                            let now = Instant::now();
+                            routed.health.on_success(now);
+                            if self.settings.routing_strategy == RoutingStrategy::LatencyBased {
+                                routed.health.record_latency(now - started);
+                            }
+                            if attempt > 1 || fallback_alias.is_some() {
+                                tracing::info!(
+                                    "model={} answered by {}deployment {} on attempt {attempt} request_id={}",
+                                    printable(model),
+                                    fallback_alias
+                                        .as_deref()
+                                        .map(|a| format!("fallback {} ", printable(a)))
+                                        .unwrap_or_default(),
+                                    routed.dep.index,
+                                    request_id()
+                                );
+                            }
+                            let fallbacks = chain.started();
+                            drop(routed);
+                            let served = Served { slot, fallback_alias, fallbacks, retries };
+                            return Ok((served, out));
+                        }
+                        Err(RouteError::Provider { err }) => err,
+                        Err(other) => {
+                            let trigger = fallback::trigger(&other);
+                            break 'attempts (other, trigger);
+                        }
+                    };
+                    drop(slot);
+                    let now = Instant::now();
+                    let retry_after =
+                        err.retry_after().and_then(|v| parse_retry_after(v, SystemTime::now()));
+                    if matches!(err, ProviderError::Timeout { .. })
+                        && self.settings.routing_strategy == RoutingStrategy::LatencyBased
+                    {
+                        routed.health.record_latency(now - started);
+                    }
+                    let may_cool = self.may_cool(&order, &routed, alias, now);
+                    if let Some(until) =
+                        routed.health.on_failure(&err, retry_after, may_cool, &routed.cooldown, now)
+                    {
                         tracing::warn!(
-                            "model={} gave up after {attempt} attempt(s) ({why}): {err} request_id={}",
-                            printable(model),
+                            "model={} deployment {} ({}) cooling down for {}: {err} request_id={}",
+                            printable(alias),
+                            routed.dep.index,
+                            printable(&routed.label()),
+                            crate::providers::http::human(until - now),
                             request_id()
                         );
                     }
-                    return Err(RouteError::Provider { err });
+                    let trigger = fallback::trigger(&RouteError::Provider { err: err.clone() });
+                    if !err.is_retryable() || attempt > max_retries {
+                        if attempt > 1 {
+                            tracing::warn!(
+                                "model={} gave up after {attempt} attempt(s) (no retries left): {err} request_id={}",
+                                printable(alias),
+                                request_id()
+                            );
+                        }
+                        break 'attempts (RouteError::Provider { err }, trigger);
+                    }
+                    let other = order.len() > 1
+                        && order.iter().any(|&j| {
+                            j != order[i]
+                                && (forced
+                                    || self.deployments[j].health.cooling_until(now).is_none())
+                        });
+                    let decision = retry::next(attempt, retry_after, other, fastrand::f64());
+                    let cooled = routed.health.cooling_until(now).is_some();
+                    let wait = match decision {
+                        retry::Next::After(wait) if other || forced || !cooled => wait,
+                        retry::Next::After(wait) => {
+                            // The only deployment just cooled down: a fallback answers sooner.
+                            chain.failed(&self.settings, alias, Trigger::Failure);
+                            if let Some(next) = chain.next(|m| self.usable(m)) {
+                                self.log_fallback(alias, &err, &next);
+                                last_err = Some(RouteError::Provider { err });
+                                fallback_alias = Some(next);
+                                continue 'alias;
+                            }
+                            forced = true;
+                            wait
+                        }
+                        retry::Next::GiveUp => {
+                            tracing::warn!(
+                                "model={} gave up after {attempt} attempt(s) (the upstream asks to wait longer than ai-proxy waits; passing its answer on): {err} request_id={}",
+                                printable(alias),
+                                request_id()
+                            );
+                            break 'attempts (RouteError::Provider { err }, trigger);
+                        }
+                    };
+                    tracing::warn!(
+                        "model={} deployment {} failed on attempt {attempt} of {}: {err}; retrying in {} request_id={}",
+                        printable(alias),
+                        routed.dep.index,
+                        max_retries + 1,
+                        crate::providers::http::human(wait),
+                        request_id()
+                    );
+                    retries += 1;
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    pos = if other { i + 1 } else { i };
                 }
             };
-            tracing::warn!(
-                "model={} deployment {} failed on attempt {attempt} of {}: {err}; retrying in {} request_id={}",
-                printable(model),
-                routed.dep.index,
-                retries + 1,
-                crate::providers::http::human(wait),
-                request_id()
-            );
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
+            // This alias could not answer: its fallbacks, if the failure calls for one.
+            if let Some(t) = trigger {
+                chain.failed(&self.settings, alias, t);
             }
-            pos = i + 1;
+            let next = match &err {
+                RouteError::UnknownModel { .. } if fallback_alias.is_none() => None,
+                _ => chain.next(|m| self.usable(m)),
+            };
+            match next {
+                Some(next) => {
+                    self.log_fallback(alias, &err, &next);
+                    last_err = Some(err);
+                    fallback_alias = Some(next);
+                }
+                None => {
+                    // An alias skipped as unusable never produces an error; the last real one wins.
+                    let keep_earlier =
+                        matches!(err, RouteError::Unavailable { .. }) && last_err.is_some();
+                    return Err(if keep_earlier { last_err.unwrap_or(err) } else { err });
+                }
+            }
         }
+    }
+
+    fn log_fallback(&self, alias: &str, err: &dyn std::fmt::Display, next: &str) {
+        tracing::warn!(
+            "model={} failed ({err}); falling back to {} request_id={}",
+            printable(alias),
+            printable(next),
+            request_id()
+        );
+    }
+}
+
+impl std::fmt::Display for RouteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteError::UnknownModel { model, .. } => write!(f, "unknown model `{model}`"),
+            RouteError::Unavailable { model, .. } => write!(f, "model `{model}` is not available"),
+            RouteError::RateLimited { model, .. } => {
+                write!(f, "model `{model}` is over its rpm/tpm limit")
+            }
+            RouteError::Busy { model, limit } => {
+                write!(f, "model `{model}` has {limit} requests in flight (max_parallel_requests)")
+            }
+            RouteError::UnsupportedParams { model, params, .. } => {
+                write!(f, "model `{model}` does not take {params:?}")
+            }
+            RouteError::InvalidDefaults { model, message } => {
+                write!(f, "model `{model}`: {message}")
+            }
+            RouteError::Provider { err } => write!(f, "{err}"),
+        }
+    }
+}
+
+/// The failure `mock_testing_fallbacks` (and its context-window and content-policy kin)
+/// stands for: no upstream is called.
+fn mock_failure(model: &str, trigger: Trigger) -> RouteError {
+    let (status, code, text) = match trigger {
+        Trigger::Failure => (500, None, "mock_testing_fallbacks: a failure to test fallbacks"),
+        Trigger::ContextWindow => (
+            400,
+            Some("context_length_exceeded"),
+            "mock_testing_context_fallbacks: a context window error to test fallbacks",
+        ),
+        Trigger::ContentPolicy => (
+            400,
+            Some("content_filter"),
+            "mock_testing_content_policy_fallbacks: a content filter refusal to test fallbacks",
+        ),
+    };
+    RouteError::Provider {
+        err: ProviderError::Upstream {
+            status,
+            message: format!("model `{model}`: {text}"),
+            kind: None,
+            code: code.map(str::to_owned),
+            param: None,
+            retry_after: None,
+            details: None,
+        },
+    }
+}
+
+/// Each deployment's `simple-shuffle` share in one alias: `weight` when any deployment sets
+/// one (those without get 0: standby), else `rpm` or `tpm` when every deployment sets it,
+/// else `None` (even).
+fn shares(deps: &[&Deployment]) -> Vec<Option<f64>> {
+    if deps.iter().any(|d| d.weight.is_some()) {
+        return deps.iter().map(|d| Some(d.weight.unwrap_or(0.0))).collect();
+    }
+    if deps.iter().all(|d| d.rpm.is_some()) {
+        return deps.iter().map(|d| d.rpm.map(f64::from)).collect();
+    }
+    if deps.iter().all(|d| d.tpm.is_some()) {
+        return deps.iter().map(|d| d.tpm.map(|t| t as f64)).collect();
+    }
+    vec![None; deps.len()]
+}
+
+/// Wait at most `keep_alive` for the first chunk of `chunks`: `Ok(Some(first))` to stream
+/// from it, `Ok(None)` when the upstream is still silent (stream anyway, a keep-alive first),
+/// `Err` when it failed or ended before sending anything (retried or answered with the
+/// error's status: nothing has reached the client yet).
+pub async fn peek(
+    chunks: &mut ChunkStream,
+    keep_alive: Duration,
+) -> Result<Option<ChatChunk>, ProviderError> {
+    match tokio::time::timeout(keep_alive, chunks.next()).await {
+        Ok(Some(Ok(first))) => Ok(Some(first)),
+        Ok(Some(Err(err))) => Err(err),
+        Ok(None) => {
+            Err(ProviderError::protocol("the upstream closed the stream without sending anything"))
+        }
+        Err(_) => Ok(None),
     }
 }
 

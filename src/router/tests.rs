@@ -1,9 +1,16 @@
-//! Routing: wildcard matching, alias resolution, rotation, limits and retries.
+//! Routing: wildcard matching, alias resolution, rotation, limits, retries, cooldowns (on
+//! tokio's paused clock), fallbacks, parallel limits and weights, through `Router` with
+//! mock deployments that fail on cue (LiteLLM's `mock_response` sentinels).
 
 use super::*;
 use crate::config::{self, Env, Source};
-use crate::providers::ChatOutput;
 use crate::wire::openai::{ChatRequest, Content, Message};
+
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+async fn chat(r: &Router, req: ChatRequest) -> Result<(Served, Reply), RouteError> {
+    r.chat(req, &RequestOptions::default(), KEEP_ALIVE).await
+}
 
 #[test]
 fn wildcard_matching() {
@@ -42,12 +49,12 @@ fn req(model: &str) -> ChatRequest {
     }
 }
 
-fn text(out: ChatOutput) -> String {
+fn text(out: Reply) -> String {
     match out {
-        ChatOutput::Complete(c) => {
+        Reply::Complete(c) => {
             c.choices[0].message.content.as_ref().map(Content::text).unwrap_or_default()
         }
-        ChatOutput::Stream(_) => panic!("expected a complete response"),
+        Reply::Stream { .. } => panic!("expected a complete response"),
     }
 }
 
@@ -95,7 +102,7 @@ model_list:
     );
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let (_, out) = r.chat(req("m")).await.expect("ok");
+        let (_, out) = chat(&r, req("m")).await.expect("ok");
         seen.push(text(out));
     }
     assert_eq!(seen, vec!["one", "two", "one", "two"]);
@@ -114,11 +121,11 @@ model_list:
     );
     let mut seen = Vec::new();
     for _ in 0..2 {
-        seen.push(text(r.chat(req("m")).await.expect("ok").1));
+        seen.push(text(chat(&r, req("m")).await.expect("ok").1));
     }
     seen.sort();
     assert_eq!(seen, vec!["one", "two"], "the second request went to the deployment with capacity");
-    match r.chat(req("m")).await {
+    match chat(&r, req("m")).await {
         Err(RouteError::RateLimited { retry_after, .. }) => {
             assert!(retry_after <= Duration::from_secs(60))
         }
@@ -146,12 +153,12 @@ litellm_settings:
     let r = router(&yaml);
     // Whichever deployment the rotation starts with, the call succeeds.
     for _ in 0..2 {
-        assert_eq!(text(r.chat(req("m")).await.expect("retried").1), "recovered");
+        assert_eq!(text(chat(&r, req("m")).await.expect("retried").1), "recovered");
     }
     let no_retry = router(&yaml.replace("num_retries: 1", "num_retries: 0"));
     let mut errors = 0;
     for _ in 0..2 {
-        if let Err(RouteError::Provider { err }) = no_retry.chat(req("m")).await {
+        if let Err(RouteError::Provider { err }) = chat(&no_retry, req("m")).await {
             assert!(matches!(err, ProviderError::Connect { .. }), "{err:?}");
             errors += 1;
         }
@@ -163,7 +170,7 @@ litellm_settings:
 async fn unavailable_deployments_explain_themselves() {
     let r =
         router("model_list:\n  - model_name: q\n    litellm_params: {model: dashscope/qwen-max}\n");
-    match r.chat(req("q")).await {
+    match chat(&r, req("q")).await {
         Err(RouteError::Unavailable { reasons, .. }) => {
             assert_eq!(reasons.len(), 1);
             assert!(reasons[0].contains("set DASHSCOPE_API_KEY"), "{reasons:?}");
@@ -171,4 +178,205 @@ async fn unavailable_deployments_explain_themselves() {
         Err(other) => panic!("{other:?}"),
         Ok(_) => panic!("expected unavailable"),
     }
+}
+
+fn answered_by(served: &Served) -> (String, usize) {
+    (served.fallback_alias.clone().unwrap_or_default(), served.routed().dep.index)
+}
+
+#[tokio::test]
+async fn fallbacks_take_over_after_the_alias_retries_and_say_so() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: a
+    litellm_params: {model: mock/a, mock_response: litellm.ServiceUnavailableError}
+  - model_name: b
+    litellm_params: {model: mock/b, mock_response: litellm.InternalServerError}
+  - model_name: c
+    litellm_params: {model: mock/c, mock_response: from c}
+router_settings:
+  fallbacks: [{"a": ["b", "c"]}]
+"#,
+    );
+    let (served, out) = chat(&r, req("a")).await.expect("fell back");
+    assert_eq!(text(out), "from c");
+    assert_eq!(answered_by(&served), ("c".to_owned(), 2));
+    assert_eq!(served.fallbacks, 2, "b was tried, then c");
+    // Without the list the client gets the first failure.
+    let r = router(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: mock/a, mock_response: litellm.ServiceUnavailableError}\n",
+    );
+    match chat(&r, req("a")).await {
+        Err(RouteError::Provider { err: ProviderError::Upstream { status: 503, .. } }) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn context_window_and_content_policy_errors_use_their_own_lists() {
+    let yaml = r#"
+model_list:
+  - model_name: small
+    litellm_params: {model: mock/small, mock_response: litellm.ContextWindowExceededError}
+  - model_name: strict
+    litellm_params: {model: mock/strict, mock_response: litellm.ContentPolicyViolationError}
+  - model_name: big
+    litellm_params: {model: mock/big, mock_response: big}
+  - model_name: lenient
+    litellm_params: {model: mock/lenient, mock_response: lenient}
+  - model_name: other
+    litellm_params: {model: mock/other, mock_response: other}
+router_settings:
+  fallbacks: [{"small": ["other"]}, {"strict": ["other"]}]
+  context_window_fallbacks: [{"small": ["big"]}]
+  content_policy_fallbacks: [{"strict": ["lenient"]}]
+"#;
+    let r = router(yaml);
+    assert_eq!(text(chat(&r, req("small")).await.expect("context").1), "big");
+    assert_eq!(text(chat(&r, req("strict")).await.expect("content").1), "lenient");
+    // A context error without its list does not use the general one: the client gets the 400.
+    let r = router(&yaml.replace("  context_window_fallbacks: [{\"small\": [\"big\"]}]\n", ""));
+    match chat(&r, req("small")).await {
+        Err(RouteError::Provider { err: ProviderError::Upstream { status: 400, .. } }) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+/// Deployment 0 fails with a 429 first (it has the lower `order`), deployment 1 answers.
+const COOLING: &str = r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/one, mock_response: litellm.RateLimitError, order: 1}
+  - model_name: m
+    litellm_params: {model: mock/two, mock_response: two, order: 2}
+litellm_settings:
+  num_retries: 1
+router_settings:
+  cooldown_time: 30
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_cooled_deployment_is_skipped_until_its_cooldown_ends() {
+    let r = router(COOLING);
+    let (served, out) = chat(&r, req("m")).await.expect("retried on the other");
+    assert_eq!((text(out), served.retries), ("two".to_owned(), 1));
+    let one = r.deployments()[0].clone();
+    let health::State::CoolingDown { remaining, .. } = one.report().state else {
+        panic!("cooling: {:?}", one.report())
+    };
+    assert_eq!(remaining, Duration::from_secs(30));
+    assert_eq!(one.report().last_error.and_then(|e| e.status), Some(429));
+    // While it cools, requests go straight to the other one.
+    for _ in 0..3 {
+        let (served, _) = chat(&r, req("m")).await.expect("ok");
+        assert_eq!((served.routed().dep.index, served.retries), (1, 0));
+    }
+    tokio::time::advance(Duration::from_secs(30)).await;
+    assert_eq!(one.report().state, health::State::Ready);
+    // Back in rotation: tried first again (and cooled again by its 429).
+    let (served, _) = chat(&r, req("m")).await.expect("ok");
+    assert_eq!((served.routed().dep.index, served.retries), (1, 1));
+    assert!(matches!(one.report().state, health::State::CoolingDown { .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_healthy_deployment_is_never_cooled_down() {
+    let r = router(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/one, mock_response: litellm.RateLimitError}\n",
+    );
+    for _ in 0..5 {
+        assert!(chat(&r, req("m")).await.is_err());
+    }
+    let report = r.deployments()[0].report();
+    assert_eq!(report.state, health::State::Ready, "still tried: there is nowhere else to go");
+    assert!(report.failing, "its error is shown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_fallback_a_cooling_alias_is_skipped_at_once() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: a
+    litellm_params: {model: mock/a, mock_response: litellm.RateLimitError}
+  - model_name: b
+    litellm_params: {model: mock/b, mock_response: from b}
+router_settings:
+  fallbacks: [{"a": ["b"]}]
+  num_retries: 2
+"#,
+    );
+    let (served, out) = chat(&r, req("a")).await.expect("fell back");
+    assert_eq!(text(out), "from b");
+    assert_eq!((served.fallbacks, served.retries), (1, 0), "no wait for a's Retry-After");
+    let a = r.deployments()[0].clone();
+    assert!(matches!(a.report().state, health::State::CoolingDown { .. }), "it has a fallback");
+    let failed_at = a.report().last_error.map(|e| e.at);
+    let (served, _) = chat(&r, req("a")).await.expect("fell back");
+    assert_eq!(served.fallback_alias.as_deref(), Some("b"));
+    assert_eq!(a.report().last_error.map(|e| e.at), failed_at, "a was not called again");
+}
+
+#[tokio::test]
+async fn max_parallel_requests_is_a_busy_429_until_a_slot_frees() {
+    let r = router(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/one, max_parallel_requests: 1}\n",
+    );
+    let streaming = ChatRequest { stream: Some(true), ..req("m") };
+    let (held, _stream) = chat(&r, streaming.clone()).await.expect("first");
+    assert_eq!(r.deployments()[0].report().in_flight, 1);
+    match chat(&r, req("m")).await {
+        Err(RouteError::Busy { model, limit }) => assert_eq!((model.as_str(), limit), ("m", 1)),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    drop(held);
+    assert!(chat(&r, req("m")).await.is_ok(), "the slot came back when the stream ended");
+    assert_eq!(r.deployments()[0].report().in_flight, 0);
+}
+
+#[tokio::test]
+async fn weights_from_the_config_share_the_traffic() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/light, weight: 1}
+  - model_name: m
+    litellm_params: {model: mock/heavy, weight: 3}
+"#,
+    );
+    let picks = 2000;
+    let mut heavy = 0;
+    for _ in 0..picks {
+        let (served, _) = chat(&r, req("m")).await.expect("ok");
+        heavy += usize::from(served.routed().dep.index == 1);
+    }
+    let share = heavy as f64 / picks as f64;
+    assert!((share - 0.75).abs() < 0.05, "heavy got {share}");
+}
+
+#[tokio::test]
+async fn the_request_can_test_and_choose_its_fallbacks() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: a
+    litellm_params: {model: mock/a, mock_response: from a}
+  - model_name: b
+    litellm_params: {model: mock/b, mock_response: from b}
+  - model_name: c
+    litellm_params: {model: mock/c, mock_response: from c}
+router_settings:
+  fallbacks: [{"a": ["b"]}]
+"#,
+    );
+    let mock = RequestOptions { mock_failure: Some(Trigger::Failure), ..RequestOptions::default() };
+    let (_, out) = r.chat(req("a"), &mock, KEEP_ALIVE).await.expect("fell back");
+    assert_eq!(text(out), "from b");
+    let own = RequestOptions { fallbacks: Some(vec!["c".into()]), ..mock.clone() };
+    let (_, out) = r.chat(req("a"), &own, KEEP_ALIVE).await.expect("fell back");
+    assert_eq!(text(out), "from c", "the body's fallbacks replace the configured ones");
+    let off = RequestOptions { disable_fallbacks: true, ..mock };
+    assert!(r.chat(req("a"), &off, KEEP_ALIVE).await.is_err());
 }

@@ -12,6 +12,9 @@ use super::AppState;
 use super::auth::dialect_of;
 use super::conn::body_read_timeout;
 use super::error::ApiError;
+use crate::config::{NumberRange, SECONDS};
+use crate::router::RequestOptions;
+use crate::router::fallback::Trigger;
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest};
 
 /// Turn a body-buffering failure (over the size limit, a stalled body, broken connection)
@@ -122,6 +125,104 @@ pub fn parse_model_request<T: ModelRequest>(
     Ok(req)
 }
 
+/// Body fields that steer the router rather than the model (LiteLLM's per-call router
+/// parameters), taken out of `extra` so they never reach an upstream: `timeout`,
+/// `stream_timeout` (seconds), `fallbacks` (model names, or `{"model": name}` objects),
+/// `disable_fallbacks`, and `mock_testing_fallbacks` / `mock_testing_context_fallbacks` /
+/// `mock_testing_content_policy_fallbacks` (the requested model fails without a call).
+pub fn route_options(
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<RequestOptions, ApiError> {
+    use serde_json::Value;
+    let mut opts = RequestOptions::default();
+    if extra.is_empty() {
+        return Ok(opts);
+    }
+    let seconds = |key: &str, v: Value| -> Result<Option<std::time::Duration>, ApiError> {
+        let n = match &v {
+            Value::Null => return Ok(None),
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match n {
+            Some(n) if in_range(n, &SECONDS) => Ok(Some(std::time::Duration::from_secs_f64(n))),
+            _ => Err(ApiError::bad_request(format!(
+                "{key}: expected {} from {} to {}, got {v}",
+                SECONDS.what, SECONDS.min, SECONDS.max
+            ))
+            .with_param(key)),
+        }
+    };
+    let flag = |key: &str, v: Value| -> Result<bool, ApiError> {
+        match v {
+            Value::Bool(b) => Ok(b),
+            Value::Null => Ok(false),
+            other => {
+                Err(ApiError::bad_request(format!("{key}: expected true or false, got {other}"))
+                    .with_param(key))
+            }
+        }
+    };
+    if let Some(v) = extra.shift_remove("timeout") {
+        opts.timeouts.timeout = seconds("timeout", v)?;
+    }
+    if let Some(v) = extra.shift_remove("stream_timeout") {
+        opts.timeouts.stream_timeout = seconds("stream_timeout", v)?;
+    }
+    if let Some(v) = extra.shift_remove("fallbacks") {
+        opts.fallbacks = fallback_names(v)?;
+    }
+    if let Some(v) = extra.shift_remove("disable_fallbacks") {
+        opts.disable_fallbacks = flag("disable_fallbacks", v)?;
+    }
+    for (key, trigger) in [
+        ("mock_testing_fallbacks", Trigger::Failure),
+        ("mock_testing_context_fallbacks", Trigger::ContextWindow),
+        ("mock_testing_content_policy_fallbacks", Trigger::ContentPolicy),
+    ] {
+        if let Some(v) = extra.shift_remove(key)
+            && flag(key, v)?
+        {
+            opts.mock_failure = Some(trigger);
+        }
+    }
+    Ok(opts)
+}
+
+fn in_range(n: f64, range: &NumberRange) -> bool {
+    n.is_finite() && n >= range.min && n <= range.max
+}
+
+/// The body's `fallbacks`: `["a", "b"]`, or LiteLLM's `[{"model": "a", ...}]` (only the
+/// model is used).
+fn fallback_names(v: serde_json::Value) -> Result<Option<Vec<String>>, ApiError> {
+    use serde_json::Value;
+    let bad = || {
+        ApiError::bad_request(
+            "fallbacks: expected a list of model names, e.g. [\"gpt-4o-mini\"]".to_owned(),
+        )
+        .with_param("fallbacks")
+    };
+    let items = match v {
+        Value::Null => return Ok(None),
+        Value::Array(items) => items,
+        _ => return Err(bad()),
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+            Value::Object(o) => match o.get("model") {
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 fn describe(err: serde_path_to_error::Error<serde_json::Error>, endpoint: &str) -> ApiError {
     let path = err.path().to_string();
     let inner = err.into_inner();
@@ -182,6 +283,44 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("messages[0].role"));
         let e = err(r#"{"model":"gpt-4","messages":"hi"}"#);
         assert_eq!(e.param.as_deref(), Some("messages"));
+    }
+
+    #[test]
+    fn router_options_are_taken_out_of_the_body() {
+        let mut req: ChatRequest = serde_json::from_str(
+            r#"{"model":"m","messages":[],"timeout":2.5,"stream_timeout":"3","fallbacks":["a",{"model":"b","messages":[]}],"mock_testing_fallbacks":true,"logprobs":true}"#,
+        )
+        .expect("parse");
+        let opts = route_options(&mut req.extra).expect("valid");
+        assert_eq!(opts.timeouts.timeout, Some(std::time::Duration::from_millis(2500)));
+        assert_eq!(opts.timeouts.stream_timeout, Some(std::time::Duration::from_secs(3)));
+        assert_eq!(opts.fallbacks, Some(vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!(opts.mock_failure, Some(Trigger::Failure));
+        assert!(!opts.disable_fallbacks);
+        assert_eq!(req.extra.keys().collect::<Vec<_>>(), ["logprobs"], "never sent upstream");
+    }
+
+    #[test]
+    fn bad_router_options_are_400s_naming_the_field() {
+        for (body, param, text) in [
+            (
+                r#"{"timeout":-1}"#,
+                "timeout",
+                "timeout: expected a number of seconds from 0.001 to 604800, got -1",
+            ),
+            (r#"{"stream_timeout":"soon"}"#, "stream_timeout", "got \"soon\""),
+            (r#"{"timeout":1e9}"#, "timeout", "from 0.001 to 604800"),
+            (r#"{"fallbacks":"b"}"#, "fallbacks", "expected a list of model names"),
+            (r#"{"fallbacks":[1]}"#, "fallbacks", "expected a list of model names"),
+            (r#"{"disable_fallbacks":"yes"}"#, "disable_fallbacks", "expected true or false"),
+        ] {
+            let mut extra: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(body).expect("json");
+            let e = route_options(&mut extra).expect_err(body);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert_eq!(e.param.as_deref(), Some(param));
+            assert!(e.message.contains(text), "{body}: {}", e.message);
+        }
     }
 
     #[test]

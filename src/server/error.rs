@@ -234,6 +234,16 @@ pub fn route_error(err: RouteError, endpoint: &str) -> ApiError {
                 )
             }
         }
+        RouteError::Busy { model, limit } => ApiError {
+            retry_after: Some("1".to_owned()),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                format!(
+                    "model `{model}` is busy: every deployment already has its max_parallel_requests ({limit}) requests in flight; retry shortly, or raise max_parallel_requests (litellm_params) or router_settings.default_max_parallel_requests"
+                ),
+            )
+        },
         RouteError::UnsupportedParams { model, provider, params } => ApiError::bad_request(format!(
             "{provider} does not support parameters: {params:?}, for model={model}. To drop these, set `drop_params: true` in litellm_settings or the model's litellm_params, or list them in `additional_drop_params`."
         ))

@@ -1,12 +1,15 @@
 //! Headers every answer carries, whatever produced it: a request id (`request-id`, as
 //! Anthropic sends it, and `x-request-id`, as OpenAI does; also in the request's log line)
 //! and `x-should-retry`, which tells SDKs and Claude Code whether retrying can help (without
-//! it they retry a wrong key for minutes).
+//! it they retry a wrong key for minutes). Model answers also say who answered
+//! ([`ServedHeaders`]).
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+
+use crate::router::Served;
 
 /// A request's id: `req_` and 24 random base-62 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +54,45 @@ pub async fn stamp(req: Request, next: Next) -> Response {
         h.insert("x-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
     }
     resp
+}
+
+/// The headers naming who answered a model call: `x-ai-proxy-model` (the alias that
+/// answered: the requested one, or the fallback), `x-ai-proxy-deployment` (`index:provider/
+/// model` of the deployment), and LiteLLM's `x-litellm-model-group`,
+/// `x-litellm-attempted-fallbacks` and `x-litellm-attempted-retries`. Built before the
+/// answer takes the [`Served`] (a stream keeps it until it ends).
+pub struct ServedHeaders {
+    model: Option<HeaderValue>,
+    deployment: Option<HeaderValue>,
+    fallbacks: HeaderValue,
+    retries: HeaderValue,
+}
+
+impl ServedHeaders {
+    pub fn of(served: &Served, requested: &str) -> ServedHeaders {
+        let model = served.fallback_alias.as_deref().unwrap_or(requested);
+        let routed = served.routed();
+        let deployment = format!("{}:{}", routed.dep.index, routed.label());
+        ServedHeaders {
+            model: HeaderValue::from_str(model).ok(),
+            deployment: HeaderValue::from_str(&deployment).ok(),
+            fallbacks: HeaderValue::from(served.fallbacks),
+            retries: HeaderValue::from(served.retries),
+        }
+    }
+
+    pub fn apply(self, resp: &mut Response) {
+        let h = resp.headers_mut();
+        if let Some(m) = self.model {
+            h.insert("x-litellm-model-group", m.clone());
+            h.insert("x-ai-proxy-model", m);
+        }
+        if let Some(d) = self.deployment {
+            h.insert("x-ai-proxy-deployment", d);
+        }
+        h.insert("x-litellm-attempted-fallbacks", self.fallbacks);
+        h.insert("x-litellm-attempted-retries", self.retries);
+    }
 }
 
 #[cfg(test)]

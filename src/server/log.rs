@@ -3,16 +3,35 @@
 //! everything else is logged by [`log_requests`]. Each line ends with the request's id (the
 //! `request-id` header the client got). Client-chosen text (the model name) is escaped so it
 //! cannot forge lines; secrets never reach these lines (and `telemetry` redacts them anyway).
+//! A call's line also goes to the request log ([`crate::usage`]) as a record, with its cost.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
+use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::router::Routed;
+use crate::router::{Routed, Served};
+use crate::server::AppState;
 use crate::telemetry::{printable, request_id};
+use crate::usage::{self, Caller, MAX_ERROR_CHARS, Record, UsageLog, price};
 use crate::wire::openai::Usage;
+
+/// User agents are cut to this many characters in the request log.
+const MAX_USER_AGENT_CHARS: usize = 200;
+
+/// Make the request log and the client's user agent visible to the request's [`CallLog`].
+pub async fn with_caller(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| usage::truncate(&printable(ua), MAX_USER_AGENT_CHARS));
+    let caller = Caller { log: state.usage().cloned(), user_agent };
+    usage::with_caller(caller, next.run(req)).await
+}
 
 /// Marker on responses whose line a [`CallLog`] writes.
 #[derive(Clone, Copy)]
@@ -53,11 +72,29 @@ pub struct CallLog {
     pub stream: bool,
     /// Set when a stream ended with an error event after a 200.
     pub stream_error: Option<String>,
+    /// The error the client got (redacted), for the request log.
+    pub error: Option<String>,
+    /// The deployment that answered, and how (fallback alias, fallbacks, retries).
+    served: Option<ServedBy>,
     request_id: String,
+    started_ms: i64,
+    first_chunk_ms: Option<f64>,
+    deployment: Option<String>,
+    cost: Option<f64>,
+    sink: Option<UsageLog>,
+    user_agent: Option<String>,
+}
+
+struct ServedBy {
+    routed: Arc<Routed>,
+    fallback_alias: Option<String>,
+    fallbacks: u32,
+    retries: u32,
 }
 
 impl CallLog {
     pub fn new(endpoint: &'static str, alias: &str, stream: bool) -> Self {
+        let caller = usage::caller();
         CallLog {
             endpoint,
             alias: printable(alias).into_owned(),
@@ -67,17 +104,90 @@ impl CallLog {
             usage: None,
             stream,
             stream_error: None,
+            error: None,
+            served: None,
             request_id: request_id(),
+            started_ms: usage::now_ms(),
+            first_chunk_ms: None,
+            deployment: None,
+            cost: None,
+            sink: caller.log,
+            user_agent: caller.user_agent,
         }
     }
 
-    /// Count a call's usage against the deployment's `tpm` and keep it for the log line.
+    /// Note the first streamed chunk's arrival (time to first token), once.
+    pub fn first_chunk(&mut self) {
+        if self.first_chunk_ms.is_none() {
+            self.first_chunk_ms = Some(self.start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
+    /// Name the deployment (and fallback) that answered in the line.
+    pub fn served(&mut self, served: &Served) {
+        self.provider = served.routed().dep.provider.name();
+        self.served = Some(ServedBy {
+            routed: served.routed().clone(),
+            fallback_alias: served.fallback_alias.as_deref().map(|a| printable(a).into_owned()),
+            fallbacks: served.fallbacks,
+            retries: served.retries,
+        });
+    }
+
+    /// ` deployment=0:azure/gpt-4o` plus ` served_by=… fallbacks=N` after a fallback and
+    /// ` retries=N` after retries.
+    fn served_text(&self) -> String {
+        let Some(s) = &self.served else { return String::new() };
+        let mut out =
+            format!(" deployment={}:{}", s.routed.dep.index, printable(&s.routed.label()));
+        if let Some(a) = &s.fallback_alias {
+            out.push_str(&format!(" served_by={a} fallbacks={}", s.fallbacks));
+        }
+        if s.retries > 0 {
+            out.push_str(&format!(" retries={}", s.retries));
+        }
+        out
+    }
+
+    /// Count a call's usage against the deployment's `tpm` and keep it, priced, for the log
+    /// line and the request log.
     pub fn count(&mut self, routed: &Routed, usage: Option<&Usage>) {
         if let Some(u) = usage {
             routed.record_tokens(u.total_tokens);
             self.usage = Some(u.clone());
+            self.cost = price::for_deployment(&routed.dep).map(|(p, _)| p.cost(u));
+            self.deployment = Some(format!("{}/{}", routed.dep.provider.name(), routed.dep.model));
         }
     }
+
+    fn record(&mut self, latency_ms: f64) -> Record {
+        let u = self.usage.take().unwrap_or_default();
+        let error = self.stream_error.clone().or_else(|| self.error.take());
+        Record {
+            ts_ms: self.started_ms,
+            request_id: std::mem::take(&mut self.request_id),
+            endpoint: self.endpoint.to_owned(),
+            alias: std::mem::take(&mut self.alias),
+            provider: if self.provider == "-" { String::new() } else { self.provider.to_owned() },
+            deployment: self.deployment.take(),
+            status: self.status,
+            stream: self.stream,
+            latency_ms: round3(latency_ms),
+            ttft_ms: self.first_chunk_ms.map(round3),
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: price::cached_tokens(&u),
+            reasoning_tokens: price::reasoning_tokens(&u),
+            cost: self.cost,
+            error: error.map(|e| usage::truncate(&e, MAX_ERROR_CHARS)),
+            user_agent: self.user_agent.take(),
+        }
+    }
+}
+
+/// Milliseconds to the microsecond.
+fn round3(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 impl Drop for CallLog {
@@ -86,22 +196,26 @@ impl Drop for CallLog {
         let (p, c) =
             self.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)).unwrap_or((0, 0));
         let kind = if self.stream { "stream" } else { "json" };
+        let served = self.served_text();
         match (&self.stream_error, self.status) {
             (Some(err), _) => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} stream_error={err} request_id={}",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} stream_error={err} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
             (None, s) if s >= 400 => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={s} {kind} {ms:.1}ms request_id={}",
+                "{} model={} provider={} status={s} {kind} {ms:.1}ms{served} request_id={}",
                 self.endpoint, self.alias, self.provider, self.request_id
             ),
             _ => tracing::info!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c} request_id={}",
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} request_id={}",
                 self.endpoint, self.alias, self.provider, self.status, self.request_id
             ),
+        }
+        if let Some(sink) = self.sink.take() {
+            sink.record(self.record(ms));
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod routes;
 pub mod stream;
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
@@ -30,6 +30,7 @@ use crate::config::{Config, ConnectionSettings};
 use crate::egress::Egress;
 use crate::router::Router;
 use crate::secrets::Secret;
+use crate::usage::UsageLog;
 use access::AccessPolicy;
 
 /// How long in-flight requests and streams may run after a stop was asked for.
@@ -46,6 +47,8 @@ struct Inner {
     access: AccessPolicy,
     connections: ConnectionSettings,
     started: Instant,
+    /// The request log, or why there is none (set once, by `gateway::build_state`).
+    usage: OnceLock<Result<UsageLog, String>>,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             access,
             connections,
             started: Instant::now(),
+            usage: OnceLock::new(),
         }))
     }
 
@@ -97,6 +101,24 @@ impl AppState {
             access,
             config.settings.connections,
         )
+    }
+
+    /// Attach the request log (or why it is off); only the first call counts.
+    pub fn set_usage(&self, log: Result<UsageLog, String>) {
+        let _ = self.0.usage.set(log);
+    }
+
+    /// The request log model calls are written to, when there is one.
+    pub fn usage(&self) -> Option<&UsageLog> {
+        self.0.usage.get().and_then(|r| r.as_ref().ok())
+    }
+
+    /// Why [`usage`](Self::usage) is `None`, for the client.
+    pub fn usage_off_reason(&self) -> String {
+        match self.0.usage.get() {
+            Some(Err(why)) => why.clone(),
+            _ => "this gateway keeps no request log".to_owned(),
+        }
     }
 
     /// Who may call (Host allow-list and browser origins).
@@ -154,6 +176,11 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/models/{model}", get(routes::models::retrieve))
         .route("/model/info", get(routes::models::info))
         .route("/v1/model/info", get(routes::models::info))
+        .route("/health", get(routes::health::health))
+        .route("/spend/logs", get(routes::spend::logs))
+        .route("/global/spend/report", get(routes::spend::report))
+        .route("/usage", get(routes::spend::usage))
+        .route_layer(middleware::from_fn_with_state(state.clone(), log::with_caller))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
     let open = AxumRouter::new()
         .route("/", get(routes::health::root))

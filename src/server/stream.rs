@@ -2,16 +2,17 @@
 //! or translated to named events (Anthropic Messages by `translate::anthropic::StreamState`,
 //! OpenAI Responses by `translate::responses::StreamState`) through [`event_stream`].
 //!
-//! A stream is committed to (200 and headers) when its first chunk arrives ([`peek`]), so an
-//! upstream that fails at once keeps its status; an upstream that stays silent longer than the
-//! keep-alive interval (a reasoning model thinking) gets its stream started anyway. Whenever
+//! A stream is committed to (200 and headers) when its first chunk arrives (the router
+//! peeks at it: `router::peek`), so an upstream that fails at once keeps its status (or is
+//! retried, or falls back); a call that is still not in after the keep-alive interval (a
+//! reasoning model thinking, or retries and fallbacks still running) gets its stream started
+//! anyway ([`deferred_stream`]), with keep-alives until it is in. Whenever
 //! the upstream is silent for that long, the client gets a keep-alive: an SSE comment
 //! (`: keep-alive`) for OpenAI chat and Responses, Anthropic's `ping` event for Messages, so
 //! client watchdogs and proxies do not cut a stream that is only slow.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -22,8 +23,8 @@ use futures_util::StreamExt;
 use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
-use crate::providers::{ChatOutput, ChunkStream, ProviderError};
-use crate::router::Routed;
+use crate::providers::{ChunkStream, ProviderError};
+use crate::router::{Reply, Served};
 use crate::translate::anthropic::StreamState;
 use crate::translate::responses;
 use crate::wire::anthropic::Event;
@@ -56,23 +57,6 @@ pub fn data_frame(json: &[u8]) -> Bytes {
     v.extend_from_slice(json);
     v.extend_from_slice(b"\n\n");
     Bytes::from(v)
-}
-
-/// Wait at most `keep_alive` for the first chunk of `chunks`: `Ok(Some(first))` to stream
-/// from it, `Ok(None)` when the upstream is still silent (stream anyway, a keep-alive first),
-/// `Err` when it failed or ended before sending anything (answer with the error's status).
-pub async fn peek(
-    chunks: &mut ChunkStream,
-    keep_alive: Duration,
-) -> Result<Option<ChatChunk>, ProviderError> {
-    match tokio::time::timeout(keep_alive, chunks.next()).await {
-        Ok(Some(Ok(first))) => Ok(Some(first)),
-        Ok(Some(Err(err))) => Err(err),
-        Ok(None) => {
-            Err(ProviderError::protocol("the upstream closed the stream without sending anything"))
-        }
-        Err(_) => Ok(None),
-    }
 }
 
 /// The keep-alive of the OpenAI chat and Responses streams: an SSE comment, which clients'
@@ -227,15 +211,14 @@ fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
 
 /// A routed call still in progress: the deployment being chosen, or its response head not
 /// in yet; its error is already in the caller's dialect.
-pub type PendingCall =
-    Pin<Box<dyn Future<Output = Result<(Arc<Routed>, ChatOutput), ApiError>> + Send>>;
+pub type PendingCall = Pin<Box<dyn Future<Output = Result<(Served, Reply), ApiError>> + Send>>;
 
 /// Wait at most `keep_alive` for a routed call: its outcome, or the call itself when it is
 /// still pending (then answer with [`deferred_stream`], keep-alives while it runs).
 pub async fn route_within(
     mut call: PendingCall,
     keep_alive: Duration,
-) -> Result<Result<(Arc<Routed>, ChatOutput), ApiError>, PendingCall> {
+) -> Result<Result<(Served, Reply), ApiError>, PendingCall> {
     match tokio::time::timeout(keep_alive, &mut call).await {
         Ok(outcome) => Ok(outcome),
         Err(_) => Err(call),
@@ -243,27 +226,28 @@ pub async fn route_within(
 }
 
 /// Render a stream in a client dialect: each hub chunk goes through the dialect and its
-/// frames are written as they come. `first` was already taken off `rest` ([`peek`]; `None`
+/// frames are written as they come. `first` was already taken off `rest` (`router::peek`; `None`
 /// when the upstream was slow to start). An upstream failure becomes the dialect's error
 /// event; the end of the upstream its closing events.
 pub fn event_stream<D: EventDialect>(
     first: Option<ChatChunk>,
     rest: ChunkStream,
     dialect: D,
-    routed: Arc<Routed>,
+    served: Served,
     log: CallLog,
     keep_alive: Duration,
 ) -> Response {
     let greet = first.is_none();
-    let head = futures_util::stream::iter(first.map(Ok));
-    let source = Source::Chunks(Box::pin(head.chain(rest)));
-    relay(source, dialect, Some(routed), log, keep_alive, greet)
+    relay(Source::Chunks(with_first(first, rest)), dialect, Some(served), log, keep_alive, greet)
 }
 
-/// A stream committed to while its call is still pending (the upstream has not even answered
-/// with a response head after a keep-alive interval, as a model that thinks before answering
-/// can do): keep-alives until the call is in, then the stream; a failure of the call is the
-/// dialect's error event.
+/// A stream committed to while its call is still pending after a keep-alive interval (the
+/// upstream has not even answered with a response head, as a model that thinks before
+/// answering can do, or the router is still retrying or falling back): keep-alives until the
+/// call is in, then the stream; a failure of the call is the dialect's error event. Nothing
+/// but keep-alives has reached the client while the call runs, so its retries and fallbacks
+/// still happen; the response headers were sent already and cannot say who answered (the
+/// log line does).
 pub fn deferred_stream<D: EventDialect>(
     call: PendingCall,
     dialect: D,
@@ -271,6 +255,11 @@ pub fn deferred_stream<D: EventDialect>(
     keep_alive: Duration,
 ) -> Response {
     relay(Source::Pending(call), dialect, None, log, keep_alive, true)
+}
+
+/// `rest` with `first` (when there is one) put back in front.
+fn with_first(first: Option<ChatChunk>, rest: ChunkStream) -> ChunkStream {
+    Box::pin(futures_util::stream::iter(first.map(Ok)).chain(rest))
 }
 
 /// Where a relay takes its next item from.
@@ -282,7 +271,7 @@ enum Source {
 fn relay<D: EventDialect>(
     source: Source,
     dialect: D,
-    routed: Option<Arc<Routed>>,
+    served: Option<Served>,
     log: CallLog,
     keep_alive: Duration,
     greet: bool,
@@ -290,7 +279,8 @@ fn relay<D: EventDialect>(
     struct State<D> {
         source: Source,
         translator: D,
-        routed: Option<Arc<Routed>>,
+        /// Who answered; holds the deployment's in-flight slot until the stream ends.
+        served: Option<Served>,
         log: CallLog,
         cutoff: Cutoff,
         keep_alive: Duration,
@@ -301,7 +291,7 @@ fn relay<D: EventDialect>(
     let state = State {
         source,
         translator: dialect,
-        routed,
+        served,
         log,
         cutoff: cutoff.clone(),
         keep_alive,
@@ -333,14 +323,14 @@ fn relay<D: EventDialect>(
                             st.translator.keep_alive(&mut buf);
                             return Some((Ok(Bytes::from(buf)), st));
                         }
-                        Some(Ok((routed, ChatOutput::Stream(chunks)))) => {
-                            st.log.provider = routed.dep.provider.name();
-                            st.routed = Some(routed);
-                            st.source = Source::Chunks(chunks);
+                        Some(Ok((served, Reply::Stream { first, rest }))) => {
+                            st.log.served(&served);
+                            st.served = Some(served);
+                            st.source = Source::Chunks(with_first(first, rest));
                             continue;
                         }
-                        Some(Ok((routed, ChatOutput::Complete(_)))) => {
-                            st.log.provider = routed.dep.provider.name();
+                        Some(Ok((served, Reply::Complete(_)))) => {
+                            st.log.served(&served);
                             Some(Err(ApiError::from(ProviderError::protocol(
                                 "the upstream answered a stream request with a whole response",
                             ))))
@@ -360,8 +350,9 @@ fn relay<D: EventDialect>(
             };
             match item {
                 Some(Ok(chunk)) => {
-                    if let Some(routed) = &st.routed {
-                        st.log.count(routed, chunk.usage.as_ref());
+                    st.log.first_chunk();
+                    if let Some(served) = &st.served {
+                        st.log.count(served.routed(), chunk.usage.as_ref());
                     }
                     st.translator.on_chunk(chunk, &mut buf);
                 }

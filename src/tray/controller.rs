@@ -1,7 +1,9 @@
 //! The tray's state machine: [`Command`]s from the menu in, [`Snapshot`]s for the menu out.
 //! It owns the running gateway and lives on the background tokio runtime, so the UI thread
 //! only sends commands and never waits: a stop that drains open streams, a config load or a
-//! `launchctl` call all happen here.
+//! `launchctl` call all happen here. While the gateway runs, the model list is read again
+//! every [`REFRESH`] (cooldowns and upstream errors change without a command) and published
+//! when it changed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +16,9 @@ use crate::config::Config;
 use crate::egress::Egress;
 use crate::gateway::{self, Running};
 use crate::server::AppState;
+
+/// How often the running gateway's model list (cooldowns, last errors) is read again.
+pub const REFRESH: Duration = Duration::from_secs(2);
 
 /// What the menu asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +66,8 @@ pub struct Controller {
     login: Arc<dyn LoginItem>,
     grace: Duration,
     running: Option<Running>,
+    /// The state the running gateway serves (read for the model list's live state).
+    state: Option<AppState>,
     /// The host and port the running gateway was asked for (a reload to the same ones
     /// switches the config in place).
     listen: Option<(String, u16)>,
@@ -80,6 +87,7 @@ impl Controller {
             login,
             grace,
             running: None,
+            state: None,
             listen: None,
             snap: Snapshot::initial(),
             publish,
@@ -91,12 +99,20 @@ impl Controller {
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         self.snap.login = self.login_state().await;
         self.emit();
-        while let Some(cmd) = commands.recv().await {
-            tracing::debug!("tray command {cmd:?}");
-            if cmd == Command::Quit {
-                break;
+        let mut tick = tokio::time::interval(REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { break };
+                    tracing::debug!("tray command {cmd:?}");
+                    if cmd == Command::Quit {
+                        break;
+                    }
+                    self.handle(cmd).await;
+                }
+                _ = tick.tick() => self.refresh(),
             }
-            self.handle(cmd).await;
         }
         self.stop().await;
         self.snap.exiting = true;
@@ -121,6 +137,17 @@ impl Controller {
 
     fn emit(&self) {
         (self.publish)(self.snap.clone());
+    }
+
+    /// Publish the model list again when the running gateway's cooldowns or upstream
+    /// errors changed it.
+    fn refresh(&mut self) {
+        let Some(state) = &self.state else { return };
+        let models = gateway::models_of_router(state.router().deployments());
+        if models != self.snap.models {
+            self.snap.models = models;
+            self.emit();
+        }
     }
 
     fn set_status(&mut self, status: Status) {
@@ -169,6 +196,7 @@ impl Controller {
                     loaded.config.source
                 );
                 self.running = Some(running);
+                self.state = Some(state);
                 self.listen = Some((loaded.host, loaded.port));
                 self.set_status(Status::Running { url, ready, total });
             }
@@ -188,6 +216,7 @@ impl Controller {
         running.replace(state.clone());
         self.remember(&loaded);
         let (ready, total) = self.count_models(&state);
+        self.state = Some(state);
         tracing::info!(
             "reloaded the config on {url} without a restart ({ready} of {total} models ready, config: {})",
             loaded.config.source
@@ -204,6 +233,7 @@ impl Controller {
 
     async fn stop(&mut self) {
         self.listen = None;
+        self.state = None;
         let Some(running) = self.running.take() else {
             if matches!(self.snap.status, Status::Error(_)) {
                 self.set_status(Status::Stopped);

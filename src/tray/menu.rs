@@ -1,6 +1,8 @@
 //! The tray menu as data: a [`Snapshot`] of the gateway and the login item in, a [`Menu`]
 //! out (texts, enabled and checked flags, actions, icon, tooltip), plus the exact texts the
 //! Copy items put on the clipboard and the command that opens a file. No UI toolkit here.
+//! Models that are cooling down after upstream failures are marked, with their last error
+//! under them.
 
 use std::path::{Path, PathBuf};
 
@@ -312,16 +314,22 @@ fn models_submenu(models: &[ModelEntry]) -> Item {
     if models.is_empty() {
         return Item::Submenu { text: "Models".into(), enabled: false, items: Vec::new() };
     }
-    let items = models
-        .iter()
-        .map(|m| {
-            let mut text = format!("{} — {}", m.alias, m.providers.join(", "));
-            if !m.available {
-                text.push_str(" (unavailable)");
-            }
-            button(&text, Action::CopyAlias(m.alias.clone()), true)
-        })
-        .collect();
+    let mut items = Vec::with_capacity(models.len());
+    for m in models {
+        let mut text = format!("{} — {}", m.alias, m.providers.join(", "));
+        if !m.available {
+            text.push_str(" (unavailable)");
+        } else if m.cooling > 0 && m.cooling == m.deployments {
+            text.push_str(" (cooling down)");
+        } else if m.cooling > 0 {
+            text.push_str(&format!(" ({} of {} cooling down)", m.cooling, m.deployments));
+        }
+        items.push(button(&text, Action::CopyAlias(m.alias.clone()), true));
+        if let Some(err) = &m.last_error {
+            let line = err.split_whitespace().collect::<Vec<_>>().join(" ");
+            items.push(Item::Text(cut(&format!("    last error: {line}"), MAX_LINE)));
+        }
+    }
     Item::Submenu { text: format!("Models ({})", models.len()), enabled: true, items }
 }
 

@@ -50,9 +50,22 @@ pub struct ChatRequest {
     /// with a matching `reasoning_effort`.
     #[serde(skip)]
     pub reasoning_budget: Option<u32>,
+    /// Gateway-internal, never on the wire: the request's own `timeout` / `stream_timeout`,
+    /// which replace the deployment's for this call.
+    #[serde(skip)]
+    pub call_timeouts: CallTimeouts,
     /// Everything else the client sent (`logprobs`, `enable_thinking`, `top_k`, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Timeouts a request sets for itself (LiteLLM's per-call `timeout` and `stream_timeout`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallTimeouts {
+    /// Replaces the deployment's `timeout`.
+    pub timeout: Option<std::time::Duration>,
+    /// Replaces the deployment's `stream_timeout`.
+    pub stream_timeout: Option<std::time::Duration>,
 }
 
 impl ChatRequest {
@@ -403,6 +416,9 @@ pub struct EmbeddingsRequest {
     pub encoding_format: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Gateway-internal, never on the wire: see [`ChatRequest::call_timeouts`].
+    #[serde(skip)]
+    pub call_timeouts: CallTimeouts,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -6,12 +6,13 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::{Routing, logged_json, route};
-use crate::providers::ChatOutput;
+use crate::router::Reply;
 use crate::server::AppState;
-use crate::server::body::parse_model_request;
+use crate::server::body::{parse_model_request, route_options};
 use crate::server::error::{ApiError, Dialect};
+use crate::server::headers::ServedHeaders;
 use crate::server::log::{CallLog, LoggedByCall};
-use crate::server::stream::{ChatDialect, event_stream, peek};
+use crate::server::stream::{ChatDialect, event_stream};
 use crate::wire::openai::ChatRequest;
 
 const ENDPOINT: &str = "/chat/completions";
@@ -37,45 +38,49 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
     model: Option<String>,
 ) -> Response {
-    let req: ChatRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
+    let mut req: ChatRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
         Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let opts = match route_options(&mut req.extra) {
+        Ok(o) => o,
         Err(e) => return e.into_response(),
     };
     let alias = req.model.clone();
     let include_usage = req.wants_stream_usage();
     let log = CallLog::new("chat", &alias, req.is_stream());
     let make = || ChatDialect::new(alias.clone(), include_usage);
-    let (outcome, mut log) = match route(&state, req, ENDPOINT, Dialect::OpenAi, make, log).await {
+    let routing = route(&state, req, opts, ENDPOINT, Dialect::OpenAi, make, log).await;
+    let (outcome, mut log) = match routing {
         Routing::Done(outcome, log) => (outcome, log),
         Routing::Deferred(stream) => return stream,
     };
-    let (routed, output) = match outcome {
+    let (served, reply) = match outcome {
         Ok(ok) => ok,
         Err(err) => return logged_error(err, log),
     };
-    log.provider = routed.dep.provider.name();
-    match output {
-        ChatOutput::Complete(mut completion) => {
+    log.served(&served);
+    let headers = ServedHeaders::of(&served, &alias);
+    let mut resp = match reply {
+        Reply::Complete(mut completion) => {
             completion.model = alias;
-            log.count(&routed, completion.usage.as_ref());
+            log.count(served.routed(), completion.usage.as_ref());
             logged_json(&completion)
         }
-        ChatOutput::Stream(mut stream) => {
+        Reply::Stream { first, rest } => {
+            let dialect = ChatDialect::new(alias, include_usage);
             let keep_alive = state.connections().stream_keep_alive;
-            match peek(&mut stream, keep_alive).await {
-                Ok(first) => {
-                    let dialect = ChatDialect::new(alias, include_usage);
-                    event_stream(first, stream, dialect, routed, log, keep_alive)
-                }
-                Err(err) => logged_error(err.into(), log),
-            }
+            event_stream(first, rest, dialect, served, log, keep_alive)
         }
-    }
+    };
+    headers.apply(&mut resp);
+    resp
 }
 
 /// An error response whose request line the call log writes.
 pub fn logged_error(err: ApiError, mut log: CallLog) -> Response {
     log.status = err.status.as_u16();
+    log.error = Some(err.public_message());
     let mut resp = err.into_response();
     resp.extensions_mut().insert(LoggedByCall);
     resp

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use super::chat::logged_error;
 use super::logged_json;
 use crate::server::AppState;
-use crate::server::body::parse_model_request;
+use crate::server::body::{parse_model_request, route_options};
 use crate::server::error::route_error;
+use crate::server::headers::ServedHeaders;
 use crate::server::log::CallLog;
 use crate::wire::openai::EmbeddingsRequest;
 
@@ -35,19 +36,26 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
     model: Option<String>,
 ) -> Response {
-    let req: EmbeddingsRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model)
-    {
-        Ok(r) => r,
+    let mut req: EmbeddingsRequest =
+        match parse_model_request(body, state.max_body(), ENDPOINT, model) {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+    let opts = match route_options(&mut req.extra) {
+        Ok(o) => o,
         Err(e) => return e.into_response(),
     };
     let alias = req.model.clone();
     let mut log = CallLog::new("embeddings", &alias, false);
-    match state.router().embeddings(req).await {
-        Ok((routed, mut resp)) => {
-            log.provider = routed.dep.provider.name();
-            resp.model = alias;
-            log.count(&routed, resp.usage.as_ref());
-            logged_json(&resp)
+    match state.router().embeddings(req, &opts).await {
+        Ok((served, mut answer)) => {
+            log.served(&served);
+            let headers = ServedHeaders::of(&served, &alias);
+            answer.model = alias;
+            log.count(served.routed(), answer.usage.as_ref());
+            let mut resp = logged_json(&answer);
+            headers.apply(&mut resp);
+            resp
         }
         Err(err) => logged_error(route_error(err, ENDPOINT), log),
     }

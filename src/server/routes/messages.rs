@@ -15,12 +15,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
 use super::{Routing, json, logged_json, route};
-use crate::providers::{ChatOutput, ProviderError};
+use crate::providers::ProviderError;
+use crate::router::{Reply, RequestOptions};
 use crate::server::AppState;
-use crate::server::body::{ModelRequest, parse_model_request};
+use crate::server::body::{ModelRequest, parse_model_request, route_options};
 use crate::server::error::{ApiError, Dialect, route_error};
+use crate::server::headers::ServedHeaders;
 use crate::server::log::CallLog;
-use crate::server::stream::{event_stream, peek};
+use crate::server::stream::event_stream;
 use crate::telemetry::printable;
 use crate::translate::anthropic::{self, TranslateError};
 use crate::translate::tokens;
@@ -33,7 +35,7 @@ pub async fn messages(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let hub = match parse(&state, body, ENDPOINT) {
+    let (hub, opts) = match parse(&state, body, ENDPOINT) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -41,36 +43,33 @@ pub async fn messages(
     let input_estimate = tokens::quick_estimate(&hub);
     let log = CallLog::new("messages", &alias, hub.is_stream());
     let make = || anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
-    let (outcome, mut log) = match route(&state, hub, ENDPOINT, Dialect::Anthropic, make, log).await
-    {
+    let routing = route(&state, hub, opts, ENDPOINT, Dialect::Anthropic, make, log).await;
+    let (outcome, mut log) = match routing {
         Routing::Done(outcome, log) => (outcome, log),
         Routing::Deferred(stream) => return stream,
     };
-    let (routed, output) = match outcome {
+    let (served, reply) = match outcome {
         Ok(ok) => ok,
         Err(err) => return logged_error(err, log),
     };
-    log.provider = routed.dep.provider.name();
-    match output {
-        ChatOutput::Complete(completion) => {
-            log.count(&routed, completion.usage.as_ref());
+    log.served(&served);
+    let headers = ServedHeaders::of(&served, &alias);
+    let mut resp = match reply {
+        Reply::Complete(completion) => {
+            log.count(served.routed(), completion.usage.as_ref());
             match anthropic::from_hub(completion, &alias) {
                 Ok(message) => logged_json(&message),
                 Err(e) => logged_error(translate_error(e), log),
             }
         }
-        ChatOutput::Stream(mut stream) => {
+        Reply::Stream { first, rest } => {
+            let dialect = anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
             let keep_alive = state.connections().stream_keep_alive;
-            match peek(&mut stream, keep_alive).await {
-                Ok(first) => {
-                    let dialect =
-                        anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
-                    event_stream(first, stream, dialect, routed, log, keep_alive)
-                }
-                Err(err) => logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log),
-            }
+            event_stream(first, rest, dialect, served, log, keep_alive)
         }
-    }
+    };
+    headers.apply(&mut resp);
+    resp
 }
 
 /// `{"input_tokens": N}`: the upstream's own count where it has a counter, otherwise the
@@ -79,7 +78,7 @@ pub async fn count_tokens(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let hub = match parse(&state, body, "/v1/messages/count_tokens") {
+    let (hub, _) = match parse(&state, body, "/v1/messages/count_tokens") {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
@@ -95,14 +94,16 @@ pub async fn count_tokens(
     json(&CountTokensResponse { input_tokens: n })
 }
 
-/// Read, parse and translate a Messages request; every error in Anthropic's shape.
+/// Read, parse and translate a Messages request, with the router options its body carries;
+/// every error in Anthropic's shape.
 fn parse(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
     endpoint: &str,
-) -> Result<ChatRequest, ApiError> {
+) -> Result<(ChatRequest, RequestOptions), ApiError> {
     let mut req: MessagesRequest = parse_model_request(body, state.max_body(), endpoint, None)
         .map_err(|e| e.in_dialect(Dialect::Anthropic))?;
+    let opts = route_options(&mut req.extra).map_err(|e| e.in_dialect(Dialect::Anthropic))?;
     if endpoint == ENDPOINT && req.max_tokens.is_none() {
         return Err(ApiError::bad_request("max_tokens: Field required")
             .with_param("max_tokens")
@@ -126,7 +127,7 @@ fn parse(
             printable(&tools.join(", "))
         );
     }
-    anthropic::to_hub(req).map_err(translate_error)
+    anthropic::to_hub(req).map(|hub| (hub, opts)).map_err(translate_error)
 }
 
 /// Untyped request fields the translation reads (the rest is left out, logged at debug).

@@ -6,49 +6,50 @@ pub mod health;
 pub mod messages;
 pub mod models;
 pub mod responses;
+pub mod spend;
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-
-use std::sync::Arc;
 
 use super::AppState;
 use super::auth::dialect_of;
 use super::error::{ApiError, Dialect, route_error};
 use super::log::CallLog;
 use super::stream::{EventDialect, PendingCall, deferred_stream, route_within};
-use crate::providers::ChatOutput;
-use crate::router::Routed;
+use crate::router::{Reply, RequestOptions, Served};
 use crate::wire::openai::ChatRequest;
 
 /// A routed call: its outcome (error in the caller's dialect) with the call's log, or, for
 /// a stream whose call is still running after a keep-alive interval, the stream response
 /// already committed to (keep-alives until the call is in).
-// Returned once per request and matched at once (as `ChatOutput` is): no boxing.
+// Returned once per request and matched at once (as `Reply` is): no boxing.
 #[allow(clippy::large_enum_variant)]
 pub enum Routing {
-    Done(Result<(Arc<Routed>, ChatOutput), ApiError>, CallLog),
+    Done(Result<(Served, Reply), ApiError>, CallLog),
     Deferred(Response),
 }
 
-/// Route `req` (errors mapped with `endpoint`'s wording, in `dialect`). A stream request is
-/// given one keep-alive interval; after that `dialect_stream` makes the dialect the deferred
-/// stream is written in.
+/// Route `req` with the body's router options (errors mapped with `endpoint`'s wording, in
+/// `dialect`). A stream request is given one keep-alive interval (retries and fallbacks
+/// included); after that `dialect_stream` makes the dialect the deferred stream is written in.
 pub async fn route<D: EventDialect>(
     state: &AppState,
     req: ChatRequest,
+    opts: RequestOptions,
     endpoint: &'static str,
     dialect: Dialect,
     dialect_stream: impl FnOnce() -> D,
     log: CallLog,
 ) -> Routing {
     let map_err = move |err| route_error(err, endpoint).in_dialect(dialect);
-    if !req.is_stream() {
-        return Routing::Done(state.router().chat(req).await.map_err(map_err), log);
-    }
     let keep_alive = state.connections().stream_keep_alive;
+    if !req.is_stream() {
+        let outcome = state.router().chat(req, &opts, keep_alive).await.map_err(map_err);
+        return Routing::Done(outcome, log);
+    }
     let st = state.clone();
-    let call: PendingCall = Box::pin(async move { st.router().chat(req).await.map_err(map_err) });
+    let call: PendingCall =
+        Box::pin(async move { st.router().chat(req, &opts, keep_alive).await.map_err(map_err) });
     match route_within(call, keep_alive).await {
         Ok(outcome) => Routing::Done(outcome, log),
         Err(call) => Routing::Deferred(deferred_stream(call, dialect_stream(), log, keep_alive)),

@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
 use super::{Routing, logged_json, route};
-use crate::providers::{ChatOutput, ProviderError};
+use crate::providers::ProviderError;
+use crate::router::Reply;
 use crate::server::AppState;
-use crate::server::body::{ModelRequest, parse_model_request};
+use crate::server::body::{ModelRequest, parse_model_request, route_options};
 use crate::server::error::{ApiError, Dialect, route_error};
+use crate::server::headers::ServedHeaders;
 use crate::server::log::CallLog;
-use crate::server::stream::{event_stream, peek};
+use crate::server::stream::event_stream;
 use crate::translate::responses;
 use crate::wire::responses::ResponsesRequest;
 
@@ -27,8 +29,13 @@ pub async fn create(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req: ResponsesRequest = match parse_model_request(body, state.max_body(), ENDPOINT, None) {
-        Ok(r) => r,
+    let mut req: ResponsesRequest =
+        match parse_model_request(body, state.max_body(), ENDPOINT, None) {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+    let opts = match route_options(&mut req.extra) {
+        Ok(o) => o,
         Err(e) => return e.into_response(),
     };
     let (hub, echo) = match responses::to_hub(req) {
@@ -52,31 +59,30 @@ pub async fn create(
     let alias = hub.model.clone();
     let log = CallLog::new("responses", &alias, hub.is_stream());
     let make = || responses::StreamState::new(&alias, echo.clone());
-    let (outcome, mut log) = match route(&state, hub, ENDPOINT, Dialect::OpenAi, make, log).await {
+    let routing = route(&state, hub, opts, ENDPOINT, Dialect::OpenAi, make, log).await;
+    let (outcome, mut log) = match routing {
         Routing::Done(outcome, log) => (outcome, log),
         Routing::Deferred(stream) => return stream,
     };
-    let (routed, output) = match outcome {
+    let (served, reply) = match outcome {
         Ok(ok) => ok,
         Err(err) => return logged_error(err, log),
     };
-    log.provider = routed.dep.provider.name();
-    match output {
-        ChatOutput::Complete(completion) => {
-            log.count(&routed, completion.usage.as_ref());
+    log.served(&served);
+    let headers = ServedHeaders::of(&served, &alias);
+    let mut resp = match reply {
+        Reply::Complete(completion) => {
+            log.count(served.routed(), completion.usage.as_ref());
             logged_json(&responses::from_hub(completion, &alias, &echo))
         }
-        ChatOutput::Stream(mut stream) => {
+        Reply::Stream { first, rest } => {
+            let dialect = responses::StreamState::new(&alias, echo);
             let keep_alive = state.connections().stream_keep_alive;
-            match peek(&mut stream, keep_alive).await {
-                Ok(first) => {
-                    let dialect = responses::StreamState::new(&alias, echo);
-                    event_stream(first, stream, dialect, routed, log, keep_alive)
-                }
-                Err(err) => logged_error(ApiError::from(err), log),
-            }
+            event_stream(first, rest, dialect, served, log, keep_alive)
         }
-    }
+    };
+    headers.apply(&mut resp);
+    resp
 }
 
 /// `POST /v1/responses/compact`: the conversation in `input` compacted into the user's
@@ -90,6 +96,10 @@ pub async fn compact(
     let mut req: ResponsesRequest = match parse_model_request(body, state.max_body(), COMPACT, None)
     {
         Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let opts = match route_options(&mut req.extra) {
+        Ok(o) => o,
         Err(e) => return e.into_response(),
     };
     let input = req.input.clone();
@@ -117,21 +127,25 @@ pub async fn compact(
     };
     let alias = hub.model.clone();
     let mut log = CallLog::new("responses.compact", &alias, false);
-    let (routed, output) = match state.router().chat(hub).await {
+    let keep_alive = state.connections().stream_keep_alive;
+    let (served, reply) = match state.router().chat(hub, &opts, keep_alive).await {
         Ok(ok) => ok,
         Err(err) => return logged_error(route_error(err, COMPACT), log),
     };
-    log.provider = routed.dep.provider.name();
-    match output {
-        ChatOutput::Complete(completion) => {
-            log.count(&routed, completion.usage.as_ref());
+    log.served(&served);
+    let headers = ServedHeaders::of(&served, &alias);
+    let mut resp = match reply {
+        Reply::Complete(completion) => {
+            log.count(served.routed(), completion.usage.as_ref());
             logged_json(&responses::compacted(completion, &alias, input.as_ref()))
         }
-        ChatOutput::Stream(_) => logged_error(
+        Reply::Stream { .. } => logged_error(
             ApiError::from(ProviderError::protocol("the upstream streamed a non-streaming call")),
             log,
         ),
-    }
+    };
+    headers.apply(&mut resp);
+    resp
 }
 
 impl ModelRequest for ResponsesRequest {

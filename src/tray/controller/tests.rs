@@ -429,3 +429,26 @@ async fn reload_switches_config_in_place_while_a_request_is_in_flight() {
     );
     ui.quit().await;
 }
+
+#[tokio::test]
+async fn the_model_list_shows_cooldowns_and_the_last_error_while_running() {
+    // Deployment 0 answers 429 (tried first: lower order) and cools down; 1 answers.
+    let files = Files::new(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/one, mock_response: litellm.RateLimitError, order: 1}\n  - model_name: m\n    litellm_params: {model: mock/two, order: 2}\nlitellm_settings:\n  num_retries: 1\nrouter_settings:\n  cooldown_time: 60\n",
+    );
+    let mut ui = launch(&files, Arc::new(FakeLogin::default()));
+    ui.send(Command::Start);
+    let (url, s) = ui.running().await;
+    assert_eq!((s.models[0].deployments, s.models[0].cooling), (2, 0));
+    let (status, body) = chat(&url, "m").await;
+    assert_eq!(status, 200, "{body}");
+    // No command: the controller reads the list again by itself.
+    let s = ui.until("a cooling model", |s| s.models.first().is_some_and(|m| m.cooling == 1)).await;
+    let err = s.models[0].last_error.clone().expect("the 429 is shown");
+    assert!(err.starts_with("429: mock rate limit error"), "{err}");
+    let menu = crate::tray::menu::build(&s, "0.1.0");
+    let text = crate::tray::menu::render(&menu);
+    assert!(text.contains("m — mock (1 of 2 cooling down)"), "{text}");
+    assert!(text.contains("last error: 429: mock rate limit error"), "{text}");
+    ui.quit().await;
+}

@@ -2,11 +2,22 @@
 
 use super::*;
 
+fn model(alias: &str, provider: &'static str, available: bool) -> ModelEntry {
+    ModelEntry {
+        alias: alias.into(),
+        providers: vec![provider],
+        available,
+        deployments: usize::from(available),
+        cooling: 0,
+        last_error: None,
+    }
+}
+
 fn models() -> Vec<ModelEntry> {
     vec![
-        ModelEntry { alias: "gpt-4o".into(), providers: vec!["azure"], available: false },
-        ModelEntry { alias: "qwen-max".into(), providers: vec!["dashscope"], available: true },
-        ModelEntry { alias: "mock".into(), providers: vec!["mock"], available: true },
+        model("gpt-4o", "azure", false),
+        model("qwen-max", "dashscope", true),
+        model("mock", "mock", true),
     ]
 }
 
@@ -52,6 +63,38 @@ fn text(menu: &Menu, action: &Action) -> String {
 #[test]
 fn the_running_menu_as_the_user_sees_it() {
     insta::assert_snapshot!("running", render(&build(&running(), "0.1.0")));
+}
+
+#[test]
+fn models_cooling_down_are_marked_with_their_last_error() {
+    let mut s = running();
+    s.models = vec![
+        ModelEntry {
+            alias: "gpt-4o".into(),
+            providers: vec!["azure"],
+            available: true,
+            deployments: 2,
+            cooling: 1,
+            last_error: Some("429: Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit".into()),
+        },
+        ModelEntry {
+            alias: "qwen-max".into(),
+            providers: vec!["dashscope"],
+            available: true,
+            deployments: 1,
+            cooling: 1,
+            last_error: Some("cannot reach DashScope at https://dashscope.aliyuncs.com:\nconnection refused".into()),
+        },
+        ModelEntry { last_error: Some("503: overloaded".into()), ..model("gemini", "vertex_ai", true) },
+        model("mock", "mock", true),
+    ];
+    let menu = build(&s, "0.1.0");
+    insta::assert_snapshot!("running_with_cooldowns", render(&menu));
+    // The error lines are text, not clickable items; clicking the model still copies it.
+    assert_eq!(
+        text(&menu, &Action::CopyAlias("qwen-max".into())),
+        "qwen-max — dashscope (cooling down)"
+    );
 }
 
 #[test]

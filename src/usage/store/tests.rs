@@ -1,0 +1,185 @@
+use super::*;
+
+fn record(ts_ms: i64, alias: &str, status: u16, tokens: (u64, u64), cost: Option<f64>) -> Record {
+    Record {
+        ts_ms,
+        request_id: format!("req_{ts_ms}"),
+        endpoint: "chat".into(),
+        alias: alias.into(),
+        provider: "azure".into(),
+        deployment: Some("azure/gpt-4.1".into()),
+        status,
+        stream: false,
+        latency_ms: 12.5,
+        ttft_ms: None,
+        prompt_tokens: tokens.0,
+        completion_tokens: tokens.1,
+        cost,
+        error: (status >= 400).then(|| format!("upstream said {status}")),
+        ..Default::default()
+    }
+}
+
+fn fresh() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state/usage.sqlite3");
+    let conn = open_writer(&path).expect("open");
+    (dir, path, conn)
+}
+
+#[test]
+fn records_round_trip_and_read_back_newest_first_with_filters() {
+    let (_dir, path, mut conn) = fresh();
+    let rows = vec![
+        record(1_000, "gpt", 200, (10, 5), Some(0.001)),
+        record(2_000, "gemini", 429, (0, 0), None),
+        Record {
+            stream: true,
+            ttft_ms: Some(80.0),
+            user_agent: Some("ua/1".into()),
+            ..record(3_000, "gpt", 200, (7, 3), None)
+        },
+    ];
+    insert(&mut conn, &rows).expect("insert");
+    let reader = open_reader(&path).expect("reader");
+    let all = logs(&reader, &LogFilter { limit: 10, ..Default::default() }).expect("logs");
+    assert_eq!(all.iter().map(|r| r.ts_ms).collect::<Vec<_>>(), vec![3_000, 2_000, 1_000]);
+    assert_eq!(all[0], rows[2]);
+    assert_eq!(all[2], rows[0]);
+
+    let gpt =
+        logs(&reader, &LogFilter { alias: Some("gpt".into()), limit: 10, ..Default::default() })
+            .expect("logs");
+    assert_eq!(gpt.len(), 2);
+    let failed = logs(&reader, &LogFilter { failed_only: true, limit: 10, ..Default::default() })
+        .expect("logs");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].error.as_deref(), Some("upstream said 429"));
+    let window = logs(
+        &reader,
+        &LogFilter {
+            since_ms: Some(1_500),
+            until_ms: Some(3_000),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .expect("logs");
+    assert_eq!(window.len(), 1);
+    let one = logs(
+        &reader,
+        &LogFilter { request_id: Some("req_1000".into()), limit: 10, ..Default::default() },
+    )
+    .expect("logs");
+    assert_eq!(one.len(), 1);
+    let limited = logs(&reader, &LogFilter { limit: 1, ..Default::default() }).expect("logs");
+    assert_eq!(limited.len(), 1);
+}
+
+#[test]
+fn totals_sum_per_model_and_keep_unknown_cost_unknown() {
+    let (_dir, path, mut conn) = fresh();
+    insert(
+        &mut conn,
+        &[
+            record(1_000, "gpt", 200, (100, 50), Some(0.002)),
+            record(2_000, "gpt", 200, (10, 5), Some(0.001)),
+            record(2_500, "gpt", 500, (0, 0), None),
+            record(3_000, "qwen", 200, (40, 2), None),
+            record(9_000, "gpt", 200, (1, 1), Some(5.0)),
+        ],
+    )
+    .expect("insert");
+    let reader = open_reader(&path).expect("reader");
+    let t = totals(&reader, 0, 5_000).expect("totals");
+    assert_eq!(t.len(), 2);
+    let gpt = &t[0];
+    assert_eq!((gpt.model.as_str(), gpt.requests, gpt.failed_requests), ("gpt", 3, 1));
+    assert_eq!((gpt.prompt_tokens, gpt.completion_tokens, gpt.total_tokens), (110, 55, 165));
+    assert!((gpt.cost_usd.expect("priced") - 0.003).abs() < 1e-12);
+    assert_eq!(gpt.unpriced_requests, 0, "a failed call with no tokens has nothing to price");
+    assert_eq!(
+        gpt.last_error.as_deref(),
+        Some("upstream said 500"),
+        "the last call in range failed"
+    );
+    let later = totals(&reader, 0, 10_000).expect("totals");
+    assert_eq!(later[0].last_error, None, "a later success clears it");
+    let qwen = &t[1];
+    assert_eq!(qwen.cost_usd, None, "no call of qwen had a price: unknown, not 0");
+    assert_eq!(qwen.unpriced_requests, 1);
+}
+
+#[test]
+fn retention_deletes_by_age_and_by_size_oldest_first() {
+    let (_dir, _path, mut conn) = fresh();
+    let now = 100 * 86_400_000;
+    let old = record(now - 31 * 86_400_000, "gpt", 200, (1, 1), None);
+    let recent: Vec<_> = (0..2000)
+        .map(|i| {
+            let mut r = record(now - 1000 + i, "gpt", 200, (1, 1), None);
+            r.user_agent = Some("x".repeat(200));
+            r
+        })
+        .collect();
+    insert(&mut conn, &[old]).expect("insert");
+    insert(&mut conn, &recent).expect("insert");
+    let keep_all = Retention { max_age_ms: 30 * 86_400_000, max_bytes: u64::MAX };
+    assert_eq!(prune(&conn, keep_all, now).expect("prune"), 1);
+
+    let before = size_bytes(&conn).expect("size");
+    let bound = before / 2;
+    let deleted =
+        prune(&conn, Retention { max_age_ms: keep_all.max_age_ms, max_bytes: bound }, now)
+            .expect("prune");
+    assert!(deleted > 0);
+    assert!(size_bytes(&conn).expect("size") <= bound, "the file is under its bound after pruning");
+    let left: i64 = conn.query_row("SELECT min(ts_ms) FROM calls", [], |r| r.get(0)).expect("min");
+    assert!(left > now - 1000, "the oldest rows went first");
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_what_to_do() {
+    let (_dir, path, conn) = fresh();
+    conn.pragma_update(None, "user_version", 99).expect("set");
+    drop(conn);
+    let err = open_writer(&path).expect_err("refused").to_string();
+    assert!(err.contains("newer ai-proxy") && err.contains("move it aside"), "{err}");
+}
+
+#[test]
+fn an_unwritable_folder_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").expect("write");
+    let err = open_writer(&file.join("usage.sqlite3")).expect_err("refused").to_string();
+    assert!(err.contains("not-a-dir"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path, _conn) = fresh();
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn dates_and_times_come_back_in_the_expected_forms() {
+    let (_dir, _path, conn) = fresh();
+    assert_eq!(iso_time(&conn, 0).expect("iso"), "1970-01-01T00:00:00.000Z");
+    assert_eq!(iso_time(&conn, 1_733_344_867_123).expect("iso"), "2024-12-04T20:41:07.123Z");
+    assert!(local_date_ms(&conn, "2026-12-04").expect("date").is_some());
+    assert_eq!(local_date_ms(&conn, "2026-13-04").expect("date"), None);
+    assert_eq!(local_date_ms(&conn, "yesterday").expect("date"), None);
+    let today = local_day_start_ms(&conn, 0).expect("today");
+    let week = local_day_start_ms(&conn, 6).expect("week");
+    assert!(
+        today <= crate::usage::now_ms() && crate::usage::now_ms() - today < 86_400_000 + 3_600_000
+    );
+    assert!(
+        (today - week) >= 6 * 86_400_000 - 3_600_000
+            && (today - week) <= 6 * 86_400_000 + 3_600_000
+    );
+}
