@@ -329,6 +329,11 @@ fn endpoints(dep: &Deployment, config: &Config) -> Vec<(&'static str, String)> {
             "api",
             dep.api_base.clone().unwrap_or_else(|| openai_compat::DASHSCOPE_DEFAULT_BASE.into()),
         )],
+        // The same resolution as the provider (api_base, the base variables, the default);
+        // a model without an address is unavailable and never reaches here.
+        ProviderKind::Compat(_) => {
+            openai_compat::endpoint_of(dep, env).map(|e| vec![("api", e.base)]).unwrap_or_default()
+        }
         ProviderKind::Azure => {
             let mut v = Vec::new();
             if let Some(b) = dep.api_base.clone().or_else(|| env.get("AZURE_API_BASE")) {

@@ -8,6 +8,7 @@
 pub mod connections;
 pub mod env;
 pub mod locate;
+pub mod providers;
 pub mod raw;
 pub mod routing;
 pub mod usage;
@@ -24,6 +25,7 @@ use serde_yaml_ng::Value as Yaml;
 use crate::secrets::Secret;
 pub use connections::ConnectionSettings;
 pub use env::{Env, Origin};
+pub use providers::{Compat, CompatSpec, ProviderKind, SUPPORTED_PROVIDERS};
 pub use routing::{RouterSettings, RoutingStrategy};
 
 /// The embedded default configuration: one mock model, no credentials needed.
@@ -61,43 +63,6 @@ impl fmt::Display for Source {
         }
     }
 }
-
-/// The upstream family a deployment talks to (the prefix of `litellm_params.model`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    Mock,
-    OpenAi,
-    DashScope,
-    Azure,
-    Vertex,
-}
-
-impl ProviderKind {
-    /// Parse the prefix before the first `/` of `litellm_params.model`.
-    pub fn from_prefix(prefix: &str) -> Option<Self> {
-        Some(match prefix {
-            "mock" => ProviderKind::Mock,
-            "openai" => ProviderKind::OpenAi,
-            "dashscope" => ProviderKind::DashScope,
-            "azure" => ProviderKind::Azure,
-            "vertex_ai" => ProviderKind::Vertex,
-            _ => return None,
-        })
-    }
-
-    /// The name used in `model:` prefixes, logs and `/model/info`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderKind::Mock => "mock",
-            ProviderKind::OpenAi => "openai",
-            ProviderKind::DashScope => "dashscope",
-            ProviderKind::Azure => "azure",
-            ProviderKind::Vertex => "vertex_ai",
-        }
-    }
-}
-
-pub const SUPPORTED_PROVIDERS: &str = "azure, vertex_ai, dashscope, openai, mock";
 
 /// TLS verification for one deployment's upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -572,12 +537,10 @@ fn resolve_deployment(
 
     let model_str = resolver.resolve(&p.model).unwrap_or_default();
     let (provider, upstream_model) = match model_str.split_once('/') {
-        Some((prefix, rest)) => match ProviderKind::from_prefix(prefix) {
-            Some(kind) => (kind, rest.to_owned()),
-            None => {
-                unsupported = Some(format!(
-                    "provider `{prefix}` (from model `{model_str}`) is not supported by ai-proxy; supported: {SUPPORTED_PROVIDERS}"
-                ));
+        Some((prefix, rest)) => match ProviderKind::parse(prefix, rest) {
+            Ok(kind) => (kind, rest.to_owned()),
+            Err(why) => {
+                unsupported = Some(format!("model `{model_str}`: {why}"));
                 (ProviderKind::OpenAi, rest.to_owned())
             }
         },

@@ -2,8 +2,9 @@
 //! deployment's params, an [`Env`], the macOS system settings) is passed in.
 //!
 //! Order, first that applies: `https_proxy` / `http_proxy` in the deployment's
-//! `litellm_params`; the provider's variable (`AZURE_PROXY`; `GEMINI_PROXY` or
-//! `VERTEX_PROXY`; `QWEN_PROXY` or `DASHSCOPE_PROXY`); the standard variables, by target
+//! `litellm_params`; the provider's variable ([`provider_vars`]: `AZURE_PROXY`; `GEMINI_PROXY`
+//! or `VERTEX_PROXY`; `QWEN_PROXY` or `DASHSCOPE_PROXY`; `<PREFIX>_PROXY` for the others); the
+//! standard variables, by target
 //! scheme as curl reads them (`HTTPS_PROXY`/`https_proxy` for https targets,
 //! `HTTP_PROXY`/`http_proxy` for http targets, then `ALL_PROXY`/`all_proxy`); the macOS
 //! system proxy settings. `NO_PROXY`/`no_proxy` and the deployment's `no_proxy` then decide
@@ -215,13 +216,17 @@ impl ProxyPlan {
     }
 }
 
-/// The provider variables, in the order they are read.
+/// The provider variables, in the order they are read: the seed's names (`AZURE_PROXY`,
+/// `GEMINI_PROXY`, `QWEN_PROXY`) and `<PREFIX>_PROXY` for every other provider (README
+/// "Providers" has the table).
 pub fn provider_vars(kind: ProviderKind) -> &'static [&'static str] {
     match kind {
         ProviderKind::Azure => &["AZURE_PROXY"],
         ProviderKind::Vertex => &["GEMINI_PROXY", "VERTEX_PROXY"],
         ProviderKind::DashScope => &["QWEN_PROXY", "DASHSCOPE_PROXY"],
-        ProviderKind::OpenAi | ProviderKind::Mock => &[],
+        ProviderKind::OpenAi => &["OPENAI_PROXY"],
+        ProviderKind::Compat(c) => c.spec().proxy_vars,
+        ProviderKind::Mock => &[],
     }
 }
 

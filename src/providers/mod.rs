@@ -167,7 +167,7 @@ impl Provider {
     pub fn build(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Provider, String> {
         match dep.provider {
             ProviderKind::Mock => Ok(Provider::Mock(mock::Mock::new(dep))),
-            ProviderKind::OpenAi | ProviderKind::DashScope => {
+            ProviderKind::OpenAi | ProviderKind::DashScope | ProviderKind::Compat(_) => {
                 openai_compat::OpenAiCompat::new(dep, egress, env).map(Provider::OpenAiCompat)
             }
             ProviderKind::Vertex => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),

@@ -1,9 +1,13 @@
-//! OpenAI-compatible upstreams: DashScope (Qwen) compatible mode, OpenAI itself, vLLM, Ollama.
+//! OpenAI-compatible upstreams: OpenAI itself, DashScope (Qwen) compatible mode, and the
+//! rest of the family LiteLLM names (`config::COMPAT`: DeepSeek, Groq, OpenRouter, Mistral,
+//! xAI, Together, Fireworks, Perplexity, Moonshot, Z.AI, Volcengine, Ollama, LM Studio,
+//! vLLM, a LiteLLM proxy).
 //!
 //! The hub format is their native format, so requests go out as they came in (model
-//! replaced, Qwen extras such as `enable_thinking` untouched) and chunks come back typed.
-//! DashScope thinks only on streams: a non-streaming request that thinks is streamed
-//! upstream and folded back into one completion.
+//! replaced, extras such as Qwen's `enable_thinking` untouched; each server's parameter quirks
+//! are in `translate::compat`) and chunks come back typed (`reasoning` read as
+//! `reasoning_content`). DashScope thinks only on streams: a non-streaming request that thinks
+//! is streamed upstream and folded back into one completion.
 
 use std::time::Duration;
 
@@ -12,10 +16,11 @@ use reqwest::Client;
 
 use super::http::{read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
-use crate::config::{BodyLimits, Deployment, Env, ProviderKind};
+use crate::config::{BodyLimits, Compat, Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
+use crate::translate::compat::{normalize_chunk, normalize_completion};
 use crate::wire::openai::{
     ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
 };
@@ -36,6 +41,94 @@ const DASHSCOPE_UNSUPPORTED: &[&str] = &[
     "web_search_options",
 ];
 
+/// Parameters Mistral's API refuses (it rejects unknown fields with a 422).
+const MISTRAL_UNSUPPORTED: &[&str] = &[
+    "logit_bias",
+    "store",
+    "metadata",
+    "service_tier",
+    "prediction",
+    "audio",
+    "modalities",
+    "reasoning_effort",
+    "web_search_options",
+    "logprobs",
+    "top_logprobs",
+    "user",
+];
+
+/// Where a deployment's server is and how to authenticate: `api_base` / `api_key`, else the
+/// provider's variables, else its default.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub base: String,
+    pub api_key: Option<Secret<String>>,
+    /// "DeepSeek" for messages.
+    pub name: &'static str,
+}
+
+/// Resolve the endpoint of an OpenAI-compatible deployment, or why it cannot be served.
+pub fn endpoint_of(dep: &Deployment, env: &Env) -> Result<Endpoint, String> {
+    let alias = &dep.alias;
+    let (name, default_base, base_vars, key_vars, key_required): (
+        &'static str,
+        Option<&'static str>,
+        &[&str],
+        &[&str],
+        bool,
+    ) = match dep.provider {
+        ProviderKind::DashScope => {
+            ("DashScope", Some(DASHSCOPE_DEFAULT_BASE), &[], &["DASHSCOPE_API_KEY"], true)
+        }
+        ProviderKind::Compat(c) => {
+            let s = c.spec();
+            (s.label, s.default_base, s.base_vars, s.key_vars, s.key_required)
+        }
+        _ => (
+            "OpenAI-compatible upstream",
+            Some(OPENAI_DEFAULT_BASE),
+            &[],
+            &["OPENAI_API_KEY"],
+            false,
+        ),
+    };
+    let base = dep
+        .api_base
+        .clone()
+        .or_else(|| env.first_of(base_vars).map(|(_, v)| v))
+        .or_else(|| default_base.map(str::to_owned))
+        .ok_or_else(|| {
+            format!(
+                "model `{alias}`: no address for the {name} server: set litellm_params.api_base (or {}), e.g. http://127.0.0.1:8000/v1",
+                base_vars.join(" / ")
+            )
+        })?;
+    let mut base = base.trim().trim_end_matches('/').to_owned();
+    if let ProviderKind::Compat(c) = dep.provider
+        && c.is_ollama()
+        && !base.ends_with("/v1")
+    {
+        // LiteLLM's OLLAMA_API_BASE is the server (`http://localhost:11434`); its
+        // OpenAI-compatible API is under /v1.
+        base.push_str("/v1");
+    }
+    url::Url::parse(&base)
+        .map_err(|e| format!("model `{alias}`: api_base `{base}` is not a URL: {e}"))?;
+    let api_key =
+        dep.api_key.clone().or_else(|| env.first_of(key_vars).map(|(_, v)| Secret::new(v)));
+    if api_key.is_none() && key_required {
+        let vars = match key_vars {
+            [one] => (*one).to_owned(),
+            [first, rest @ ..] => format!("{first} (or {})", rest.join(", ")),
+            [] => "an API key".to_owned(),
+        };
+        return Err(format!(
+            "model `{alias}`: no {name} API key: set {vars} or litellm_params.api_key"
+        ));
+    }
+    Ok(Endpoint { base, api_key, name })
+}
+
 pub struct OpenAiCompat {
     kind: ProviderKind,
     client: Client,
@@ -53,29 +146,40 @@ pub struct OpenAiCompat {
 
 impl OpenAiCompat {
     pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
-        let (default_base, key_var, name) = match dep.provider {
-            ProviderKind::DashScope => (DASHSCOPE_DEFAULT_BASE, "DASHSCOPE_API_KEY", "DashScope"),
-            _ => (OPENAI_DEFAULT_BASE, "OPENAI_API_KEY", "OpenAI-compatible upstream"),
-        };
-        let base = dep.api_base.as_deref().unwrap_or(default_base).trim_end_matches('/').to_owned();
-        url::Url::parse(&base)
-            .map_err(|e| format!("model `{}`: api_base `{base}` is not a URL: {e}", dep.alias))?;
-        let api_key = dep.api_key.clone().or_else(|| env.get(key_var).map(Secret::new));
-        if api_key.is_none() && dep.provider == ProviderKind::DashScope {
-            return Err(format!(
-                "model `{}`: no DashScope API key: set DASHSCOPE_API_KEY or litellm_params.api_key",
-                dep.alias
-            ));
-        }
+        let Endpoint { base, api_key, name } = endpoint_of(dep, env)?;
         let client = egress.client_for(dep).map_err(|e| format!("model `{}`: {e}", dep.alias))?;
+        let mut extra_headers = dep.extra_headers.clone();
+        let mut model = dep.model.clone();
+        match dep.provider {
+            ProviderKind::Compat(Compat::OpenRouter) => {
+                // OpenRouter's app attribution headers (LiteLLM sends the same two).
+                let has = |h: &str, list: &[(String, String)]| {
+                    list.iter().any(|(k, _)| k.eq_ignore_ascii_case(h))
+                };
+                if let Some(site) = env.get("OR_SITE_URL")
+                    && !has("HTTP-Referer", &extra_headers)
+                {
+                    extra_headers.push(("HTTP-Referer".into(), site));
+                }
+                if !has("X-Title", &extra_headers) {
+                    let app = env.get("OR_APP_NAME").unwrap_or_else(|| "ai-proxy".into());
+                    extra_headers.push(("X-Title".into(), app));
+                }
+            }
+            ProviderKind::Compat(Compat::FireworksAi) if !model.contains('/') => {
+                // Fireworks names models by path; a bare slug is its public catalogue's.
+                model = format!("accounts/fireworks/models/{model}");
+            }
+            _ => {}
+        }
         Ok(OpenAiCompat {
             kind: dep.provider,
             client,
             chat_url: endpoint(&base, "chat/completions", &dep.alias)?,
             embeddings_url: endpoint(&base, "embeddings", &dep.alias)?,
             api_key,
-            model: dep.model.clone(),
-            extra_headers: dep.extra_headers.clone(),
+            model,
+            extra_headers,
             timeouts: Timeouts::for_deployment(dep),
             limits: dep.body_limits,
             label: format!("{name} at {base}"),
@@ -89,8 +193,20 @@ impl OpenAiCompat {
     pub fn unsupported_params(&self) -> &'static [&'static str] {
         match self.kind {
             ProviderKind::DashScope => DASHSCOPE_UNSUPPORTED,
+            ProviderKind::Compat(Compat::Mistral) => MISTRAL_UNSUPPORTED,
             _ => &[],
         }
+    }
+
+    /// Whether to ask for the usage chunk with `stream_options` (Mistral refuses the field
+    /// and sends usage in its last chunk on its own).
+    fn asks_stream_usage(&self) -> bool {
+        self.kind != ProviderKind::Compat(Compat::Mistral)
+    }
+
+    /// Whether answers need `translate::compat`'s normalization.
+    fn normalizes(&self) -> bool {
+        matches!(self.kind, ProviderKind::Compat(_))
     }
 
     fn post(&self, url: &url::Url) -> reqwest::RequestBuilder {
@@ -122,11 +238,14 @@ impl OpenAiCompat {
 
     async fn send_chat(&self, req: &mut ChatRequest) -> Result<ChatOutput, ProviderError> {
         let stream = req.is_stream();
-        if stream {
+        let usage_requested = stream && self.asks_stream_usage();
+        if usage_requested {
             // Always ask for usage so the request log and tpm see it; `server` strips the
             // usage chunk again when the client did not ask for it.
             let opts = req.stream_options.get_or_insert_with(StreamOptions::default);
             opts.include_usage = Some(true);
+        } else {
+            req.stream_options = None;
         }
         let body = serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?;
         let rb = self
@@ -136,16 +255,28 @@ impl OpenAiCompat {
         let timeouts = self.timeouts.with(req.call_timeouts);
         let resp = send(rb, timeouts, &self.label).await?;
         if !stream {
-            let completion: ChatCompletion =
+            let mut completion: ChatCompletion =
                 read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
+            if self.normalizes() {
+                normalize_completion(&mut completion);
+            }
             return Ok(ChatOutput::Complete(completion));
         }
         let read = StreamRead {
             idle: timeouts.stream_idle,
             max_event_bytes: self.limits.stream_event_bytes,
-            usage_requested: true,
+            usage_requested,
         };
         let chunks = chunk_stream(resp, read, self.label.clone());
+        if self.normalizes() {
+            let chunks = chunks.map(|item| {
+                item.map(|mut c| {
+                    normalize_chunk(&mut c);
+                    c
+                })
+            });
+            return Ok(ChatOutput::Stream(Box::pin(chunks)));
+        }
         Ok(ChatOutput::Stream(Box::pin(chunks)))
     }
 

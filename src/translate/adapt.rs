@@ -11,6 +11,8 @@
 //! - DashScope also rejects a system message after the first turn ("System message must be
 //!   at the beginning"): later ones are merged into the leading system prompt.
 //! - Azure OpenAI rejects `top_k`; it is dropped there.
+//! - The rest of the OpenAI-compatible family: `translate::compat` (DeepSeek, GLM and
+//!   Doubao thinking switches, Mistral's parameter names and tool ids).
 //! - An Anthropic `thinking` request (hub `reasoning_budget` set) is a wish, not a parameter:
 //!   where the upstream has no reasoning control (`reasoning_effort` unsupported, e.g. Azure
 //!   gpt-4o), [`optional_thinking`] drops it instead of failing the request.
@@ -38,6 +40,7 @@ pub fn for_provider(kind: ProviderKind, req: &mut ChatRequest) {
         ProviderKind::Azure => {
             req.extra.shift_remove("top_k");
         }
+        ProviderKind::Compat(c) => super::compat::adapt(c, req),
         ProviderKind::Mock | ProviderKind::OpenAi | ProviderKind::Vertex => {}
     }
 }

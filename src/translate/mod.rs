@@ -5,7 +5,9 @@
 pub mod adapt;
 pub mod anthropic;
 pub mod azure;
+pub mod claude;
 pub mod collect;
+pub mod compat;
 pub mod gemini;
 pub mod limits;
 pub mod params;

@@ -1,6 +1,7 @@
 //! Anthropic Messages API wire types: `POST /v1/messages` requests, responses, stream events
-//! and `count_tokens`. Types only; the translation to and from the hub lives in
-//! `translate::anthropic`.
+//! and `count_tokens`, and a message as a Claude upstream returns it ([`UpstreamMessage`]).
+//! Types only; the translation to and from the hub lives in `translate::anthropic` (client
+//! side) and `translate::claude` (Claude upstreams).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -279,4 +280,34 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CountTokensResponse {
     pub input_tokens: u64,
+}
+
+/// A message as a Claude upstream returns it, read leniently: content blocks stay JSON
+/// (server tool blocks, citations and block types added later pass unharmed), usage fields
+/// default to zero (a `message_delta` carries only some of them).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct UpstreamMessage {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub content: Vec<Value>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub usage: UpstreamUsage,
+}
+
+/// `usage` of an upstream message or `message_delta` event.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct UpstreamUsage {
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_read_input_tokens: Option<u64>,
 }

@@ -11,6 +11,7 @@ mod support;
 mod anthropic_messages;
 mod azure;
 mod client_fidelity;
+mod compat;
 mod core_app;
 mod core_process;
 mod doctor;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod azure;
+pub mod compat;
 pub mod dashscope;
 pub mod google;
 pub mod hostile;
