@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Assemble "AI Proxy.app" (a menu-bar app: LSUIElement, no Dock icon; Info.plist from the
-# repository root) from a release build with the `tray` feature. On a Mac with both Apple
+# repository root) from a release build with the `tray` feature. On macOS the app icon
+# (Resources/AppIcon.icns, CFBundleIconFile) is made from resources/AppIcon.png with sips and
+# iconutil; elsewhere the bundle has no app icon. On a Mac with both Apple
 # targets installed (rustup target add aarch64-apple-darwin x86_64-apple-darwin) the binary is
 # universal (lipo); otherwise it is built for the installed target or the host.
 #
@@ -66,6 +68,20 @@ chmod 755 "$app/Contents/MacOS/ai-proxy"
 sed "s/__VERSION__/$version/g" "$root/Info.plist" > "$app/Contents/Info.plist"
 printf 'APPL????' > "$app/Contents/PkgInfo"
 cp "$root"/resources/tray*Template*.png "$app/Contents/Resources/"
+if $darwin; then
+    iconset="$out/AppIcon.iconset"
+    rm -rf "$iconset"
+    mkdir -p "$iconset"
+    for size in 16 32 128 256 512; do
+        sips -z "$size" "$size" "$root/resources/AppIcon.png" --out "$iconset/icon_${size}x${size}.png" >/dev/null
+        double=$((size * 2))
+        sips -z "$double" "$double" "$root/resources/AppIcon.png" --out "$iconset/icon_${size}x${size}@2x.png" >/dev/null
+    done
+    iconutil -c icns "$iconset" -o "$app/Contents/Resources/AppIcon.icns"
+    rm -rf "$iconset"
+else
+    echo "note: no AppIcon.icns (sips and iconutil are macOS tools): this bundle has no app icon" >&2
+fi
 
 if $darwin; then
     plutil -lint "$app/Contents/Info.plist"

@@ -12,7 +12,7 @@ use crate::config::Env;
 use crate::config::locate::{Found, find_config};
 use crate::paths::{Os, UserDirs};
 use crate::service::{
-    self, DEFAULT_LABEL, Kind, Manager, Mode, RunState, ServiceError, Spec, SystemRunner,
+    self, DEFAULT_LABEL, Kind, Manager, Mode, RunState, ServiceError, Spec, SystemRunner, cli_link,
 };
 
 #[derive(Debug, Clone, Args)]
@@ -29,6 +29,19 @@ pub enum ServiceAction {
     Uninstall(UninstallArgs),
     /// Show whether the login job is installed and running (exit 0 when running, 3 when not).
     Status(LabelArgs),
+    /// Put this binary on the PATH: a symlink `ai-proxy` in /usr/local/bin when writable, else
+    /// ~/.local/bin. Run it from the app (`"/Applications/AI Proxy.app/Contents/MacOS/ai-proxy"
+    /// service install-cli`) so the terminal and the app are one signed binary for the Keychain.
+    InstallCli(CliDirArgs),
+    /// Remove the `ai-proxy` symlink that install-cli made (only if it points at this binary).
+    UninstallCli(CliDirArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CliDirArgs {
+    /// The folder for the link (default: /usr/local/bin when writable, else ~/.local/bin).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -96,6 +109,41 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ServiceAction::InstallCli(a) => {
+            let program =
+                std::env::current_exe().context("cannot find the path of this ai-proxy binary")?;
+            let dir = a.dir.unwrap_or_else(|| default_cli_dir(&dirs.home));
+            let done = cli_link::install(&program, &dir).map_err(anyhow::Error::msg)?;
+            println!("{}", cli_link::describe(&done, env.get("PATH").as_deref()));
+            Ok(ExitCode::SUCCESS)
+        }
+        ServiceAction::UninstallCli(a) => {
+            let program =
+                std::env::current_exe().context("cannot find the path of this ai-proxy binary")?;
+            let explicit = a.dir.is_some();
+            let dirs_to_try = match a.dir {
+                Some(d) => vec![d],
+                None => {
+                    vec![std::path::PathBuf::from("/usr/local/bin"), dirs.home.join(".local/bin")]
+                }
+            };
+            let mut removed = false;
+            for dir in &dirs_to_try {
+                match cli_link::uninstall(&program, dir) {
+                    Ok(true) => {
+                        println!("removed {}", dir.join(cli_link::LINK_NAME).display());
+                        removed = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) if explicit => bail!(e),
+                    Err(e) => println!("note: {e}"),
+                }
+            }
+            if !removed {
+                println!("no ai-proxy link to this binary found");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         ServiceAction::Status(a) => {
             let st = manager.status(&a.label);
             println!("{st}");
@@ -105,6 +153,11 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// Where install-cli puts the link without `--dir`.
+pub fn default_cli_dir(home: &Path) -> std::path::PathBuf {
+    cli_link::choose_dir(cli_link::writable(Path::new("/usr/local/bin")), home)
 }
 
 /// The login job for this binary: its path, the config the current directory would use,

@@ -19,6 +19,7 @@ use crate::paths::{Os, UserDirs};
 use crate::service::{DEFAULT_LABEL, Mode};
 use crate::telemetry::{self, Destination};
 use crate::tray::controller::{Loaded, Loader, LoginItem};
+use crate::tray::menu::LoginState;
 use crate::tray::{self, ServiceLogin};
 
 #[derive(Debug, Clone, Args)]
@@ -94,7 +95,7 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
 struct Unavailable(String);
 
 impl LoginItem for Unavailable {
-    fn enabled(&self) -> Result<bool, String> {
+    fn state(&self) -> Result<LoginState, String> {
         Err(self.0.clone())
     }
 

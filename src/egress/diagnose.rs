@@ -449,7 +449,7 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(
             return Step::fail(
                 "tls",
                 e.to_string(),
-                "install the system CA bundle (ca-certificates)",
+                tls::missing_roots_advice(crate::paths::Os::current()),
             );
         }
     };
@@ -498,7 +498,10 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(
             Step::fail(
                 "tls",
                 detail,
-                "if your company inspects TLS, add its root CA: SSL_CERT_FILE=/path/to/corporate-ca.pem (PEM, added on top of the system roots) or `ssl_verify: /path/to/ca.pem`, or install it in the macOS System keychain",
+                format!(
+                    "if your company inspects TLS, add its root CA: SSL_CERT_FILE=/path/to/corporate-ca.pem (PEM, added on top of the system roots) or `ssl_verify: /path/to/ca.pem`, {}",
+                    tls::trust_store_advice(crate::paths::Os::current())
+                ),
             )
         }
         Err(_) => Step::fail(

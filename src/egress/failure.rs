@@ -175,9 +175,10 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
             message: format!(
                 "TLS certificate of {} is not trusted: {}; the certificate presented was issued by \"{issuer}\".{via} \
                  If your company inspects TLS traffic, its CA is probably missing: add it with SSL_CERT_FILE=/path/to/corporate-ca.pem \
-                 (PEM; added on top of the system roots) or `ssl_verify: /path/to/ca.pem`, or install it in the macOS System keychain \
-                 (Keychain Access > System > Certificates, trust: Always Trust)",
-                cert.host, cert.reason
+                 (PEM; added on top of the system roots) or `ssl_verify: /path/to/ca.pem`, {}",
+                cert.host,
+                cert.reason,
+                super::tls::trust_store_advice(crate::paths::Os::current())
             ),
         });
     }

@@ -95,9 +95,12 @@ impl Egress {
 
     /// Check everything start-up depends on: every CA file (fatal if missing, unreadable or
     /// not PEM) and every available deployment's proxy URLs. Returns warnings to log
-    /// (`ssl_verify: false`, the system proxy in use).
+    /// (`ssl_verify: false`; a macOS PAC file or WPAD, which is not evaluated, with the
+    /// provider variables to set instead).
     pub fn check(&self, config: &Config) -> Result<Vec<String>, EgressError> {
         let mut warnings = Vec::new();
+        let mut direct_vars: Vec<&str> = Vec::new();
+        let mut any_direct = false;
         for source in tls::env_sources(&self.env) {
             self.ca(&source)?;
         }
@@ -112,13 +115,28 @@ impl Egress {
             for source in &trust.extra {
                 self.ca(source)?;
             }
-            self.plan_for(dep).map_err(|e| match e {
+            let plan = self.plan_for(dep).map_err(|e| match e {
                 EgressError::ProxyUrl { url, reason } => EgressError::ProxyUrl {
                     url,
                     reason: format!("{reason} (model `{}`)", dep.alias),
                 },
                 other => other,
             })?;
+            // The first variable of each provider whose traffic has no proxy.
+            if plan.https.is_none() {
+                any_direct = true;
+                if let Some(var) = proxy::provider_vars(dep.provider).first()
+                    && !direct_vars.contains(var)
+                {
+                    direct_vars.push(var);
+                }
+            }
+        }
+        if any_direct
+            && let Some(w) =
+                self.system.as_ref().and_then(|s| proxy::automatic_warning(s, &direct_vars))
+        {
+            warnings.push(w);
         }
         Ok(warnings)
     }
@@ -219,6 +237,31 @@ mod tests {
         let warnings = eg.check(&c).expect("check");
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("model `n`: ssl_verify is false"), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_pac_file_is_reported_with_the_variables_to_set() {
+        let yaml = "model_list:
+  - {model_name: a, litellm_params: {model: azure/a, api_key: k}}
+  - {model_name: b, litellm_params: {model: azure/b, api_key: k}}
+  - {model_name: q, litellm_params: {model: dashscope/q, api_key: k}}
+";
+        let pac = SystemProxy {
+            pac_url: Some("http://wpad.corp.example/proxy.pac".into()),
+            ..SystemProxy::default()
+        };
+        let env = Env::from_vars([("HOME", "/h")]);
+        let w = Egress::with_system(&env, Some(pac.clone())).check(&cfg(yaml, &env)).expect("ok");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("(http://wpad.corp.example/proxy.pac)"), "{w:?}");
+        assert!(
+            w[0].contains("(AZURE_PROXY=http://host:port, QWEN_PROXY=http://host:port)"),
+            "{w:?}"
+        );
+        // Every model already has a proxy: nothing to say.
+        let env = Env::from_vars([("HTTPS_PROXY", "http://127.0.0.1:9")]);
+        let w = Egress::with_system(&env, Some(pac)).check(&cfg(yaml, &env)).expect("ok");
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

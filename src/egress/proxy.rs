@@ -145,8 +145,56 @@ pub struct SystemProxy {
     pub https: Option<String>,
     /// `host:port` of the "SOCKS proxy".
     pub socks: Option<String>,
-    /// "Bypass proxy settings for these hosts & domains".
+    /// "Bypass proxy settings for these hosts & domains" (plus `<local>` when "Exclude
+    /// simple hostnames" is ticked).
     pub exceptions: Vec<String>,
+    /// "Automatic proxy configuration": the PAC file's URL (not evaluated: it is
+    /// JavaScript).
+    pub pac_url: Option<String>,
+    /// "Auto proxy discovery" (WPAD) is on (not performed).
+    pub auto_discovery: bool,
+}
+
+impl SystemProxy {
+    /// Whether any fixed proxy (HTTP, HTTPS, SOCKS) is set.
+    pub fn has_fixed_proxy(&self) -> bool {
+        self.http.is_some() || self.https.is_some() || self.socks.is_some()
+    }
+
+    /// What automatic configuration macOS uses that ai-proxy does not follow, if any:
+    /// "a proxy auto-configuration (PAC) file (http://wpad/wpad.dat)", "automatic proxy
+    /// discovery (WPAD)", or both.
+    pub fn automatic(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(url) = &self.pac_url {
+            let url = redact_url(url);
+            parts.push(format!("a proxy auto-configuration (PAC) file ({url})"));
+        }
+        if self.auto_discovery {
+            parts.push("automatic proxy discovery (WPAD)".to_owned());
+        }
+        (!parts.is_empty()).then(|| parts.join(" and "))
+    }
+}
+
+/// The warning for macOS automatic proxy configuration, which ai-proxy cannot evaluate:
+/// which variables to set instead, for the providers (`vars`) whose traffic would otherwise
+/// go direct. `None` without automatic configuration.
+pub fn automatic_warning(system: &SystemProxy, vars: &[&str]) -> Option<String> {
+    let what = system.automatic()?;
+    let fixed =
+        if system.has_fixed_proxy() { "; the fixed proxies set next to it are used" } else { "" };
+    let advice = if vars.is_empty() {
+        "HTTPS_PROXY=http://host:port".to_owned()
+    } else {
+        format!(
+            "the provider's variable ({}) or HTTPS_PROXY",
+            vars.iter().map(|v| format!("{v}=http://host:port")).collect::<Vec<_>>().join(", ")
+        )
+    };
+    Some(format!(
+        "macOS uses {what}, which ai-proxy does not evaluate{fixed}: requests without another proxy setting go direct. If your network needs the proxy that file chooses, set {advice} (ask IT for the host and port, or open the PAC file and read its PROXY lines)"
+    ))
 }
 
 /// Everything needed to route one deployment's traffic.

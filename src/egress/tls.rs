@@ -142,6 +142,30 @@ fn ca_error(source: &CaSource, path: &Path, reason: &str) -> EgressError {
     EgressError::CaFile { path: path.to_owned(), reason: format!("{reason} (from {origin})") }
 }
 
+/// How to make the operating system trust a corporate root CA, for messages and `doctor`.
+pub fn trust_store_advice(os: crate::paths::Os) -> &'static str {
+    match os {
+        crate::paths::Os::MacOs => {
+            "or trust it in the System keychain (Keychain Access > System > Certificates, open it, Trust: Always Trust; or `sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain corporate-ca.pem`)"
+        }
+        crate::paths::Os::Linux => {
+            "or add it to the system store (Debian/Ubuntu: copy it as /usr/local/share/ca-certificates/corporate-ca.crt and run `sudo update-ca-certificates`; Fedora: /etc/pki/ca-trust/source/anchors/ and `sudo update-ca-trust`) and restart ai-proxy"
+        }
+    }
+}
+
+/// What to do when no verifier can be built from the system's roots.
+pub fn missing_roots_advice(os: crate::paths::Os) -> &'static str {
+    match os {
+        crate::paths::Os::MacOs => {
+            "macOS could not provide its trusted roots: check the System Roots and System keychains in Keychain Access, or set SSL_CERT_FILE=/path/to/ca-bundle.pem"
+        }
+        crate::paths::Os::Linux => {
+            "install the system CA bundle (Debian/Ubuntu: `sudo apt-get install ca-certificates`; Fedora: `sudo dnf install ca-certificates`), or set SSL_CERT_FILE=/path/to/ca-bundle.pem"
+        }
+    }
+}
+
 /// The system bundles tried on Linux and other Unixes without a platform trust API.
 #[cfg(not(any(
     target_os = "macos",

@@ -366,9 +366,39 @@ impl SecretStore for KeyringBacked {
         }
     }
 
+    /// A search filtered on the service (the Keychain: generic passwords whose service is
+    /// ours, in the login keychain). Stores without search (keyutils) answer `None`.
+    fn list(&self) -> Result<Option<Vec<String>>, StoreError> {
+        let spec = HashMap::from([("service", self.service.as_str())]);
+        match keyring_core::Entry::search_in_store(&self.store, &spec) {
+            Ok(entries) => Ok(Some(names_in_service(
+                entries.iter().filter_map(keyring_core::Entry::get_specifiers),
+                &self.service,
+            ))),
+            Err(keyring_core::Error::NotSupportedByStore(_)) => Ok(None),
+            Err(e) => Err(keyring_failed(self.label, "list", "the stored names", e)),
+        }
+    }
+
     fn label(&self) -> &'static str {
         self.label
     }
+}
+
+/// The account names of the (service, account) pairs a search found that belong to
+/// `service` and are variable names, sorted, without duplicates (a search is by service
+/// already; the filter keeps a store that matches loosely from listing others' items).
+pub(super) fn names_in_service(
+    pairs: impl Iterator<Item = (String, String)>,
+    service: &str,
+) -> Vec<String> {
+    let mut names: Vec<String> = pairs
+        .filter(|(s, account)| s == service && check_name(account).is_ok())
+        .map(|(_, account)| account)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[cfg(test)]
@@ -408,6 +438,23 @@ mod tests {
         );
         assert!(c.deployments[0].is_available());
         assert_eq!(c.master_key_origin, Some(Origin::Store("memory")));
+    }
+
+    #[test]
+    fn a_search_lists_only_our_services_variable_names() {
+        let pairs = [
+            ("ai-proxy", "ZHIPU_API_KEY"),
+            ("ai-proxy", "AZURE_API_KEY"),
+            ("ai-proxy", "AZURE_API_KEY"),
+            ("ai-proxy-dev", "OTHER_KEY"),
+            ("ai-proxy", "not a name"),
+            ("Safari", "me@example.com"),
+        ]
+        .map(|(s, a)| (s.to_owned(), a.to_owned()));
+        assert_eq!(
+            names_in_service(pairs.into_iter(), "ai-proxy"),
+            ["AZURE_API_KEY", "ZHIPU_API_KEY"]
+        );
     }
 
     /// A store that counts its reads, lists or not, and fails for one name.

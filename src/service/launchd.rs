@@ -1,5 +1,6 @@
-//! launchd: the LaunchAgent plist text for a [`Spec`], the `gui/<uid>` domain names, and
-//! parsing `launchctl print`. Pure; the calls themselves are in `service::Manager`.
+//! launchd: the LaunchAgent plist text for a [`Spec`], the `gui/<uid>` domain names,
+//! parsing `launchctl print` and `launchctl print-disabled`, and the bootout decision. Pure;
+//! the calls themselves are in `service::Manager`.
 
 use std::fmt::Write as _;
 
@@ -70,6 +71,46 @@ pub fn parse_print(out: &str) -> RunState {
         }
     }
     if running { RunState::Running { pid } } else { RunState::Loaded }
+}
+
+/// Whether `label` is disabled in `launchctl print-disabled gui/<uid>` output: by
+/// `launchctl disable`, or (macOS 13+) by its switch in System Settings > General > Login
+/// Items. Older releases print `"label" => true` (true = disabled), newer ones
+/// `"label" => disabled` / `=> enabled`. Only the `disabled services` block counts (the
+/// `login item associations` block that follows lists other things).
+pub fn parse_print_disabled(out: &str, label: &str) -> bool {
+    let quoted = format!("\"{label}\"");
+    let mut in_services = false;
+    for l in out.lines().map(str::trim) {
+        if l.ends_with('{') {
+            in_services = l.starts_with("disabled services");
+            continue;
+        }
+        if l == "}" {
+            in_services = false;
+            continue;
+        }
+        if !in_services {
+            continue;
+        }
+        if let Some((name, value)) = l.split_once("=>")
+            && name.trim() == quoted
+        {
+            return matches!(value.trim(), "true" | "disabled");
+        }
+    }
+    false
+}
+
+/// Whether removing the login item (`service uninstall`, unticking Launch at Login) also
+/// boots the job out of launchd. With `stop_now` always. Without, only a job that is loaded
+/// but not running: a running job is left alone, because it is either the menu-bar app
+/// whose menu was just clicked (bootout would SIGTERM it mid-click) or a copy the user asked
+/// to keep (`--keep-running`). Such a job stays loaded until it quits (after a normal Quit
+/// `KeepAlive.SuccessfulExit = false` does not restart it) or the user logs out; with its
+/// plist gone it does not start at the next login.
+pub fn bootout_on_uninstall(stop_now: bool, state: &super::RunState) -> bool {
+    stop_now || matches!(state, super::RunState::Loaded)
 }
 
 fn key(x: &mut String, depth: usize, k: &str) {

@@ -3,6 +3,7 @@
 //! (`launchd::plist`, `systemd::unit`); every `launchctl` / `systemctl` call goes through a
 //! [`Runner`], so tests observe the calls against a temporary HOME.
 
+pub mod cli_link;
 pub mod launchd;
 pub mod systemd;
 
@@ -216,6 +217,9 @@ pub struct Status {
     pub installed: bool,
     /// The job will start at the next login.
     pub at_login: bool,
+    /// Installed, but macOS will not start it: disabled with `launchctl disable` or in
+    /// System Settings > General > Login Items (macOS 13+). Always false for systemd.
+    pub disabled: bool,
     pub state: RunState,
 }
 
@@ -225,7 +229,14 @@ impl fmt::Display for Status {
             write!(f, "{}: not installed ({} does not exist)", self.label, self.file.display())?;
         } else {
             write!(f, "{}: installed at {}", self.label, self.file.display())?;
-            write!(f, "; {}", if self.at_login { "starts at login" } else { "disabled at login" })?;
+            let login = if self.at_login {
+                "starts at login"
+            } else if self.disabled {
+                "disabled in System Settings > General > Login Items (or by launchctl disable): does not start at login"
+            } else {
+                "disabled at login"
+            };
+            write!(f, "; {login}")?;
         }
         match &self.state {
             RunState::Running { pid: Some(p) } => write!(f, "; running (pid {p})"),
@@ -250,6 +261,30 @@ pub enum ServiceError {
     },
     #[error("`{command}` failed: {detail}")]
     Command { command: String, detail: String },
+    #[error("{0}")]
+    Translocated(String),
+}
+
+/// Why a login job must not point at `program`, if so: macOS runs a quarantined app opened
+/// from ~/Downloads (or from a downloaded disk image) from a temporary, randomized copy
+/// (`/private/var/folders/…/AppTranslocation/<uuid>/d/AI Proxy.app`) that disappears after
+/// it quits, so a login job pointing there would never start. Apps on other volumes
+/// (`/Volumes/…`) are accepted: a disk image opened after download is quarantined and so
+/// translocated too, and an app kept on an external drive is a legitimate choice.
+pub fn translocation_problem(program: &Path) -> Option<String> {
+    let text = program.to_string_lossy();
+    if !text.contains("/AppTranslocation/") {
+        return None;
+    }
+    let app = program
+        .ancestors()
+        .find(|p| p.extension().is_some_and(|e| e == "app"))
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "the app".to_owned());
+    Some(format!(
+        "{app} runs from a temporary copy macOS made because it was opened where it was downloaded (App Translocation): move {app} to /Applications (drag it there in Finder), open it from there, then turn on Launch at Login"
+    ))
 }
 
 /// Installs, removes and inspects login jobs for one user.
@@ -273,8 +308,11 @@ impl<R: Runner> Manager<R> {
     }
 
     /// Write the job file and register it for login; with `start_now`, (re)start it too.
-    /// Returns the job file.
+    /// Returns the job file. Refuses a translocated app ([`translocation_problem`]).
     pub fn install(&self, spec: &Spec, start_now: bool) -> Result<PathBuf, ServiceError> {
+        if let Some(problem) = translocation_problem(&spec.program) {
+            return Err(ServiceError::Translocated(problem));
+        }
         let file = self.file(&spec.label);
         let text = match self.kind {
             Kind::Launchd { .. } => launchd::plist(spec),
@@ -318,10 +356,12 @@ impl<R: Runner> Manager<R> {
         let file = self.file(label);
         match self.kind {
             Kind::Launchd { uid } => {
-                if stop_now {
+                let target = launchd::service_target(uid, label);
+                let state =
+                    if stop_now { RunState::NotLoaded } else { self.launchd_state(&target) };
+                if launchd::bootout_on_uninstall(stop_now, &state) {
                     // Fails when the job is not loaded; that is fine.
-                    let _ = self
-                        .try_call("launchctl", &["bootout", &launchd::service_target(uid, label)]);
+                    let _ = self.try_call("launchctl", &["bootout", &target]);
                 }
             }
             Kind::Systemd => {
@@ -352,17 +392,18 @@ impl<R: Runner> Manager<R> {
     pub fn status(&self, label: &str) -> Status {
         let file = self.file(label);
         let installed = file.exists();
-        let (at_login, state) = match self.kind {
+        let (at_login, disabled, state) = match self.kind {
             Kind::Launchd { uid } => {
-                // launchd loads every plist in ~/Library/LaunchAgents at login.
-                let state = match self
-                    .try_call("launchctl", &["print", &launchd::service_target(uid, label)])
-                {
-                    Ok(out) if out.success => launchd::parse_print(&out.stdout),
-                    Ok(_) => RunState::NotLoaded,
-                    Err(e) => RunState::Unknown(e),
-                };
-                (installed, state)
+                // launchd loads every plist in ~/Library/LaunchAgents at login, unless the
+                // job is disabled (launchctl disable, or the Login Items switch).
+                let state = self.launchd_state(&launchd::service_target(uid, label));
+                let disabled = installed
+                    && match self.try_call("launchctl", &["print-disabled", &launchd::domain(uid)])
+                    {
+                        Ok(out) if out.success => launchd::parse_print_disabled(&out.stdout, label),
+                        _ => false,
+                    };
+                (installed && !disabled, disabled, state)
             }
             Kind::Systemd => {
                 let unit = systemd::unit_name(label);
@@ -378,10 +419,19 @@ impl<R: Runner> Manager<R> {
                     Ok(out) => RunState::Unknown(first_line(&out.stderr)),
                     Err(e) => RunState::Unknown(e),
                 };
-                (at_login, state)
+                (at_login, false, state)
             }
         };
-        Status { label: label.to_owned(), file, installed, at_login, state }
+        Status { label: label.to_owned(), file, installed, at_login, disabled, state }
+    }
+
+    /// `launchctl print gui/<uid>/<label>`: running, loaded, or not loaded.
+    fn launchd_state(&self, target: &str) -> RunState {
+        match self.try_call("launchctl", &["print", target]) {
+            Ok(out) if out.success => launchd::parse_print(&out.stdout),
+            Ok(_) => RunState::NotLoaded,
+            Err(e) => RunState::Unknown(e),
+        }
     }
 
     /// Run a command that must succeed.

@@ -113,6 +113,12 @@ struct FakeManager {
     calls: Mutex<Vec<String>>,
     loaded: Mutex<BTreeSet<String>>,
     enabled: Mutex<BTreeSet<String>>,
+    /// launchd labels turned off (launchctl disable, or the Login Items switch).
+    disabled: Mutex<BTreeSet<String>>,
+    /// Print the disabled list the way macOS 12 and older do (`=> true`).
+    old_format: bool,
+    /// The loaded launchd job is not running (quit or crashed, waiting).
+    idle: bool,
     missing: bool,
 }
 
@@ -140,7 +146,23 @@ impl Runner for &FakeManager {
         let mut enabled = self.enabled.lock().expect("lock");
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         match (program, a.as_slice()) {
-            ("launchctl", ["enable", _]) => ok(""),
+            ("launchctl", ["enable", target]) => {
+                let label = target.rsplit('/').next().expect("label");
+                self.disabled.lock().expect("lock").remove(label);
+                ok("")
+            }
+            ("launchctl", ["print-disabled", domain]) => {
+                let mut out =
+                    format!("disabled services = {{\n\t\"com.apple.Siri.agent\" => enabled\n");
+                for label in self.disabled.lock().expect("lock").iter() {
+                    let v = if self.old_format { "true" } else { "disabled" };
+                    out.push_str(&format!("\t\"{label}\" => {v}\n"));
+                }
+                out.push_str(&format!(
+                    "}}\n\nlogin item associations = {{\n\t\"{domain}\" => disabled\n}}\n"
+                ));
+                ok(&out)
+            }
             ("launchctl", ["bootstrap", domain, plist]) => {
                 assert!(Path::new(plist).exists(), "bootstrap of a missing plist");
                 let label =
@@ -156,7 +178,9 @@ impl Runner for &FakeManager {
                 }
             }
             ("launchctl", ["print", target]) => {
-                if loaded.contains(*target) {
+                if loaded.contains(*target) && self.idle {
+                    ok(&format!("{target} = {{\n\tactive count = 0\n\tstate = not running\n}}\n"))
+                } else if loaded.contains(*target) {
                     ok(&format!(
                         "{target} = {{\n\tactive count = 1\n\tstate = running\n\tpid = 4242\n}}\n"
                     ))
@@ -250,8 +274,12 @@ fn launchd_install_status_uninstall_in_a_temporary_home() {
         ]
     );
     let st = m.status(DEFAULT_LABEL);
-    assert!(st.installed && st.at_login);
+    assert!(st.installed && st.at_login && !st.disabled);
     assert_eq!(st.state, RunState::Running { pid: Some(4242) });
+    assert_eq!(
+        fake.calls(),
+        ["launchctl print gui/501/com.local.ai-proxy", "launchctl print-disabled gui/501"]
+    );
     assert_eq!(
         st.to_string(),
         format!(
@@ -287,8 +315,79 @@ fn launchd_login_item_from_the_menu_does_not_start_or_kill_the_running_app() {
     assert!(m.status(DEFAULT_LABEL).at_login);
     fake.calls();
     m.uninstall(DEFAULT_LABEL, false).expect("uninstall");
-    assert!(fake.calls().is_empty(), "no bootout: the running app is not killed");
+    assert_eq!(
+        fake.calls(),
+        ["launchctl print gui/501/com.local.ai-proxy"],
+        "not loaded: nothing to boot out"
+    );
     assert!(!m.status(DEFAULT_LABEL).at_login);
+}
+
+#[test]
+fn launchd_unticking_boots_out_an_idle_job_but_never_a_running_one() {
+    let (_tmp, dirs, _) = home();
+    // Loaded and running (this menu-bar app, started by the job): left running.
+    let fake = FakeManager::default();
+    let m = Manager::new(Kind::Launchd { uid: 501 }, dirs.clone(), &fake);
+    m.install(&spec_in(&dirs, Mode::Tray), true).expect("install");
+    fake.calls();
+    assert!(m.uninstall(DEFAULT_LABEL, false).expect("uninstall"));
+    assert_eq!(fake.calls(), ["launchctl print gui/501/com.local.ai-proxy"]);
+    assert_eq!(m.status(DEFAULT_LABEL).state, RunState::Running { pid: Some(4242) });
+
+    // Loaded but not running (a KeepAlive job waiting): booted out, nothing left loaded.
+    let fake = FakeManager { idle: true, ..FakeManager::default() };
+    let m = Manager::new(Kind::Launchd { uid: 501 }, dirs.clone(), &fake);
+    m.install(&spec_in(&dirs, Mode::Tray), true).expect("install");
+    fake.calls();
+    assert!(m.uninstall(DEFAULT_LABEL, false).expect("uninstall"));
+    assert_eq!(
+        fake.calls(),
+        [
+            "launchctl print gui/501/com.local.ai-proxy",
+            "launchctl bootout gui/501/com.local.ai-proxy"
+        ]
+    );
+    assert_eq!(m.status(DEFAULT_LABEL).state, RunState::NotLoaded);
+}
+
+#[test]
+fn launchd_disabled_in_system_settings_is_not_at_login() {
+    for old_format in [false, true] {
+        let (_tmp, dirs, _) = home();
+        let fake = FakeManager { old_format, ..FakeManager::default() };
+        let m = Manager::new(Kind::Launchd { uid: 501 }, dirs.clone(), &fake);
+        m.install(&spec_in(&dirs, Mode::Tray), false).expect("install");
+        fake.disabled.lock().expect("lock").insert(DEFAULT_LABEL.to_owned());
+        let st = m.status(DEFAULT_LABEL);
+        assert!(st.installed && st.disabled && !st.at_login, "{st:?}");
+        assert!(
+            st.to_string().contains(
+                "disabled in System Settings > General > Login Items (or by launchctl disable): does not start at login"
+            ),
+            "{st}"
+        );
+        // Installing again enables it (launchctl enable).
+        m.install(&spec_in(&dirs, Mode::Tray), false).expect("install");
+        assert!(m.status(DEFAULT_LABEL).at_login);
+    }
+}
+
+#[test]
+fn launchctl_print_disabled_is_parsed() {
+    // Written from launchctl(1)'s documented `print-disabled` output, not captured on a Mac.
+    let new = "disabled services = {\n\t\"com.apple.ftpd\" => disabled\n\t\"com.local.ai-proxy\" => disabled\n\t\"com.other\" => enabled\n}\n\nlogin item associations = {\n\t\"com.local.ai-proxy\" => enabled\n}\n";
+    assert!(launchd::parse_print_disabled(new, "com.local.ai-proxy"));
+    assert!(!launchd::parse_print_disabled(new, "com.other"));
+    assert!(!launchd::parse_print_disabled(new, "com.local"), "exact label only");
+    let old =
+        "disabled services = {\n\t\"com.local.ai-proxy\" => true\n\t\"com.other\" => false\n}\n";
+    assert!(launchd::parse_print_disabled(old, "com.local.ai-proxy"));
+    assert!(!launchd::parse_print_disabled(old, "com.other"));
+    // Listed only outside the disabled services block: not disabled.
+    let elsewhere = "disabled services = {\n}\n\nlogin item associations = {\n\t\"com.local.ai-proxy\" => disabled\n}\n";
+    assert!(!launchd::parse_print_disabled(elsewhere, "com.local.ai-proxy"));
+    assert!(!launchd::parse_print_disabled("", "com.local.ai-proxy"));
 }
 
 #[test]
@@ -314,8 +413,12 @@ fn systemd_install_status_uninstall_in_a_temporary_home() {
         ]
     );
     let st = m.status(DEFAULT_LABEL);
-    assert!(st.installed && st.at_login);
+    assert!(st.installed && st.at_login && !st.disabled);
     assert_eq!(st.state, RunState::Running { pid: Some(4242) });
+    assert_eq!(
+        fake.calls(),
+        ["launchctl print gui/501/com.local.ai-proxy", "launchctl print-disabled gui/501"]
+    );
     fake.calls();
 
     assert!(m.uninstall(DEFAULT_LABEL, true).expect("uninstall"));
@@ -360,4 +463,33 @@ fn launchctl_print_is_parsed() {
 #[test]
 fn default_mode_depends_on_the_build() {
     assert_eq!(Mode::default_for_build() == Mode::Tray, cfg!(feature = "tray"));
+}
+
+#[test]
+fn a_translocated_app_is_refused() {
+    let moved = Path::new(
+        "/private/var/folders/xy/abc123/T/AppTranslocation/0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0/d/AI Proxy.app/Contents/MacOS/ai-proxy",
+    );
+    let why = translocation_problem(moved).expect("refused");
+    assert!(why.starts_with("AI Proxy.app runs from a temporary copy"), "{why}");
+    assert!(why.contains("move AI Proxy.app to /Applications"), "{why}");
+    for fine in [
+        "/Applications/AI Proxy.app/Contents/MacOS/ai-proxy",
+        "/Users/me/Applications/AI Proxy.app/Contents/MacOS/ai-proxy",
+        "/Volumes/External/AI Proxy.app/Contents/MacOS/ai-proxy",
+        "/usr/local/bin/ai-proxy",
+        "/home/me/.local/bin/ai-proxy",
+    ] {
+        assert_eq!(translocation_problem(Path::new(fine)), None, "{fine}");
+    }
+
+    // Install writes nothing and calls nothing for such a path.
+    let (_tmp, dirs, _) = home();
+    let fake = FakeManager::default();
+    let m = Manager::new(Kind::Launchd { uid: 501 }, dirs.clone(), &fake);
+    let spec = Spec { program: moved.to_owned(), ..spec_in(&dirs, Mode::Tray) };
+    let e = m.install(&spec, false).expect_err("refused").to_string();
+    assert!(e.contains("App Translocation"), "{e}");
+    assert!(fake.calls().is_empty());
+    assert!(!m.file(DEFAULT_LABEL).exists());
 }

@@ -3,6 +3,12 @@
 //! menus rebuilt from `menu::Menu`, the clipboard through arboard, files opened with
 //! `open` / `xdg-open`. It maps clicks to controller commands and snapshots to native items;
 //! every decision is in `menu` and `controller`.
+//!
+//! macOS: the app never takes focus at launch (login, Finder, `ai-proxy tray`); only About
+//! activates it, to bring its panel to the front. The Copy items that carry the master key
+//! mark the clipboard as concealed (clipboard managers skip it). While the gateway serves an
+//! App Nap activity is held. When macOS terminates the app (logout, restart) the loop ends
+//! with `LoopDestroyed`: the gateway then gets its full grace period to drain.
 
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -12,9 +18,10 @@ use std::time::Duration;
 use tao::event::{Event, StartCause};
 use tao::event_loop::{ControlFlow, EventLoopBuilder};
 use tokio::sync::mpsc::{self, UnboundedSender};
+#[cfg(not(target_os = "macos"))]
+use tray_icon::menu::AboutMetadata;
 use tray_icon::menu::{
-    AboutMetadata, CheckMenuItem, IsMenuItem, Menu as NativeMenu, MenuEvent, MenuItem,
-    PredefinedMenuItem, Submenu,
+    CheckMenuItem, IsMenuItem, Menu as NativeMenu, MenuEvent, MenuItem, PredefinedMenuItem, Submenu,
 };
 use tray_icon::{Icon as NativeIcon, TrayIcon, TrayIconBuilder};
 
@@ -26,7 +33,8 @@ use crate::paths::Os;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-// The 2x images: tray-icon scales them to the menu bar's 18 pt height, sharp on Retina.
+// The 2x images (44 px): tray-icon draws a macOS status item 22 pt high, so they map one to
+// one onto Retina pixels; the glyph is 16 pt across inside (scripts/gen-icons.py).
 const RUNNING_PNG: &[u8] = include_bytes!("../../resources/trayTemplate@2x.png");
 const STOPPED_PNG: &[u8] = include_bytes!("../../resources/trayStoppedTemplate@2x.png");
 const ERROR_PNG: &[u8] = include_bytes!("../../resources/trayErrorTemplate@2x.png");
@@ -51,6 +59,8 @@ pub fn run(opts: Options, lock: Option<InstanceLock>) -> anyhow::Result<ExitCode
         use tao::platform::macos::{ActivationPolicy, EventLoopExtMacOS};
         // A menu-bar app: no Dock icon, even when started outside the .app bundle.
         event_loop.set_activation_policy(ActivationPolicy::Accessory);
+        // Do not steal focus from the front app at launch.
+        event_loop.set_activate_ignoring_other_apps(false);
     }
 
     let proxy = event_loop.create_proxy();
@@ -70,7 +80,8 @@ pub fn run(opts: Options, lock: Option<InstanceLock>) -> anyhow::Result<ExitCode
         let _ = proxy.send_event(UserEvent::Snapshot(s));
     });
     let (commands, command_rx) = mpsc::unbounded_channel();
-    runtime.spawn(Controller::new(opts.loader, opts.login, opts.grace, publish).run(command_rx));
+    let controller = runtime
+        .spawn(Controller::new(opts.loader, opts.login, opts.grace, publish).run(command_rx));
     let on_signal = commands.clone();
     runtime.spawn(async move {
         crate::server::shutdown_signal().await;
@@ -91,12 +102,16 @@ pub fn run(opts: Options, lock: Option<InstanceLock>) -> anyhow::Result<ExitCode
     let mut ui = Ui {
         tray: None,
         shown: None,
-        snapshot: Snapshot::initial(),
+        snapshot: Snapshot { offer_cli: OFFER_CLI, ..Snapshot::initial() },
         icons: Icons::decode(),
         clipboard: None,
         commands,
         log_file: opts.log_file,
         runtime: Some(runtime),
+        controller: Some(controller),
+        grace: opts.grace,
+        #[cfg(target_os = "macos")]
+        activity: None,
         _lock: lock,
     };
     event_loop.run(move |event, _, control_flow| match event {
@@ -128,8 +143,18 @@ struct Ui {
     commands: UnboundedSender<Command>,
     log_file: Option<PathBuf>,
     runtime: Option<tokio::runtime::Runtime>,
+    /// The controller task: it ends after the gateway has drained.
+    controller: Option<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+    /// Held while the gateway serves (no App Nap).
+    #[cfg(target_os = "macos")]
+    activity: Option<super::macos::Activity>,
     _lock: Option<InstanceLock>,
 }
+
+/// The id of the About item where the app shows the panel itself (macOS).
+#[cfg(target_os = "macos")]
+const ABOUT_ID: &str = "about";
 
 impl Ui {
     fn create_tray(&mut self) {
@@ -165,7 +190,17 @@ impl Ui {
     }
 
     fn show(&mut self, s: Snapshot) {
-        self.snapshot = s;
+        #[cfg(target_os = "macos")]
+        {
+            let serving = matches!(s.status, menu::Status::Running { .. });
+            if serving && self.activity.is_none() {
+                self.activity =
+                    Some(super::macos::Activity::begin("AI Proxy is serving API requests"));
+            } else if !serving {
+                self.activity = None;
+            }
+        }
+        self.snapshot = Snapshot { offer_cli: OFFER_CLI, ..s };
         let Some(tray) = &self.tray else { return };
         let m = menu::build(&self.snapshot, VERSION);
         if self.shown.as_ref() == Some(&m) {
@@ -188,6 +223,10 @@ impl Ui {
     }
 
     fn clicked(&mut self, id: &str) {
+        #[cfg(target_os = "macos")]
+        if id == ABOUT_ID {
+            return super::macos::show_about(menu::APP_NAME, VERSION);
+        }
         let Some(action) = Action::from_id(id) else { return };
         let command = match &action {
             Action::Toggle => Command::Toggle,
@@ -205,10 +244,11 @@ impl Ui {
             | Action::CopyShellExports
             | Action::CopyAlias(_) => {
                 if let Some(text) = menu::copy_text(&action, &self.snapshot) {
-                    self.copy(text.expose());
+                    self.copy(text.expose(), menu::copies_secret(&action));
                 }
                 return;
             }
+            Action::InstallCli => Command::Notice(install_cli()),
             Action::OpenLogs => {
                 if let Some(f) = &self.log_file {
                     open(f, true);
@@ -226,7 +266,8 @@ impl Ui {
         let _ = self.commands.send(command);
     }
 
-    fn copy(&mut self, text: &str) {
+    /// Put `text` on the clipboard; a `secret` is kept out of clipboard history on macOS.
+    fn copy(&mut self, text: &str, secret: bool) {
         if self.clipboard.is_none() {
             match arboard::Clipboard::new() {
                 Ok(c) => self.clipboard = Some(c),
@@ -234,20 +275,78 @@ impl Ui {
             }
         }
         // Kept alive: on X11 the clipboard content is served by this object.
-        if let Some(c) = self.clipboard.as_mut()
-            && let Err(e) = c.set_text(text.to_owned())
-        {
+        let Some(c) = self.clipboard.as_mut() else { return };
+        #[cfg(target_os = "macos")]
+        let r = if secret {
+            use arboard::SetExtApple;
+            c.set().exclude_from_history().text(text.to_owned())
+        } else {
+            c.set_text(text.to_owned())
+        };
+        #[cfg(not(target_os = "macos"))]
+        let r = {
+            let _ = secret;
+            c.set_text(text.to_owned())
+        };
+        if let Err(e) = r {
             tracing::warn!("cannot copy to the clipboard: {e}");
         }
     }
 
+    /// The loop ended: after Quit (the gateway is already stopped) or because the system
+    /// terminates the app (logout: the gateway is still running). Either way the controller
+    /// is told to quit and given the grace period to drain open requests.
     fn shutdown(&mut self) {
         self.tray = None;
+        #[cfg(target_os = "macos")]
+        {
+            self.activity = None;
+        }
         if let Some(rt) = self.runtime.take() {
+            if let Some(task) = self.controller.take() {
+                let _ = self.commands.send(Command::Quit);
+                let wait = self.grace + Duration::from_secs(2);
+                if rt.block_on(tokio::time::timeout(wait, task)).is_err() {
+                    tracing::warn!(
+                        "the gateway did not stop within {}s; exiting anyway",
+                        wait.as_secs()
+                    );
+                }
+            }
             rt.shutdown_timeout(Duration::from_secs(1));
         }
         self._lock = None;
         tracing::info!("menu-bar app exited");
+    }
+}
+
+/// "Install Command Line Tool…" is offered on macOS, where the app's binary is inside the
+/// bundle and not on the PATH.
+const OFFER_CLI: bool = cfg!(target_os = "macos");
+
+/// Link this binary onto the PATH (`service::cli_link`); the outcome as one line.
+fn install_cli() -> String {
+    use crate::service::cli_link;
+    let Ok(program) = std::env::current_exe() else {
+        return "Install Command Line Tool: cannot find this binary's path".into();
+    };
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return "Install Command Line Tool: HOME is not set".into();
+    };
+    let dir = cli_link::choose_dir(cli_link::writable(Path::new("/usr/local/bin")), &home);
+    // An app started from Finder has a minimal PATH; /usr/local/bin is on every terminal's
+    // (/etc/paths).
+    let path = format!("/usr/local/bin:{}", std::env::var("PATH").unwrap_or_default());
+    match cli_link::install(&program, &dir) {
+        Ok(done) => {
+            let line = cli_link::describe(&done, Some(&path));
+            tracing::info!("Install Command Line Tool: {line}");
+            line
+        }
+        Err(e) => {
+            tracing::warn!("Install Command Line Tool: {e}");
+            format!("Install Command Line Tool: {e}")
+        }
     }
 }
 
@@ -293,6 +392,11 @@ fn native_item(item: &Item) -> Box<dyn IsMenuItem> {
             }
             Box::new(sub)
         }
+        // AppKit's About item does not activate the app, so its panel would open behind
+        // the front app's windows: the app shows it itself (`macos::show_about`).
+        #[cfg(target_os = "macos")]
+        Item::About { text, .. } => Box::new(MenuItem::with_id(ABOUT_ID, t(text), true, None)),
+        #[cfg(not(target_os = "macos"))]
         Item::About { text, name, version } => Box::new(PredefinedMenuItem::about(
             Some(&t(text)),
             Some(AboutMetadata {
@@ -352,14 +456,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_embedded_icons_decode_to_36px_rgba() {
+    fn the_embedded_icons_are_44px_templates_with_a_16pt_glyph() {
         for png in [RUNNING_PNG, STOPPED_PNG, ERROR_PNG] {
             let (rgba, w, h) = decode_png(png).expect("decodes");
-            assert_eq!((w, h), (36, 36));
-            assert_eq!(rgba.len(), 36 * 36 * 4);
+            assert_eq!((w, h), (44, 44));
+            assert_eq!(rgba.len(), 44 * 44 * 4);
             // Template images: black pixels, the shape is in the alpha channel only.
             assert!(rgba.chunks(4).all(|p| p[..3] == [0, 0, 0]));
             assert!(rgba.chunks(4).any(|p| p[3] == 255) && rgba.chunks(4).any(|p| p[3] == 0));
+            // The glyph's extent: about 16 pt (32 px) of the 22 pt canvas, centred.
+            let inked: Vec<usize> =
+                (0..44).filter(|x| (0..44).any(|y| rgba[(y * 44 + x) * 4 + 3] > 127)).collect();
+            let (first, last) = (inked[0], inked[inked.len() - 1]);
+            assert!((30..=33).contains(&(last - first + 1)), "glyph {first}..={last}");
+            assert!(first.abs_diff(43 - last) <= 1, "centred: {first}..={last}");
         }
         assert_ne!(decode_png(RUNNING_PNG), decode_png(STOPPED_PNG));
         assert_ne!(decode_png(STOPPED_PNG), decode_png(ERROR_PNG));

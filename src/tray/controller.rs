@@ -35,6 +35,8 @@ pub enum Command {
     Reload,
     /// Flip Launch at Login from its real current state.
     ToggleLaunchAtLogin,
+    /// Show a one-off message (the outcome of Install Command Line Tool…).
+    Notice(String),
     /// Stop (draining) and tell the UI to exit.
     Quit,
 }
@@ -55,9 +57,14 @@ pub type Loader = Arc<dyn Fn() -> Result<Loaded, String> + Send + Sync>;
 
 /// The Launch at Login switch (the login job), as the service manager sees it.
 pub trait LoginItem: Send + Sync {
-    fn enabled(&self) -> Result<bool, String>;
+    /// On, Off or DisabledBySystem; `Err` when the manager cannot be asked.
+    fn state(&self) -> Result<LoginState, String>;
     fn set_enabled(&self, on: bool) -> Result<(), String>;
 }
+
+/// What the menu says when ticking Launch at Login did not make it start at login because
+/// macOS keeps the item switched off.
+pub const DISABLED_BY_SYSTEM: &str = "macOS keeps AI Proxy from starting at login: turn it on in System Settings > General > Login Items";
 
 /// Receives every new snapshot (the UI wakes its event loop with it).
 pub type Publish = Box<dyn Fn(Snapshot) + Send + Sync>;
@@ -132,6 +139,10 @@ impl Controller {
             }
             Command::Reload => self.reload().await,
             Command::ToggleLaunchAtLogin => self.toggle_login().await,
+            Command::Notice(text) => {
+                self.snap.notice = Some(text);
+                self.emit();
+            }
             Command::Quit => {}
         }
     }
@@ -306,9 +317,8 @@ impl Controller {
 
     async fn login_state(&self) -> LoginState {
         let login = self.login.clone();
-        match tokio::task::spawn_blocking(move || login.enabled()).await {
-            Ok(Ok(true)) => LoginState::On,
-            Ok(Ok(false)) => LoginState::Off,
+        match tokio::task::spawn_blocking(move || login.state()).await {
+            Ok(Ok(state)) => state,
             Ok(Err(e)) => LoginState::Unavailable(e),
             Err(e) => LoginState::Unavailable(e.to_string()),
         }
@@ -317,20 +327,25 @@ impl Controller {
     async fn toggle_login(&mut self) {
         let login = self.login.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let on = login.enabled()?;
-            login.set_enabled(!on)
+            // Disabled by the system counts as off: ticking it asks to turn it on.
+            let on = login.state()? == LoginState::On;
+            login.set_enabled(!on).map(|()| !on)
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
+        // Show what the manager reports now, not what was asked for.
+        self.snap.login = self.login_state().await;
         self.snap.notice = match result {
-            Ok(()) => None,
+            Ok(true) if self.snap.login == LoginState::DisabledBySystem => {
+                tracing::warn!("Launch at Login: {DISABLED_BY_SYSTEM}");
+                Some(DISABLED_BY_SYSTEM.to_owned())
+            }
+            Ok(_) => None,
             Err(e) => {
                 tracing::error!("Launch at Login: {e}");
                 Some(format!("Launch at Login: {e}"))
             }
         };
-        // Show what the manager reports now, not what was asked for.
-        self.snap.login = self.login_state().await;
         self.emit();
     }
 }

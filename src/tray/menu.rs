@@ -32,6 +32,9 @@ pub enum Status {
 pub enum LoginState {
     On,
     Off,
+    /// Installed, but macOS will not start it at login (the app's switch in System Settings
+    /// > General > Login Items is off, or `launchctl disable`).
+    DisabledBySystem,
     /// The manager could not be asked; the checkbox is disabled.
     Unavailable(String),
 }
@@ -54,6 +57,8 @@ pub struct Snapshot {
     pub exiting: bool,
     /// Today's calls per model from the request log, while the gateway runs and keeps one.
     pub today: Option<Vec<ModelTotals>>,
+    /// Offer "Install Command Line Tool…" (macOS: the app's binary linked onto the PATH).
+    pub offer_cli: bool,
 }
 
 impl Snapshot {
@@ -67,6 +72,7 @@ impl Snapshot {
             config_dir: None,
             exiting: false,
             today: None,
+            offer_cli: false,
         }
     }
 
@@ -94,6 +100,8 @@ pub enum Action {
     OpenConfigFolder,
     /// Flip Launch at Login (the controller reads the real state first).
     LaunchAtLogin,
+    /// Link the app's binary onto the PATH as `ai-proxy` (`service::cli_link`).
+    InstallCli,
     Quit,
 }
 
@@ -113,6 +121,7 @@ impl Action {
             Action::OpenLogs => "open-logs".into(),
             Action::OpenConfigFolder => "open-config-folder".into(),
             Action::LaunchAtLogin => "launch-at-login".into(),
+            Action::InstallCli => "install-cli".into(),
             Action::Quit => "quit".into(),
         }
     }
@@ -131,6 +140,7 @@ impl Action {
             "open-logs" => Action::OpenLogs,
             "open-config-folder" => Action::OpenConfigFolder,
             "launch-at-login" => Action::LaunchAtLogin,
+            "install-cli" => Action::InstallCli,
             "quit" => Action::Quit,
             _ => return None,
         })
@@ -295,10 +305,16 @@ pub fn build(s: &Snapshot, version: &str) -> Menu {
     items.push(match &s.login {
         LoginState::On => check("Launch at Login", true, true),
         LoginState::Off => check("Launch at Login", false, true),
+        LoginState::DisabledBySystem => {
+            check("Launch at Login (disabled in System Settings)", false, true)
+        }
         LoginState::Unavailable(why) => {
             check(&cut(&format!("Launch at Login (unavailable: {why})"), MAX_LINE), false, false)
         }
     });
+    if s.offer_cli {
+        items.push(button("Install Command Line Tool…", Action::InstallCli, true));
+    }
     items.push(Item::Separator);
 
     items.push(Item::About {
@@ -412,6 +428,12 @@ pub fn copy_text(action: &Action, s: &Snapshot) -> Option<Secret<String>> {
         Action::CopyAlias(a) => Some(Secret::new(a.clone())),
         _ => None,
     }
+}
+
+/// Whether a Copy action puts the master key on the clipboard (kept out of clipboard
+/// history where the platform allows).
+pub fn copies_secret(action: &Action) -> bool {
+    matches!(action, Action::CopyApiKey | Action::CopyShellExports)
 }
 
 /// What OpenAI SDKs call the base URL: the gateway URL plus `/v1`.

@@ -8,6 +8,8 @@ pub mod menu;
 
 #[cfg(feature = "tray")]
 mod app;
+#[cfg(all(feature = "tray", target_os = "macos"))]
+mod macos;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +24,7 @@ use crate::instance::{InstanceLock, LockError};
 use crate::paths::Os;
 use crate::service::{Kind, Manager, RunState, Spec, SystemRunner};
 use controller::{Loader, LoginItem};
-use menu::{Snapshot, Status};
+use menu::{LoginState, Snapshot, Status};
 
 /// Everything `ai-proxy tray` needs, prepared by `cli::tray`.
 pub struct Options {
@@ -127,11 +129,13 @@ impl ServiceLogin {
 }
 
 impl LoginItem for ServiceLogin {
-    fn enabled(&self) -> Result<bool, String> {
+    fn state(&self) -> Result<LoginState, String> {
         let st = self.manager.status(&self.spec.label);
         match st.state {
             RunState::Unknown(why) if !st.at_login => Err(why),
-            _ => Ok(st.at_login),
+            _ if st.at_login => Ok(LoginState::On),
+            _ if st.disabled => Ok(LoginState::DisabledBySystem),
+            _ => Ok(LoginState::Off),
         }
     }
 

@@ -93,10 +93,10 @@ fn install_status_uninstall_with_a_temporary_home() {
     assert_eq!(
         calls(home),
         format!(
-            "enable gui/{uid}/test.ai-proxy\nbootout gui/{uid}/test.ai-proxy\nbootstrap gui/{uid} {}\nprint gui/{uid}/test.ai-proxy\n",
+            "enable gui/{uid}/test.ai-proxy\nbootout gui/{uid}/test.ai-proxy\nbootstrap gui/{uid} {}\nprint gui/{uid}/test.ai-proxy\nprint-disabled gui/{uid}\n",
             plist_file.display()
         ),
-        "enable for login, replace a loaded copy, load the new file, then ask"
+        "enable for login, replace a loaded copy, load the new file, then ask (state, and whether macOS disabled it)"
     );
 
     let job = plist::Value::from_file(&plist_file).expect("the plist parses");

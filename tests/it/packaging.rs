@@ -51,4 +51,9 @@ fn build_app_assembles_the_bundle() {
     assert_eq!(s("CFBundlePackageType").as_deref(), Some("APPL"));
     assert_eq!(s("LSMinimumSystemVersion").as_deref(), Some("11.0"));
     assert_eq!(d.get("LSUIElement").and_then(|v| v.as_boolean()), Some(true), "no Dock icon");
+    assert_eq!(s("CFBundleIconFile").as_deref(), Some("AppIcon"));
+    assert_eq!(d.get("NSAppSleepDisabled").and_then(|v| v.as_boolean()), Some(true), "no App Nap");
+    // The icon is made with sips/iconutil, on macOS only; its source is in resources/.
+    assert!(root.join("resources/AppIcon.png").is_file());
+    assert_eq!(app.join("Resources/AppIcon.icns").is_file(), cfg!(target_os = "macos"));
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ai_proxy::config::{self, Env, Source};
 use ai_proxy::tray::controller::{Command, Controller, Loaded, LoginItem};
-use ai_proxy::tray::menu::{Snapshot, Status};
+use ai_proxy::tray::menu::{LoginState, Snapshot, Status};
 use serde_json::json;
 use tokio::sync::mpsc::unbounded_channel;
 
@@ -15,8 +15,8 @@ use crate::support::{MockUpstream, client, dashscope, sse_data};
 struct NoLogin;
 
 impl LoginItem for NoLogin {
-    fn enabled(&self) -> Result<bool, String> {
-        Ok(false)
+    fn state(&self) -> Result<LoginState, String> {
+        Ok(LoginState::Off)
     }
     fn set_enabled(&self, _: bool) -> Result<(), String> {
         Ok(())

@@ -254,6 +254,7 @@ fn system_settings_come_last() {
         https: Some("sys-https:8443".into()),
         socks: None,
         exceptions: vec!["*.local".into(), "intranet.corp".into()],
+        ..SystemProxy::default()
     };
     let env = Env::from_vars([("NO_PROXY", "localhost")]);
     let d = dep("azure/gpt", "", &env);

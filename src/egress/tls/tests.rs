@@ -138,3 +138,15 @@ fn trust_reads_the_environment_and_the_deployment() {
     let off = Trust::resolve(&env, &SslVerify::Disabled);
     assert!(!off.verify && off.extra.is_empty());
 }
+
+#[test]
+fn trust_advice_names_each_systems_own_tools() {
+    use crate::paths::Os;
+    let mac = trust_store_advice(Os::MacOs);
+    assert!(mac.contains("Keychain Access") && mac.contains("security add-trusted-cert"), "{mac}");
+    assert!(!mac.contains("ca-certificates"), "{mac}");
+    let linux = trust_store_advice(Os::Linux);
+    assert!(linux.contains("update-ca-certificates") && !linux.contains("Keychain"), "{linux}");
+    assert!(!missing_roots_advice(Os::MacOs).contains("apt-get"));
+    assert!(missing_roots_advice(Os::Linux).contains("ca-certificates"));
+}

@@ -64,14 +64,20 @@ struct FakeLogin {
     /// `set_enabled` fails with this message.
     fails: Option<String>,
     unreachable: bool,
+    /// Installed but switched off in System Settings: enabling does not turn it on.
+    blocked: bool,
 }
 
 impl LoginItem for FakeLogin {
-    fn enabled(&self) -> Result<bool, String> {
+    fn state(&self) -> Result<LoginState, String> {
         if self.unreachable {
             return Err("launchctl not found".into());
         }
-        Ok(*self.on.lock().expect("lock"))
+        Ok(match *self.on.lock().expect("lock") {
+            true if self.blocked => LoginState::DisabledBySystem,
+            true => LoginState::On,
+            false => LoginState::Off,
+        })
     }
 
     fn set_enabled(&self, on: bool) -> Result<(), String> {
@@ -336,6 +342,20 @@ async fn launch_at_login_follows_the_real_service_state() {
         s.notice.as_deref(),
         Some("Launch at Login: `launchctl enable gui/501/com.local.ai-proxy` failed: denied")
     );
+    ui.quit().await;
+
+    // Switched off in System Settings: ticking asks to enable it, and when macOS keeps it
+    // off the menu says where to turn it on.
+    let blocked =
+        Arc::new(FakeLogin { on: Mutex::new(true), blocked: true, ..FakeLogin::default() });
+    let mut ui = launch(&Files::new(GOOD), blocked.clone());
+    let s = ui.until("initial", |_| true).await;
+    assert_eq!(s.login, LoginState::DisabledBySystem);
+    ui.send(Command::ToggleLaunchAtLogin);
+    let s = ui.until("notice", |s| s.notice.is_some()).await;
+    assert_eq!(s.login, LoginState::DisabledBySystem);
+    assert_eq!(s.notice.as_deref(), Some(super::DISABLED_BY_SYSTEM));
+    assert!(*blocked.on.lock().expect("lock"), "asked to turn it on, not off");
     ui.quit().await;
 
     // No manager at all: the checkbox is disabled with the reason.

@@ -31,6 +31,7 @@ fn running() -> Snapshot {
         config_dir: Some("/Users/ann/Library/Application Support/ai-proxy".into()),
         exiting: false,
         today: None,
+        offer_cli: false,
     }
 }
 
@@ -170,6 +171,7 @@ fn the_error_menu_as_the_user_sees_it() {
         config_dir: Some("/home/ann/proj".into()),
         exiting: false,
         today: None,
+        offer_cli: false,
     };
     insta::assert_snapshot!("error", render(&build(&s, "0.1.0")));
 }
@@ -263,6 +265,17 @@ fn exact_clipboard_texts() {
     );
     assert_eq!(copy(Action::CopyAlias("qwen-max".into())).as_deref(), Some("qwen-max"));
     assert_eq!(copy(Action::Quit), None);
+    // The texts that carry the master key are kept out of clipboard history.
+    for (a, secret) in [
+        (Action::CopyApiKey, true),
+        (Action::CopyShellExports, true),
+        (Action::CopyBaseUrl, false),
+        (Action::CopyAlias("qwen-max".into()), false),
+    ] {
+        let has_key = copy(a.clone()).is_some_and(|t| t.contains("sk-it"));
+        assert_eq!(copies_secret(&a), secret, "{a:?}");
+        assert_eq!(has_key, secret, "{a:?}");
+    }
 
     // Without a master key the gateway takes any key; exports still give SDKs one.
     let mut open = running();
@@ -350,6 +363,8 @@ fn launch_at_login_checkbox_shows_the_reported_state() {
     assert_eq!(checkbox(&s), ("Launch at Login".into(), true, true));
     s.login = LoginState::Off;
     assert_eq!(checkbox(&s), ("Launch at Login".into(), false, true));
+    s.login = LoginState::DisabledBySystem;
+    assert_eq!(checkbox(&s), ("Launch at Login (disabled in System Settings)".into(), false, true));
     s.login = LoginState::Unavailable("systemctl not found".into());
     assert_eq!(
         checkbox(&s),
@@ -373,6 +388,21 @@ fn a_notice_shows_under_the_status() {
 }
 
 #[test]
+fn install_command_line_tool_is_offered_only_when_asked() {
+    let mut s = running();
+    let has = |s: &Snapshot| {
+        build(s, "0.1.0")
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Button { action: Action::InstallCli, .. }))
+    };
+    assert!(!has(&s));
+    s.offer_cli = true;
+    assert!(has(&s));
+    assert_eq!(text(&build(&s, "0.1.0"), &Action::InstallCli), "Install Command Line Tool…");
+}
+
+#[test]
 fn action_ids_round_trip() {
     let all = [
         Action::Toggle,
@@ -386,6 +416,7 @@ fn action_ids_round_trip() {
         Action::OpenLogs,
         Action::OpenConfigFolder,
         Action::LaunchAtLogin,
+        Action::InstallCli,
         Action::Quit,
     ];
     for a in all {
