@@ -153,7 +153,7 @@ impl Runner for &FakeManager {
             }
             ("launchctl", ["print-disabled", domain]) => {
                 let mut out =
-                    format!("disabled services = {{\n\t\"com.apple.Siri.agent\" => enabled\n");
+                    String::from("disabled services = {\n\t\"com.apple.Siri.agent\" => enabled\n");
                 for label in self.disabled.lock().expect("lock").iter() {
                     let v = if self.old_format { "true" } else { "disabled" };
                     out.push_str(&format!("\t\"{label}\" => {v}\n"));
@@ -413,11 +413,14 @@ fn systemd_install_status_uninstall_in_a_temporary_home() {
         ]
     );
     let st = m.status(DEFAULT_LABEL);
-    assert!(st.installed && st.at_login && !st.disabled);
+    assert!(st.installed && st.at_login && !st.disabled, "systemd has no disabled-by-system state");
     assert_eq!(st.state, RunState::Running { pid: Some(4242) });
     assert_eq!(
         fake.calls(),
-        ["launchctl print gui/501/com.local.ai-proxy", "launchctl print-disabled gui/501"]
+        [
+            "systemctl --user is-enabled com.local.ai-proxy.service",
+            "systemctl --user show com.local.ai-proxy.service --property=LoadState,ActiveState,MainPID",
+        ]
     );
     fake.calls();
 

@@ -129,7 +129,9 @@ async fn without_the_corporate_ca_the_error_names_host_issuer_and_fix() {
     let m = message(&b);
     assert!(m.contains("TLS certificate of localhost is not trusted"), "{m}");
     assert!(m.contains(&format!("issued by \"CN={CA_NAME}, O=Example Corp\"")), "{m}");
-    assert!(m.contains("SSL_CERT_FILE") && m.contains("Keychain"), "{m}");
+    // How to add the CA to this system's own store.
+    let store_tool = if cfg!(target_os = "macos") { "Keychain" } else { "update-ca-certificates" };
+    assert!(m.contains("SSL_CERT_FILE") && m.contains(store_tool), "{m}");
     assert!(upstream.requests().is_empty());
 }
 
