@@ -306,7 +306,8 @@ impl Ui {
             if let Some(task) = self.controller.take() {
                 let _ = self.commands.send(Command::Quit);
                 let wait = self.grace + Duration::from_secs(2);
-                if rt.block_on(tokio::time::timeout(wait, task)).is_err() {
+                // The timer is made inside the runtime (it needs its time driver).
+                if rt.block_on(async move { tokio::time::timeout(wait, task).await }).is_err() {
                     tracing::warn!(
                         "the gateway did not stop within {}s; exiting anyway",
                         wait.as_secs()
