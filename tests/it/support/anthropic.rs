@@ -211,7 +211,15 @@ fn check(v: &Value, host: Host) -> Result<(), String> {
     }
     match host {
         Host::Vertex => {
-            if obj.get("anthropic_version").and_then(Value::as_str) != Some(VERTEX_VERSION) {
+            // Vertex's documented value, or a dated API version (what the `anthropic` SDK's
+            // own `AnthropicVertex` client sends, e.g. `2026-10-21`).
+            let version = obj.get("anthropic_version").and_then(Value::as_str).unwrap_or("");
+            let dated = version.len() == 10
+                && version
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            if version != VERTEX_VERSION && !dated {
                 return Err(format!("anthropic_version: Input should be '{VERTEX_VERSION}'"));
             }
             if obj.contains_key("model") {
