@@ -149,8 +149,12 @@ impl Claude {
             }
             ProviderKind::AzureAi => {
                 let base = base_of(dep, env)?;
-                let credential =
-                    azure::choose_credential(dep, env, "AZURE_AI_API_KEY", |p| p.is_file())?;
+                // A key for this Foundry resource wins over a service principal set for
+                // Azure OpenAI (`azure/`) in the same environment.
+                let credential = match (&dep.api_key, env.get("AZURE_AI_API_KEY")) {
+                    (None, Some(key)) => Credential::ApiKey(Secret::new(key)),
+                    _ => azure::choose_credential(dep, env, "AZURE_AI_API_KEY", |p| p.is_file())?,
+                };
                 let url = format!("{base}/v1/messages");
                 let label = format!("Azure AI Foundry ({model} at {base})");
                 (Auth::Foundry(credential), url.clone(), url, None, label)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::support::anthropic::{self, API_KEY, FOUNDRY_KEY, SIGNATURE_PREFIX};
+use crate::support::azure;
 use crate::support::google::{self, MockState};
 use crate::support::{Gateway, MockUpstream, client, sse_data};
 
@@ -24,6 +25,7 @@ struct Setup {
 fn setup() -> Setup {
     let google = Arc::new(MockState::default());
     let router = anthropic::router()
+        .merge(azure::router())
         .merge(anthropic::vertex_router(google.clone()))
         .merge(google::router_with(google.clone()));
     Setup { up: MockUpstream::start(router), creds: tempfile::tempdir().expect("tmp"), google }
@@ -249,6 +251,40 @@ async fn foundry_claude_sends_both_key_headers_under_anthropic() {
     assert_eq!(got.header("api-key"), Some(FOUNDRY_KEY));
     assert_eq!(got.header("anthropic-beta"), None, "claude-code-* is Anthropic-only");
     assert_eq!(got.json()["model"], "claude-sonnet-4-5");
+}
+
+#[tokio::test]
+async fn foundry_claude_takes_an_entra_token_without_a_key() {
+    let s = setup();
+    let config = format!(
+        "model_list:
+  - model_name: foundry-sonnet
+    litellm_params:
+      model: azure_ai/claude-sonnet-4-5
+      api_base: {}/anthropic
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+",
+        s.up.url()
+    );
+    let gw = Gateway::builder(&config)
+        .env("LITELLM_MASTER_KEY", KEY)
+        .env("AZURE_TENANT_ID", azure::TENANT)
+        .env("AZURE_CLIENT_ID", azure::CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", azure::CLIENT_SECRET)
+        .env("AZURE_AUTHORITY_HOST", &s.up.url())
+        .start();
+    let body = r#"{"model":"foundry-sonnet","max_tokens":64,"messages":[{"role":"user","content":"entra"}]}"#;
+    let (status, _, answer) = post_raw(&gw, "/v1/messages", body, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(json_of(&answer)["content"][0]["text"], "Claude says: entra");
+    let token_calls =
+        s.up.requests().iter().filter(|r| r.uri.ends_with("/oauth2/v2.0/token")).count();
+    assert_eq!(token_calls, 1);
+    let got = s.up.last();
+    assert_eq!(got.uri, "/anthropic/v1/messages");
+    assert!(got.header("authorization").is_some_and(|a| a.starts_with("Bearer entra-token-")));
+    assert_eq!(got.header("x-api-key"), None);
 }
 
 #[tokio::test]

@@ -116,7 +116,11 @@ async fn anthropic(headers: HeaderMap, body: Bytes) -> Response {
 async fn foundry(headers: HeaderMap, body: Bytes) -> Response {
     let key_ok = header(&headers, "x-api-key") == Some(FOUNDRY_KEY)
         && header(&headers, "api-key") == Some(FOUNDRY_KEY);
-    if !key_ok {
+    // A token from the Entra mock (`support::azure`), as Foundry takes Entra ID tokens.
+    let token_ok = header(&headers, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| t.starts_with("entra-token-"));
+    if !(key_ok || token_ok) {
         return error(
             StatusCode::UNAUTHORIZED,
             "authentication_error",
