@@ -385,7 +385,11 @@ fn endpoints(dep: &Deployment, config: &Config) -> Vec<(&'static str, String)> {
                     format!("https://{location}-aiplatform.googleapis.com")
                 }
             });
-            vec![("api", api), ("token", "https://oauth2.googleapis.com/token".into())]
+            // The credential's own token endpoint (a key file's `token_uri`), else Google's.
+            let token = crate::auth::google::discover(dep.params.get("vertex_credentials"), env)
+                .map(|found| found.credential.token_uri().to_owned())
+                .unwrap_or_else(|_| crate::auth::google::DEFAULT_TOKEN_URI.to_owned());
+            vec![("api", api), ("token", token)]
         }
     }
 }

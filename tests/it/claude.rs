@@ -415,3 +415,75 @@ async fn responses_api_reaches_claude_through_the_hub() {
     assert_eq!(v["output"][0]["content"][0]["text"], "Claude says: hello claude", "{v}");
     assert_eq!(s.up.last().json()["max_tokens"], 200);
 }
+
+#[tokio::test]
+async fn doctor_checks_claude_and_gemini_api_models_live() {
+    let s = setup();
+    let base = s.up.url();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("config.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "model_list:
+  - model_name: sonnet
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {base}
+  - model_name: vertex-sonnet
+    litellm_params:
+      model: vertex_ai/claude-sonnet-4-5@20250929
+      api_base: {base}
+      vertex_project: test-project
+  - model_name: flash
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: {base}
+"
+        ),
+    )
+    .expect("config");
+    let sa = s.sa_file();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::support::bin())
+            .args(["doctor", "--json", "--live", "--config"])
+            .arg(&cfg)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("ANTHROPIC_API_KEY", API_KEY)
+            .env("GEMINI_API_KEY", google::AI_STUDIO_KEY)
+            .env("GOOGLE_APPLICATION_CREDENTIALS", sa)
+            .output()
+            .expect("run doctor")
+    })
+    .await
+    .expect("join");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let v = json_of(&text);
+    let step = |m: usize, name: &str| -> Value {
+        v["models"][m]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} step: {v}"))
+    };
+    for m in 0..3 {
+        assert_eq!(step(m, "request")["outcome"], "pass", "{}", v["models"][m]);
+    }
+    assert!(
+        step(1, "credentials")["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("access token obtained with")),
+        "{v}"
+    );
+    let labels: Vec<&str> = v["models"][1]["targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .filter_map(|t| t["label"].as_str())
+        .collect();
+    assert_eq!(labels, ["api", "token"]);
+}
