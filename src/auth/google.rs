@@ -74,7 +74,8 @@ impl Credential {
         }
     }
 
-    fn token_uri(&self) -> &str {
+    /// Where its tokens come from (the file's `token_uri`, else Google's).
+    pub fn token_uri(&self) -> &str {
         match self {
             Credential::ServiceAccount { token_uri, .. }
             | Credential::AuthorizedUser { token_uri, .. } => token_uri,

@@ -16,7 +16,7 @@ use super::serve::load_config;
 use crate::config::{Config, Deployment, ProviderKind};
 use crate::egress::Egress;
 use crate::egress::diagnose::{self, Outcome, Step};
-use crate::providers::{ChatOutput, ProviderError, openai_compat};
+use crate::providers::{ChatOutput, ProviderError, claude, openai_compat, vertex};
 use crate::redact::RedactLines;
 use crate::router::{Routed, Router};
 use crate::wire::openai::ChatRequest;
@@ -292,7 +292,10 @@ fn credential_fix(dep: &Deployment) -> String {
             "check AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or run `az login`"
                 .into()
         }
-        ProviderKind::Vertex => {
+        ProviderKind::AzureAi => "check api_key / AZURE_AI_API_KEY, or AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_CLIENT_SECRET, or run `az login`".into(),
+        ProviderKind::Anthropic => "check api_key / ANTHROPIC_API_KEY".into(),
+        ProviderKind::Gemini => "check api_key / GEMINI_API_KEY".into(),
+        ProviderKind::Vertex | ProviderKind::VertexClaude => {
             "check GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`"
                 .into()
         }
@@ -350,7 +353,25 @@ fn endpoints(dep: &Deployment, config: &Config) -> Vec<(&'static str, String)> {
             }
             v
         }
-        ProviderKind::Vertex => {
+        ProviderKind::Gemini => {
+            vertex::gemini_api_base(dep, env).map(|b| vec![("api", b)]).unwrap_or_default()
+        }
+        ProviderKind::Anthropic | ProviderKind::AzureAi => {
+            let base = claude::base_of(dep, env);
+            let mut v: Vec<(&'static str, String)> =
+                base.map(|b| vec![("api", b)]).unwrap_or_default();
+            if dep.provider == ProviderKind::AzureAi
+                && dep.api_key.is_none()
+                && env.get("AZURE_AI_API_KEY").is_none()
+            {
+                let host = env
+                    .get("AZURE_AUTHORITY_HOST")
+                    .unwrap_or_else(|| "https://login.microsoftonline.com".into());
+                v.push(("token", host));
+            }
+            v
+        }
+        ProviderKind::Vertex | ProviderKind::VertexClaude => {
             let location = dep
                 .params
                 .str("vertex_location")
@@ -364,7 +385,11 @@ fn endpoints(dep: &Deployment, config: &Config) -> Vec<(&'static str, String)> {
                     format!("https://{location}-aiplatform.googleapis.com")
                 }
             });
-            vec![("api", api), ("token", "https://oauth2.googleapis.com/token".into())]
+            // The credential's own token endpoint (a key file's `token_uri`), else Google's.
+            let token = crate::auth::google::discover(dep.params.get("vertex_credentials"), env)
+                .map(|found| found.credential.token_uri().to_owned())
+                .unwrap_or_else(|_| crate::auth::google::DEFAULT_TOKEN_URI.to_owned());
+            vec![("api", api), ("token", token)]
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::config::{Env, TEMPLATE_MASTER_KEY};
 use crate::files;
 use crate::secrets::dotenv::url_has_password;
 use crate::secrets::{Secret, StoreLookup};
-use crate::setup::{self as model, Answers, Azure, AzureAuth, DashScope, Vertex};
+use crate::setup::{self as model, Answers, Azure, AzureAuth, DashScope, GeminiApi, Vertex};
 
 #[derive(Debug, Clone, Args)]
 pub struct SetupArgs {
@@ -212,6 +212,7 @@ fn check_answers(a: &Answers) -> anyhow::Result<()> {
         ("azure.proxy", a.azure.as_ref().and_then(|x| x.proxy.as_deref())),
         ("vertex.proxy", a.vertex.as_ref().and_then(|x| x.proxy.as_deref())),
         ("dashscope.proxy", a.dashscope.as_ref().and_then(|x| x.proxy.as_deref())),
+        ("gemini_api.proxy", a.gemini_api.as_ref().and_then(|x| x.proxy.as_deref())),
     ] {
         if let Some(p) = proxy.filter(|p| !p.trim().is_empty()) {
             push(validate::proxy_url(label, p));
@@ -233,16 +234,23 @@ fn ask(d: &Answers, env: &Env, stored: &dyn Fn(&str) -> bool) -> Res<Answers> {
     if confirm("Use Azure OpenAI?", d.azure.is_some())? {
         a.azure = Some(ask_azure(d.azure.as_ref(), stored)?);
     }
-    if confirm("Use Google Vertex AI (Gemini)?", d.vertex.is_some())? {
+    if confirm(
+        "Use Google Vertex AI (Gemini, and Claude from the Model Garden)?",
+        d.vertex.is_some(),
+    )? {
         a.vertex = Some(ask_vertex(d.vertex.as_ref(), env)?);
     }
     if confirm("Use Alibaba DashScope (Qwen)?", d.dashscope.is_some())? {
         a.dashscope = Some(ask_dashscope(d.dashscope.as_ref(), stored)?);
     }
+    if confirm("Use the Gemini API (Google AI Studio, with an API key)?", d.gemini_api.is_some())? {
+        a.gemini_api = Some(ask_gemini_api(d.gemini_api.as_ref(), stored)?);
+    }
     let any_proxy = [
         a.azure.as_ref().and_then(|x| x.proxy.as_ref()),
         a.vertex.as_ref().and_then(|x| x.proxy.as_ref()),
         a.dashscope.as_ref().and_then(|x| x.proxy.as_ref()),
+        a.gemini_api.as_ref().and_then(|x| x.proxy.as_ref()),
     ]
     .iter()
     .any(Option::is_some);
@@ -470,6 +478,19 @@ fn ask_vertex(d: Option<&Vertex>, env: &Env) -> Res<Vertex> {
         model::default_vertex_models(),
         "model ids as in Vertex AI, e.g. gemini-3-pro-preview, gemini-2.5-pro",
     )?;
+    let claude_models = if confirm(
+        "Also Claude models from the Vertex AI Model Garden (enabled for this project)?",
+        d.is_some_and(|x| !x.claude_models.is_empty()),
+    )? {
+        self::models(
+            "Claude models (alias=model, comma-separated):",
+            d.map(|x| x.claude_models.as_slice()).filter(|m| !m.is_empty()),
+            model::default_vertex_claude_models(),
+            "Model Garden ids with their date, e.g. claude-sonnet-4-5@20250929, claude-opus-4-1@20250805",
+        )?
+    } else {
+        Vec::new()
+    };
     let gemini3 = models.iter().any(|m| m.model.starts_with("gemini-3"));
     let loc_default = d.map(|x| x.location.clone()).unwrap_or_else(|| "global".into());
     let location = Text::new("Vertex AI location:")
@@ -515,9 +536,24 @@ fn ask_vertex(d: Option<&Vertex>, env: &Env) -> Res<Vertex> {
         project: project.trim().into(),
         location: location.trim().into(),
         models,
+        claude_models,
         credentials,
         proxy,
     })
+}
+
+fn ask_gemini_api(d: Option<&GeminiApi>, stored: &dyn Fn(&str) -> bool) -> Res<GeminiApi> {
+    let api_key =
+        secret("Gemini API key (https://aistudio.google.com/apikey):", "GEMINI_API_KEY", stored)?;
+    let models = models(
+        "Gemini models (alias=model, comma-separated):",
+        d.map(|x| x.models.as_slice()),
+        model::default_gemini_api_models(),
+        "model ids as in the Gemini API, e.g. gemini-2.5-flash, gemini-2.5-pro",
+    )?;
+    let proxy =
+        proxy("Proxy for the Gemini API (empty: direct):", d.and_then(|x| x.proxy.as_deref()))?;
+    Ok(GeminiApi { api_key, models, proxy })
 }
 
 fn ask_dashscope(d: Option<&DashScope>, stored: &dyn Fn(&str) -> bool) -> Res<DashScope> {

@@ -25,7 +25,7 @@ use serde_yaml_ng::Value as Yaml;
 use crate::secrets::Secret;
 pub use connections::ConnectionSettings;
 pub use env::{Env, Origin};
-pub use providers::{Compat, CompatSpec, ProviderKind, SUPPORTED_PROVIDERS};
+pub use providers::{Compat, CompatSpec, ProviderKind, SUPPORTED_PROVIDERS, is_claude};
 pub use routing::{RouterSettings, RoutingStrategy};
 
 /// The embedded default configuration: one mock model, no credentials needed.

@@ -15,12 +15,20 @@ pub enum ProviderKind {
     Azure,
     /// Gemini on Vertex AI (`vertex_ai/`).
     Vertex,
+    /// Claude on Anthropic's API (`anthropic/`).
+    Anthropic,
+    /// Claude on Vertex AI (`vertex_ai/claude-*`): the Messages API through `rawPredict`.
+    VertexClaude,
+    /// Claude on Azure AI Foundry (`azure_ai/claude-*`): the Messages API.
+    AzureAi,
+    /// Gemini on the Gemini API of Google AI Studio (`gemini/`), with an API key.
+    Gemini,
     /// One of the other OpenAI-compatible servers (`deepseek/`, `groq/`, `ollama/`, ...).
     Compat(Compat),
 }
 
 /// Every prefix accepted, for messages.
-pub const SUPPORTED_PROVIDERS: &str = "openai, azure, vertex_ai, dashscope, deepseek, groq, openrouter, mistral, xai, \
+pub const SUPPORTED_PROVIDERS: &str = "openai, azure, vertex_ai, anthropic, azure_ai (Claude), gemini, dashscope, deepseek, groq, openrouter, mistral, xai, \
      together_ai, fireworks_ai, perplexity, moonshot, zai, volcengine, ollama, ollama_chat, \
      lm_studio, hosted_vllm, litellm_proxy, mock";
 
@@ -29,13 +37,18 @@ impl ProviderKind {
     pub fn parse(prefix: &str, model: &str) -> Result<Self, String> {
         Ok(match prefix {
             // Vertex serves Claude through the Messages API (`rawPredict`), not Gemini's
-            // `generateContent`: refused here rather than failing at every request.
-            "vertex_ai" if model.to_ascii_lowercase().starts_with("claude") => {
+            // `generateContent`.
+            "vertex_ai" if is_claude(model) => ProviderKind::VertexClaude,
+            "anthropic" => ProviderKind::Anthropic,
+            "azure_ai" if is_claude(model) => ProviderKind::AzureAi,
+            "azure_ai" => {
                 return Err(format!(
-                    "Claude on Vertex AI (`vertex_ai/{model}`) is not supported by ai-proxy yet; \
-                     vertex_ai serves Gemini models"
+                    "`azure_ai/{model}`: ai-proxy serves Claude models of Azure AI Foundry \
+                     (`azure_ai/claude-...`); for other Foundry models use their OpenAI-compatible \
+                     endpoint (`azure/<deployment>` or `openai/<model>` with api_base)"
                 ));
             }
+            "gemini" => ProviderKind::Gemini,
             "mock" => ProviderKind::Mock,
             "openai" => ProviderKind::OpenAi,
             "dashscope" => ProviderKind::DashScope,
@@ -59,9 +72,25 @@ impl ProviderKind {
             ProviderKind::OpenAi => "openai",
             ProviderKind::DashScope => "dashscope",
             ProviderKind::Azure => "azure",
-            ProviderKind::Vertex => "vertex_ai",
+            ProviderKind::Vertex | ProviderKind::VertexClaude => "vertex_ai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::AzureAi => "azure_ai",
+            ProviderKind::Gemini => "gemini",
             ProviderKind::Compat(c) => c.spec().prefix,
         }
+    }
+}
+
+/// Whether a model id names Claude (`claude-sonnet-4-5@20250929`, `claude-opus-4-1`).
+pub fn is_claude(model: &str) -> bool {
+    model.trim_start().to_ascii_lowercase().starts_with("claude")
+}
+
+impl ProviderKind {
+    /// Whether the upstream speaks the Anthropic Messages API (a `/v1/messages` request to it
+    /// is relayed as it is).
+    pub fn is_claude(self) -> bool {
+        matches!(self, ProviderKind::Anthropic | ProviderKind::VertexClaude | ProviderKind::AzureAi)
     }
 }
 
@@ -344,9 +373,22 @@ mod tests {
     #[test]
     fn other_prefixes_are_refused_with_the_list() {
         assert_eq!(ProviderKind::parse("vertex_ai", "gemini-2.5-pro"), Ok(ProviderKind::Vertex));
-        let why =
-            ProviderKind::parse("vertex_ai", "claude-sonnet-4-5@20250929").expect_err("refused");
-        assert!(why.contains("Claude on Vertex AI"), "{why}");
+        assert_eq!(
+            ProviderKind::parse("vertex_ai", "claude-sonnet-4-5@20250929"),
+            Ok(ProviderKind::VertexClaude)
+        );
+        assert_eq!(
+            ProviderKind::parse("anthropic", "claude-opus-4-1"),
+            Ok(ProviderKind::Anthropic)
+        );
+        assert_eq!(ProviderKind::parse("azure_ai", "claude-sonnet-4-5"), Ok(ProviderKind::AzureAi));
+        assert_eq!(ProviderKind::parse("gemini", "gemini-2.5-flash"), Ok(ProviderKind::Gemini));
+        for k in [ProviderKind::Anthropic, ProviderKind::VertexClaude, ProviderKind::AzureAi] {
+            assert!(k.is_claude() && SUPPORTED_PROVIDERS.contains(k.name()), "{k:?}");
+        }
+        assert!(!ProviderKind::Vertex.is_claude() && !ProviderKind::Gemini.is_claude());
+        let why = ProviderKind::parse("azure_ai", "mistral-large").expect_err("refused");
+        assert!(why.contains("azure_ai/claude"), "{why}");
         let why = ProviderKind::parse("bedrock", "x").expect_err("refused");
         assert!(why.contains("not supported") && why.contains(SUPPORTED_PROVIDERS), "{why}");
     }

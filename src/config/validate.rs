@@ -302,7 +302,7 @@ fn variables(d: &Deployment, out: &mut Vec<Check>) {
 /// The credential files a deployment names: `vertex_credentials` as a path, and
 /// GOOGLE_APPLICATION_CREDENTIALS for Vertex models.
 fn credential_files(d: &Deployment, config: &Config, out: &mut Vec<Check>) {
-    if d.provider != ProviderKind::Vertex {
+    if !matches!(d.provider, ProviderKind::Vertex | ProviderKind::VertexClaude) {
         return;
     }
     let (origin, path) = match d.params.str("vertex_credentials") {

@@ -3,7 +3,8 @@
 //!
 //! Order, first that applies: `https_proxy` / `http_proxy` in the deployment's
 //! `litellm_params`; the provider's variable ([`provider_vars`]: `AZURE_PROXY`; `GEMINI_PROXY`
-//! or `VERTEX_PROXY`; `QWEN_PROXY` or `DASHSCOPE_PROXY`; `<PREFIX>_PROXY` for the others); the
+//! or `VERTEX_PROXY` (Vertex, Claude on Vertex); `ANTHROPIC_PROXY`; `AZURE_AI_PROXY` or
+//! `AZURE_PROXY`; `GEMINI_API_PROXY` or `GEMINI_PROXY` (AI Studio); `QWEN_PROXY` or `DASHSCOPE_PROXY`; `<PREFIX>_PROXY` for the others); the
 //! standard variables, by target
 //! scheme as curl reads them (`HTTPS_PROXY`/`https_proxy` for https targets,
 //! `HTTP_PROXY`/`http_proxy` for http targets, then `ALL_PROXY`/`all_proxy`); the macOS
@@ -270,7 +271,10 @@ impl ProxyPlan {
 pub fn provider_vars(kind: ProviderKind) -> &'static [&'static str] {
     match kind {
         ProviderKind::Azure => &["AZURE_PROXY"],
-        ProviderKind::Vertex => &["GEMINI_PROXY", "VERTEX_PROXY"],
+        ProviderKind::Vertex | ProviderKind::VertexClaude => &["GEMINI_PROXY", "VERTEX_PROXY"],
+        ProviderKind::Anthropic => &["ANTHROPIC_PROXY"],
+        ProviderKind::AzureAi => &["AZURE_AI_PROXY", "AZURE_PROXY"],
+        ProviderKind::Gemini => &["GEMINI_API_PROXY", "GEMINI_PROXY"],
         ProviderKind::DashScope => &["QWEN_PROXY", "DASHSCOPE_PROXY"],
         ProviderKind::OpenAi => &["OPENAI_PROXY"],
         ProviderKind::Compat(c) => c.spec().proxy_vars,

@@ -45,9 +45,10 @@ const UNSUPPORTED_REASONING: &[&str] = &[
     "logit_bias",
 ];
 
-/// How a deployment authenticates.
-enum Credential {
-    /// `api-key` header (`api_key`, else `AZURE_API_KEY`).
+/// How a deployment authenticates (Azure OpenAI here, Claude on Azure AI Foundry in
+/// `providers::claude`).
+pub enum Credential {
+    /// `api-key` header (`api_key`, else the provider's key variable).
     ApiKey(Secret<String>),
     /// A static Entra token from `azure_ad_token`.
     StaticToken(Secret<String>),
@@ -63,7 +64,7 @@ enum Credential {
 
 impl Credential {
     /// For logs and messages; never the secret.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Credential::ApiKey(_) => "an API key".into(),
             Credential::StaticToken(_) => "the Entra token from azure_ad_token".into(),
@@ -117,7 +118,7 @@ impl AzureOpenAi {
         }
         let urls = endpoints(&base, &deployment, &api_version)
             .map_err(|e| format!("model `{alias}`: {e}"))?;
-        let credential = choose_credential(dep, env, |p| p.is_file())?;
+        let credential = choose_credential(dep, env, "AZURE_API_KEY", |p| p.is_file())?;
         let client = egress.client_for(dep).map_err(|e| format!("model `{alias}`: {e}"))?;
         let base_model = dep.model_info.get("base_model").and_then(|v| v.as_str());
         let reasoning =
@@ -366,10 +367,11 @@ fn endpoints(base: &str, deployment: &str, api_version: &str) -> Result<Endpoint
 
 /// Pick the first credential that applies: `api_key`; `azure_ad_token`; a service principal
 /// (each of tenant / client / secret from litellm_params, else AZURE_TENANT_ID /
-/// AZURE_CLIENT_ID / AZURE_CLIENT_SECRET); `AZURE_API_KEY`; the Azure CLI.
-fn choose_credential(
+/// AZURE_CLIENT_ID / AZURE_CLIENT_SECRET); `key_var` (`AZURE_API_KEY`); the Azure CLI.
+pub fn choose_credential(
     dep: &Deployment,
     env: &Env,
+    key_var: &str,
     is_file: impl Fn(&Path) -> bool,
 ) -> Result<Credential, String> {
     let alias = &dep.alias;
@@ -417,7 +419,7 @@ fn choose_credential(
         let cache = shared_cache(&cred.cache_key());
         return Ok(Credential::ServicePrincipal { cred, cache });
     }
-    if let Some(key) = env.get("AZURE_API_KEY") {
+    if let Some(key) = env.get(key_var) {
         return Ok(Credential::ApiKey(Secret::new(key)));
     }
     let path_var = env.get("PATH");
@@ -427,7 +429,7 @@ fn choose_credential(
         return Ok(Credential::Cli { cli, cache });
     }
     Err(format!(
-        "model `{alias}`: no Azure credential: set api_key (or AZURE_API_KEY), a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), or install the Azure CLI and run `az login`"
+        "model `{alias}`: no Azure credential: set api_key (or {key_var}), a service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET), or install the Azure CLI and run `az login`"
     ))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod azure;
 pub mod body;
+pub mod claude;
 pub mod http;
 pub mod mock;
 pub mod openai_compat;
@@ -159,6 +160,8 @@ pub enum Provider {
     OpenAiCompat(openai_compat::OpenAiCompat),
     Vertex(vertex::Vertex),
     Azure(azure::AzureOpenAi),
+    /// Anthropic, Claude on Vertex AI, Claude on Azure AI Foundry.
+    Claude(claude::Claude),
 }
 
 impl Provider {
@@ -172,6 +175,10 @@ impl Provider {
             }
             ProviderKind::Vertex => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
             ProviderKind::Azure => azure::AzureOpenAi::new(dep, egress, env).map(Provider::Azure),
+            ProviderKind::Anthropic | ProviderKind::VertexClaude | ProviderKind::AzureAi => {
+                claude::Claude::new(dep, egress, env).map(Provider::Claude)
+            }
+            ProviderKind::Gemini => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
         }
     }
 
@@ -183,6 +190,7 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.unsupported_params(),
             Provider::Vertex(p) => p.unsupported_params(),
             Provider::Azure(p) => p.unsupported_params(),
+            Provider::Claude(p) => p.unsupported_params(),
         }
     }
 
@@ -198,6 +206,7 @@ impl Provider {
             }
             Provider::Azure(p) => Some(p.check_credentials().await),
             Provider::Vertex(p) => Some(p.check_credentials().await),
+            Provider::Claude(p) => Some(p.check_credentials().await),
         }
     }
 
@@ -207,6 +216,7 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.chat(req).await,
             Provider::Vertex(p) => p.chat(req).await,
             Provider::Azure(p) => p.chat(req).await,
+            Provider::Claude(p) => p.chat(req).await,
         }
     }
 
@@ -215,8 +225,11 @@ impl Provider {
     /// (`translate::tokens`).
     pub async fn count_tokens(&self, req: &ChatRequest) -> Option<Result<u64, ProviderError>> {
         match self {
-            Provider::Vertex(p) => Some(p.count_tokens(req).await),
-            Provider::Mock(_) | Provider::OpenAiCompat(_) | Provider::Azure(_) => None,
+            Provider::Vertex(p) => p.count_tokens(req).await,
+            Provider::Mock(_)
+            | Provider::OpenAiCompat(_)
+            | Provider::Azure(_)
+            | Provider::Claude(_) => None,
         }
     }
 
@@ -229,6 +242,10 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.embeddings(req).await,
             Provider::Vertex(p) => p.embeddings(req).await,
             Provider::Azure(p) => p.embeddings(req).await,
+            Provider::Claude(p) => Err(ProviderError::InvalidRequest {
+                message: format!("{} has no embeddings model", p.label()),
+                param: Some("model".into()),
+            }),
         }
     }
 }

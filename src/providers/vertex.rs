@@ -1,5 +1,9 @@
 //! Google Vertex AI Gemini (`vertex_ai/<model>`): chat through `generateContent` /
 //! `streamGenerateContent?alt=sse`, embeddings through `:predict`, with Google OAuth tokens.
+//! The same code serves the Gemini API of Google AI Studio (`gemini/<model>`):
+//! `{base}/v1beta/models/{model}:generateContent` with an `x-goog-api-key` (`GEMINI_API_KEY`),
+//! embeddings through `:batchEmbedContents`; base `https://generativelanguage.googleapis.com`
+//! unless `api_base` or `GEMINI_API_BASE` names another.
 //!
 //! Endpoint: `https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/
 //! {location}/publishers/google/models/{model}`; location `global` uses
@@ -17,6 +21,7 @@ use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::google::{self, GoogleAuth};
 use crate::config::{BodyLimits, Deployment, Env};
 use crate::egress::Egress;
+use crate::secrets::Secret;
 use crate::translate::gemini::{
     self, RequestOptions, ResponseMeta, StreamState, embeddings as embed,
 };
@@ -24,6 +29,16 @@ use crate::wire::gemini::{GenerateContentResponse, PredictResponse};
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 
 pub const DEFAULT_LOCATION: &str = "us-central1";
+/// The Gemini API of Google AI Studio.
+pub const GEMINI_API_DEFAULT_BASE: &str = "https://generativelanguage.googleapis.com";
+
+/// How calls are authenticated.
+enum Auth {
+    /// Vertex AI: Google OAuth bearer tokens.
+    OAuth(GoogleAuth),
+    /// The Gemini API: `x-goog-api-key`.
+    ApiKey(Secret<String>),
+}
 
 /// OpenAI parameters Gemini has no equivalent for.
 const UNSUPPORTED: &[&str] = &[
@@ -39,7 +54,7 @@ const UNSUPPORTED: &[&str] = &[
 
 pub struct Vertex {
     client: Client,
-    auth: GoogleAuth,
+    auth: Auth,
     /// `…/publishers/google/models/{model}`; the method (`:generateContent`) is appended.
     model_url: String,
     model: String,
@@ -54,6 +69,9 @@ pub struct Vertex {
 
 impl Vertex {
     pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
+        if dep.provider == crate::config::ProviderKind::Gemini {
+            return Self::gemini_api(dep, egress, env);
+        }
         let alias = &dep.alias;
         let found = google::discover(dep.params.get("vertex_credentials"), env)
             .map_err(|e| format!("model `{alias}`: {e}"))?;
@@ -84,7 +102,34 @@ impl Vertex {
             label: format!("Vertex AI ({}, project {project}, location {location})", dep.model),
             project,
             location,
-            auth,
+            auth: Auth::OAuth(auth),
+            safety_settings: dep.params.get("safety_settings").filter(|v| !v.is_null()).cloned(),
+            extra_headers: dep.extra_headers.clone(),
+            timeouts: Timeouts::for_deployment(dep),
+            limits: dep.body_limits,
+        })
+    }
+
+    /// A `gemini/` deployment: the Gemini API with an API key.
+    fn gemini_api(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
+        let alias = &dep.alias;
+        let base = gemini_api_base(dep, env)?;
+        let key = dep
+            .api_key
+            .clone()
+            .or_else(|| env.first_of(&["GEMINI_API_KEY", "GOOGLE_API_KEY"]).map(|(_, v)| Secret::new(v)))
+            .ok_or_else(|| {
+                format!("model `{alias}`: no Gemini API key: set GEMINI_API_KEY (from https://aistudio.google.com/apikey) or api_key in litellm_params")
+            })?;
+        let client = egress.client_for(dep).map_err(|e| format!("model `{alias}`: {e}"))?;
+        Ok(Vertex {
+            client,
+            auth: Auth::ApiKey(key),
+            model_url: format!("{base}/v1beta/models/{}", dep.model),
+            model: dep.model.clone(),
+            project: String::new(),
+            location: String::new(),
+            label: format!("Gemini API ({})", dep.model),
             safety_settings: dep.params.get("safety_settings").filter(|v| !v.is_null()).cloned(),
             extra_headers: dep.extra_headers.clone(),
             timeouts: Timeouts::for_deployment(dep),
@@ -96,13 +141,20 @@ impl Vertex {
         UNSUPPORTED
     }
 
+    pub fn has_api_key(&self) -> bool {
+        matches!(self.auth, Auth::ApiKey(_))
+    }
+
     /// For `ai-proxy doctor`: get an access token (through this deployment's egress client)
     /// without calling the model; says where the credential came from, never the token.
     pub async fn check_credentials(&self) -> Result<String, ProviderError> {
-        self.auth
-            .token(&self.client)
+        let auth = match &self.auth {
+            Auth::OAuth(a) => a,
+            Auth::ApiKey(_) => return Ok("API key configured (checked by --live)".into()),
+        };
+        auth.token(&self.client)
             .await
-            .map(|_| format!("access token obtained with {}", self.auth.source()))
+            .map(|_| format!("access token obtained with {}", auth.source()))
             .map_err(|e| ProviderError::Credential { message: e.to_string() })
     }
 
@@ -114,10 +166,31 @@ impl Vertex {
         timeouts: Timeouts,
     ) -> Result<reqwest::Response, ProviderError> {
         let url = format!("{}:{method}", self.model_url);
+        let auth = match &self.auth {
+            Auth::OAuth(a) => a,
+            Auth::ApiKey(key) => {
+                let mut value = http::HeaderValue::from_str(key.expose()).map_err(|_| {
+                    ProviderError::Credential {
+                        message: "the Gemini API key contains characters a header cannot carry"
+                            .into(),
+                    }
+                })?;
+                value.set_sensitive(true);
+                let mut rb = self
+                    .client
+                    .post(&url)
+                    .header("x-goog-api-key", value)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(body);
+                for (k, v) in &self.extra_headers {
+                    rb = rb.header(k, v);
+                }
+                return send(rb, timeouts, &self.label).await.map_err(|e| self.with_hint(e));
+            }
+        };
         let mut retried = false;
         loop {
-            let token = self
-                .auth
+            let token = auth
                 .token(&self.client)
                 .await
                 .map_err(|e| ProviderError::Credential { message: e.to_string() })?;
@@ -127,7 +200,7 @@ impl Vertex {
                 .bearer_auth(token.expose())
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
-            if let Some(q) = self.auth.quota_project() {
+            if let Some(q) = auth.quota_project() {
                 rb = rb.header("x-goog-user-project", q);
             }
             for (k, v) in &self.extra_headers {
@@ -136,7 +209,7 @@ impl Vertex {
             match send(rb, timeouts, &self.label).await {
                 Err(ProviderError::Upstream { status: 401, .. }) if !retried => {
                     tracing::info!(model = %self.model, "Vertex AI rejected the access token; refreshing it once");
-                    self.auth.invalidate(&token).await;
+                    auth.invalidate(&token).await;
                     retried = true;
                 }
                 Err(e) => return Err(self.with_hint(e)),
@@ -147,18 +220,29 @@ impl Vertex {
 
     /// Add what to do to Google's own message for the errors users hit most.
     fn with_hint(&self, err: ProviderError) -> ProviderError {
+        let auth = match &self.auth {
+            Auth::OAuth(a) => a,
+            Auth::ApiKey(_) => {
+                return err.explain_upstream(|status, message| match status {
+                    400 if message.contains("API key") => format!("{message} (hint: check GEMINI_API_KEY or api_key: a key from https://aistudio.google.com/apikey)"),
+                    401 | 403 => format!("{message} (hint: check GEMINI_API_KEY or api_key: a key from https://aistudio.google.com/apikey with the Generative Language API enabled)"),
+                    404 => format!("{message} (hint: check the model name `gemini/{}`; the Gemini API lists its models at https://ai.google.dev/gemini-api/docs/models)", self.model),
+                    _ => message,
+                });
+            }
+        };
         err.explain_upstream(|status, message| {
             let hint = match status {
                 401 => format!(
                     "the access token from {} was rejected twice: {}",
-                    self.auth.source(),
+                    auth.source(),
                     google::LOGIN_HINT
                 ),
                 403 => format!(
                     "check that the Vertex AI API is enabled for project `{}` (https://console.cloud.google.com/apis/library/aiplatform.googleapis.com?project={}) and that the account from {} has the Vertex AI User role; for a personal account run `gcloud auth application-default login`",
                     self.project,
                     self.project,
-                    self.auth.source()
+                    auth.source()
                 ),
                 404 if self.location != "global" => format!(
                     "model `{}` may not be served in location `{}`: Gemini 3 and other preview models are served in `global` (set `vertex_location: global`)",
@@ -252,8 +336,16 @@ impl Vertex {
     }
 
     /// Vertex's own counter (`:countTokens`) for the request's contents, system instruction
-    /// and tools.
-    pub async fn count_tokens(&self, req: &ChatRequest) -> Result<u64, ProviderError> {
+    /// and tools; `None` for the Gemini API (its counter takes no system instruction or
+    /// tools at the top level: estimated locally).
+    pub async fn count_tokens(&self, req: &ChatRequest) -> Option<Result<u64, ProviderError>> {
+        match self.auth {
+            Auth::OAuth(_) => Some(self.vertex_count_tokens(req).await),
+            Auth::ApiKey(_) => None,
+        }
+    }
+
+    async fn vertex_count_tokens(&self, req: &ChatRequest) -> Result<u64, ProviderError> {
         let opts = RequestOptions { model: &self.model, safety_settings: None };
         let full = gemini::request(req, &opts)
             .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
@@ -281,6 +373,9 @@ impl Vertex {
         };
         let base64 = req.encoding_format.as_deref() == Some("base64");
         let timeouts = self.timeouts.with(req.call_timeouts);
+        if let Auth::ApiKey(_) = self.auth {
+            return self.batch_embed(&texts, &req, base64, timeouts).await;
+        }
         // gemini-embedding models take one text per request; text-embedding-* take up to 250.
         let batch = if self.model.starts_with("gemini-embedding") { 1 } else { 250 };
         let mut data = Vec::with_capacity(texts.len());
@@ -308,6 +403,57 @@ impl Vertex {
     }
 }
 
+impl Vertex {
+    /// The Gemini API's `:batchEmbedContents`, at most 100 texts a call.
+    async fn batch_embed(
+        &self,
+        texts: &[String],
+        req: &EmbeddingsRequest,
+        base64: bool,
+        timeouts: Timeouts,
+    ) -> Result<EmbeddingsResponse, ProviderError> {
+        let mut data = Vec::with_capacity(texts.len());
+        for (n, group) in texts.chunks(100).enumerate() {
+            let body = embed::batch_request(group, &self.model, req.dimensions, &req.extra);
+            let body =
+                serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(e.to_string()))?;
+            let resp = self.post("batchEmbedContents", body, timeouts).await?;
+            let parsed: crate::wire::gemini::BatchEmbedResponse =
+                read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
+            if parsed.embeddings.len() != group.len() {
+                return Err(ProviderError::protocol(format!(
+                    "{} returned {} embeddings for {} inputs",
+                    self.label,
+                    parsed.embeddings.len(),
+                    group.len()
+                )));
+            }
+            data.extend(embed::batch_embeddings(parsed, (n * 100) as u32, base64));
+        }
+        Ok(embed::response(data, 0, &self.model))
+    }
+}
+
+/// The Gemini API's base URL for a `gemini/` deployment: `api_base`, else `GEMINI_API_BASE`,
+/// else Google's; without a trailing `/` or `/v1beta`.
+pub fn gemini_api_base(dep: &Deployment, env: &Env) -> Result<String, String> {
+    let base = dep
+        .api_base
+        .clone()
+        .or_else(|| env.get("GEMINI_API_BASE"))
+        .unwrap_or_else(|| GEMINI_API_DEFAULT_BASE.to_owned());
+    let mut b = base.trim().trim_end_matches('/').to_owned();
+    if b.ends_with("/v1beta") {
+        b.truncate(b.len() - "/v1beta".len());
+    }
+    let u = url::Url::parse(&b)
+        .map_err(|e| format!("model `{}`: api_base `{base}` is not a URL: {e}", dep.alias))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!("model `{}`: api_base `{base}` must be an https URL", dep.alias));
+    }
+    Ok(b)
+}
+
 /// `{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}`:
 /// the origin is `api_base` (scheme, host and any path prefix), else the regional host, else
 /// `https://aiplatform.googleapis.com` for `global`.
@@ -315,6 +461,17 @@ pub fn model_url(
     api_base: Option<&str>,
     project: &str,
     location: &str,
+    model: &str,
+) -> Result<String, String> {
+    publisher_model_url(api_base, project, location, "google", model)
+}
+
+/// [`model_url`] for any publisher of the Model Garden (`anthropic` for Claude).
+pub fn publisher_model_url(
+    api_base: Option<&str>,
+    project: &str,
+    location: &str,
+    publisher: &str,
     model: &str,
 ) -> Result<String, String> {
     let origin = match api_base {
@@ -327,7 +484,7 @@ pub fn model_url(
         None => format!("https://{location}-aiplatform.googleapis.com"),
     };
     Ok(format!(
-        "{origin}/v1/projects/{project}/locations/{location}/publishers/google/models/{model}"
+        "{origin}/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{model}"
     ))
 }
 

@@ -378,6 +378,74 @@ impl Router {
         .await
     }
 
+    /// Whether `/v1/messages` to `model` is relayed as it is: every deployment of the alias is
+    /// a Claude upstream (Anthropic, Vertex AI, Azure AI Foundry).
+    pub fn is_passthrough(&self, model: &str) -> bool {
+        self.indices(model).is_some_and(|v| {
+            !v.is_empty() && v.iter().all(|&i| self.deployments[i].dep.provider.is_claude())
+        })
+    }
+
+    /// Relay a `/v1/messages` body to a Claude deployment of `model`, with the router's
+    /// choice, limits, retries, cooldowns and fallbacks. The answer is the upstream's 2xx
+    /// response, its body not read yet. A fallback to an alias that is not Claude is an
+    /// error (the body is Anthropic's, not the hub's).
+    pub async fn passthrough(
+        &self,
+        model: &str,
+        body: bytes::Bytes,
+        stream: bool,
+        betas: Option<String>,
+        opts: &RequestOptions,
+    ) -> Result<(Served, reqwest::Response), RouteError> {
+        self.route(model, opts, |routed| {
+            let body = body.clone();
+            let betas = betas.clone();
+            async move {
+                let provider = routed.provider()?;
+                let Provider::Claude(claude) = provider else {
+                    return Err(RouteError::Provider {
+                        err: ProviderError::InvalidRequest {
+                            message: format!(
+                                "model `{}` is not a Claude model: a /v1/messages request to a Claude model can only fall back to Claude models",
+                                routed.dep.alias
+                            ),
+                            param: Some("model".into()),
+                        },
+                    });
+                };
+                let timeouts =
+                    crate::providers::Timeouts::for_deployment(&routed.dep).with(opts.timeouts);
+                claude
+                    .passthrough(&body, stream, betas.as_deref(), timeouts)
+                    .await
+                    .map_err(|err| RouteError::Provider { err })
+            }
+        })
+        .await
+    }
+
+    /// Anthropic's own count for a `/v1/messages/count_tokens` body, when the alias's first
+    /// available deployment is on Anthropic's API (`Ok(None)`: estimate locally).
+    pub async fn count_tokens_raw(
+        &self,
+        model: &str,
+        body: &[u8],
+        betas: Option<&str>,
+    ) -> Result<Option<u64>, RouteError> {
+        let candidates = self.resolve(model)?;
+        let Some(Ok(Provider::Claude(claude))) =
+            candidates.iter().find(|r| r.provider.is_ok()).map(|r| &r.provider)
+        else {
+            return Ok(None);
+        };
+        match claude.count_tokens_raw(body, betas).await {
+            None => Ok(None),
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(err)) => Err(RouteError::Provider { err }),
+        }
+    }
+
     /// Input tokens of a request from the upstream's own counter, if the alias's first
     /// available deployment has one (`Ok(None)`: estimate locally). Counting uses no `rpm`.
     pub async fn count_tokens(&self, req: &ChatRequest) -> Result<Option<u64>, RouteError> {

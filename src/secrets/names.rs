@@ -14,12 +14,18 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "AZURE_TENANT_ID",
     "DASHSCOPE_API_KEY",
     "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "AZURE_AI_API_KEY",
+    "GEMINI_API_KEY",
     "VERTEX_PROJECT",
     "VERTEX_LOCATION",
     "GOOGLE_APPLICATION_CREDENTIALS",
     "AZURE_PROXY",
     "GEMINI_PROXY",
     "QWEN_PROXY",
+    "ANTHROPIC_PROXY",
+    "AZURE_AI_PROXY",
+    "GEMINI_API_PROXY",
 ];
 
 /// The `NAME`s of `os.environ/NAME` in YAML text, in order of first appearance.

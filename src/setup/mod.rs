@@ -34,6 +34,9 @@ pub struct Answers {
     pub vertex: Option<Vertex>,
     #[serde(default)]
     pub dashscope: Option<DashScope>,
+    /// The Gemini API of Google AI Studio (an API key instead of a Google Cloud project).
+    #[serde(default)]
+    pub gemini_api: Option<GeminiApi>,
     /// Hosts that bypass the proxies (`NO_PROXY`).
     #[serde(default)]
     pub no_proxy: Option<String>,
@@ -97,6 +100,10 @@ pub struct Vertex {
     /// `global` (needed by Gemini 3 models) or a region such as `us-central1`.
     pub location: String,
     pub models: Vec<Model>,
+    /// Claude models of the Vertex AI Model Garden (`claude-sonnet-4-5@20250929`), served
+    /// through the same project, location and credentials.
+    #[serde(default)]
+    pub claude_models: Vec<Model>,
     /// A service-account JSON (or ADC file); omitted: gcloud's ADC file.
     #[serde(default)]
     pub credentials: Option<PathBuf>,
@@ -113,6 +120,17 @@ pub struct DashScope {
     /// `china`, `international`, or an endpoint URL (a private gateway).
     #[serde(default = "default_region")]
     pub region: String,
+    pub models: Vec<Model>,
+    #[serde(default)]
+    pub proxy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeminiApi {
+    /// Omitted: keep the stored one.
+    #[serde(default)]
+    pub api_key: Option<String>,
     pub models: Vec<Model>,
     #[serde(default)]
     pub proxy: Option<String>,
@@ -141,6 +159,15 @@ pub fn default_vertex_models() -> Vec<Model> {
         ("gemini-3-flash", "gemini-3-flash-preview"),
         ("gemini-3-pro", "gemini-3-pro-preview"),
     ])
+}
+
+/// Claude on Vertex AI: the Model Garden ids (with their snapshot date).
+pub fn default_vertex_claude_models() -> Vec<Model> {
+    models(&[("claude-sonnet-4-5", "claude-sonnet-4-5@20250929")])
+}
+
+pub fn default_gemini_api_models() -> Vec<Model> {
+    models(&[("gemini-flash", "gemini-2.5-flash"), ("gemini-pro", "gemini-2.5-pro")])
 }
 
 pub fn default_dashscope_models() -> Vec<Model> {
@@ -262,8 +289,8 @@ pub fn render(answers: &Answers, master_key: Option<Secret<String>>) -> Rendered
         };
         let proxy_line =
             proxy("GEMINI_PROXY", &v.proxy, &mut env, &mut secrets).unwrap_or_default();
-        y.push_str("\n  # --- Google Vertex AI Gemini ---\n");
-        for m in &v.models {
+        y.push_str("\n  # --- Google Vertex AI (Gemini; Claude through the Model Garden) ---\n");
+        for m in v.models.iter().chain(&v.claude_models) {
             let _ = write!(
                 y,
                 "  - model_name: {}\n    litellm_params:\n      model: vertex_ai/{}\n      vertex_project: os.environ/VERTEX_PROJECT\n      vertex_location: os.environ/VERTEX_LOCATION\n{cred_line}{proxy_line}",
@@ -288,6 +315,23 @@ pub fn render(answers: &Answers, master_key: Option<Secret<String>>) -> Rendered
             let _ = write!(
                 y,
                 "  - model_name: {}\n    litellm_params:\n      model: dashscope/{}\n      api_key: os.environ/DASHSCOPE_API_KEY\n{base_line}{proxy_line}",
+                yaml_str(&m.alias),
+                m.model
+            );
+        }
+    }
+
+    if let Some(g) = &answers.gemini_api {
+        if let Some(k) = g.api_key.as_deref().filter(|s| !s.is_empty()) {
+            secrets.push(("GEMINI_API_KEY".into(), Secret::from(k)));
+        }
+        let proxy_line =
+            proxy("GEMINI_API_PROXY", &g.proxy, &mut env, &mut secrets).unwrap_or_default();
+        y.push_str("\n  # --- Gemini API (Google AI Studio) ---\n");
+        for m in &g.models {
+            let _ = write!(
+                y,
+                "  - model_name: {}\n    litellm_params:\n      model: gemini/{}\n      api_key: os.environ/GEMINI_API_KEY\n{proxy_line}",
                 yaml_str(&m.alias),
                 m.model
             );
@@ -434,6 +478,8 @@ impl Answers {
         }
         if let Some(list) = by_provider.get("vertex_ai") {
             let p = list[0].1;
+            let (claude, gemini): (Vec<_>, Vec<_>) =
+                list.iter().partition(|(m, _)| crate::config::is_claude(&m.model));
             a.vertex = Some(Vertex {
                 project: extra(p, "vertex_project")
                     .or_else(|| env.get("VERTEX_PROJECT"))
@@ -441,7 +487,8 @@ impl Answers {
                 location: extra(p, "vertex_location")
                     .or_else(|| env.get("VERTEX_LOCATION"))
                     .unwrap_or_else(|| "global".into()),
-                models: list.iter().map(|(m, _)| m.clone()).collect(),
+                models: gemini.iter().map(|(m, _)| m.clone()).collect(),
+                claude_models: claude.iter().map(|(m, _)| m.clone()).collect(),
                 credentials: extra(p, "vertex_credentials")
                     .or_else(|| env.get("GOOGLE_APPLICATION_CREDENTIALS"))
                     .map(PathBuf::from),
@@ -460,6 +507,13 @@ impl Answers {
                 region,
                 models: list.iter().map(|(m, _)| m.clone()).collect(),
                 proxy: proxy(p, "QWEN_PROXY"),
+            });
+        }
+        if let Some(list) = by_provider.get("gemini") {
+            a.gemini_api = Some(GeminiApi {
+                api_key: None,
+                models: list.iter().map(|(m, _)| m.clone()).collect(),
+                proxy: proxy(list[0].1, "GEMINI_API_PROXY"),
             });
         }
         a.no_proxy = env.get("NO_PROXY");

@@ -20,6 +20,7 @@ fn full() -> Answers {
             project: "proj-1".into(),
             location: "global".into(),
             models: default_vertex_models(),
+            claude_models: default_vertex_claude_models(),
             credentials: Some("/keys/sa.json".into()),
             proxy: Some("http://proxy.corp:3128".into()),
         }),
@@ -27,6 +28,11 @@ fn full() -> Answers {
             api_key: Some("sk-dashscope-value".into()),
             region: "international".into(),
             models: default_dashscope_models(),
+            proxy: None,
+        }),
+        gemini_api: Some(GeminiApi {
+            api_key: Some("gemini-key-value".into()),
+            models: default_gemini_api_models(),
             proxy: None,
         }),
         no_proxy: Some("localhost,127.0.0.1".into()),
@@ -39,15 +45,26 @@ fn full() -> Answers {
 #[test]
 fn rendered_files_hold_no_secret_and_load_as_litellm_config() {
     let r = render(&full(), Some(Secret::from("sk-master-value")));
-    for secret in ["client-secret-value", "proxy-password", "sk-dashscope-value", "sk-master-value"]
-    {
+    for secret in [
+        "client-secret-value",
+        "proxy-password",
+        "sk-dashscope-value",
+        "sk-master-value",
+        "gemini-key-value",
+    ] {
         assert!(!r.config_yaml.contains(secret), "{secret} in config.yaml");
         assert!(!r.dotenv.contains(secret), "{secret} in .env");
     }
     let names: Vec<&str> = r.secrets.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["AZURE_PROXY", "AZURE_CLIENT_SECRET", "DASHSCOPE_API_KEY", "LITELLM_MASTER_KEY"]
+        [
+            "AZURE_PROXY",
+            "AZURE_CLIENT_SECRET",
+            "DASHSCOPE_API_KEY",
+            "GEMINI_API_KEY",
+            "LITELLM_MASTER_KEY"
+        ]
     );
     assert!(
         r.dotenv.contains("GEMINI_PROXY=http://proxy.corp:3128\n"),
@@ -75,13 +92,18 @@ fn rendered_files_hold_no_secret_and_load_as_litellm_config() {
             "gpt-5-mini",
             "gemini-3-flash",
             "gemini-3-pro",
+            "claude-sonnet-4-5",
             "qwen-max",
-            "qwen-plus"
+            "qwen-plus",
+            "gemini-flash",
+            "gemini-pro"
         ]
     );
-    assert_eq!(c.available_count(), 7);
+    assert_eq!(c.available_count(), 10);
+    assert_eq!(c.deployments[5].provider, crate::config::ProviderKind::VertexClaude);
+    assert_eq!(c.deployments[8].provider, crate::config::ProviderKind::Gemini);
     assert_eq!(c.deployments[1].model, "gpt41-prod");
-    assert_eq!(c.deployments[5].api_base.as_deref(), Some(DASHSCOPE_INTL));
+    assert_eq!(c.deployments[6].api_base.as_deref(), Some(DASHSCOPE_INTL));
     assert_eq!(c.master_key.as_ref().map(|k| k.expose().as_str()), Some("sk-master-value"));
 }
 
@@ -105,6 +127,9 @@ fn an_existing_setup_comes_back_as_the_defaults() {
     }
     if let Some(d) = want.dashscope.as_mut() {
         d.api_key = None;
+    }
+    if let Some(g) = want.gemini_api.as_mut() {
+        g.api_key = None;
     }
     assert_eq!(back, want);
 }

@@ -41,7 +41,13 @@ pub fn for_provider(kind: ProviderKind, req: &mut ChatRequest) {
             req.extra.shift_remove("top_k");
         }
         ProviderKind::Compat(c) => super::compat::adapt(c, req),
-        ProviderKind::Mock | ProviderKind::OpenAi | ProviderKind::Vertex => {}
+        ProviderKind::Mock
+        | ProviderKind::OpenAi
+        | ProviderKind::Vertex
+        | ProviderKind::Gemini
+        | ProviderKind::Anthropic
+        | ProviderKind::VertexClaude
+        | ProviderKind::AzureAi => {}
     }
 }
 

@@ -15,6 +15,9 @@ pub struct Prices {
     pub output: f64,
     /// Cached prompt tokens; the input price when not given.
     pub cache_read: Option<f64>,
+    /// Prompt tokens written to the cache (Claude's `cache_creation_input_tokens`); the
+    /// input price when not given.
+    pub cache_write: Option<f64>,
     pub input_above_200k: Option<f64>,
     pub output_above_200k: Option<f64>,
     pub cache_read_above_200k: Option<f64>,
@@ -28,7 +31,8 @@ impl Prices {
     /// part of `completion_tokens` and billed as output.
     pub fn cost(&self, usage: &Usage) -> f64 {
         let cached = cached_tokens(usage).min(usage.prompt_tokens);
-        let fresh = usage.prompt_tokens - cached;
+        let written = cache_write_tokens(usage).min(usage.prompt_tokens - cached);
+        let fresh = usage.prompt_tokens - cached - written;
         let above = usage.prompt_tokens > TIER_TOKENS;
         let pick = |base: f64, tier: Option<f64>| if above { tier.unwrap_or(base) } else { base };
         let input = pick(self.input, self.input_above_200k);
@@ -38,8 +42,18 @@ impl Prices {
         } else {
             self.cache_read.unwrap_or(input)
         };
-        fresh as f64 * input + cached as f64 * cache + usage.completion_tokens as f64 * output
+        let write = self.cache_write.unwrap_or(input);
+        fresh as f64 * input
+            + cached as f64 * cache
+            + written as f64 * write
+            + usage.completion_tokens as f64 * output
     }
+}
+
+/// Prompt tokens written to a prompt cache: Claude's `cache_creation_input_tokens`, which
+/// the Claude translation keeps in the usage next to OpenAI's fields.
+pub fn cache_write_tokens(usage: &Usage) -> u64 {
+    usage.extra.get("cache_creation_input_tokens").and_then(Value::as_u64).unwrap_or(0)
 }
 
 pub fn cached_tokens(usage: &Usage) -> u64 {
@@ -84,6 +98,7 @@ pub fn from_model_info(info: &Map<String, Value>) -> Option<Prices> {
         input: num("input_cost_per_token")?,
         output: num("output_cost_per_token")?,
         cache_read: num("cache_read_input_token_cost"),
+        cache_write: num("cache_creation_input_token_cost"),
         input_above_200k: num("input_cost_per_token_above_200k_tokens"),
         output_above_200k: num("output_cost_per_token_above_200k_tokens"),
         cache_read_above_200k: num("cache_read_input_token_cost_above_200k_tokens"),
@@ -98,10 +113,25 @@ struct Row {
     cached: Option<f64>,
     output: f64,
     above_200k: Option<(f64, f64, f64)>,
+    /// Cache writes (Claude: 1.25 × input for the 5-minute cache).
+    cache_write: Option<f64>,
 }
 
 const fn row(model: &'static str, input: f64, cached: f64, output: f64) -> Row {
-    Row { model, input, cached: Some(cached), output, above_200k: None }
+    Row { model, input, cached: Some(cached), output, above_200k: None, cache_write: None }
+}
+
+/// A Claude row: cache reads at 0.1 × input, cache writes at 1.25 × input (Anthropic's
+/// 5-minute cache; Vertex AI and Azure AI Foundry list the same prices).
+const fn claude(model: &'static str, input: f64, output: f64) -> Row {
+    Row {
+        model,
+        input,
+        cached: Some(input * 0.1),
+        output,
+        above_200k: None,
+        cache_write: Some(input * 1.25),
+    }
 }
 
 /// List prices (USD per million tokens, standard tier, pay-as-you-go) of the models the setup
@@ -126,6 +156,7 @@ const TABLE: &[Row] = &[
         cached: None,
         output: 0.0,
         above_200k: None,
+        cache_write: None,
     },
     Row {
         model: "text-embedding-3-large",
@@ -133,6 +164,7 @@ const TABLE: &[Row] = &[
         cached: None,
         output: 0.0,
         above_200k: None,
+        cache_write: None,
     },
     // Vertex AI Gemini
     Row {
@@ -141,6 +173,7 @@ const TABLE: &[Row] = &[
         cached: Some(0.125),
         output: 10.0,
         above_200k: Some((2.5, 0.25, 15.0)),
+        cache_write: None,
     },
     row("gemini-2.5-flash", 0.3, 0.03, 2.5),
     row("gemini-2.5-flash-lite", 0.1, 0.01, 0.4),
@@ -150,12 +183,43 @@ const TABLE: &[Row] = &[
         cached: Some(0.2),
         output: 12.0,
         above_200k: Some((4.0, 0.4, 18.0)),
+        cache_write: None,
     },
     row("gemini-3-flash-preview", 0.5, 0.05, 3.0),
+    // Anthropic Claude (Anthropic, Vertex AI, Azure AI Foundry)
+    claude("claude-opus-4-5", 5.0, 25.0),
+    claude("claude-opus-4-1", 15.0, 75.0),
+    claude("claude-opus-4", 15.0, 75.0),
+    Row { above_200k: Some((6.0, 0.6, 22.5)), ..claude("claude-sonnet-4-5", 3.0, 15.0) },
+    Row { above_200k: Some((6.0, 0.6, 22.5)), ..claude("claude-sonnet-4", 3.0, 15.0) },
+    claude("claude-3-7-sonnet", 3.0, 15.0),
+    claude("claude-haiku-4-5", 1.0, 5.0),
+    claude("claude-3-5-haiku", 0.8, 4.0),
     // DashScope Qwen (international)
-    Row { model: "qwen-max", input: 1.6, cached: None, output: 6.4, above_200k: None },
-    Row { model: "qwen-plus", input: 0.4, cached: None, output: 1.2, above_200k: None },
-    Row { model: "qwen-turbo", input: 0.05, cached: None, output: 0.2, above_200k: None },
+    Row {
+        model: "qwen-max",
+        input: 1.6,
+        cached: None,
+        output: 6.4,
+        above_200k: None,
+        cache_write: None,
+    },
+    Row {
+        model: "qwen-plus",
+        input: 0.4,
+        cached: None,
+        output: 1.2,
+        above_200k: None,
+        cache_write: None,
+    },
+    Row {
+        model: "qwen-turbo",
+        input: 0.05,
+        cached: None,
+        output: 0.2,
+        above_200k: None,
+        cache_write: None,
+    },
 ];
 
 /// The table's prices for a model name: an exact row, else the longest row the name extends
@@ -164,6 +228,8 @@ const TABLE: &[Row] = &[
 /// `provider/` prefix is ignored.
 pub fn built_in(model: &str) -> Option<Prices> {
     let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    // Vertex AI names Claude snapshots `claude-sonnet-4-5@20250929`.
+    let name = name.split('@').next().unwrap_or_default().to_owned();
     let hit = TABLE.iter().find(|r| r.model == name).or_else(|| {
         TABLE
             .iter()
@@ -179,6 +245,7 @@ pub fn built_in(model: &str) -> Option<Prices> {
         input: hit.input * m,
         output: hit.output * m,
         cache_read: hit.cached.map(|c| c * m),
+        cache_write: hit.cache_write.map(|c| c * m),
         input_above_200k: hit.above_200k.map(|t| t.0 * m),
         cache_read_above_200k: hit.above_200k.map(|t| t.1 * m),
         output_above_200k: hit.above_200k.map(|t| t.2 * m),

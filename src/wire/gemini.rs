@@ -304,3 +304,36 @@ pub struct EmbeddingStatistics {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_count: Option<f64>,
 }
+
+/// `POST …/v1beta/models/{model}:batchEmbedContents` body (the Gemini API of Google AI
+/// Studio).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchEmbedRequest {
+    pub requests: Vec<EmbedContentRequest>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedContentRequest {
+    /// `models/{model}`.
+    pub model: String,
+    pub content: Content,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_dimensionality: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchEmbedResponse {
+    #[serde(default)]
+    pub embeddings: Vec<ContentEmbedding>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContentEmbedding {
+    #[serde(default)]
+    pub values: Vec<f64>,
+}

@@ -10,12 +10,14 @@ mod support;
 
 mod anthropic_messages;
 mod azure;
+mod claude;
 mod client_fidelity;
 mod compat;
 mod core_app;
 mod core_process;
 mod doctor;
 mod egress;
+mod gemini_api;
 mod gemini_fixtures;
 mod hostile_upstream;
 mod keychain;

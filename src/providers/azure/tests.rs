@@ -106,37 +106,51 @@ fn credentials_are_chosen_in_order() {
         kind(&choose_credential(
             &dep(json!({"azure_ad_token": "tok"}), Some("k")),
             &env_all,
+            "AZURE_API_KEY",
             no_az
         )),
         "key:k"
     );
     assert_eq!(
-        kind(&choose_credential(&dep(json!({"azure_ad_token": "tok"}), None), &env_all, no_az)),
+        kind(&choose_credential(
+            &dep(json!({"azure_ad_token": "tok"}), None),
+            &env_all,
+            "AZURE_API_KEY",
+            no_az
+        )),
         "static:tok"
     );
     assert_eq!(
-        kind(&choose_credential(&dep(json!({}), None), &env_all, no_az)),
+        kind(&choose_credential(&dep(json!({}), None), &env_all, "AZURE_API_KEY", no_az)),
         "sp:https://login.microsoftonline.com|t-env|c-env|https://cognitiveservices.azure.com/.default",
         "a service principal beats AZURE_API_KEY"
     );
     let params = json!({"tenant_id": "t-p", "client_secret": "s-p", "azure_scope": "api://x/.default",
                         "azure_authority_host": "https://login.microsoftonline.us"});
     assert_eq!(
-        kind(&choose_credential(&dep(params, None), &env_all, no_az)),
+        kind(&choose_credential(&dep(params, None), &env_all, "AZURE_API_KEY", no_az)),
         "sp:https://login.microsoftonline.us|t-p|c-env|api://x/.default",
         "each field from litellm_params, else the environment"
     );
     let key_only = Env::from_vars([("AZURE_API_KEY", "env-key")]);
-    assert_eq!(kind(&choose_credential(&dep(json!({}), None), &key_only, no_az)), "key:env-key");
+    assert_eq!(
+        kind(&choose_credential(&dep(json!({}), None), &key_only, "AZURE_API_KEY", no_az)),
+        "key:env-key"
+    );
     let tenant_only = Env::from_vars([("AZURE_TENANT_ID", "t-env"), ("PATH", "/tools")]);
     assert_eq!(
-        kind(&choose_credential(&dep(json!({}), None), &tenant_only, |p: &Path| p
-            == Path::new("/tools/az"))),
+        kind(&choose_credential(
+            &dep(json!({}), None),
+            &tenant_only,
+            "AZURE_API_KEY",
+            |p: &Path| p == Path::new("/tools/az")
+        )),
         "cli:/tools/az|Some(\"t-env\")"
     );
     let none = kind(&choose_credential(
         &dep(json!({}), None),
         &Env::from_vars::<[(&str, &str); 0], _, _>([]),
+        "AZURE_API_KEY",
         no_az,
     ));
     assert!(none.starts_with("err:model `gpt-5`: no Azure credential"), "{none}");
@@ -146,7 +160,8 @@ fn credentials_are_chosen_in_order() {
 #[test]
 fn incomplete_or_unsafe_service_principals_are_refused() {
     let env = Env::from_vars([("AZURE_CLIENT_SECRET", "s")]);
-    let e = kind(&choose_credential(&dep(json!({}), None), &env, |_: &Path| false));
+    let e =
+        kind(&choose_credential(&dep(json!({}), None), &env, "AZURE_API_KEY", |_: &Path| false));
     assert!(
         e.contains("tenant_id / AZURE_TENANT_ID and client_id / AZURE_CLIENT_ID is not"),
         "{e}"
@@ -154,13 +169,14 @@ fn incomplete_or_unsafe_service_principals_are_refused() {
     let env = Env::from_vars(
         SP_ENV.iter().copied().chain([("AZURE_AUTHORITY_HOST", "http://login.example.com")]),
     );
-    let e = kind(&choose_credential(&dep(json!({}), None), &env, |_: &Path| false));
+    let e =
+        kind(&choose_credential(&dep(json!({}), None), &env, "AZURE_API_KEY", |_: &Path| false));
     assert!(e.contains("must use https"), "{e}");
     let env = Env::from_vars(
         SP_ENV.iter().copied().chain([("AZURE_AUTHORITY_HOST", "http://127.0.0.1:9/")]),
     );
     assert_eq!(
-        kind(&choose_credential(&dep(json!({}), None), &env, |_: &Path| false)),
+        kind(&choose_credential(&dep(json!({}), None), &env, "AZURE_API_KEY", |_: &Path| false)),
         "sp:http://127.0.0.1:9|t-env|c-env|https://cognitiveservices.azure.com/.default"
     );
 }

@@ -1,8 +1,10 @@
 //! `POST /v1/messages` (and `/messages`) and `POST /v1/messages/count_tokens`: the Anthropic
-//! Messages API on every routed model, translated through the hub format. Errors are in
+//! Messages API on every routed model. A Claude model is served by pass-through
+//! (`passthrough`: the body and the answer relayed as they are, the `anthropic-beta` values
+//! the host accepts forwarded); every other model through the hub format. Errors are in
 //! Anthropic's shape. `anthropic-version` and `anthropic-beta` headers (and `?beta=true`)
-//! are accepted and need not match anything: the upstream is not Anthropic, and client
-//! headers are never forwarded to it.
+//! are accepted and need not match anything on the translated path: the upstream is not
+//! Anthropic, and client headers are never forwarded to it.
 //!
 //! Server-held threads (`thread: {"type": "continue", ...}`, the SDKs' default for tool
 //! runners) are answered `thread_not_found`, on which the SDKs send the whole conversation
@@ -11,10 +13,11 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::{Routing, json, logged_json, route};
+use super::{Routing, json, logged_json, passthrough, route};
 use crate::providers::ProviderError;
 use crate::router::{Reply, RequestOptions};
 use crate::server::AppState;
@@ -33,8 +36,14 @@ const ENDPOINT: &str = "/v1/messages";
 
 pub async fn messages(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Ok(bytes) = &body
+        && let Some(resp) = passthrough::messages(&state, &headers, bytes).await
+    {
+        return resp;
+    }
     let (hub, opts) = match parse(&state, body, ENDPOINT) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -76,8 +85,16 @@ pub async fn messages(
 /// local estimate of `translate::tokens`.
 pub async fn count_tokens(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if let Ok(bytes) = &body {
+        match passthrough::count_tokens(&state, &headers, bytes).await {
+            Some(Ok(n)) => return json(&CountTokensResponse { input_tokens: n }),
+            Some(Err(e)) => return e.into_response(),
+            None => {}
+        }
+    }
     let (hub, _) = match parse(&state, body, "/v1/messages/count_tokens") {
         Ok(r) => r,
         Err(e) => return e.into_response(),

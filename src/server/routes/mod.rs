@@ -5,6 +5,7 @@ pub mod embeddings;
 pub mod health;
 pub mod messages;
 pub mod models;
+pub mod passthrough;
 pub mod responses;
 pub mod spend;
 

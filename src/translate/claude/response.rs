@@ -86,6 +86,12 @@ pub fn usage(u: &UpstreamUsage) -> Usage {
     let read = u.cache_read_input_tokens.unwrap_or(0);
     let prompt = u.input_tokens.unwrap_or(0) + read + u.cache_creation_input_tokens.unwrap_or(0);
     let completion = u.output_tokens.unwrap_or(0);
+    let written = u.cache_creation_input_tokens.unwrap_or(0);
+    let mut extra = Map::new();
+    if written > 0 {
+        // Priced apart (cache writes cost more than input): `usage::price`.
+        extra.insert("cache_creation_input_tokens".into(), written.into());
+    }
     Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
@@ -93,6 +99,6 @@ pub fn usage(u: &UpstreamUsage) -> Usage {
         prompt_tokens_details: (read > 0)
             .then(|| PromptTokensDetails { cached_tokens: Some(read), extra: Map::new() }),
         completion_tokens_details: None,
-        extra: Map::new(),
+        extra,
     }
 }

@@ -122,3 +122,21 @@ fn a_deployment_is_priced_by_model_info_then_base_model_then_its_model_name() {
     );
     assert_eq!(for_deployment(&mock), Some((Prices::default(), PriceSource::Free)));
 }
+
+#[test]
+fn claude_is_priced_on_every_host_with_cache_reads_and_writes_apart() {
+    let sonnet = built_in("claude-sonnet-4-5").expect("row");
+    assert_eq!(built_in("claude-sonnet-4-5@20250929"), Some(sonnet), "Vertex AI's snapshot name");
+    assert_eq!(built_in("claude-sonnet-4-5-20250929"), Some(sonnet), "Anthropic's snapshot name");
+    assert!(close(built_in("claude-opus-4-1-20250805").expect("row").input, 15e-6));
+    assert!(close(built_in("claude-opus-4-5").expect("row").output, 25e-6));
+    // 1,000 fresh + 2,000 read + 400 written prompt tokens, 100 out.
+    let mut u = usage(3400, 2000, 100);
+    u.extra.insert("cache_creation_input_tokens".into(), json!(400));
+    let want = 1000.0 * 3e-6 + 2000.0 * 0.3e-6 + 400.0 * 3.75e-6 + 100.0 * 15e-6;
+    assert!(close(sonnet.cost(&u), want), "{} vs {want}", sonnet.cost(&u));
+    let info = json!({"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                      "cache_creation_input_token_cost": 5e-6});
+    let p = from_model_info(info.as_object().expect("object")).expect("prices");
+    assert!(close(p.cost(&u), 1000.0 * 1e-6 + 2000.0 * 1e-6 + 400.0 * 5e-6 + 100.0 * 2e-6));
+}

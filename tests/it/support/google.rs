@@ -57,6 +57,12 @@ impl MockState {
         self.valid.lock().expect("lock").clear();
     }
 
+    /// Whether `token` is an access token this mock issued and still accepts (for mocks of
+    /// other Vertex publishers that share this token endpoint).
+    pub fn accepts(&self, token: &str) -> bool {
+        self.valid.lock().expect("lock").contains(token)
+    }
+
     pub fn token_requests(&self) -> usize {
         self.token_requests.load(Ordering::SeqCst)
     }
@@ -110,11 +116,90 @@ pub fn router_with(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/token", post(token))
         .route("/test/service-account", post(new_service_account))
+        .route("/test/access-token", post(new_access_token))
         .route(
             "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
             post(vertex),
         )
+        .route("/v1beta/models/{call}", post(ai_studio))
         .with_state(state)
+}
+
+/// The Gemini API key the AI Studio mock accepts.
+pub const AI_STUDIO_KEY: &str = "AIzaMockGeminiApiKey";
+
+/// The Gemini API of Google AI Studio: `x-goog-api-key`, `/v1beta/models/{model}:method`,
+/// the same `generateContent` as Vertex, embeddings through `:batchEmbedContents`.
+async fn ai_studio(
+    Path(call): Path<String>,
+    Query(q): Query<AltQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if headers.contains_key("authorization") {
+        return google_error(
+            StatusCode::UNAUTHORIZED,
+            "API keys are not supported with an OAuth token here.",
+            "UNAUTHENTICATED",
+        );
+    }
+    if headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some(AI_STUDIO_KEY) {
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "API key not valid. Please pass a valid API key.",
+            "INVALID_ARGUMENT",
+        );
+    }
+    let Some((model, method)) = call.split_once(':') else {
+        return google_error(StatusCode::NOT_FOUND, "Method not found.", "NOT_FOUND");
+    };
+    match method {
+        "generateContent" => generate(model, &body, false),
+        "streamGenerateContent" if q.alt.as_deref() == Some("sse") => generate(model, &body, true),
+        "batchEmbedContents" => batch_embed(model, &body),
+        _ => google_error(StatusCode::NOT_FOUND, "Method not found.", "NOT_FOUND"),
+    }
+}
+
+/// `:batchEmbedContents`: every request names `models/{model}` and holds one text part; the
+/// vector is `[words, characters, dimensions or 3 …]`.
+fn batch_embed(model: &str, body: &[u8]) -> Response {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Invalid JSON payload received. {e}"),
+                "INVALID_ARGUMENT",
+            );
+        }
+    };
+    let Some(requests) = v["requests"].as_array() else {
+        return google_error(StatusCode::BAD_REQUEST, "requests: required", "INVALID_ARGUMENT");
+    };
+    let mut out = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        if r["model"] != format!("models/{model}") {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                &format!("requests[{i}].model: must be models/{model}"),
+                "INVALID_ARGUMENT",
+            );
+        }
+        let Some(text) = r["content"]["parts"][0]["text"].as_str() else {
+            return google_error(
+                StatusCode::BAD_REQUEST,
+                &format!("requests[{i}].content: a text part is required"),
+                "INVALID_ARGUMENT",
+            );
+        };
+        let dims = r["outputDimensionality"].as_u64().unwrap_or(3) as usize;
+        let mut values = vec![text.split_whitespace().count() as f64, text.len() as f64];
+        values.resize(dims.max(2), 0.5);
+        out.push(json!({"values": values}));
+    }
+    (StatusCode::OK, [("content-type", "application/json")], json!({"embeddings": out}).to_string())
+        .into_response()
 }
 
 /// For tests in other languages (the Python e2e suite): a fresh service-account key file
@@ -126,6 +211,20 @@ async fn new_service_account(State(st): State<Arc<MockState>>, headers: HeaderMa
         "e2e@mock-project.iam.gserviceaccount.com",
     );
     (StatusCode::OK, [("content-type", "application/json")], key).into_response()
+}
+
+/// For tests in other languages: an access token this mock accepts, as a client that did its
+/// own OAuth would hold (the `anthropic` SDK's `AnthropicVertex` takes one as is).
+async fn new_access_token(State(st): State<Arc<MockState>>) -> Response {
+    let n = st.issued.fetch_add(1, Ordering::SeqCst) + 1;
+    let token = format!("ya29.mock-e2e-{n}");
+    st.valid.lock().expect("lock").insert(token.clone());
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        json!({"access_token": token}).to_string(),
+    )
+        .into_response()
 }
 
 fn oauth_error(code: &str, desc: &str) -> Response {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod anthropic;
 pub mod azure;
 pub mod compat;
 pub mod dashscope;

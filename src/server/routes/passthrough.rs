@@ -1,0 +1,296 @@
+//! `/v1/messages` to a Claude model (every deployment of the alias is `anthropic/`,
+//! `vertex_ai/claude-*` or `azure_ai/claude-*`): the body goes to the upstream as the client
+//! wrote it (`providers::claude` replaces only `model`; LiteLLM's router fields such as
+//! `fallbacks` are taken out first) and the answer comes back byte for byte, JSON or event
+//! stream, so `cache_control`, thinking signatures, citations, server tools and beta
+//! features work as with Anthropic. The relay only reads along: usage for the log line, the
+//! request log and `tpm`, and whether the stream reached `message_stop`.
+//!
+//! Not applied on this path: `litellm_params` request defaults and parameter dropping (the
+//! body is not decoded into the hub format).
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use super::chat::logged_error;
+use super::json_bytes;
+use crate::providers::ProviderError;
+use crate::providers::body::read_prefix;
+use crate::providers::sse::{SseDecoder, SseEvent};
+use crate::router::Served;
+use crate::server::AppState;
+use crate::server::body::route_options;
+use crate::server::cutoff::Cutoff;
+use crate::server::error::{ApiError, Dialect, route_error};
+use crate::server::headers::ServedHeaders;
+use crate::server::log::{CallLog, LoggedByCall};
+use crate::server::stream::sse_response;
+use crate::translate::claude::{self, StreamState, raw};
+use crate::wire::anthropic::UpstreamMessage;
+
+const ENDPOINT: &str = "/v1/messages";
+
+/// Upstream response headers passed on to the client: the rate-limit state. (`request-id`
+/// is the gateway's own, as on every answer.)
+fn forwarded_header(name: &str) -> bool {
+    name.starts_with("anthropic-ratelimit-")
+}
+
+/// The client's `anthropic-beta` values, every header joined.
+pub fn client_betas(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> =
+        headers.get_all("anthropic-beta").iter().filter_map(|v| v.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// The model a body names, when `/v1/messages` to it is a pass-through; `None` otherwise
+/// (or when the body is not a JSON object: the translated path answers with the error).
+fn passthrough_model(state: &AppState, body: &Map<String, Value>) -> Option<String> {
+    let model = body.get("model")?.as_str()?;
+    state.router().is_passthrough(model).then(|| model.to_owned())
+}
+
+/// Serve a `/v1/messages` request by pass-through, or `None` when the model is not Claude.
+pub async fn messages(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Option<Response> {
+    let mut fields: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
+    let model = passthrough_model(state, &fields)?;
+    let stream = fields.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let before: Vec<String> = fields.keys().cloned().collect();
+    let opts = match route_options(&mut fields) {
+        Ok(o) => o,
+        Err(e) => return Some(e.in_dialect(Dialect::Anthropic).into_response()),
+    };
+    let mut body = bytes.to_vec();
+    for key in before.iter().filter(|k| !fields.contains_key(*k)) {
+        // The body parsed as an object above, so the splicer reads it too.
+        body = raw::remove(&body, key).unwrap_or(body);
+    }
+    let log = CallLog::new("messages", &model, stream);
+    let outcome = state
+        .router()
+        .passthrough(&model, Bytes::from(body), stream, client_betas(headers), &opts)
+        .await;
+    let (served, upstream) = match outcome {
+        Ok(ok) => ok,
+        Err(err) => {
+            let api = route_error(err, ENDPOINT).in_dialect(Dialect::Anthropic);
+            return Some(logged_error(api, log));
+        }
+    };
+    let served_headers = ServedHeaders::of(&served, &model);
+    let mut resp = if stream {
+        relay_stream(upstream, served, log, &model)
+    } else {
+        relay_json(upstream, served, log).await
+    };
+    served_headers.apply(&mut resp);
+    Some(resp)
+}
+
+/// `/v1/messages/count_tokens` for a Claude model: Anthropic's own count where the alias is
+/// on Anthropic's API; `None` for the local estimate.
+pub async fn count_tokens(
+    state: &AppState,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+) -> Option<Result<u64, ApiError>> {
+    let fields: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
+    let model = passthrough_model(state, &fields)?;
+    let betas = client_betas(headers);
+    match state.router().count_tokens_raw(&model, bytes, betas.as_deref()).await {
+        Ok(Some(n)) => Some(Ok(n)),
+        Ok(None) => None,
+        Err(err) => {
+            Some(Err(route_error(err, "/v1/messages/count_tokens").in_dialect(Dialect::Anthropic)))
+        }
+    }
+}
+
+fn copy_headers(from: &reqwest::Response, to: &mut Response) {
+    for (name, value) in from.headers() {
+        if forwarded_header(name.as_str()) {
+            to.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+}
+
+/// A whole answer: read within the deployment's limits, relayed as it came.
+async fn relay_json(mut upstream: reqwest::Response, served: Served, mut log: CallLog) -> Response {
+    log.served(&served);
+    let routed = served.routed().clone();
+    let limit = routed.dep.body_limits.response_bytes;
+    let total = routed.dep.timeout;
+    let read = tokio::time::timeout(total, read_prefix(&mut upstream, limit)).await;
+    let bytes = match read {
+        Ok(Ok((bytes, false))) => bytes,
+        Ok(Ok((_, true))) => {
+            let err = ProviderError::protocol(format!(
+                "{} answered with more than the gateway's limit (general_settings.max_response_size_mb)",
+                routed.label()
+            ));
+            return logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log);
+        }
+        Ok(Err(e)) => {
+            let err = ProviderError::Connect {
+                message: format!(
+                    "{} broke off the answer: {}",
+                    routed.label(),
+                    crate::providers::http::chain(&e)
+                ),
+            };
+            return logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log);
+        }
+        Err(_) => {
+            let err = ProviderError::Timeout {
+                phase: crate::providers::TimeoutPhase::Response,
+                message: format!("{} did not finish its answer in time", routed.label()),
+            };
+            return logged_error(ApiError::from(err).in_dialect(Dialect::Anthropic), log);
+        }
+    };
+    if let Ok(m) = serde_json::from_slice::<UpstreamMessage>(&bytes) {
+        log.count(&routed, Some(&claude::response::usage(&m.usage)));
+    }
+    let mut resp = json_bytes(bytes);
+    copy_headers(&upstream, &mut resp);
+    resp.extensions_mut().insert(LoggedByCall);
+    drop(served);
+    resp
+}
+
+/// An event stream, relayed chunk by chunk as it arrives. Each wait for upstream bytes is
+/// bounded by the deployment's stream timeout; a failure, or the gateway's shutdown cutoff,
+/// ends the stream with an Anthropic `error` event.
+fn relay_stream(
+    upstream: reqwest::Response,
+    served: Served,
+    mut log: CallLog,
+    model: &str,
+) -> Response {
+    struct Relay {
+        body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+        decoder: Option<SseDecoder>,
+        fold: StreamState,
+        events: Vec<SseEvent>,
+        served: Option<Served>,
+        log: CallLog,
+        cutoff: Cutoff,
+        idle: Duration,
+        label: String,
+        done: bool,
+    }
+    log.served(&served);
+    let dep = &served.routed().dep;
+    let idle = dep.stream_timeout.unwrap_or(dep.timeout);
+    let label = served.routed().label();
+    let decoder = SseDecoder::new(dep.body_limits.stream_event_bytes);
+    let mut headers_from = Response::new(Body::empty());
+    copy_headers(&upstream, &mut headers_from);
+    let cutoff = Cutoff::default();
+    let relay = Relay {
+        body: Box::pin(upstream.bytes_stream()),
+        decoder: Some(decoder),
+        fold: StreamState::new(model.to_owned(), 0),
+        events: Vec::new(),
+        served: Some(served),
+        log,
+        cutoff: cutoff.clone(),
+        idle,
+        label,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(relay, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        let next = tokio::select! {
+            biased;
+            () = st.cutoff.fired() => Err(ProviderError::Unavailable(
+                crate::server::cutoff::SHUTDOWN_MESSAGE.to_owned(),
+            )),
+            r = tokio::time::timeout(st.idle, st.body.next()) => match r {
+                Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
+                Ok(Some(Err(e))) => Err(ProviderError::Connect {
+                    message: format!("{} broke off the stream: {}", st.label, crate::providers::http::chain(&e)),
+                }),
+                Ok(None) => Ok(None),
+                Err(_) => Err(ProviderError::Timeout {
+                    phase: crate::providers::TimeoutPhase::StreamIdle,
+                    message: format!("{} sent nothing for {} in the middle of a stream", st.label, crate::providers::http::human(st.idle)),
+                }),
+            },
+        };
+        match next {
+            Ok(Some(bytes)) => {
+                st.log.first_chunk();
+                st.tap(&bytes);
+                Some((Ok::<Bytes, std::convert::Infallible>(bytes), st))
+            }
+            Ok(None) => {
+                st.finish(None);
+                None
+            }
+            Err(err) => {
+                let api = ApiError::from(err).in_dialect(Dialect::Anthropic);
+                let frame = error_frame(&api);
+                st.finish(Some(api.public_message()));
+                Some((Ok(frame), st))
+            }
+        }
+    });
+
+    impl Relay {
+        /// Read the events along (usage, `message_stop`, `error`); an event too large to
+        /// read is relayed all the same, only no longer read.
+        fn tap(&mut self, bytes: &[u8]) {
+            let Some(decoder) = &mut self.decoder else { return };
+            if decoder.push(bytes, &mut self.events).is_err() {
+                self.decoder = None;
+            }
+            for ev in self.events.drain(..) {
+                let name = ev.event.as_deref().unwrap_or("");
+                if let Err(e) = self.fold.on_event(name, &ev.data) {
+                    self.log.stream_error = Some(format!("{}: {}", e.kind, e.message));
+                }
+            }
+        }
+
+        /// The end: usage counted once, and why the stream is incomplete if it is.
+        fn finish(&mut self, error: Option<String>) {
+            self.done = true;
+            if let Some(served) = self.served.take() {
+                self.log.count(served.routed(), Some(&self.fold.usage()));
+            }
+            if let Some(e) = error {
+                self.log.stream_error = Some(e);
+            } else if !self.fold.is_complete() && self.log.stream_error.is_none() {
+                self.log.stream_error =
+                    Some(format!("{} ended the stream before message_stop", self.label));
+            }
+        }
+    }
+
+    let mut resp = sse_response(Body::from_stream(body));
+    for (name, value) in headers_from.headers() {
+        resp.headers_mut().append(name.clone(), value.clone());
+    }
+    resp.extensions_mut().insert(cutoff);
+    resp
+}
+
+/// Anthropic's `error` event for a failure in the middle of a relayed stream.
+fn error_frame(api: &ApiError) -> Bytes {
+    let data = serde_json::to_vec(&api.anthropic_body()).unwrap_or_else(|_| {
+        br#"{"type":"error","error":{"type":"api_error","message":"stream failed"}}"#.to_vec()
+    });
+    let mut v = Vec::with_capacity(data.len() + 24);
+    v.extend_from_slice(b"event: error\ndata: ");
+    v.extend_from_slice(&data);
+    v.extend_from_slice(b"\n\n");
+    Bytes::from(v)
+}
