@@ -1,7 +1,9 @@
 //! Micro-benchmarks of the per-request work the gateway does besides moving bytes: request
 //! parse + re-serialize, upstream response parse + re-serialize, SSE decoding, chunk relay,
 //! and one whole request through `server::app` with a local mock model (no sockets), directly,
-//! through `server::LiveApp` as served, and to an alias of three deployments (load balancing).
+//! through `server::LiveApp` as served, and to an alias of three deployments (load balancing);
+//! and the request log's share of that: one call's `Record` built and handed to the writer
+//! thread, and the whole request again with the log on.
 //!
 //! `cargo bench --bench hot_path` (criterion; results in target/criterion). The whole-process
 //! comparison with nginx and LiteLLM is `scripts/bench`.
@@ -11,6 +13,7 @@ use std::hint::black_box;
 use ai_proxy::config::{self, Env, Source};
 use ai_proxy::providers::sse::SseDecoder;
 use ai_proxy::server::{self, AppState};
+use ai_proxy::usage::{Record, Retention, UsageLog};
 use ai_proxy::wire::openai::{ChatChunk, ChatCompletion, ChatRequest};
 use axum::body::{Body, Bytes};
 use axum::http::Request;
@@ -129,6 +132,71 @@ fn whole_request_mock(c: &mut Criterion) {
     });
 }
 
+/// The request log on the request path: a call's `Record` (its strings, as `CallLog` builds
+/// them) boxed and queued for the writer thread with `try_send`. Timed in runs of 4,096 (half
+/// the queue) with a flush between runs outside the timing, so every send finds room, as it
+/// does when the writer keeps up; the writer thread is inserting meanwhile, as in a real run.
+fn request_log(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let retention = Retention { max_age_ms: 30 * 86_400_000, max_bytes: 1 << 30 };
+    let log = UsageLog::open(&dir.path().join("usage.sqlite3"), retention).expect("log");
+    c.bench_function("request log: build one call's record + queue it for the writer", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let run = left.min(4096);
+                let start = std::time::Instant::now();
+                for i in 0..run {
+                    log.record(black_box(record(i)));
+                }
+                total += start.elapsed();
+                left -= run;
+                assert!(log.flush(std::time::Duration::from_secs(30)), "writer stuck");
+            }
+            total
+        })
+    });
+    assert_eq!(log.dropped(), 0, "a send found the queue full: the numbers would be wrong");
+
+    // The whole mock request of `whole_request_mock`, with the request log attached (what
+    // `gateway::build_state` does unless `disable_spend_logs` is set).
+    let yaml = "model_list:\n  - model_name: bench\n    litellm_params:\n      model: mock/bench\n      mock_response: \"Hello! This is a fixed response.\"\n";
+    let cfg = config::load(yaml, Source::Embedded, Env::default()).expect("config");
+    let state = AppState::from_config(&cfg);
+    let on = UsageLog::open(&dir.path().join("app.sqlite3"), retention).expect("log");
+    state.set_usage(Ok(on.clone()));
+    let app = server::app(state);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    c.bench_function("app: the mock request with the request log on", |b| {
+        b.iter(|| rt.block_on(post_chat(app.clone())))
+    });
+    assert!(on.flush(std::time::Duration::from_secs(30)), "writer stuck");
+}
+
+/// A record like a real call's: every string freshly allocated, as `CallLog::record` does.
+fn record(i: u64) -> Record {
+    Record {
+        ts_ms: 1_764_900_000_000 + i as i64,
+        request_id: format!("req_{i:024}"),
+        endpoint: "chat".to_owned(),
+        alias: "qwen-max".to_owned(),
+        provider: "dashscope".to_owned(),
+        deployment: Some("dashscope/qwen-max".to_owned()),
+        status: 200,
+        stream: true,
+        latency_ms: 812.25,
+        ttft_ms: Some(190.5),
+        prompt_tokens: 1200,
+        completion_tokens: 240,
+        cached_tokens: 0,
+        reasoning_tokens: 0,
+        cost: Some(0.00096),
+        error: None,
+        user_agent: Some("OpenAI/Python 2.8.1".to_owned()),
+    }
+}
+
 /// One chat request through `svc`, body read to the end.
 async fn post_chat<S>(svc: S) -> Bytes
 where
@@ -153,6 +221,7 @@ criterion_group!(
     completion_roundtrip,
     sse_decode,
     chunk_relay,
-    whole_request_mock
+    whole_request_mock,
+    request_log
 );
 criterion_main!(benches);

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -304,6 +305,73 @@ class Load:
             res["cpu_us_per_req"] = {n: round((cpu1[n] - cpu0[n]) / total * 1e6, 1) for n in procs}
         return res
 
+    def py_rate(self, addr, path, body, headers, rate, seconds, procs, workers=64):
+        """Open loop without oha: a Python scheduler starts requests at a fixed rate on a pool
+        of threads, each with a kept-alive connection; latency is counted from the scheduled
+        start (as oha's --latency-correction does), so a stall shows as latency, not as a
+        lower rate. Costs the machine more CPU than oha: compare runs made with one tool."""
+        import concurrent.futures
+        import threading
+
+        host, port = addr.rsplit(":", 1)
+        local = threading.local()
+        lock = threading.Lock()
+        lat, errs = [], [0]
+        payload = body.encode()
+        hdrs = {"Content-Type": "application/json", **headers}
+
+        def one(due):
+            ok = False
+            try:
+                conn = getattr(local, "conn", None)
+                if conn is None:
+                    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                    local.conn = conn
+                conn.request("POST", path, body=payload, headers=hdrs)
+                r = conn.getresponse()
+                r.read()
+                ok = r.status == 200
+            except (OSError, http.client.HTTPException):
+                if getattr(local, "conn", None) is not None:
+                    local.conn.close()
+                local.conn = None
+            done = time.perf_counter()
+            with lock:
+                lat.append(done - due)
+                if not ok:
+                    errs[0] += 1
+
+        n = int(rate * seconds)
+        cpu0 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+        t0 = time.perf_counter() + 0.05
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for i in range(n):
+                due = t0 + i / rate
+                now = time.perf_counter()
+                if due > now:
+                    time.sleep(due - now)
+                pool.submit(one, due)
+        elapsed = time.perf_counter() - t0
+        cpu1 = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+        lat.sort()
+
+        def pct(q):
+            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
+
+        return {
+            "tool": "python",
+            "rate": rate,
+            "seconds": seconds,
+            "requests": n,
+            "errors": errs[0],
+            "rps": round(n / elapsed, 1),
+            "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90),
+            "p99_ms": pct(0.99),
+            "max_ms": lat[-1] * 1000,
+            "cpu_us_per_req": {name: round((cpu1[name] - cpu0[name]) / n * 1e6, 1) for name in procs},
+        }
+
     def streams_latency(self, url, body, headers, requests):
         argv = [str(RELEASE / "examples" / "bench_streams"), "latency", url, body, str(requests)]
         argv += [f"{k}: {v}" for k, v in headers.items()]
@@ -577,13 +645,21 @@ def main():
     ap.add_argument("--skip-litellm", action="store_true")
     ap.add_argument("--publish", action="store_true", help="copy the results into benches/results/")
     ap.add_argument("--callgrind", action="store_true", help="instruction counts per request instead of load")
-    ap.add_argument("--binary", help="with --callgrind, --soak or --fd-lockout: the ai-proxy binary to run "
+    ap.add_argument("--binary", help="with --callgrind, --soak, --fd-lockout or --request-log: the ai-proxy binary to run "
                                      "(default: the profiling build for --callgrind, the release build otherwise)")
     ap.add_argument("--soak", action="store_true",
                     help="a long run at a fixed rate, sampling the gateway's RSS and open fds instead of the comparison")
     ap.add_argument("--soak-seconds", type=float, default=600.0, help="with --soak: how long (default 600)")
     ap.add_argument("--soak-rate", type=float, default=100.0, help="with --soak: requests per second (default 100)")
     ap.add_argument("--soak-sample", type=float, default=5.0, help="with --soak: seconds between samples (default 5)")
+    ap.add_argument("--request-log", action="store_true",
+                    help="the request log's cost: one gateway with it on, one with disable_spend_logs, "
+                         "alternating fixed-rate runs (oha)")
+    ap.add_argument("--log-rate", type=float, default=1000.0, help="with --request-log: requests per second")
+    ap.add_argument("--log-seconds", type=float, default=10.0, help="with --request-log: seconds per run")
+    ap.add_argument("--log-rounds", type=int, default=5, help="with --request-log: runs per gateway")
+    ap.add_argument("--log-python", action="store_true",
+                    help="with --request-log: drive the load from Python instead of oha (also the fallback when oha is missing)")
     ap.add_argument("--fd-lockout", action="store_true",
                     help="300 idle sockets against a gateway whose open-file limit is 256: is a client still served?")
     args = ap.parse_args()
@@ -596,6 +672,9 @@ def main():
         return
     if args.fd_lockout:
         fd_lockout(args)
+        return
+    if args.request_log:
+        request_log(args)
         return
 
     secs = 1 if args.quick else 4
@@ -839,7 +918,7 @@ def callgrind(args):
     n1, n2 = 200, 1200
     report = {"binary": str(binary), "n1": n1, "n2": n2, "scenarios": {}}
     try:
-        mock = Proc("rust-mock", [str(RELEASE / "examples" / "bench_mock")], stdout=subprocess.PIPE,
+        mock = Proc("rust-mock", [str(binary.parent / "examples" / "bench_mock")], stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL)
         procs.append(mock)
         mock_addr = read_listen_line(mock, 10)
@@ -1207,7 +1286,7 @@ def soak(args):
         "mix": [{"weight": w, "path": p, "model": m, "stream": st} for w, p, m, st, _ in SOAK_MIX],
     }
     try:
-        mock = Proc("rust-mock", [str(RELEASE / "examples" / "bench_mock")], stdout=subprocess.PIPE,
+        mock = Proc("rust-mock", [str(binary.parent / "examples" / "bench_mock")], stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL)
         procs.append(mock)
         mock_addr = read_listen_line(mock, 10)
@@ -1345,6 +1424,139 @@ def render_soak(r):
         lines.append(f"| {name} | {s['rss_mib']} | {s['fds']} | {s['threads']} |")
     lines.append("")
     lines.append(f"Peak RSS (VmHWM): {r['gateway_vmhwm_mib']} MiB; {len(r['samples'])} samples.")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- request log on vs off (issue #19)
+
+
+def request_log(args):
+    """The request log's cost on the request path: two gateways on the same Rust mock
+    upstream, one with the log on (the default: a SQLite file in its own state folder) and
+    one with `disable_spend_logs: true`, each driven by oha at the same fixed rate for
+    `--log-rounds` runs, alternating which goes first, so drift of a shared machine hits both
+    alike. Reports per run and the median of the runs; checks that the logging gateway logged
+    every call."""
+    oha = Path(args.tools) / "tools" / "bin" / "oha"
+    tool = "oha" if oha.exists() and not args.log_python else "python"
+    binary = Path(args.binary).resolve() if args.binary else RELEASE / "ai-proxy"
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ai-proxy-log-bench-"))
+    procs = []
+    rate, secs, rounds = args.log_rate, args.log_seconds, args.log_rounds
+    report = {
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "scripts/bench " + " ".join(sys.argv[1:]).replace(f"--tools {args.tools}", "").strip(),
+        "machine": machine(),
+        "binary": str(binary), "tool": tool, "rate": rate, "seconds_per_run": secs, "rounds": rounds,
+        "runs": {"log_on": [], "log_off": []},
+    }
+    try:
+        mock = Proc("rust-mock", [str(binary.parent / "examples" / "bench_mock")], stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL)
+        procs.append(mock)
+        mock_addr = read_listen_line(mock, 10)
+        gateways = {}
+        for name, extra in (("log_on", ""), ("log_off", "  disable_spend_logs: true\n")):
+            home = workdir / name
+            home.mkdir()
+            cfg = home / "config.yaml"
+            cfg.write_text(
+                "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/bench\n"
+                f"      api_base: http://{mock_addr}/v1\n      api_key: sk-mock\n"
+                f"general_settings:\n  master_key: {MASTER_KEY}\n{extra}")
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_", "XDG_"))}
+            # Its own state folder (the request log) and no log file: only the SQLite log differs.
+            env.update({"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "AI_PROXY_LOG_DIR": "off"})
+            proc = Proc(name, [str(binary), "serve", "--config", str(cfg), "--port", "0"],
+                        cwd=home, env=env, stdout=subprocess.PIPE,
+                        stderr=open(home / "stderr.log", "wb"))
+            procs.append(proc)
+            gateways[name] = (proc, read_listen_line(proc, 30))
+        body = chat_body("bench")
+        hdrs = {"Authorization": f"Bearer {MASTER_KEY}"}
+        load = Load(args, workdir)
+
+        def run(addr, proc, seconds):
+            if tool == "oha":
+                return load.oha_rate(f"http://{addr}/v1/chat/completions", body, hdrs, rate, seconds,
+                                     {"gateway": proc})
+            return load.py_rate(addr, "/v1/chat/completions", body, hdrs, rate, seconds, {"gateway": proc})
+
+        for name, (proc, addr) in gateways.items():
+            log(f"warm-up: {name}")
+            run(addr, proc, 2)
+        for r in range(rounds):
+            order = ["log_on", "log_off"] if r % 2 == 0 else ["log_off", "log_on"]
+            for name in order:
+                proc, addr = gateways[name]
+                log(f"round {r + 1}/{rounds}: {name} at {rate:g}/s for {secs:g} s")
+                report["runs"][name].append(run(addr, proc, secs))
+        # Every call the logging gateway answered is in its log (none dropped).
+        proc, addr = gateways["log_on"]
+        sent = sum(run["requests"] for run in report["runs"]["log_on"])
+        req = urllib.request.Request(f"http://{addr}/usage",
+                                     headers={"Authorization": f"Bearer {MASTER_KEY}"})
+        logged = None
+        for _ in range(100):
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                usage = json.load(resp)
+            logged = usage["total"]["requests"]
+            if logged >= sent:
+                break
+            time.sleep(0.1)
+        report["log_on_check"] = {"calls_sent_in_timed_runs": sent, "rows_logged_incl_warmup": logged,
+                                  "not_logged": usage.get("not_logged")}
+        report["gateway_vmhwm_mib"] = {n: round(status_kib(p.pid, "VmHWM") / 1024.0, 2)
+                                       for n, (p, _) in gateways.items()}
+        db = workdir / "log_on" / ".local" / "state" / "ai-proxy" / "usage.sqlite3"
+        report["log_file_bytes"] = db.stat().st_size if db.exists() else None
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    summary = {}
+    for name, runs in report["runs"].items():
+        def med(key, runs=runs):
+            vals = sorted(run[key] for run in runs)
+            return round(vals[len(vals) // 2], 3)
+        cpu = sorted(run["cpu_us_per_req"]["gateway"] for run in runs if "cpu_us_per_req" in run)
+        summary[name] = {"p50_ms": med("p50_ms"), "p90_ms": med("p90_ms"), "p99_ms": med("p99_ms"),
+                         "rps": med("rps"), "errors": sum(run["errors"] for run in runs),
+                         "gateway_cpu_us_per_req": cpu[len(cpu) // 2] if cpu else None}
+    report["median"] = summary
+    (out_dir / "request-log.json").write_text(json.dumps(report, indent=2) + "\n")
+    md = render_request_log(report)
+    (out_dir / "request-log.md").write_text(md)
+    print(md)
+    log(f"wrote {out_dir}/request-log.json and request-log.md")
+
+
+def render_request_log(r):
+    m = r["machine"]
+    lines = [
+        f"Request log on vs off: `{r['command']}` ({r['started_utc']}, {m['nproc']} cores, git {m.get('git', '?')})",
+        "",
+        f"{r['tool']} at {r['rate']:g} req/s, {r['seconds_per_run']:g} s per run, {r['rounds']} runs per gateway "
+        "(alternating); medians of the runs:",
+        "",
+        "| gateway | achieved req/s | p50 ms | p90 ms | p99 ms | errors | gateway CPU µs/req |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, label in (("log_on", "request log on (default)"), ("log_off", "`disable_spend_logs: true`")):
+        s = r["median"][name]
+        lines.append(f"| {label} | {s['rps']} | {s['p50_ms']:.3f} | {s['p90_ms']:.3f} | {s['p99_ms']:.3f} | "
+                     f"{s['errors']} | {s['gateway_cpu_us_per_req']} |")
+    lines += ["", "Per run (p50 / p99 ms):", ""]
+    for name in ("log_on", "log_off"):
+        runs = ", ".join(f"{x['p50_ms']:.3f} / {x['p99_ms']:.3f}" for x in r["runs"][name])
+        lines.append(f"- {name}: {runs}")
+    c = r["log_on_check"]
+    lines += ["", f"Logged: {c['rows_logged_incl_warmup']} rows (timed runs sent {c['calls_sent_in_timed_runs']}, "
+              f"plus the warm-up), not logged (queue full): {c['not_logged']}; log file "
+              f"{r['log_file_bytes']} bytes. Peak RSS (MiB): {r['gateway_vmhwm_mib']}."]
     return "\n".join(lines) + "\n"
 
 

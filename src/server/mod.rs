@@ -149,7 +149,8 @@ impl AppState {
 
 /// The whole HTTP surface. Outermost first, every request passes: `headers::stamp` (request
 /// id, `x-should-retry`), `log::log_requests`, `access::guard` (Host and Origin), the body
-/// limit, then the master key on every route but the health probes.
+/// limit, then the master key on every route but the health probes and the dashboard's
+/// static assets (`/ui`, which read their data from the keyed APIs).
 pub fn app(state: AppState) -> AxumRouter {
     let protected = AxumRouter::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
@@ -187,7 +188,11 @@ pub fn app(state: AppState) -> AxumRouter {
         .route("/", get(routes::health::root))
         .route("/health/liveliness", get(routes::health::liveliness))
         .route("/health/liveness", get(routes::health::liveliness))
-        .route("/health/readiness", get(routes::health::readiness));
+        .route("/health/readiness", get(routes::health::readiness))
+        .route("/ui", get(routes::ui::page))
+        .route("/ui/", get(routes::ui::page))
+        .route("/ui/app.js", get(routes::ui::script))
+        .route("/ui/app.css", get(routes::ui::style));
     protected
         .merge(open)
         .fallback(routes::not_found)

@@ -249,6 +249,14 @@ impl Ui {
                 return;
             }
             Action::InstallCli => Command::Notice(install_cli()),
+            Action::OpenDashboard => {
+                if let Some(url) = self.snapshot.url() {
+                    let (program, args) =
+                        menu::open_url_command(Os::current(), &menu::dashboard_url(url));
+                    spawn_detached(&program, &args);
+                }
+                return;
+            }
             Action::OpenLogs => {
                 if let Some(f) = &self.log_file {
                     open(f, true);
@@ -354,7 +362,12 @@ fn install_cli() -> String {
 /// Open a file or folder with the desktop's viewer, without waiting for it.
 fn open(target: &Path, is_log: bool) {
     let (program, args) = menu::open_command(Os::current(), target, is_log);
-    match std::process::Command::new(&program).args(&args).spawn() {
+    spawn_detached(&program, &args);
+}
+
+/// Run a command without waiting for it.
+fn spawn_detached(program: &str, args: &[String]) {
+    match std::process::Command::new(program).args(args).spawn() {
         // Reap it in the background so no zombie is left.
         Ok(mut child) => {
             std::thread::spawn(move || child.wait());

@@ -96,6 +96,8 @@ pub enum Action {
     CopyApiKey,
     CopyShellExports,
     CopyAlias(String),
+    /// The dashboard (`/ui`) in the default browser; its page asks for the master key.
+    OpenDashboard,
     OpenLogs,
     OpenConfigFolder,
     /// Flip Launch at Login (the controller reads the real state first).
@@ -118,6 +120,7 @@ impl Action {
             Action::CopyApiKey => "copy-api-key".into(),
             Action::CopyShellExports => "copy-shell-exports".into(),
             Action::CopyAlias(a) => format!("{MODEL_PREFIX}{a}"),
+            Action::OpenDashboard => "open-dashboard".into(),
             Action::OpenLogs => "open-logs".into(),
             Action::OpenConfigFolder => "open-config-folder".into(),
             Action::LaunchAtLogin => "launch-at-login".into(),
@@ -137,6 +140,7 @@ impl Action {
             "copy-base-url" => Action::CopyBaseUrl,
             "copy-api-key" => Action::CopyApiKey,
             "copy-shell-exports" => Action::CopyShellExports,
+            "open-dashboard" => Action::OpenDashboard,
             "open-logs" => Action::OpenLogs,
             "open-config-folder" => Action::OpenConfigFolder,
             "launch-at-login" => Action::LaunchAtLogin,
@@ -300,6 +304,7 @@ pub fn build(s: &Snapshot, version: &str) -> Menu {
     items.push(models_submenu(&s.models, s.today.as_deref().unwrap_or_default()));
     items.push(Item::Separator);
 
+    items.push(button("Open Dashboard", Action::OpenDashboard, running));
     items.push(button("Open Logs", Action::OpenLogs, true));
     items.push(button("Open Config Folder", Action::OpenConfigFolder, s.config_dir.is_some()));
     items.push(match &s.login {
@@ -466,6 +471,20 @@ pub fn open_command(os: Os, target: &Path, is_log: bool) -> (String, Vec<String>
         (Os::MacOs, true) => ("open".into(), vec!["-a".into(), "Console".into(), t]),
         (Os::MacOs, false) => ("open".into(), vec![t]),
         (Os::Linux, _) => ("xdg-open".into(), vec![t]),
+    }
+}
+
+/// The dashboard of a gateway running at `url`. The key is not put in it: the page asks for it
+/// (the menu's Copy API Key), so it is never on a command line or in the browser's history.
+pub fn dashboard_url(url: &str) -> String {
+    format!("{}/ui", url.trim_end_matches('/'))
+}
+
+/// The command that opens a web address in the default browser.
+pub fn open_url_command(os: Os, url: &str) -> (String, Vec<String>) {
+    match os {
+        Os::MacOs => ("open".into(), vec![url.to_owned()]),
+        Os::Linux => ("xdg-open".into(), vec![url.to_owned()]),
     }
 }
 

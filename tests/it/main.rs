@@ -15,6 +15,7 @@ mod client_fidelity;
 mod compat;
 mod core_app;
 mod core_process;
+mod dashboard;
 mod doctor;
 mod egress;
 mod gemini_api;

@@ -8,6 +8,7 @@ pub mod models;
 pub mod passthrough;
 pub mod responses;
 pub mod spend;
+pub mod ui;
 
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -77,7 +78,7 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     let message = format!(
         "Method not allowed: {method} {}. This route answers {}",
         uri.path(),
-        if ["/health", "/v1/models", "/models", "/model/info", "/v1/model/info"]
+        if ["/health", "/v1/models", "/models", "/model/info", "/v1/model/info", "/ui"]
             .iter()
             .any(|p| uri.path().starts_with(p))
         {

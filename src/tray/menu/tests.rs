@@ -226,6 +226,7 @@ fn toggle_and_controls_follow_the_state() {
             && enabled(&m, &Action::ReloadConfig)
     );
     assert!(enabled(&m, &Action::CopyBaseUrl) && enabled(&m, &Action::CopyShellExports));
+    assert!(enabled(&m, &Action::OpenDashboard));
     assert_eq!(m.icon, Icon::Running);
     assert_eq!(m.tooltip, "AI Proxy: Running on http://127.0.0.1:4000 · 2 of 3 models ready");
 
@@ -242,6 +243,7 @@ fn toggle_and_controls_follow_the_state() {
         assert!(!enabled(&m, &Action::Restart), "{status:?}");
         assert!(!enabled(&m, &Action::CopyBaseUrl), "no URL to copy when not running: {status:?}");
         assert!(!enabled(&m, &Action::CopyShellExports), "{status:?}");
+        assert!(!enabled(&m, &Action::OpenDashboard), "no dashboard when not running: {status:?}");
         let busy = matches!(status, Status::Starting | Status::Stopping);
         assert_eq!(enabled(&m, &Action::ReloadConfig), !busy, "{status:?}");
         assert_eq!(m.icon, icon, "{status:?}");
@@ -413,6 +415,7 @@ fn action_ids_round_trip() {
         Action::CopyShellExports,
         Action::CopyAlias("claude-*".into()),
         Action::CopyAlias("model:odd".into()),
+        Action::OpenDashboard,
         Action::OpenLogs,
         Action::OpenConfigFolder,
         Action::LaunchAtLogin,
@@ -452,4 +455,15 @@ fn open_commands_per_platform() {
         open_command(Os::Linux, Path::new("/l.log"), true),
         ("xdg-open".to_owned(), vec!["/l.log".to_owned()])
     );
+}
+
+#[test]
+fn the_dashboard_opens_in_the_browser_without_the_key() {
+    let s = running();
+    let url = dashboard_url(s.url().expect("running"));
+    assert_eq!(url, "http://127.0.0.1:4000/ui");
+    assert_eq!(dashboard_url("http://127.0.0.1:4000/"), "http://127.0.0.1:4000/ui");
+    assert_eq!(open_url_command(Os::MacOs, &url), ("open".to_owned(), vec![url.clone()]));
+    assert_eq!(open_url_command(Os::Linux, &url), ("xdg-open".to_owned(), vec![url.clone()]));
+    assert!(!url.contains("secret"), "the key stays off the command line");
 }
