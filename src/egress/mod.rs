@@ -150,7 +150,9 @@ impl Egress {
         if let Some(c) = cas.get(source) {
             return Ok(c.clone());
         }
-        let certs = tls::load_source(source)?;
+        // The system bundle named again as an extra CA adds nothing it does not already trust.
+        let certs =
+            if tls::is_system_bundle(source) { Vec::new() } else { tls::load_source(source)? };
         cas.insert(source.clone(), certs.clone());
         Ok(certs)
     }

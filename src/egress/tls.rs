@@ -182,9 +182,9 @@ const SYSTEM_BUNDLES: &[&str] = &[
 ];
 
 /// The operating system's root store on Linux (the first bundle that exists). Read and parsed
-/// once per process (every client's verifier needs it, and parsing the bundle is the largest
-/// part of start-up); a missing bundle is looked for again on the next call. Restart to pick up
-/// an updated bundle.
+/// once per process (every client's verifier needs it, and decoding the bundle's PEM is by far
+/// the largest piece of work at start-up); a missing bundle is looked for again on the next
+/// call. Restart to pick up an updated bundle.
 #[cfg(not(any(
     target_os = "macos",
     target_os = "ios",
@@ -205,10 +205,82 @@ pub fn system_roots() -> Result<(PathBuf, Vec<CertificateDer<'static>>), EgressE
             return Ok(LOADED.get_or_init(|| (PathBuf::from(path), certs)).clone());
         }
     }
-    Err(EgressError::Build(format!(
+    Err(no_system_bundle())
+}
+
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+fn no_system_bundle() -> EgressError {
+    EgressError::Build(format!(
         "no system CA bundle found (looked for {}); install the ca-certificates package",
         SYSTEM_BUNDLES.join(", ")
-    )))
+    ))
+}
+
+/// Whether an extra CA source is the system bundle itself (`SSL_CERT_FILE` pointed at
+/// `/etc/ssl/certs/ca-certificates.crt` is a common corporate setting, for tools that would
+/// otherwise not find it): its roots are already trusted, so reading and checking its ~150
+/// certificates again at every start is skipped.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+pub fn is_system_bundle(source: &CaSource) -> bool {
+    let (CaSource::CertFile(path) | CaSource::SslVerify(path)) = source else {
+        return false;
+    };
+    let Ok(path) = path.canonicalize() else { return false };
+    SYSTEM_BUNDLES.iter().filter_map(|b| Path::new(b).canonicalize().ok()).any(|b| b == path)
+}
+
+/// Whether an extra CA source is the system bundle itself: never on systems whose roots come
+/// from the platform verifier.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]
+pub fn is_system_bundle(_: &CaSource) -> bool {
+    false
+}
+
+/// The system roots as a rustls store, built once per process and shared by every verifier
+/// (extra CAs are added to a copy).
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+fn system_store() -> Result<Arc<rustls::RootCertStore>, EgressError> {
+    static STORE: std::sync::OnceLock<Arc<rustls::RootCertStore>> = std::sync::OnceLock::new();
+    if let Some(store) = STORE.get() {
+        return Ok(store.clone());
+    }
+    let (_, system) = system_roots()?;
+    let store = root_store(system, Vec::new())?;
+    Ok(STORE.get_or_init(|| Arc::new(store)).clone())
+}
+
+/// Read and parse the system bundle on a background thread, once per process, so that it is
+/// off the start-up path (exec → listening) and usually done before the first upstream call
+/// needs it. A verifier that needs it earlier waits for it (or builds it itself).
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+fn warm_up_in_background() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        // A thread that cannot start only means the first handshake does the work.
+        let _ = std::thread::Builder::new().name("ca-bundle".into()).spawn(|| {
+            let _ = system_store();
+        });
+    });
 }
 
 /// The rustls verifier for a trust setting: system roots + extras, wrapped to report the
@@ -225,6 +297,10 @@ pub fn verifier(
     Ok(Arc::new(Diagnosing { inner }))
 }
 
+/// Linux: everything that can be wrong with the configuration is checked here (an extra CA
+/// that cannot be a root, no system bundle at all), so a bad setting still stops start-up
+/// with its message; the system bundle itself is parsed later ([`warm_up_in_background`]),
+/// and the WebPKI verifier over it is built at the first handshake.
 #[cfg(not(any(
     target_os = "macos",
     target_os = "ios",
@@ -235,12 +311,137 @@ fn base_verifier(
     extras: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
-    let (_, system) = system_roots()?;
-    let store = root_store(system, extras)?;
-    rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider)
-        .build()
-        .map(|v| v as Arc<dyn ServerCertVerifier>)
-        .map_err(|e| EgressError::Build(format!("TLS verifier: {e}")))
+    root_store(Vec::new(), extras.clone())?;
+    if !SYSTEM_BUNDLES.iter().any(|p| Path::new(p).is_file()) {
+        return Err(no_system_bundle());
+    }
+    warm_up_in_background();
+    Ok(Arc::new(SystemRootsVerifier { extras, provider, built: std::sync::OnceLock::new() }))
+}
+
+/// A WebPKI verifier over the shared system store plus this client's extra CAs, built on first
+/// use. Handshake signatures are checked with the provider's algorithms, as rustls's own
+/// WebPKI verifier does, so they need no store.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+struct SystemRootsVerifier {
+    extras: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    built: std::sync::OnceLock<Result<Arc<dyn ServerCertVerifier>, String>>,
+}
+
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+impl fmt::Debug for SystemRootsVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SystemRootsVerifier")
+            .field("extras", &self.extras.len())
+            .field("built", &self.built.get().is_some())
+            .finish()
+    }
+}
+
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+impl SystemRootsVerifier {
+    fn webpki(&self) -> Result<&Arc<dyn ServerCertVerifier>, rustls::Error> {
+        let built = self.built.get_or_init(|| {
+            let build = || -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+                let system = system_store()?;
+                let store = if self.extras.is_empty() {
+                    system
+                } else {
+                    let mut store = (*system).clone();
+                    for cert in &self.extras {
+                        store.add(cert.clone()).map_err(|e| {
+                            EgressError::Build(format!(
+                                "an extra CA certificate cannot be used as a root: {e}"
+                            ))
+                        })?;
+                    }
+                    Arc::new(store)
+                };
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    store,
+                    self.provider.clone(),
+                )
+                .build()
+                .map(|v| v as Arc<dyn ServerCertVerifier>)
+                .map_err(|e| EgressError::Build(format!("TLS verifier: {e}")))
+            };
+            build().map_err(|e| e.to_string())
+        });
+        built.as_ref().map_err(|e| rustls::Error::General(e.clone()))
+    }
+}
+
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+impl ServerCertVerifier for SystemRootsVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.webpki()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]

@@ -20,7 +20,7 @@ pub mod ratelimit;
 pub mod retry;
 pub mod select;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -225,7 +225,9 @@ pub enum RouteError {
 
 pub struct Router {
     deployments: Vec<Arc<Routed>>,
-    exact: HashMap<String, Vec<usize>>,
+    /// Alias → deployments. FxHash: the keys are the config's aliases, the lookup is on every
+    /// request, and SipHash's flooding resistance buys nothing for a table this small and fixed.
+    exact: FxHashMap<String, Vec<usize>>,
     /// (pattern, deployments), most specific pattern first.
     wildcards: Vec<(String, Vec<usize>)>,
     aliases: Vec<String>,
@@ -268,7 +270,7 @@ impl Router {
         num_retries: u32,
         settings: RouterSettings,
     ) -> Router {
-        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut exact: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         let mut wildcards: Vec<(String, Vec<usize>)> = Vec::new();
         let mut aliases = Vec::new();
         for (i, r) in routed.iter().enumerate() {

@@ -2,7 +2,7 @@
 //! latency histogram, tokens, and the request log's dropped rows. Rendered in the text
 //! exposition format by [`render`] for `GET /metrics`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::sync::{LazyLock, Mutex};
 
@@ -45,7 +45,9 @@ pub struct Observation<'a> {
 
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<Key, Series>>,
+    /// FxHash: looked up on every call; the number of series is capped (`MAX_SERIES`), which
+    /// also bounds what colliding keys could cost.
+    series: Mutex<FxHashMap<Key, Series>>,
 }
 
 static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::default);

@@ -150,3 +150,32 @@ fn trust_advice_names_each_systems_own_tools() {
     assert!(!missing_roots_advice(Os::MacOs).contains("apt-get"));
     assert!(missing_roots_advice(Os::Linux).contains("ca-certificates"));
 }
+
+#[test]
+fn an_extra_ca_that_cannot_be_a_root_fails_when_the_verifier_is_made() {
+    // The system bundle is read later, off the start-up path; a bad extra CA must still stop
+    // start-up with its message instead of surfacing at the first handshake.
+    let trust = Trust { verify: true, extra: Vec::new() };
+    let garbage = CertificateDer::from(vec![0x30u8, 0x03, 0x02, 0x01, 0x01]);
+    let err = verifier(&trust, vec![garbage]).expect_err("not a usable root").to_string();
+    assert!(err.contains("extra CA certificate cannot be used as a root"), "{err}");
+}
+
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+#[test]
+fn the_system_bundle_named_as_an_extra_ca_is_recognised() {
+    let (path, _) = system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+    assert!(is_system_bundle(&CaSource::CertFile(path.clone())));
+    assert!(is_system_bundle(&CaSource::SslVerify(path.clone())));
+    assert!(!is_system_bundle(&CaSource::CertDir(path.parent().expect("dir").to_owned())));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corp = dir.path().join("corp.pem");
+    std::fs::write(&corp, pki("h").ca_pem).expect("write");
+    assert!(!is_system_bundle(&CaSource::CertFile(corp)));
+    assert!(!is_system_bundle(&CaSource::CertFile(dir.path().join("missing.pem"))));
+}
