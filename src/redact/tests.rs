@@ -1,3 +1,6 @@
+//! Redaction of what leaves the process: URL passwords, Bearer/Basic and key-named values,
+//! the config's resolved secrets.
+
 use super::*;
 
 fn r(text: &str) -> String {

@@ -1,3 +1,5 @@
+//! The request-log writer thread and the shared per-path log handle.
+
 use super::*;
 
 fn retention() -> Retention {

@@ -1,3 +1,5 @@
+//! The Host and Origin allow-lists: which callers reach the gateway and which get a 403.
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;

@@ -1,3 +1,6 @@
+//! Price lookup by model name and the cost of a call's usage (cache and reasoning tokens,
+//! unknown prices kept unknown).
+
 use serde_json::json;
 
 use super::*;

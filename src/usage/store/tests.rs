@@ -1,3 +1,5 @@
+//! The SQLite request log: records written and read back with filters, totals, retention.
+
 use super::*;
 
 fn record(ts_ms: i64, alias: &str, status: u16, tokens: (u64, u64), cost: Option<f64>) -> Record {
