@@ -183,6 +183,7 @@ fn record(i: u64) -> Record {
         alias: "qwen-max".to_owned(),
         provider: "dashscope".to_owned(),
         deployment: Some("dashscope/qwen-max".to_owned()),
+        model_id: Some("h:3f1c9a0b7d2e4f65".to_owned()),
         status: 200,
         stream: true,
         latency_ms: 812.25,

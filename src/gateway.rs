@@ -39,6 +39,9 @@ pub enum StartError {
 pub fn build_state(config: &Config, egress: &Egress) -> AppState {
     let state = AppState::with_egress(config, egress);
     state.set_usage(open_usage_log(config));
+    if let Some(log) = state.usage() {
+        seed_budgets(state.router().deployments(), log);
+    }
     for r in state.router().deployments() {
         if let (Err(reason), true) = (&r.provider, r.dep.is_available()) {
             tracing::warn!("{reason}");
@@ -68,6 +71,42 @@ fn open_usage_log(config: &Config) -> Result<UsageLog, String> {
         tracing::warn!("{why}");
         why
     })
+}
+
+/// Budgets carry on across restarts and reloads: each budgeted deployment's window starts
+/// with the priced calls the request log holds for it (once the writer has caught up).
+/// Nothing is read when no deployment has a budget. A log that cannot be read is a warning:
+/// the budgets then count from zero.
+fn seed_budgets(deployments: &[Arc<Routed>], log: &UsageLog) {
+    let budgeted: Vec<&Arc<Routed>> = deployments.iter().filter(|r| r.budget().is_some()).collect();
+    if budgeted.is_empty() {
+        return;
+    }
+    log.flush(Duration::from_secs(2));
+    let conn = match usage::store::open_reader(log.path()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("budgets count from zero: {e}");
+            return;
+        }
+    };
+    let now = usage::now_ms();
+    for r in budgeted {
+        let Some(b) = r.budget() else { continue };
+        match usage::store::spend_by_slot(&conn, &r.id, b.window_start_ms(now), b.slot_ms()) {
+            Ok(slots) => {
+                for (slot, usd) in slots {
+                    b.add(slot.saturating_mul(b.slot_ms()), usd, now);
+                }
+            }
+            Err(e) => tracing::warn!(
+                "budget of model `{}` ({}) counts from zero: reading the request log {} failed: {e}",
+                r.dep.alias,
+                r.label(),
+                log.path().display()
+            ),
+        }
+    }
 }
 
 /// The request log's file name in the state folder.

@@ -124,6 +124,9 @@ pub struct Deployment {
     pub max_parallel_requests: Option<u32>,
     /// `cooldown_time` for this deployment (else `router_settings.cooldown_time`).
     pub cooldown_time: Option<Duration>,
+    /// `max_budget` over `budget_duration`: the deployment is skipped while its priced calls
+    /// of the last `budget_duration` cost that much or more.
+    pub budget: Option<BudgetLimit>,
     pub timeout: Duration,
     pub stream_timeout: Option<Duration>,
     pub max_retries: Option<u32>,
@@ -143,6 +146,13 @@ pub struct Deployment {
     pub model_info: Map<String, Value>,
     /// Why this deployment cannot serve requests (missing variables, unsupported provider).
     pub unavailable: Option<String>,
+}
+
+/// A deployment's spending limit: `max_budget` USD per rolling `budget_duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetLimit {
+    pub max_usd: f64,
+    pub period: Duration,
 }
 
 impl Deployment {
@@ -624,6 +634,32 @@ fn resolve_deployment(
             .map(|n| n as u32);
     let cooldown_time = number("cooldown_time", &p.cooldown_time, &routing::COOLDOWN_SECONDS)?
         .map(Duration::from_secs_f64);
+    let max_budget = number("max_budget", &p.max_budget, &BUDGET_USD)?;
+    let budget_duration = p
+        .budget_duration
+        .as_ref()
+        .map(|v| {
+            usage::parse_period(v).ok_or_else(|| {
+                invalid(
+                    file,
+                    &format!("{base}.litellm_params.budget_duration"),
+                    "expected a period such as \"1d\", \"12h\", \"7d\", \"1mo\" or a number of seconds (from a minute to ten years)",
+                )
+            })
+        })
+        .transpose()?;
+    let budget = match (max_budget, budget_duration) {
+        (Some(max_usd), Some(period)) => Some(BudgetLimit { max_usd, period }),
+        (None, None) => None,
+        (Some(_), None) => {
+            warnings.push(format!("{file}: {base}.litellm_params.max_budget has no effect without budget_duration (e.g. budget_duration: 1d) and is ignored"));
+            None
+        }
+        (None, Some(_)) => {
+            warnings.push(format!("{file}: {base}.litellm_params.budget_duration has no effect without max_budget (USD) and is ignored"));
+            None
+        }
+    };
 
     let model_info = model
         .model_info
@@ -656,6 +692,7 @@ fn resolve_deployment(
         order,
         max_parallel_requests,
         cooldown_time,
+        budget,
         timeout: timeout.unwrap_or(settings.request_timeout),
         stream_timeout,
         max_retries,
@@ -796,6 +833,9 @@ pub const PER_MINUTE: NumberRange =
 /// `tpm`.
 pub const TOKENS_PER_MINUTE: NumberRange =
     NumberRange { min: 0.0, max: 1e15, whole: true, what: "a whole number of tokens" };
+/// `max_budget`, in USD.
+pub const BUDGET_USD: NumberRange =
+    NumberRange { min: 0.0, max: 1e9, whole: false, what: "an amount in USD" };
 /// Sizes in MB (`max_request_size_mb`).
 pub const MEGABYTES: NumberRange =
     NumberRange { min: 0.001, max: 4096.0, whole: false, what: "a size in MB" };

@@ -65,6 +65,10 @@ pub struct RawParams {
     #[serde(default)]
     pub cooldown_time: Option<Yaml>,
     #[serde(default)]
+    pub max_budget: Option<Yaml>,
+    #[serde(default)]
+    pub budget_duration: Option<Yaml>,
+    #[serde(default)]
     pub drop_params: Option<bool>,
     #[serde(default)]
     pub additional_drop_params: Option<Vec<String>>,

@@ -254,6 +254,7 @@ const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("litellm_params", "order"),
     ("litellm_params", "max_parallel_requests"),
     ("litellm_params", "cooldown_time"),
+    ("litellm_params", "max_budget"),
 ];
 
 /// A config with one numeric key set to `value` (YAML text), and the key's line.
@@ -432,4 +433,40 @@ fn body_limits_default_and_come_from_general_settings() {
     }
     let e = load_err("general_settings:\n  max_stream_event_size_mb: 0\n");
     assert!(e.contains("general_settings.max_stream_event_size_mb: expected a size in MB"), "{e}");
+}
+
+#[test]
+fn budgets_read_litellm_keys_and_half_a_budget_is_a_warning() {
+    let model = "model_list:\n  - model_name: m\n    litellm_params:\n      model: mock/x\n";
+    let cfg = load(
+        &format!("{model}      max_budget: 2.5\n      budget_duration: 1mo\n"),
+        Source::Embedded,
+        Env::default(),
+    )
+    .expect("loads");
+    assert_eq!(
+        cfg.deployments[0].budget,
+        Some(BudgetLimit { max_usd: 2.5, period: Duration::from_secs(30 * 86_400) })
+    );
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+
+    for (extra, says) in [
+        ("      max_budget: 1\n", "max_budget has no effect without budget_duration"),
+        ("      budget_duration: 1d\n", "budget_duration has no effect without max_budget"),
+    ] {
+        let cfg =
+            load(&format!("{model}{extra}"), Source::Embedded, Env::default()).expect("loads");
+        assert_eq!(cfg.deployments[0].budget, None);
+        assert!(cfg.warnings.iter().any(|w| w.contains(says)), "{:?}", cfg.warnings);
+    }
+
+    let e = load(
+        &format!("{model}      max_budget: 1\n      budget_duration: 1y\n"),
+        Source::File("/cfg/config.yaml".into()),
+        Env::default(),
+    )
+    .expect_err("a bad period")
+    .to_string();
+    assert!(e.starts_with("/cfg/config.yaml:6:"), "{e}");
+    assert!(e.contains("budget_duration") && e.contains("\"1d\""), "{e}");
 }

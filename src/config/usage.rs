@@ -60,7 +60,8 @@ pub fn set(
     Ok(())
 }
 
-/// LiteLLM's period strings (`30d`, `12h`, `45m`, `90s`, `2w`) or plain seconds.
+/// LiteLLM's period strings (`30d`, `12h`, `45m`, `90s`, `2w`, `1mo` taken as 30 days) or
+/// plain seconds; from a minute to ten years.
 pub fn parse_period(value: &Yaml) -> Option<Duration> {
     let secs = match value {
         Yaml::Number(n) => n.as_f64()?,
@@ -77,6 +78,7 @@ pub fn parse_period(value: &Yaml) -> Option<Duration> {
                 "h" => 3600.0,
                 "d" => 86_400.0,
                 "w" => 7.0 * 86_400.0,
+                "mo" => 30.0 * 86_400.0,
                 _ => return None,
             };
             n * per
@@ -103,7 +105,8 @@ mod tests {
         assert_eq!(period("2w"), Some(Duration::from_secs(14 * 86_400)));
         assert_eq!(period("3600"), Some(Duration::from_secs(3600)));
         assert_eq!(period("\"7200\""), Some(Duration::from_secs(7200)));
-        for bad in ["30x", "d", "-1d", "10s", "nan", "[1]", "99999w", "1.5.2d"] {
+        assert_eq!(period("1mo"), Some(Duration::from_secs(30 * 86_400)));
+        for bad in ["30x", "d", "-1d", "1mon", "mo", "10s", "nan", "[1]", "99999w", "1.5.2d"] {
             assert_eq!(period(bad), None, "{bad}");
         }
     }

@@ -32,6 +32,7 @@ pub enum Kind {
     CaFile,
     ProxyUrl,
     AzureEndpoint,
+    Budget,
     Port,
 }
 
@@ -133,6 +134,7 @@ pub fn check_config(config: &Config, listen: Option<(&str, u16)>) -> Vec<Check> 
         credential_files(d, config, &mut out);
         proxy_urls(d, &mut out);
         azure_endpoint(d, &mut out);
+        budget(d, config, &mut out);
     }
     global_proxies(config, &mut out);
     ca_files(config, &mut out);
@@ -500,6 +502,35 @@ pub fn pem_certificates(bytes: &[u8]) -> usize {
     // Runs at every start on `SSL_CERT_FILE`, often the whole system bundle (~220 KB): a
     // byte search, without first copying the file into a String.
     memchr::memmem::find_iter(bytes, b"-----BEGIN CERTIFICATE-----").count()
+}
+
+/// A deployment's `max_budget`: it can only be kept when the model's price is known, and it
+/// carries over restarts only through the request log.
+fn budget(d: &Deployment, config: &Config, out: &mut Vec<Check>) {
+    let Some(b) = d.budget else { return };
+    let what = format!(
+        "model `{}` ({}/{}): budget ${} per {}",
+        d.alias,
+        d.provider.name(),
+        d.model,
+        crate::router::budget::usd(b.max_usd),
+        crate::router::budget::human(b.period)
+    );
+    if crate::usage::price::for_deployment(d).is_none() {
+        out.push(Check::fail(
+            Kind::Budget,
+            format!("{what}, but its price is unknown, so its calls count nothing towards it"),
+            "set input_cost_per_token and output_cost_per_token (USD) in its model_info",
+        ));
+    } else if !config.settings.usage.enabled {
+        out.push(Check::fail(
+            Kind::Budget,
+            format!("{what}, counted from zero at every start: the request log is off"),
+            "remove `disable_spend_logs: true` from general_settings to keep budgets across restarts",
+        ));
+    } else {
+        out.push(Check::pass(Kind::Budget, what));
+    }
 }
 
 fn azure_endpoint(d: &Deployment, out: &mut Vec<Check>) {

@@ -27,6 +27,7 @@ pub fn trigger(err: &RouteError) -> Option<Trigger> {
         RouteError::Provider { err } => provider_trigger(err),
         RouteError::Unavailable { .. }
         | RouteError::RateLimited { .. }
+        | RouteError::OverBudget { .. }
         | RouteError::Busy { .. } => Some(Trigger::Failure),
         RouteError::UnknownModel { .. }
         | RouteError::UnsupportedParams { .. }

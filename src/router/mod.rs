@@ -13,6 +13,7 @@
 //! with its first chunk (or once it has been silent for a keep-alive interval), and never
 //! retried or moved after.
 
+pub mod budget;
 pub mod cooldown;
 pub mod fallback;
 pub mod health;
@@ -45,6 +46,9 @@ use retry::parse_retry_after;
 /// A deployment with its provider, limits and live state, ready to serve.
 pub struct Routed {
     pub dep: Deployment,
+    /// LiteLLM's `model_info.id` when set, else a stable hash of what the deployment calls
+    /// (the request log's `model_id`, the key its budget is summed by).
+    pub id: String,
     /// The provider, or why the deployment cannot serve.
     pub provider: Result<Provider, String>,
     /// Requests in flight, cooldown, last error, latency and usage.
@@ -55,6 +59,8 @@ pub struct Routed {
     share: Option<f64>,
     max_parallel: Option<u32>,
     cooldown: cooldown::Policy,
+    /// `max_budget` / `budget_duration`: spend in the rolling window.
+    budget: Option<budget::Spend>,
 }
 
 impl Routed {
@@ -64,6 +70,8 @@ impl Routed {
             None => provider,
         };
         Routed {
+            id: deployment_id(&dep),
+            budget: dep.budget.map(budget::Spend::new),
             rpm: dep.rpm.map(RequestLimiter::new),
             tpm: dep.tpm.map(TokenLimiter::new),
             health: Health::new(false),
@@ -108,6 +116,18 @@ impl Routed {
         self.health.record_tokens(tokens);
     }
 
+    /// Count a priced call against the deployment's budget.
+    pub fn record_spend(&self, started_ms: i64, usd: f64) {
+        if let Some(b) = &self.budget {
+            b.add(started_ms, usd, crate::usage::now_ms());
+        }
+    }
+
+    /// The budget's spend tracker, when the deployment has `max_budget`.
+    pub fn budget(&self) -> Option<&budget::Spend> {
+        self.budget.as_ref()
+    }
+
     /// The provider, or `Unavailable` with the reason.
     pub fn provider(&self) -> Result<&Provider, RouteError> {
         self.provider.as_ref().map_err(|reason| RouteError::Unavailable {
@@ -135,6 +155,35 @@ impl Routed {
         }
         Ok(())
     }
+}
+
+/// LiteLLM's `model_info.id` (a string or a number), else `h:` and an FNV-1a hash of the
+/// alias, provider, model, base URL, API version and Vertex project/region (never a
+/// credential): the same deployment gets the same id in every run and version.
+fn deployment_id(dep: &Deployment) -> String {
+    match dep.model_info.get("id") {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => return s.clone(),
+        Some(serde_json::Value::Number(n)) => return n.to_string(),
+        _ => {}
+    }
+    let param = |k: &str| dep.params.0.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let parts = [
+        dep.alias.as_str(),
+        dep.provider.name(),
+        dep.model.as_str(),
+        dep.api_base.as_deref().unwrap_or(""),
+        dep.api_version.as_deref().unwrap_or(""),
+        param("vertex_project"),
+        param("vertex_location"),
+    ];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.as_bytes().iter().chain(&[0u8]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("h:{h:016x}")
 }
 
 /// A deployment's in-flight slot: taken when a call starts, given back when the answer (or
@@ -202,6 +251,13 @@ pub enum RouteError {
     RateLimited {
         model: String,
         retry_after: Duration,
+    },
+    /// Every deployment that is not cooling down has spent its `max_budget` in the last
+    /// `budget_duration`; `deployment` is the one back under budget soonest.
+    OverBudget {
+        model: String,
+        deployment: String,
+        over: budget::Over,
     },
     /// Every deployment has `max_parallel_requests` calls in flight.
     Busy {
@@ -525,11 +581,18 @@ impl Router {
         let mut cooling = 0;
         let mut busy = None;
         let mut soonest = None::<Duration>;
+        let mut over_budget: Vec<(Arc<Routed>, budget::Over)> = Vec::new();
         for k in 0..order.len() {
             let pos = (from + k) % order.len();
             let r = &self.deployments[order[pos]];
             if !forced && r.health.cooling_until(now).is_some() {
                 cooling += 1;
+                continue;
+            }
+            if let Some(b) = &r.budget
+                && let Err(over) = b.check(crate::usage::now_ms())
+            {
+                over_budget.push((r.clone(), over));
                 continue;
             }
             if !r.health.try_enter(r.max_parallel) {
@@ -544,6 +607,18 @@ impl Router {
         }
         if cooling == order.len() {
             return Err(NoPick::Cooling);
+        }
+        // Only spent deployments (and cooling ones) left: say so, with the soonest one to
+        // come back under its budget.
+        if soonest.is_none()
+            && busy.is_none()
+            && let Some((routed, over)) = over_budget.into_iter().min_by_key(|(_, o)| o.retry_after)
+        {
+            return Err(NoPick::Refused(RouteError::OverBudget {
+                model: model.to_owned(),
+                deployment: routed.label(),
+                over,
+            }));
         }
         Err(NoPick::Refused(match (soonest, busy) {
             (Some(retry_after), _) => {
@@ -803,6 +878,13 @@ impl std::fmt::Display for RouteError {
             RouteError::RateLimited { model, .. } => {
                 write!(f, "model `{model}` is over its rpm/tpm limit")
             }
+            RouteError::OverBudget { model, over, .. } => write!(
+                f,
+                "model `{model}` has spent ${} of its ${} budget per {}",
+                budget::usd(over.spent),
+                budget::usd(over.limit.max_usd),
+                budget::human(over.limit.period)
+            ),
             RouteError::Busy { model, limit } => {
                 write!(f, "model `{model}` has {limit} requests in flight (max_parallel_requests)")
             }

@@ -380,3 +380,87 @@ router_settings:
     let off = RequestOptions { disable_fallbacks: true, ..mock };
     assert!(r.chat(req("a"), &off, KEEP_ALIVE).await.is_err());
 }
+
+#[tokio::test]
+async fn spent_deployments_are_skipped_then_429_with_when_one_is_back_under_budget() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/one, mock_response: one, max_budget: 1, budget_duration: 1d}
+  - model_name: m
+    litellm_params: {model: mock/two, mock_response: two, max_budget: 2, budget_duration: 1h}
+"#,
+    );
+    let now = crate::usage::now_ms();
+    r.deployments()[0].record_spend(now, 1.5);
+    for _ in 0..3 {
+        assert_eq!(text(chat(&r, req("m")).await.expect("two serves").1), "two");
+    }
+    // Under the budget still serves; at it, refuses (LiteLLM: spend >= max_budget).
+    r.deployments()[1].record_spend(now, 1.0);
+    assert_eq!(text(chat(&r, req("m")).await.expect("two serves").1), "two");
+    r.deployments()[1].record_spend(now, 1.0);
+    match chat(&r, req("m")).await {
+        Err(RouteError::OverBudget { model, deployment, over }) => {
+            assert_eq!(model, "m");
+            // two's one-hour window clears long before one's day.
+            assert_eq!(deployment, "mock/two");
+            assert!((over.spent - 2.0).abs() < 1e-9);
+            let hour = Duration::from_secs(3600);
+            let slot = hour / budget::SLOTS as u32;
+            assert!(
+                over.retry_after <= hour && over.retry_after > hour - slot - Duration::from_secs(5),
+                "{:?}",
+                over.retry_after
+            );
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[tokio::test]
+async fn a_spent_alias_falls_back_to_its_fallbacks() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: a
+    litellm_params: {model: mock/a, mock_response: from a, max_budget: 0, budget_duration: 1d}
+  - model_name: b
+    litellm_params: {model: mock/b, mock_response: from b}
+router_settings:
+  fallbacks: [{"a": ["b"]}]
+"#,
+    );
+    let (served, out) = chat(&r, req("a")).await.expect("fell back");
+    assert_eq!(text(out), "from b");
+    assert_eq!(answered_by(&served).0, "b");
+}
+
+#[test]
+fn deployment_ids_come_from_model_info_or_a_stable_hash_of_what_is_called() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: mock/x}
+    model_info: {id: my-id}
+  - model_name: m
+    litellm_params: {model: mock/x, api_base: "http://127.0.0.1:1"}
+  - model_name: m
+    litellm_params: {model: mock/x, api_base: "http://127.0.0.1:1", api_key: k1}
+  - model_name: m
+    litellm_params: {model: mock/x}
+    model_info: {id: 7}
+"#,
+    );
+    let ids: Vec<&str> = r.deployments().iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids[0], "my-id");
+    assert_eq!(ids[3], "7");
+    assert!(ids[1].starts_with("h:") && ids[1].len() == 18, "{}", ids[1]);
+    // The key is not part of the id: rotating it keeps the budget's history.
+    assert_eq!(ids[1], ids[2]);
+    // Stable across versions (FNV-1a of alias, provider, model, base, version, project,
+    // region, each ended by a NUL byte): request logs written today keep matching.
+    assert_eq!(ids[1], "h:01fdbe02b3f8d50e");
+}

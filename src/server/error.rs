@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::providers::{ProviderError, TimeoutPhase};
 use crate::redact::{redact, redact_json};
-use crate::router::RouteError;
+use crate::router::{RouteError, budget};
 
 /// Which API shape the caller speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +231,23 @@ pub fn route_error(err: RouteError, endpoint: &str) -> ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limit_error",
                     format!("model `{model}` is over its configured rpm/tpm limit; retry after {secs}s"),
+                )
+            }
+        }
+        RouteError::OverBudget { model, deployment, over } => {
+            let secs = over.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            ApiError {
+                retry_after: Some(secs.to_string()),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "budget_exceeded",
+                    format!(
+                        "No deployments available - crossed budget: model `{model}` has spent ${} of its ${} budget (max_budget) in the last {} (budget_duration), on {deployment}; it is back under budget in about {}. Raise max_budget in its litellm_params, or wait.",
+                        budget::usd(over.spent),
+                        budget::usd(over.limit.max_usd),
+                        budget::human(over.limit.period),
+                        budget::human(over.retry_after),
+                    ),
                 )
             }
         }

@@ -80,6 +80,7 @@ pub struct CallLog {
     started_ms: i64,
     first_chunk_ms: Option<f64>,
     deployment: Option<String>,
+    model_id: Option<String>,
     cost: Option<f64>,
     sink: Option<UsageLog>,
     user_agent: Option<String>,
@@ -110,6 +111,7 @@ impl CallLog {
             started_ms: usage::now_ms(),
             first_chunk_ms: None,
             deployment: None,
+            model_id: None,
             cost: None,
             sink: caller.log,
             user_agent: caller.user_agent,
@@ -156,7 +158,11 @@ impl CallLog {
             routed.record_tokens(u.total_tokens);
             self.usage = Some(u.clone());
             self.cost = price::for_deployment(&routed.dep).map(|(p, _)| p.cost(u));
+            if let Some(usd) = self.cost {
+                routed.record_spend(self.started_ms, usd);
+            }
             self.deployment = Some(format!("{}/{}", routed.dep.provider.name(), routed.dep.model));
+            self.model_id = Some(routed.id.clone());
         }
     }
 
@@ -170,6 +176,7 @@ impl CallLog {
             alias: std::mem::take(&mut self.alias),
             provider: if self.provider == "-" { String::new() } else { self.provider.to_owned() },
             deployment: self.deployment.take(),
+            model_id: self.model_id.take(),
             status: self.status,
             stream: self.stream,
             latency_ms: round3(latency_ms),
@@ -216,6 +223,7 @@ impl Drop for CallLog {
         }
         if self.deployment.is_none() {
             self.deployment = self.served.as_ref().map(|s| s.routed.label());
+            self.model_id = self.served.as_ref().map(|s| s.routed.id.clone());
         }
         metrics::global().observe(&metrics::Observation {
             model: &self.alias,

@@ -29,6 +29,9 @@ pub struct Record {
     pub provider: String,
     /// `provider/model` of the deployment that answered, when one did.
     pub deployment: Option<String>,
+    /// The deployment's id (LiteLLM's `model_info.id`, else a hash: `router::Routed::id`),
+    /// what budgets are summed by.
+    pub model_id: Option<String>,
     pub status: u16,
     pub stream: bool,
     pub latency_ms: f64,

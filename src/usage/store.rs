@@ -23,7 +23,8 @@ pub enum StoreError {
     Schema { path: String, found: i64, known: i64 },
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// 1: the first. 2: `model_id` (the deployment's id, for budgets).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calls (
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS calls (
     reasoning_tokens  INTEGER NOT NULL,
     cost              REAL,
     error             TEXT,
-    user_agent        TEXT
+    user_agent        TEXT,
+    model_id          TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts_ms);
 CREATE INDEX IF NOT EXISTS calls_request_id ON calls (request_id);
@@ -79,6 +81,10 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     conn.execute_batch(SCHEMA).map_err(sql_err(path))?;
+    if found == 1 {
+        // A version-1 file: its table predates `model_id` (CREATE TABLE IF NOT EXISTS left it).
+        conn.execute_batch("ALTER TABLE calls ADD COLUMN model_id TEXT;").map_err(sql_err(path))?;
+    }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql_err(path))?;
     Ok(conn)
 }
@@ -110,8 +116,9 @@ pub fn insert(conn: &mut Connection, records: &[Record]) -> rusqlite::Result<()>
         let mut stmt = tx.prepare_cached(
             "INSERT INTO calls (ts_ms, request_id, endpoint, alias, provider, deployment, status,
                 stream, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens,
-                reasoning_tokens, cost, error, user_agent)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                reasoning_tokens, cost, error, user_agent, model_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18)",
         )?;
         for r in records {
             stmt.execute(params![
@@ -132,6 +139,7 @@ pub fn insert(conn: &mut Connection, records: &[Record]) -> rusqlite::Result<()>
                 r.cost,
                 r.error,
                 r.user_agent,
+                r.model_id,
             ])?;
         }
     }
@@ -260,7 +268,7 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<Recor
     let mut stmt = conn.prepare_cached(
         "SELECT ts_ms, request_id, endpoint, alias, provider, deployment, status, stream,
                 latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens,
-                reasoning_tokens, cost, error, user_agent
+                reasoning_tokens, cost, error, user_agent, model_id
          FROM calls
          WHERE (?1 IS NULL OR ts_ms >= ?1) AND (?2 IS NULL OR ts_ms < ?2)
            AND (?3 IS NULL OR alias = ?3) AND (?4 IS NULL OR request_id = ?4)
@@ -299,9 +307,28 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<Recor
                 cost: r.get(14)?,
                 error: r.get(15)?,
                 user_agent: r.get(16)?,
+                model_id: r.get(17)?,
             })
         },
     )?;
+    rows.collect()
+}
+
+/// The priced spend of deployment `model_id` since `since_ms`, summed per slot of `slot_ms`
+/// (`ts_ms / slot_ms`): what a budget's window is seeded with.
+pub fn spend_by_slot(
+    conn: &Connection,
+    model_id: &str,
+    since_ms: i64,
+    slot_ms: i64,
+) -> rusqlite::Result<Vec<(i64, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts_ms / ?3, sum(cost) FROM calls
+         WHERE ts_ms >= ?2 AND model_id = ?1 AND cost IS NOT NULL
+         GROUP BY 1",
+    )?;
+    let rows = stmt
+        .query_map(params![model_id, since_ms, slot_ms.max(1)], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
 

@@ -255,3 +255,101 @@ async fn disable_spend_logs_turns_the_log_off_and_says_so() {
     };
     assert!(!gw.dir.path().join(folder).join("usage.sqlite3").exists());
 }
+
+/// A deployment with a budget one call exceeds (its price from model_info).
+const CAPPED: &str = "model_list:
+  - model_name: capped
+    litellm_params:
+      model: mock/echo
+      max_budget: 0.000001
+      budget_duration: 1d
+    model_info:
+      input_cost_per_token: 0.000002
+      output_cost_per_token: 0.000008
+  - model_name: free
+    litellm_params:
+      model: mock/echo
+";
+
+#[tokio::test]
+async fn a_spent_budget_answers_429_in_each_dialect_and_outlives_a_restart() {
+    let home = tempfile::tempdir().expect("home");
+    let home_path = home.path().to_str().expect("utf-8 path").to_owned();
+    let gw =
+        Gateway::builder(CAPPED).env("LITELLM_MASTER_KEY", KEY).env("HOME", &home_path).start();
+    assert_eq!(chat(&gw, "capped", false).await.0, 200, "under budget before the first call");
+    wait_for_calls(&gw, 1).await;
+
+    let check_openai = |resp: reqwest::Response| async move {
+        let status = resp.status();
+        if status != 429 {
+            panic!("{status}: {}", resp.text().await.unwrap_or_default());
+        }
+        let retry: u64 =
+            resp.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!((1..=86_400).contains(&retry), "retry-after {retry}");
+        let body: Value = resp.json().await.expect("json");
+        let err = &body["error"];
+        assert_eq!(err["type"], "budget_exceeded", "{body}");
+        assert_eq!(err["code"], "429", "{body}");
+        let msg = err["message"].as_str().expect("message");
+        for part in [
+            "No deployments available - crossed budget",
+            "model `capped`",
+            "max_budget",
+            "budget_duration",
+            "mock/echo",
+        ] {
+            assert!(msg.contains(part), "{part} in {msg}");
+        }
+    };
+    let capped = json!({"model": "capped", "messages": [{"role": "user", "content": "hi"}]});
+    let resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&capped)
+        .send()
+        .await
+        .expect("send");
+    check_openai(resp).await;
+    // Other models are not affected.
+    assert_eq!(chat(&gw, "free", false).await.0, 200);
+
+    // Anthropic's dialect: its error envelope, a rate-limit type its SDKs retry on.
+    let resp = client()
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", KEY)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "capped", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| m.contains("crossed budget")),
+        "{body}"
+    );
+
+    // A new process on the same state folder: the spend comes back from the request log.
+    drop(gw);
+    let gw =
+        Gateway::builder(CAPPED).env("LITELLM_MASTER_KEY", KEY).env("HOME", &home_path).start();
+    let resp = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&capped)
+        .send()
+        .await
+        .expect("send");
+    check_openai(resp).await;
+
+    // The log names the deployment each call was charged to.
+    let (_, logs) = get(&gw, "/spend/logs?limit=10").await;
+    let ids: Vec<&str> =
+        logs.as_array().expect("rows").iter().filter_map(|r| r["model_id"].as_str()).collect();
+    assert!(ids.iter().any(|id| id.starts_with("h:")), "{logs}");
+}

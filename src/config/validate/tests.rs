@@ -351,3 +351,33 @@ fn json_shape_has_kind_ok_message_fix() {
         serde_json::json!({"kind": "port", "ok": false, "message": "m", "fix": "f"})
     );
 }
+
+#[test]
+fn budgets_need_a_price_and_the_request_log_to_be_kept() {
+    let model = |extra: &str, info: &str| {
+        format!(
+            "model_list:\n  - model_name: m\n    litellm_params:\n      model: openai/own-model\n      api_key: k\n      max_budget: 5\n      budget_duration: 1d\n{extra}{info}"
+        )
+    };
+    let priced = "    model_info:\n      input_cost_per_token: 0.000001\n      output_cost_per_token: 0.000002\n";
+    let budget_checks = |c: &Config| -> Vec<Check> {
+        check_config(c, None).into_iter().filter(|c| c.kind == Kind::Budget).collect()
+    };
+
+    let ok = budget_checks(&cfg(&model("", priced), &[]));
+    assert_eq!(ok.len(), 1);
+    assert!(ok[0].ok, "{:?}", ok[0]);
+    assert_eq!(ok[0].message, "model `m` (openai/own-model): budget $5.00 per 1d");
+
+    // A model nobody knows the price of: the budget would never fill.
+    let unpriced = budget_checks(&cfg(&model("", ""), &[]));
+    assert!(!unpriced[0].ok && !unpriced[0].fatal_at_start);
+    assert!(unpriced[0].message.contains("price is unknown"), "{:?}", unpriced[0]);
+    assert!(unpriced[0].fix.as_deref().is_some_and(|f| f.contains("input_cost_per_token")));
+
+    // No request log: counted from zero at each start.
+    let off =
+        cfg(&format!("{}general_settings:\n  disable_spend_logs: true\n", model("", priced)), &[]);
+    let off = budget_checks(&off);
+    assert!(!off[0].ok && off[0].message.contains("request log is off"), "{:?}", off[0]);
+}

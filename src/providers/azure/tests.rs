@@ -65,6 +65,7 @@ fn dep(params: Value, api_key: Option<&str>) -> Deployment {
         order: None,
         max_parallel_requests: None,
         cooldown_time: None,
+        budget: None,
         timeout: Duration::from_secs(600),
         stream_timeout: None,
         max_retries: None,

@@ -222,6 +222,7 @@ fn spend_row(c: &rusqlite::Connection, r: &Record) -> rusqlite::Result<Value> {
         "completionStartTime": store::iso_time(c, first_ms)?,
         "model": model,
         "model_group": r.alias,
+        "model_id": r.model_id.as_deref().unwrap_or(""),
         "custom_llm_provider": r.provider,
         "user": "",
         "status": if r.status >= 400 || r.error.is_some() { "failure" } else { "success" },

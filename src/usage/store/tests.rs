@@ -185,3 +185,67 @@ fn dates_and_times_come_back_in_the_expected_forms() {
             && (today - week) <= 6 * 86_400_000 + 3_600_000
     );
 }
+
+#[test]
+fn a_version_1_file_gains_model_id_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("usage.sqlite3");
+    {
+        // The version-1 table as 0.x wrote it: no model_id.
+        let conn = Connection::open(&path).expect("open");
+        let v1 = SCHEMA.replace(",\n    model_id          TEXT\n", "\n");
+        assert!(!v1.contains("model_id"), "the v1 schema is the current one without model_id");
+        conn.execute_batch(&v1).expect("v1 schema");
+        conn.execute(
+            "INSERT INTO calls (ts_ms, request_id, endpoint, alias, provider, status, stream,
+                latency_ms, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost)
+             VALUES (5, 'req_old', 'chat', 'gpt', 'azure', 200, 0, 1.0, 1, 1, 0, 0, 0.5)",
+            [],
+        )
+        .expect("v1 row");
+        conn.pragma_update(None, "user_version", 1).expect("v1");
+    }
+    let mut conn = open_writer(&path).expect("migrates");
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("v");
+    assert_eq!(version, SCHEMA_VERSION);
+    insert(
+        &mut conn,
+        &[Record { model_id: Some("dep-1".into()), ..record(9, "gpt", 200, (1, 1), Some(0.25)) }],
+    )
+    .expect("insert after migration");
+    let all =
+        logs(&open_reader(&path).expect("reader"), &LogFilter { limit: 10, ..Default::default() })
+            .expect("logs");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].model_id.as_deref(), Some("dep-1"));
+    assert_eq!((all[1].request_id.as_str(), all[1].model_id.as_deref()), ("req_old", None));
+    // Opening again does not try to add the column twice.
+    drop(conn);
+    open_writer(&path).expect("reopens");
+}
+
+#[test]
+fn spend_is_summed_per_slot_for_one_deployment_since_a_time() {
+    let (_dir, path, mut conn) = fresh();
+    let at = |ts, id: &str, cost| Record {
+        model_id: Some(id.into()),
+        ..record(ts, "gpt", 200, (1, 1), cost)
+    };
+    insert(
+        &mut conn,
+        &[
+            at(500, "a", Some(9.0)),   // before `since`
+            at(1_000, "a", Some(1.0)), // slot 1
+            at(1_900, "a", Some(2.0)), // slot 1
+            at(2_100, "a", Some(4.0)), // slot 2
+            at(2_200, "a", None),      // unpriced
+            at(2_300, "b", Some(8.0)), // another deployment
+        ],
+    )
+    .expect("insert");
+    let reader = open_reader(&path).expect("reader");
+    let mut slots = spend_by_slot(&reader, "a", 1_000, 1_000).expect("query");
+    slots.sort_by_key(|s| s.0);
+    assert_eq!(slots, vec![(1, 3.0), (2, 4.0)]);
+    assert!(spend_by_slot(&reader, "none", 0, 1_000).expect("query").is_empty());
+}
