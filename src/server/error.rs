@@ -124,6 +124,9 @@ pub fn anthropic_type(status: StatusCode) -> &'static str {
     }
 }
 
+/// The `type` of a 429 for a spent `max_budget` (LiteLLM's name for budget errors).
+pub const BUDGET_EXCEEDED: &str = "budget_exceeded";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.body()).unwrap_or_default();
@@ -132,6 +135,11 @@ impl IntoResponse for ApiError {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(r) = self.retry_after.as_deref().and_then(|r| HeaderValue::from_str(r).ok()) {
             h.insert(header::RETRY_AFTER, r);
+        }
+        // A spent budget frees up in minutes to hours: an SDK's quick retries cannot help
+        // (`headers::stamp` keeps this instead of its per-status answer).
+        if self.kind == BUDGET_EXCEEDED {
+            h.insert("x-should-retry", HeaderValue::from_static("false"));
         }
         resp
     }
@@ -240,7 +248,7 @@ pub fn route_error(err: RouteError, endpoint: &str) -> ApiError {
                 retry_after: Some(secs.to_string()),
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "budget_exceeded",
+                    BUDGET_EXCEEDED,
                     format!(
                         "No deployments available - crossed budget: model `{model}` has spent ${} of its ${} budget (max_budget) in the last {} (budget_duration), on {deployment}; it is back under budget in about {}. Raise max_budget in its litellm_params, or wait.",
                         budget::usd(over.spent),

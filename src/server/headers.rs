@@ -44,7 +44,12 @@ pub fn should_retry(status: StatusCode) -> Option<bool> {
 pub async fn stamp(req: Request, next: Next) -> Response {
     let id = RequestId::generate();
     let mut resp = crate::telemetry::with_request_id(id.0.clone(), next.run(req)).await;
-    let retry = should_retry(resp.status());
+    // A handler that knows better (a spent budget: a 429 not worth retrying soon) set it.
+    let retry = if resp.headers().contains_key("x-should-retry") {
+        None
+    } else {
+        should_retry(resp.status())
+    };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id.0) {
         h.insert("request-id", v.clone());

@@ -285,6 +285,7 @@ async fn a_spent_budget_answers_429_in_each_dialect_and_outlives_a_restart() {
         if status != 429 {
             panic!("{status}: {}", resp.text().await.unwrap_or_default());
         }
+        assert_eq!(resp.headers()["x-should-retry"], "false", "quick retries cannot help");
         let retry: u64 =
             resp.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
         assert!((1..=86_400).contains(&retry), "retry-after {retry}");
