@@ -72,6 +72,11 @@ pub fn now_ms() -> i64 {
 const QUEUE: usize = 8192;
 /// Rows written per transaction at most.
 const BATCH: usize = 512;
+/// After a record arrives, the writer waits this long for more before writing them in one
+/// transaction: at 1,000 calls/s that is 5 commits a second instead of 1,000, and a request
+/// handing over its row almost never has to wake the writer (it is asleep, not waiting on
+/// the queue). A crash can lose this much of the log.
+const BATCH_DELAY: Duration = Duration::from_millis(200);
 /// How often the writer applies the retention rules.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -171,6 +176,8 @@ fn write_loop(mut conn: rusqlite::Connection, rx: Receiver<Msg>, retention: Rete
     let mut last_prune: Option<Instant> = None;
     let mut batch = Vec::with_capacity(BATCH);
     let mut failing = false;
+    // The last batch was full: more is waiting, write it without the batching delay.
+    let mut behind = false;
     loop {
         if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             match store::prune(&conn, retention, now_ms()) {
@@ -186,6 +193,11 @@ fn write_loop(mut conn: rusqlite::Connection, rx: Receiver<Msg>, retention: Rete
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         };
+        // Gather what else comes within the batching delay (a flush is answered at once; a
+        // writer that is behind does not wait).
+        if matches!(first, Msg::Record(_)) && !behind {
+            std::thread::sleep(BATCH_DELAY);
+        }
         let mut flushes = Vec::new();
         let mut next = Some(first);
         while let Some(msg) = next {
@@ -195,6 +207,7 @@ fn write_loop(mut conn: rusqlite::Connection, rx: Receiver<Msg>, retention: Rete
             }
             next = if batch.len() < BATCH { rx.try_recv().ok() } else { None };
         }
+        behind = batch.len() >= BATCH;
         if !batch.is_empty() {
             match store::insert(&mut conn, &batch) {
                 Ok(()) => {
