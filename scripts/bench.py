@@ -520,11 +520,23 @@ def write_service_account(workdir, rust_mock):
     return path
 
 
+def gateway_env(workdir, **extra):
+    """The environment of a gateway under test: none of the user's gateway settings, and a
+    HOME of its own under `workdir`, so its request log, state and log files never land in
+    (or are slowed by) the user's own ~/.local/state/ai-proxy."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_", "DASHSCOPE_", "XDG_"))}
+    home = Path(workdir) / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env.update({"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost"})
+    env.update(extra)
+    return env
+
+
 def start_gateway(workdir, name, config_text):
     cfg = workdir / f"{name}.yaml"
     cfg.write_text(config_text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_", "DASHSCOPE_"))}
-    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env = gateway_env(workdir)
     stderr = open(workdir / f"{name}.stderr.log", "wb")
     proc = Proc(
         name,
@@ -544,7 +556,7 @@ def exec_to_ready(workdir, config_text, runs):
         port = free_port()
         t0 = time.perf_counter()
         p = Proc("ready", [str(RELEASE / "ai-proxy"), "serve", "--config", str(cfg), "--port", str(port)],
-                 cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 cwd=workdir, env=gateway_env(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             dt = wait_ready(f"127.0.0.1:{port}", "/health/readiness", 10, p)
             if dt is not None:
@@ -935,7 +947,7 @@ def callgrind(args):
             irs = {}
             for n in (n1, n2):
                 cg_out = workdir / f"callgrind.{name}.{n}.out"
-                env = dict(os.environ, RUST_LOG="warn")
+                env = gateway_env(workdir / f"{name}.{n}", RUST_LOG="warn")
                 p = Proc("gw-cg", ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg_out}",
                                    str(binary), "serve", "--config", str(cfg), "--port", "0", "--grace-seconds", "1"],
                          cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -1292,8 +1304,7 @@ def soak(args):
         mock_addr = read_listen_line(mock, 10)
         cfg = workdir / "soak.yaml"
         cfg.write_text(soak_config(mock_addr))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_"))}
-        env.update({"NO_PROXY": "127.0.0.1,localhost", "RUST_LOG": "warn", "AI_PROXY_LOG_DIR": "off"})
+        env = gateway_env(workdir, RUST_LOG="warn", AI_PROXY_LOG_DIR="off")
         gw = Proc("gateway", [str(binary), "serve", "--config", str(cfg), "--port", "0"], cwd=workdir, env=env,
                   stdout=subprocess.PIPE, stderr=open(workdir / "gateway.stderr.log", "wb"))
         procs.append(gw)
@@ -1576,8 +1587,7 @@ def fd_lockout(args, idle=300, limit=256):
     cfg = workdir / "fds.yaml"
     cfg.write_text(f"model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/x\n"
                    f"general_settings:\n  master_key: {MASTER_KEY}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_"))}
-    env.update({"RUST_LOG": "info", "AI_PROXY_LOG_DIR": "off"})
+    env = gateway_env(workdir, RUST_LOG="info", AI_PROXY_LOG_DIR="off")
 
     def low_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))

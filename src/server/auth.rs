@@ -44,24 +44,36 @@ pub fn dialect_of(path: &str) -> Dialect {
     }
 }
 
-/// Middleware for every route except the unauthenticated health probes.
+/// Middleware for every route except the unauthenticated health probes: the master key,
+/// then [`super::log::with_caller`] (one layer for both: each route layer is cloned per
+/// request).
 pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = state.master_key() else {
-        return next.run(req).await;
-    };
+    if let Some(refused) = refusal(&state, &req) {
+        return refused;
+    }
+    super::log::with_caller(&state, req, next).await
+}
+
+/// The 401 for a request without the master key, if one is configured.
+fn refusal(state: &AppState, req: &Request) -> Option<Response> {
+    let expected = state.master_key()?;
     let dialect = dialect_of(req.uri().path());
     match presented_key(req.headers()) {
-        None => ApiError::unauthorized(
-            "Authentication Error, no API key passed in. Send the gateway's master key as `Authorization: Bearer <key>` (or `x-api-key`).",
-        )
-        .in_dialect(dialect)
-        .into_response(),
-        Some(k) if !key_matches(k, expected.expose()) => ApiError::unauthorized(
-            "Authentication Error, invalid API key. Use the gateway's master key (LITELLM_MASTER_KEY or general_settings.master_key).",
-        )
-        .in_dialect(dialect)
-        .into_response(),
-        Some(_) => next.run(req).await,
+        None => Some(
+            ApiError::unauthorized(
+                "Authentication Error, no API key passed in. Send the gateway's master key as `Authorization: Bearer <key>` (or `x-api-key`).",
+            )
+            .in_dialect(dialect)
+            .into_response(),
+        ),
+        Some(k) if !key_matches(k, expected.expose()) => Some(
+            ApiError::unauthorized(
+                "Authentication Error, invalid API key. Use the gateway's master key (LITELLM_MASTER_KEY or general_settings.master_key).",
+            )
+            .in_dialect(dialect)
+            .into_response(),
+        ),
+        Some(_) => None,
     }
 }
 

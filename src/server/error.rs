@@ -139,7 +139,7 @@ impl IntoResponse for ApiError {
         // A spent budget frees up in minutes to hours: an SDK's quick retries cannot help
         // (`headers::stamp` keeps this instead of its per-status answer).
         if self.kind == BUDGET_EXCEEDED {
-            h.insert("x-should-retry", HeaderValue::from_static("false"));
+            h.insert(super::headers::X_SHOULD_RETRY, HeaderValue::from_static("false"));
         }
         resp
     }

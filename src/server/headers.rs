@@ -5,11 +5,23 @@
 //! ([`ServedHeaders`]).
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::router::Served;
+
+// Header names built once: a `&str` name is parsed again on every insert.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_SHOULD_RETRY: HeaderName = HeaderName::from_static("x-should-retry");
+const X_LITELLM_MODEL_GROUP: HeaderName = HeaderName::from_static("x-litellm-model-group");
+const X_AI_PROXY_MODEL: HeaderName = HeaderName::from_static("x-ai-proxy-model");
+const X_AI_PROXY_DEPLOYMENT: HeaderName = HeaderName::from_static("x-ai-proxy-deployment");
+const X_LITELLM_ATTEMPTED_FALLBACKS: HeaderName =
+    HeaderName::from_static("x-litellm-attempted-fallbacks");
+const X_LITELLM_ATTEMPTED_RETRIES: HeaderName =
+    HeaderName::from_static("x-litellm-attempted-retries");
 
 /// A request's id: `req_` and 24 random base-62 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,18 +57,18 @@ pub async fn stamp(req: Request, next: Next) -> Response {
     let id = RequestId::generate();
     let mut resp = crate::telemetry::with_request_id(id.0.clone(), next.run(req)).await;
     // A handler that knows better (a spent budget: a 429 not worth retrying soon) set it.
-    let retry = if resp.headers().contains_key("x-should-retry") {
+    let retry = if resp.headers().contains_key(X_SHOULD_RETRY) {
         None
     } else {
         should_retry(resp.status())
     };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id.0) {
-        h.insert("request-id", v.clone());
-        h.insert("x-request-id", v);
+        h.insert(REQUEST_ID, v.clone());
+        h.insert(X_REQUEST_ID, v);
     }
     if let Some(retry) = retry {
-        h.insert("x-should-retry", HeaderValue::from_static(if retry { "true" } else { "false" }));
+        h.insert(X_SHOULD_RETRY, HeaderValue::from_static(if retry { "true" } else { "false" }));
     }
     resp
 }
@@ -89,14 +101,14 @@ impl ServedHeaders {
     pub fn apply(self, resp: &mut Response) {
         let h = resp.headers_mut();
         if let Some(m) = self.model {
-            h.insert("x-litellm-model-group", m.clone());
-            h.insert("x-ai-proxy-model", m);
+            h.insert(X_LITELLM_MODEL_GROUP, m.clone());
+            h.insert(X_AI_PROXY_MODEL, m);
         }
         if let Some(d) = self.deployment {
-            h.insert("x-ai-proxy-deployment", d);
+            h.insert(X_AI_PROXY_DEPLOYMENT, d);
         }
-        h.insert("x-litellm-attempted-fallbacks", self.fallbacks);
-        h.insert("x-litellm-attempted-retries", self.retries);
+        h.insert(X_LITELLM_ATTEMPTED_FALLBACKS, self.fallbacks);
+        h.insert(X_LITELLM_ATTEMPTED_RETRIES, self.retries);
     }
 }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::USER_AGENT;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -22,8 +22,9 @@ use crate::wire::openai::Usage;
 /// User agents are cut to this many characters in the request log.
 const MAX_USER_AGENT_CHARS: usize = 200;
 
-/// Make the request log and the client's user agent visible to the request's [`CallLog`].
-pub async fn with_caller(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Make the request log and the client's user agent visible to the request's [`CallLog`]
+/// (called by `auth::require_key` once the key is checked).
+pub async fn with_caller(state: &AppState, req: Request, next: Next) -> Response {
     let user_agent = req
         .headers()
         .get(USER_AGENT)
