@@ -520,13 +520,13 @@ def write_service_account(workdir, rust_mock):
     return path
 
 
-def gateway_env(workdir, **extra):
-    """The environment of a gateway under test: none of the user's gateway settings, and a
-    HOME of its own under `workdir`, so its request log, state and log files never land in
-    (or are slowed by) the user's own ~/.local/state/ai-proxy."""
+def gateway_env(home, **extra):
+    """The environment of a gateway under test: none of the user's gateway settings, and
+    `home` (created) as its own HOME, so its request log, state and log files never land in
+    (or are slowed by) the user's own ~/.local/state/ai-proxy, nor in another gateway's."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_", "DASHSCOPE_", "XDG_"))}
-    home = Path(workdir) / "home"
+    home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     env.update({"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost"})
     env.update(extra)
@@ -536,7 +536,7 @@ def gateway_env(workdir, **extra):
 def start_gateway(workdir, name, config_text):
     cfg = workdir / f"{name}.yaml"
     cfg.write_text(config_text)
-    env = gateway_env(workdir)
+    env = gateway_env(workdir / f"{name}.home")
     stderr = open(workdir / f"{name}.stderr.log", "wb")
     proc = Proc(
         name,
@@ -556,7 +556,7 @@ def exec_to_ready(workdir, config_text, runs):
         port = free_port()
         t0 = time.perf_counter()
         p = Proc("ready", [str(RELEASE / "ai-proxy"), "serve", "--config", str(cfg), "--port", str(port)],
-                 cwd=workdir, env=gateway_env(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 cwd=workdir, env=gateway_env(workdir / "ready.home"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             dt = wait_ready(f"127.0.0.1:{port}", "/health/readiness", 10, p)
             if dt is not None:
@@ -947,7 +947,7 @@ def callgrind(args):
             irs = {}
             for n in (n1, n2):
                 cg_out = workdir / f"callgrind.{name}.{n}.out"
-                env = gateway_env(workdir / f"{name}.{n}", RUST_LOG="warn")
+                env = gateway_env(workdir / f"{name}.{n}.home", RUST_LOG="warn")
                 p = Proc("gw-cg", ["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg_out}",
                                    str(binary), "serve", "--config", str(cfg), "--port", "0", "--grace-seconds", "1"],
                          cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -1304,7 +1304,7 @@ def soak(args):
         mock_addr = read_listen_line(mock, 10)
         cfg = workdir / "soak.yaml"
         cfg.write_text(soak_config(mock_addr))
-        env = gateway_env(workdir, RUST_LOG="warn", AI_PROXY_LOG_DIR="off")
+        env = gateway_env(workdir / "home", RUST_LOG="warn", AI_PROXY_LOG_DIR="off")
         gw = Proc("gateway", [str(binary), "serve", "--config", str(cfg), "--port", "0"], cwd=workdir, env=env,
                   stdout=subprocess.PIPE, stderr=open(workdir / "gateway.stderr.log", "wb"))
         procs.append(gw)
@@ -1477,10 +1477,8 @@ def request_log(args):
                 "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/bench\n"
                 f"      api_base: http://{mock_addr}/v1\n      api_key: sk-mock\n"
                 f"general_settings:\n  master_key: {MASTER_KEY}\n{extra}")
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith(("LITELLM_", "AI_PROXY", "OPENAI_", "XDG_"))}
             # Its own state folder (the request log) and no log file: only the SQLite log differs.
-            env.update({"HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "AI_PROXY_LOG_DIR": "off"})
+            env = gateway_env(home, AI_PROXY_LOG_DIR="off")
             proc = Proc(name, [str(binary), "serve", "--config", str(cfg), "--port", "0"],
                         cwd=home, env=env, stdout=subprocess.PIPE,
                         stderr=open(home / "stderr.log", "wb"))
@@ -1587,7 +1585,7 @@ def fd_lockout(args, idle=300, limit=256):
     cfg = workdir / "fds.yaml"
     cfg.write_text(f"model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/x\n"
                    f"general_settings:\n  master_key: {MASTER_KEY}\n")
-    env = gateway_env(workdir, RUST_LOG="info", AI_PROXY_LOG_DIR="off")
+    env = gateway_env(workdir / "home", RUST_LOG="info", AI_PROXY_LOG_DIR="off")
 
     def low_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
