@@ -6,7 +6,9 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 use super::AppState;
 use super::auth::dialect_of;
@@ -44,9 +46,18 @@ fn too_large(limit: usize) -> ApiError {
     .with_param("request_body")
 }
 
+/// After the 413 for a declared-oversize body, up to this much of the body is read and
+/// thrown away ...
+const DRAIN_MAX: u64 = 64 * 1024 * 1024;
+/// ... for at most this long.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
 /// Middleware: a request whose `Content-Length` is over the limit gets its 413 (in the
-/// caller's dialect) before any of its body is read; a client that waits for
-/// `100 Continue` never sends it.
+/// caller's dialect) at once, without its body being parsed; a client that waits for
+/// `100 Continue` never sends it. A client that is already sending (most SDKs do not wait)
+/// would get a broken pipe or a reset instead of the answer if the connection closed under
+/// it, so the rest of its body is read and discarded behind the answer (nginx's lingering
+/// close), bounded by [`DRAIN_MAX`] bytes and [`DRAIN_TIME`]; then hyper closes.
 pub async fn reject_declared_oversize(
     State(state): State<AppState>,
     req: Request,
@@ -59,7 +70,19 @@ pub async fn reject_declared_oversize(
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
         Some(n) if n > state.max_body() as u64 => {
-            too_large(state.max_body()).in_dialect(dialect_of(req.uri().path())).into_response()
+            let answer = too_large(state.max_body()).in_dialect(dialect_of(req.uri().path()));
+            let waits_for_continue = req
+                .headers()
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if !waits_for_continue && n <= DRAIN_MAX {
+                let mut body = req.into_body().into_data_stream();
+                tokio::spawn(async move {
+                    let drain = async { while let Some(Ok(_)) = body.next().await {} };
+                    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+                });
+            }
+            answer.into_response()
         }
         _ => next.run(req).await,
     }

@@ -225,6 +225,34 @@ async fn a_declared_content_length_over_the_limit_gets_413_at_once() {
     }
 }
 
+/// A client that sends its oversized body without waiting (most SDKs) reads the 413 instead of
+/// a broken pipe: the gateway answers at once and discards the body behind the answer.
+#[tokio::test]
+async fn an_oversized_body_sent_without_waiting_still_reads_its_413() {
+    let gw = start(
+        "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/x\nlitellm_settings:\n  max_request_size_mb: 1\n",
+    );
+    let mut s = connect(&gw).await;
+    let len = 4 * 1024 * 1024;
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("write head");
+    // The answer comes before the body is sent ...
+    let (status, _, body) = response_within(&mut s, BOUND).await.expect("a response");
+    assert_eq!(status, 413, "{body}");
+    // ... and the connection still takes all of it (4 MiB is far beyond the socket buffers:
+    // a closed connection fails this write with a broken pipe or a reset).
+    let sent = tokio::time::timeout(BOUND, s.write_all(&vec![b'x'; len])).await.expect("in time");
+    assert!(sent.is_ok(), "the body was taken after the 413: {sent:?}");
+    // With the whole body read, the connection serves the next request.
+    s.write_all(b"GET /health/liveliness HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("write");
+    let (status, _, body) = response_within(&mut s, BOUND).await.expect("a second response");
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn at_the_connection_limit_idle_connections_make_room_and_busy_ones_make_new_ones_wait() {
     let gw = start(&mock_config("  max_connections: 2\n  body_read_timeout: 30\n"));
