@@ -20,6 +20,29 @@ use crate::router::health::State;
 use crate::server::{self, AppState, BindError, LiveApp};
 use crate::usage::{self, Retention, UsageLog};
 
+/// Worker threads of the gateway's async runtime, unless `TOKIO_WORKER_THREADS` sets another
+/// number. A request hops between the server's connection task, its handler and the HTTP
+/// client's connection task; on two workers most hops wake the other thread. With one, CPU per
+/// request fell by a quarter at concurrency 64 and by a third at concurrency 1, and throughput
+/// rose (BENCHMARKS.md, "One worker thread"). One core of async work is far more than one
+/// machine's clients need; work of milliseconds (the tokenizer) runs on the blocking pool.
+pub const WORKER_THREADS: usize = 1;
+
+/// The runtime builder for a gateway (`serve`, and the menu-bar app's background runtime).
+pub fn runtime_builder() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = worker_threads(std::env::var_os("TOKIO_WORKER_THREADS").as_deref()) {
+        builder.worker_threads(n);
+    }
+    builder.enable_all();
+    builder
+}
+
+/// [`WORKER_THREADS`] unless the variable is set (then tokio reads it and says if it is bad).
+fn worker_threads(variable: Option<&std::ffi::OsStr>) -> Option<usize> {
+    variable.is_none().then_some(WORKER_THREADS)
+}
+
 /// Why a gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -297,6 +320,12 @@ fn group<'a>(items: impl Iterator<Item = Item<'a>>) -> Vec<ModelEntry> {
 mod tests {
     use super::*;
     use crate::config::{self, Env, Source};
+
+    #[test]
+    fn one_worker_unless_the_variable_is_set() {
+        assert_eq!(worker_threads(None), Some(WORKER_THREADS));
+        assert_eq!(worker_threads(Some(std::ffi::OsStr::new("4"))), None);
+    }
 
     #[test]
     fn client_urls_reach_wildcard_binds_on_loopback() {

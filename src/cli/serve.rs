@@ -131,10 +131,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = gateway::runtime_builder().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let state = gateway::build_state(&config, &egress);
         if args.strict {

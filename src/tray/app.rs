@@ -47,11 +47,7 @@ enum UserEvent {
 /// Start the controller on a background runtime and run the event loop on this (the main)
 /// thread until the controller reports that it has stopped for Quit or a signal.
 pub fn run(opts: Options, lock: Option<InstanceLock>) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("ai-proxy-gateway")
-        .enable_all()
-        .build()?;
+    let runtime = crate::gateway::runtime_builder().thread_name("ai-proxy-gateway").build()?;
     #[allow(unused_mut)]
     let mut event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
     #[cfg(target_os = "macos")]

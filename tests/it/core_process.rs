@@ -553,6 +553,33 @@ async fn sighup_reloads_the_config_in_place_and_a_broken_one_is_refused() {
     assert!(model_ids(&gw).await.contains(&"mock-added".to_owned()));
 }
 
+/// The threads of a running gateway named after tokio's workers (blocking-pool threads carry
+/// the same name; right after start-up there are none).
+#[cfg(target_os = "linux")]
+fn runtime_threads(gw: &Gateway) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", gw.pid())).expect("/proc");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim() == "tokio-rt-worker")
+        .count()
+}
+
+/// `serve` runs one async worker (gateway::WORKER_THREADS), and TOKIO_WORKER_THREADS
+/// still sets another number.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn serve_runs_one_async_worker_unless_tokio_worker_threads_says_otherwise() {
+    let config = "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/x\n";
+    let one = Gateway::builder(config).start();
+    let three = Gateway::builder(config).env("TOKIO_WORKER_THREADS", "3").start();
+    for gw in [&one, &three] {
+        let r = client().get(gw.url("/health/readiness")).send().await.expect("send");
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(runtime_threads(&one), 1, "{}", one.stderr());
+    assert_eq!(runtime_threads(&three), 3, "{}", three.stderr());
+}
+
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let gw = Gateway::builder("model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/x\nlitellm_settings:\n  max_request_size_mb: 1\n").start();

@@ -101,7 +101,16 @@ pub async fn count_tokens(
     };
     let n = match state.router().count_tokens(&hub).await {
         Ok(Some(n)) => n,
-        Ok(None) => tokens::estimate(&hub),
+        // The tokenizer (its table built on first use, long prompts) is CPU work of
+        // milliseconds: off the async workers, which keep relaying other requests.
+        Ok(None) => match tokio::task::spawn_blocking(move || tokens::estimate(&hub)).await {
+            Ok(n) => n,
+            Err(_) => {
+                return ApiError::internal("the local token count failed")
+                    .in_dialect(Dialect::Anthropic)
+                    .into_response();
+            }
+        },
         Err(err) => {
             return route_error(err, "/v1/messages/count_tokens")
                 .in_dialect(Dialect::Anthropic)
