@@ -520,6 +520,21 @@ def write_service_account(workdir, rust_mock):
     return path
 
 
+def command_line():
+    """How this run was started, as the user typed it: scripts/bench adds `--tools DIR`
+    itself (and the user may have given it too), so every `--tools DIR` is left out."""
+    argv, kept = sys.argv[1:], []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--tools":
+            skip = True
+        elif not a.startswith("--tools="):
+            kept.append(a)
+    return " ".join(["scripts/bench", *kept])
+
+
 def gateway_env(home, **extra):
     """The environment of a gateway under test: none of the user's gateway settings, and
     `home` (created) as its own HOME, so its request log, state and log files never land in
@@ -699,7 +714,7 @@ def main():
     procs = []
     results = {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "scripts/bench " + " ".join(sys.argv[1:]).replace(f"--tools {args.tools}", "").strip(),
+        "command": command_line(),
         "machine": machine(),
         "settings": {"seconds_per_closed_loop_run": secs, "seconds_per_rate_run": rate_secs,
                      "stream_requests": stream_reqs, "hold_streams": hold_streams},
@@ -1290,7 +1305,7 @@ def soak(args):
     procs = []
     report = {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "scripts/bench " + " ".join(sys.argv[1:]).replace(f"--tools {args.tools}", "").strip(),
+        "command": command_line(),
         "machine": machine(),
         "binary": str(binary),
         "seconds": args.soak_seconds,
@@ -1458,7 +1473,7 @@ def request_log(args):
     rate, secs, rounds = args.log_rate, args.log_seconds, args.log_rounds
     report = {
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "scripts/bench " + " ".join(sys.argv[1:]).replace(f"--tools {args.tools}", "").strip(),
+        "command": command_line(),
         "machine": machine(),
         "binary": str(binary), "tool": tool, "rate": rate, "seconds_per_run": secs, "rounds": rounds,
         "runs": {"log_on": [], "log_off": []},
