@@ -1,5 +1,7 @@
 //! Reading JSON request bodies into wire types, with errors that name the field.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
@@ -8,7 +10,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use std::time::Duration;
 
 use super::AppState;
 use super::auth::dialect_of;
@@ -57,7 +58,8 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// `100 Continue` never sends it. A client that is already sending (most SDKs do not wait)
 /// would get a broken pipe or a reset instead of the answer if the connection closed under
 /// it, so the rest of its body is read and discarded behind the answer (nginx's lingering
-/// close), bounded by [`DRAIN_MAX`] bytes and [`DRAIN_TIME`]; then hyper closes.
+/// close), bounded by [`DRAIN_MAX`] bytes and [`DRAIN_TIME`]. A body read to its end leaves
+/// the connection open for the next request; otherwise hyper closes it.
 pub async fn reject_declared_oversize(
     State(state): State<AppState>,
     req: Request,
