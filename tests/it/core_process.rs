@@ -296,10 +296,11 @@ async fn upstream_errors_pass_through_with_status_and_message() {
 
 #[tokio::test]
 async fn unreachable_and_slow_upstreams_get_502_and_504() {
-    // A port that was just free: nothing listens there.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let dead = format!("http://{}", free.local_addr().expect("addr"));
-    drop(free);
+    // A port held by a socket that never listens: connections to it are refused, and no other
+    // test's listener can be given it meanwhile (a port bound and released again could be).
+    let held = tokio::net::TcpSocket::new_v4().expect("socket");
+    held.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let dead = format!("http://{}", held.local_addr().expect("addr"));
     let up = MockUpstream::start(dashscope::router());
     let cfg = qwen_config(&up.url(), "").replace(
         "  - model_name: mock\n",
@@ -327,6 +328,7 @@ async fn unreachable_and_slow_upstreams_get_502_and_504() {
     assert_eq!(r.status(), 504);
     let v: Value = r.json().await.expect("json");
     assert!(v["error"]["message"].as_str().expect("m").contains("did not answer within 1s"), "{v}");
+    drop(held);
 }
 
 #[tokio::test]
