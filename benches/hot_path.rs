@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-request work the gateway does besides moving bytes: request
-//! parse + re-serialize, upstream response parse + re-serialize, SSE decoding, chunk relay,
+//! parse + re-serialize, upstream response parse + re-serialize (and the verbatim path that
+//! replaces it for OpenAI-dialect answers), SSE decoding, chunk relay,
 //! and one whole request through `server::app` with a local mock model (no sockets), directly,
 //! through `server::LiveApp` as served, and to an alias of three deployments (load balancing);
 //! and the request log's share of that: one call's `Record` built and handed to the writer
@@ -13,6 +14,7 @@ use std::hint::black_box;
 use ai_proxy::config::{self, Env, Source};
 use ai_proxy::providers::sse::SseDecoder;
 use ai_proxy::server::{self, AppState};
+use ai_proxy::translate::verbatim::Verbatim;
 use ai_proxy::usage::{Record, Retention, UsageLog};
 use ai_proxy::wire::openai::{ChatChunk, ChatCompletion, ChatRequest};
 use axum::body::{Body, Bytes};
@@ -56,6 +58,12 @@ fn completion_roundtrip(c: &mut Criterion) {
                 serde_json::from_slice(black_box(&bytes)).expect("parse");
             resp.model = "bench".to_owned();
             black_box(serde_json::to_vec(&resp).expect("serialize"))
+        })
+    });
+    c.bench_function("completion: verbatim check + model spliced (translate::verbatim)", |b| {
+        b.iter(|| {
+            let answer = Verbatim::check(black_box(bytes.clone())).expect("verbatim");
+            black_box(answer.with_model("bench"))
         })
     });
 }

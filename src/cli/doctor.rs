@@ -267,6 +267,7 @@ async fn check_model(
                     Step::pass("request", format!("answered (model {})", c.model))
                 }
                 Ok(ChatOutput::Stream(_)) => Step::pass("request", "answered (stream)"),
+                Ok(ChatOutput::Verbatim(_)) => Step::pass("request", "answered"),
                 Err(e) => Step::fail("request", e.to_string(), request_fix(&e)),
             };
             record(progress, &mut steps, step);

@@ -69,11 +69,22 @@ pub async fn send(
 /// (`general_settings.max_response_size_mb`): a body declared or found larger is refused
 /// with a 502 naming the setting, without reading the rest.
 pub async fn read_json<T: DeserializeOwned>(
-    mut resp: Response,
+    resp: Response,
     timeouts: Timeouts,
     max_bytes: usize,
     what: &str,
 ) -> Result<T, ProviderError> {
+    let body = read_body(resp, timeouts, max_bytes, what).await?;
+    decode_json(&body, what)
+}
+
+/// [`read_json`]'s reading: the whole body, within the same limits.
+pub async fn read_body(
+    mut resp: Response,
+    timeouts: Timeouts,
+    max_bytes: usize,
+    what: &str,
+) -> Result<Vec<u8>, ProviderError> {
     let too_large = || {
         ProviderError::protocol(format!(
             "{what} answered with more than {} (general_settings.max_response_size_mb); raise \
@@ -98,7 +109,12 @@ pub async fn read_json<T: DeserializeOwned>(
             });
         }
     };
-    serde_json::from_slice(&body).map_err(|e| {
+    Ok(body)
+}
+
+/// [`read_json`]'s decoding, with the same error.
+pub fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| {
         ProviderError::protocol(format!(
             "{what} returned a response that could not be read ({e}): {}",
             truncate(&String::from_utf8_lossy(&body[..body.len().min(1024)]), 300)

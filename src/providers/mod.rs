@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::config::{Deployment, Env, ProviderKind};
 use crate::egress::Egress;
+use crate::translate::verbatim::Verbatim;
 use crate::wire::openai::{
     CallTimeouts, ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
 };
@@ -35,6 +36,8 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, ProviderError
 #[allow(clippy::large_enum_variant)]
 pub enum ChatOutput {
     Complete(ChatCompletion),
+    /// Only for a request with `verbatim` set (see `translate::verbatim`).
+    Verbatim(Verbatim),
     Stream(ChunkStream),
 }
 

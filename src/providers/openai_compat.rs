@@ -14,13 +14,14 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::Client;
 
-use super::http::{read_json, send, sse_events};
+use super::http::{decode_json, read_body, read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::config::{BodyLimits, Compat, Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
 use crate::translate::compat::{normalize_chunk, normalize_completion};
+use crate::translate::verbatim::Verbatim;
 use crate::wire::openai::{
     ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
 };
@@ -255,8 +256,15 @@ impl OpenAiCompat {
         let timeouts = self.timeouts.with(req.call_timeouts);
         let resp = send(rb, timeouts, &self.label).await?;
         if !stream {
-            let mut completion: ChatCompletion =
-                read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
+            let body = read_body(resp, timeouts, self.limits.response_bytes, &self.label).await?;
+            let body = bytes::Bytes::from(body);
+            if req.verbatim
+                && !self.normalizes()
+                && let Some(answer) = Verbatim::check(body.clone())
+            {
+                return Ok(ChatOutput::Verbatim(answer));
+            }
+            let mut completion: ChatCompletion = decode_json(&body, &self.label)?;
             if self.normalizes() {
                 normalize_completion(&mut completion);
             }

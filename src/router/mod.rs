@@ -34,6 +34,7 @@ use crate::config::{Config, Deployment, RouterSettings, RoutingStrategy};
 use crate::egress::Egress;
 use crate::providers::{ChatOutput, ChunkStream, Provider, ProviderError};
 use crate::telemetry::{printable, request_id};
+use crate::translate::verbatim::Verbatim;
 use crate::translate::{adapt, limits, params};
 use crate::wire::openai::{
     CallTimeouts, ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
@@ -220,7 +221,13 @@ impl Served {
 #[allow(clippy::large_enum_variant)]
 pub enum Reply {
     Complete(ChatCompletion),
-    Stream { first: Option<ChatChunk>, rest: ChunkStream },
+    /// An OpenAI-dialect upstream's answer as it wrote it; only when
+    /// [`RequestOptions::verbatim`] asked for it.
+    Verbatim(Verbatim),
+    Stream {
+        first: Option<ChatChunk>,
+        rest: ChunkStream,
+    },
 }
 
 /// What a request's body asks of the router (LiteLLM's per-call router parameters).
@@ -234,6 +241,9 @@ pub struct RequestOptions {
     pub disable_fallbacks: bool,
     /// `mock_testing_fallbacks` and kin: the requested alias fails without a call.
     pub mock_failure: Option<Trigger>,
+    /// Not from the body: the caller takes [`Reply::Verbatim`] (the chat route, which
+    /// answers in the upstream's dialect).
+    pub verbatim: bool,
 }
 
 /// Why a request could not be served.
@@ -423,8 +433,10 @@ impl Router {
                 let provider = routed.provider()?;
                 let mut prepared = prepare(&routed.dep, provider, req)?;
                 prepared.call_timeouts = opts.timeouts;
+                prepared.verbatim = opts.verbatim;
                 match provider.chat(prepared).await {
                     Ok(ChatOutput::Complete(c)) => Ok(Reply::Complete(c)),
+                    Ok(ChatOutput::Verbatim(v)) => Ok(Reply::Verbatim(v)),
                     Ok(ChatOutput::Stream(mut rest)) => match peek(&mut rest, keep_alive).await {
                         Ok(first) => Ok(Reply::Stream { first, rest }),
                         Err(err) => Err(RouteError::Provider { err }),

@@ -55,6 +55,7 @@ fn text(out: Reply) -> String {
             c.choices[0].message.content.as_ref().map(Content::text).unwrap_or_default()
         }
         Reply::Stream { .. } => panic!("expected a complete response"),
+        Reply::Verbatim(_) => panic!("verbatim without asking"),
     }
 }
 

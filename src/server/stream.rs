@@ -329,7 +329,7 @@ fn relay<D: EventDialect>(
                             st.source = Source::Chunks(with_first(first, rest));
                             continue;
                         }
-                        Some(Ok((served, Reply::Complete(_)))) => {
+                        Some(Ok((served, Reply::Complete(_) | Reply::Verbatim(_)))) => {
                             st.log.served(&served);
                             Some(Err(ApiError::from(ProviderError::protocol(
                                 "the upstream answered a stream request with a whole response",

@@ -14,3 +14,4 @@ pub mod params;
 pub mod reasoning;
 pub mod responses;
 pub mod tokens;
+pub mod verbatim;

@@ -54,6 +54,10 @@ pub struct ChatRequest {
     /// which replace the deployment's for this call.
     #[serde(skip)]
     pub call_timeouts: CallTimeouts,
+    /// Gateway-internal, never on the wire: the caller takes a non-streaming answer in the
+    /// upstream's own bytes when the upstream speaks OpenAI chat (`translate::verbatim`).
+    #[serde(skip)]
+    pub verbatim: bool,
     /// Everything else the client sent (`logprobs`, `enable_thinking`, `top_k`, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,

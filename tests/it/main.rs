@@ -34,4 +34,5 @@ mod slow_clients;
 mod tray_controller;
 mod tray_process;
 mod usage_log;
+mod verbatim;
 mod vertex;

@@ -5,7 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
-use super::{Routing, logged_json, route};
+use super::{Routing, logged_json, logged_json_bytes, route};
 use crate::router::Reply;
 use crate::server::AppState;
 use crate::server::body::{parse_model_request, route_options};
@@ -42,10 +42,11 @@ async fn handle(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let opts = match route_options(&mut req.extra) {
+    let mut opts = match route_options(&mut req.extra) {
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
+    opts.verbatim = true;
     let alias = req.model.clone();
     let include_usage = req.wants_stream_usage();
     let log = CallLog::new("chat", &alias, req.is_stream());
@@ -66,6 +67,10 @@ async fn handle(
             completion.model = alias;
             log.count(served.routed(), completion.usage.as_ref());
             logged_json(&completion)
+        }
+        Reply::Verbatim(answer) => {
+            log.count(served.routed(), answer.usage());
+            logged_json_bytes(answer.with_model(&alias))
         }
         Reply::Stream { first, rest } => {
             let dialect = ChatDialect::new(alias, include_usage);

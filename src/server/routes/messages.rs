@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::{Routing, json, logged_json, passthrough, route};
+use super::{Routing, json, logged_json, passthrough, route, unasked_verbatim};
 use crate::providers::ProviderError;
 use crate::router::{Reply, RequestOptions};
 use crate::server::AppState;
@@ -71,6 +71,7 @@ pub async fn messages(
                 Err(e) => logged_error(translate_error(e), log),
             }
         }
+        Reply::Verbatim(_) => unasked_verbatim(log),
         Reply::Stream { first, rest } => {
             let dialect = anthropic::StreamState::new(&alias).with_input_estimate(input_estimate);
             let keep_alive = state.connections().stream_keep_alive;

@@ -116,3 +116,19 @@ pub fn logged_json<T: serde::Serialize>(value: &T) -> Response {
     resp.extensions_mut().insert(super::log::LoggedByCall);
     resp
 }
+
+/// The answer to a route that translates its reply if the router ever handed it the
+/// upstream's bytes: only the chat route sets `RequestOptions::verbatim`, so this is a bug.
+pub fn unasked_verbatim(log: CallLog) -> Response {
+    chat::logged_error(
+        ApiError::internal("the router passed on an answer verbatim to a route that translates it"),
+        log,
+    )
+}
+
+/// [`logged_json`] from already-serialized bytes.
+pub fn logged_json_bytes(body: Vec<u8>) -> Response {
+    let mut resp = json_bytes(body);
+    resp.extensions_mut().insert(super::log::LoggedByCall);
+    resp
+}

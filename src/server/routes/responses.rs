@@ -11,7 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
 
 use super::chat::logged_error;
-use super::{Routing, logged_json, route};
+use super::{Routing, logged_json, route, unasked_verbatim};
 use crate::providers::ProviderError;
 use crate::router::Reply;
 use crate::server::AppState;
@@ -75,6 +75,7 @@ pub async fn create(
             log.count(served.routed(), completion.usage.as_ref());
             logged_json(&responses::from_hub(completion, &alias, &echo))
         }
+        Reply::Verbatim(_) => unasked_verbatim(log),
         Reply::Stream { first, rest } => {
             let dialect = responses::StreamState::new(&alias, echo);
             let keep_alive = state.connections().stream_keep_alive;
@@ -139,6 +140,7 @@ pub async fn compact(
             log.count(served.routed(), completion.usage.as_ref());
             logged_json(&responses::compacted(completion, &alias, input.as_ref()))
         }
+        Reply::Verbatim(_) => unasked_verbatim(log),
         Reply::Stream { .. } => logged_error(
             ApiError::from(ProviderError::protocol("the upstream streamed a non-streaming call")),
             log,

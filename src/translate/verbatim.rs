@@ -1,0 +1,260 @@
+//! OpenAI chat completions passed on as the upstream wrote them.
+//!
+//! When the upstream speaks the client's dialect, decoding its answer into a
+//! [`ChatCompletion`] only to encode it again was the largest single cost of a call
+//! (BENCHMARKS.md, issue #20). [`Verbatim::check`] reads the body once without building it,
+//! confirms that it has every field the typed round trip would have filled in, and notes
+//! where `model` is and what `usage` says. The client then gets the upstream's bytes with
+//! only `model` replaced: the same answer as the typed path, up to key order, string escapes
+//! and `null` fields the typed form leaves out (`"content": null` beside tool calls stays,
+//! as OpenAI and LiteLLM send it).
+//!
+//! Anything less regular (a missing `object`, content as parts, malformed JSON) is not
+//! verbatim: the caller decodes it typed, which fills the defaults or names the error
+//! exactly as before.
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::wire::openai::{ChatCompletion, CompletionTokensDetails, PromptTokensDetails, Usage};
+
+/// A chat completion kept as the upstream's JSON.
+pub struct Verbatim {
+    body: Bytes,
+    /// Where the `model` string is in `body`, quotes included.
+    model: Range<usize>,
+    usage: Option<Usage>,
+}
+
+impl fmt::Debug for Verbatim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verbatim").field("bytes", &self.body.len()).finish_non_exhaustive()
+    }
+}
+
+impl Verbatim {
+    /// The body as a verbatim completion, or `None` when it must go through the typed decode.
+    pub fn check(body: Bytes) -> Option<Verbatim> {
+        let (model, usage) = {
+            let shape: Shape<'_> = serde_json::from_slice(&body).ok()?;
+            if !shape.is_regular() {
+                return None;
+            }
+            let text = shape.model.get();
+            if !text.starts_with('"') {
+                return None;
+            }
+            let start = (text.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+            let usage = match shape.usage {
+                Some(counts) => Some(counts.into_usage()?),
+                None => None,
+            };
+            (start..start + text.len(), usage)
+        };
+        (model.end <= body.len()).then_some(Verbatim { body, model, usage })
+    }
+
+    /// The token counts the upstream reported: what the request log and the price need
+    /// (the answer's own `usage` reaches the client whole).
+    pub fn usage(&self) -> Option<&Usage> {
+        self.usage.as_ref()
+    }
+
+    /// The completion's JSON with `model` set to `model` (the alias the client asked for).
+    pub fn with_model(&self, model: &str) -> Vec<u8> {
+        let name = serde_json::Value::from(model).to_string();
+        let mut out = Vec::with_capacity(self.body.len() + name.len());
+        out.extend_from_slice(&self.body[..self.model.start]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&self.body[self.model.end..]);
+        out
+    }
+
+    /// The typed completion, for a caller that translates it.
+    pub fn into_completion(self) -> Result<ChatCompletion, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// The fields of a completion the typed decode requires or fills in; everything else is
+/// skipped unread. Each check mirrors a field of [`ChatCompletion`]: a value the typed decode
+/// would refuse fails here too, and a field it would default must be present.
+#[derive(Deserialize)]
+struct Shape<'a> {
+    #[serde(rename = "id")]
+    _id: Str,
+    object: Option<Str>,
+    created: Option<i64>,
+    #[serde(borrow)]
+    model: &'a RawValue,
+    choices: Option<Vec<ChoiceShape>>,
+    usage: Option<UsageShape>,
+    #[serde(rename = "system_fingerprint")]
+    _system_fingerprint: Option<Str>,
+}
+
+impl Shape<'_> {
+    fn is_regular(&self) -> bool {
+        self.object.is_some()
+            && self.created.is_some()
+            && self.choices.as_ref().is_some_and(|c| c.iter().all(ChoiceShape::is_regular))
+    }
+}
+
+#[derive(Deserialize)]
+struct ChoiceShape {
+    index: Option<u32>,
+    message: MessageShape,
+    #[serde(default)]
+    finish_reason: Seen,
+    #[serde(rename = "logprobs")]
+    _logprobs: Option<IgnoredAny>,
+}
+
+impl ChoiceShape {
+    fn is_regular(&self) -> bool {
+        self.index.is_some() && self.finish_reason.0 && self.message.is_regular()
+    }
+}
+
+/// A message whose content is text (or absent): content parts go the typed way.
+#[derive(Deserialize)]
+struct MessageShape {
+    #[serde(rename = "role")]
+    _role: Str,
+    #[serde(rename = "content")]
+    _content: Option<Str>,
+    #[serde(rename = "name")]
+    _name: Option<Str>,
+    tool_calls: Option<Vec<ToolCallShape>>,
+    #[serde(rename = "tool_call_id")]
+    _tool_call_id: Option<Str>,
+    #[serde(rename = "reasoning_content")]
+    _reasoning_content: Option<Str>,
+}
+
+impl MessageShape {
+    fn is_regular(&self) -> bool {
+        self.tool_calls.as_ref().is_none_or(|calls| {
+            calls.iter().all(|c| c.kind.is_some() && c.function.arguments.is_some())
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ToolCallShape {
+    #[serde(rename = "id")]
+    _id: Str,
+    #[serde(rename = "type")]
+    kind: Option<Str>,
+    function: FunctionShape,
+}
+
+#[derive(Deserialize)]
+struct FunctionShape {
+    #[serde(rename = "name")]
+    _name: Str,
+    arguments: Option<Str>,
+}
+
+/// The fields of [`Usage`] that are typed (the counts, which it would set to 0 when missing,
+/// and the two details), and the one of its extras the price reads. Read in the same pass as
+/// the rest: the typed `Usage`, with its catch-all map, cost a third of the whole check.
+#[derive(Deserialize)]
+struct UsageShape {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    total_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptDetailsShape>,
+    completion_tokens_details: Option<CompletionDetailsShape>,
+    cache_creation_input_tokens: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct PromptDetailsShape {
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct CompletionDetailsShape {
+    reasoning_tokens: Option<u64>,
+}
+
+impl UsageShape {
+    /// The counts as a [`Usage`], or `None` when one is missing.
+    fn into_usage(self) -> Option<Usage> {
+        let mut extra = serde_json::Map::new();
+        if let Some(v) = self.cache_creation_input_tokens {
+            extra.insert("cache_creation_input_tokens".to_owned(), v);
+        }
+        Some(Usage {
+            prompt_tokens: self.prompt_tokens?,
+            completion_tokens: self.completion_tokens?,
+            total_tokens: self.total_tokens?,
+            prompt_tokens_details: self.prompt_tokens_details.map(|d| PromptTokensDetails {
+                cached_tokens: d.cached_tokens,
+                ..PromptTokensDetails::default()
+            }),
+            completion_tokens_details: self.completion_tokens_details.map(|d| {
+                CompletionTokensDetails {
+                    reasoning_tokens: d.reasoning_tokens,
+                    ..CompletionTokensDetails::default()
+                }
+            }),
+            extra,
+        })
+    }
+}
+
+/// A JSON string, checked and not kept.
+struct Str;
+
+impl<'de> Deserialize<'de> for Str {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(StrOrNull { null: false }).map(|_| Str)
+    }
+}
+
+/// Whether a field was present, as a string or `null` (for the typed `Option<String>` that
+/// is written as `null` when missing).
+#[derive(Default)]
+struct Seen(bool);
+
+impl<'de> Deserialize<'de> for Seen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_option(StrOrNull { null: true }).map(|_| Seen(true))
+    }
+}
+
+struct StrOrNull {
+    null: bool,
+}
+
+impl<'de> Visitor<'de> for StrOrNull {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.null { "a string or null" } else { "a string" })
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        if self.null { Ok(()) } else { Err(E::invalid_type(de::Unexpected::Option, &self)) }
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(StrOrNull { null: false })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+//! OpenAI-dialect answers passed on as the upstream wrote them (`translate::verbatim`),
+//! through the real binary: a regular completion comes back byte for byte with only `model`
+//! replaced; one the typed decode would complete (no `object`, no `created`, content parts)
+//! still gets the defaults; a server whose answers are normalized is not passed on verbatim.
+
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::support::{Gateway, MockUpstream, client};
+
+const KEY: &str = "sk-verbatim-test-key";
+
+/// A tool call as OpenAI writes it: nulls, details, a field we do not model, escapes.
+const TOOL_ANSWER: &str = r#"{"id":"chatcmpl-v1","object":"chat.completion","created":1732800000,"model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Par\u00eds\"}"}}],"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":82,"completion_tokens":17,"total_tokens":99,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"service_tier":"default","system_fingerprint":"fp_1"}"#;
+
+/// What the typed decode fills in: no `object`, no `created`, content as parts.
+const SPARSE_ANSWER: &str = r#"{"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":[{"type":"text","text":"hi"}]},"finish_reason":"stop"}]}"#;
+
+/// DeepSeek-style reasoning under the name OpenRouter uses (`reasoning`).
+const REASONING_ANSWER: &str = r#"{"id":"r","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"4","reasoning":"2+2"},"finish_reason":"stop"}]}"#;
+
+fn upstream() -> MockUpstream {
+    let answer = |body: String| async move {
+        let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let text = match req["model"].as_str() {
+            Some("tool") => TOOL_ANSWER,
+            Some("sparse") => SPARSE_ANSWER,
+            _ => REASONING_ANSWER,
+        };
+        ([("content-type", "application/json")], text).into_response()
+    };
+    MockUpstream::start(
+        Router::new()
+            .route("/v1/chat/completions", post(answer))
+            .route("/api/v1/chat/completions", post(answer)),
+    )
+}
+
+fn start(up: &MockUpstream) -> Gateway {
+    let base = up.url();
+    let cfg = format!(
+        "model_list:
+  - model_name: my-gpt
+    litellm_params:
+      model: openai/tool
+      api_base: {base}/v1
+      api_key: sk-up
+  - model_name: sparse
+    litellm_params:
+      model: openai/sparse
+      api_base: {base}/v1
+      api_key: sk-up
+  - model_name: router
+    litellm_params:
+      model: openrouter/thinker
+      api_base: {base}/api/v1
+      api_key: sk-up
+"
+    );
+    Gateway::builder(&cfg).env("LITELLM_MASTER_KEY", KEY).start()
+}
+
+async fn chat(gw: &Gateway, model: &str) -> (u16, Option<String>, String) {
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": "weather?"}]}))
+        .send()
+        .await
+        .expect("request");
+    let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (r.status().as_u16(), kind, r.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn a_regular_answer_is_the_upstreams_bytes_with_the_alias_as_model() {
+    let up = upstream();
+    let gw = start(&up);
+    let (status, kind, body) = chat(&gw, "my-gpt").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(kind.as_deref(), Some("application/json"));
+    let expected = TOOL_ANSWER.replace(r#""model":"gpt-4o-2024-08-06""#, r#""model":"my-gpt""#);
+    assert_eq!(body, expected);
+}
+
+#[tokio::test]
+async fn an_irregular_answer_still_gets_the_typed_defaults() {
+    let up = upstream();
+    let gw = start(&up);
+    let (status, _, body) = chat(&gw, "sparse").await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["object"], "chat.completion", "{body}");
+    assert_eq!(v["created"], 0, "{body}");
+    assert_eq!(v["model"], "sparse");
+    assert_eq!(v["choices"][0]["message"]["content"][0]["text"], "hi");
+}
+
+#[tokio::test]
+async fn a_normalized_server_is_not_passed_on_verbatim() {
+    let up = upstream();
+    let gw = start(&up);
+    let (status, _, body) = chat(&gw, "router").await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["choices"][0]["message"]["reasoning_content"], "2+2", "{body}");
+    assert_eq!(v["model"], "router");
+}
