@@ -55,9 +55,14 @@ impl Verbatim {
                 Some(counts) => Some(counts.into_usage()?),
                 None => None,
             };
-            (start..start + text.len(), usage)
+            let span = start..start + text.len();
+            // The span is where serde_json borrowed `model` from: check it, cheaply, anyway.
+            if body.get(span.clone()) != Some(text.as_bytes()) {
+                return None;
+            }
+            (span, usage)
         };
-        (model.end <= body.len()).then_some(Verbatim { body, model, usage })
+        Some(Verbatim { body, model, usage })
     }
 
     /// The token counts the upstream reported: what the request log and the price need
