@@ -58,7 +58,7 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// `100 Continue` never sends it. A client that is already sending (most SDKs do not wait)
 /// would get a broken pipe or a reset instead of the answer if the connection closed under
 /// it, so the rest of its body is read and discarded behind the answer (nginx's lingering
-/// close), bounded by [`DRAIN_MAX`] bytes and [`DRAIN_TIME`]. A body read to its end leaves
+/// close), bounded by `DRAIN_MAX` bytes and `DRAIN_TIME`. A body read to its end leaves
 /// the connection open for the next request; otherwise hyper closes it.
 pub async fn reject_declared_oversize(
     State(state): State<AppState>,

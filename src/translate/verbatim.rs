@@ -1,7 +1,7 @@
 //! OpenAI chat completions passed on as the upstream wrote them.
 //!
 //! When the upstream speaks the client's dialect, decoding its answer into a
-//! [`ChatCompletion`] only to encode it again was the largest single cost of a call
+//! [`ChatCompletion`](crate::wire::openai::ChatCompletion) only to encode it again was the largest single cost of a call
 //! (BENCHMARKS.md, issue #20). [`Verbatim::check`] reads the body once without building it,
 //! confirms that it has every field the typed round trip would have filled in, and notes
 //! where `model` is and what `usage` says. The client then gets the upstream's bytes with
@@ -22,7 +22,7 @@ use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::wire::openai::{ChatCompletion, CompletionTokensDetails, PromptTokensDetails, Usage};
+use crate::wire::openai::{CompletionTokensDetails, PromptTokensDetails, Usage};
 
 /// A chat completion kept as the upstream's JSON.
 pub struct Verbatim {
@@ -80,15 +80,10 @@ impl Verbatim {
         out.extend_from_slice(&self.body[self.model.end..]);
         out
     }
-
-    /// The typed completion, for a caller that translates it.
-    pub fn into_completion(self) -> Result<ChatCompletion, serde_json::Error> {
-        serde_json::from_slice(&self.body)
-    }
 }
 
 /// The fields of a completion the typed decode requires or fills in; everything else is
-/// skipped unread. Each check mirrors a field of [`ChatCompletion`]: a value the typed decode
+/// skipped unread. Each check mirrors a field of [`ChatCompletion`](crate::wire::openai::ChatCompletion): a value the typed decode
 /// would refuse fails here too, and a field it would default must be present.
 #[derive(Deserialize)]
 struct Shape<'a> {
