@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::{Client, RequestBuilder, Response};
 
-use super::http::{decode_json, read_body, read_json, send};
+use super::http::{read_completion, read_json, send};
 use super::openai_compat::{StreamRead, chunk_stream};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::azure_cli::{self, AzureCli};
@@ -25,7 +25,6 @@ use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::azure::{StreamFold, accepts_stream_options, is_v1};
 use crate::translate::reasoning;
-use crate::translate::verbatim::Verbatim;
 use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions};
 
 /// `api_version` when neither the deployment nor `AZURE_API_VERSION` sets one. Recent enough
@@ -171,14 +170,8 @@ impl AzureOpenAi {
         );
         let resp = self.call(&self.chat_url, body, timeouts).await?;
         if !stream {
-            let body = read_body(resp, timeouts, self.limits.response_bytes, &self.label).await?;
-            let body = Bytes::from(body);
-            if req.verbatim
-                && let Some(answer) = Verbatim::check(body.clone())
-            {
-                return Ok(ChatOutput::Verbatim(answer));
-            }
-            return Ok(ChatOutput::Complete(decode_json(&body, &self.label)?));
+            let limit = self.limits.response_bytes;
+            return read_completion(resp, timeouts, limit, &self.label, req.verbatim).await;
         }
         let mut fold = StreamFold::new();
         let read = StreamRead {

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::{Stream, StreamExt};
 use reqwest::{RequestBuilder, Response};
@@ -12,8 +13,9 @@ use serde_json::Value;
 
 use super::body::{MAX_ERROR_BODY, human_bytes, not_event_stream, read_prefix, unexpected_body};
 use super::sse::{SseDecoder, SseEvent};
-use super::{ProviderError, TimeoutPhase, Timeouts};
+use super::{ChatOutput, ProviderError, TimeoutPhase, Timeouts};
 use crate::egress::FailureKind;
+use crate::translate::verbatim::Verbatim;
 
 /// Longest upstream error text we pass on verbatim.
 const MAX_ERROR_TEXT: usize = 2000;
@@ -78,8 +80,25 @@ pub async fn read_json<T: DeserializeOwned>(
     decode_json(&body, what)
 }
 
+/// A whole OpenAI chat completion read like [`read_json`]: passed on as the upstream wrote
+/// it when `verbatim` and `translate::verbatim` takes it, typed otherwise (OpenAI-compatible
+/// servers and Azure).
+pub async fn read_completion(
+    resp: Response,
+    timeouts: Timeouts,
+    max_bytes: usize,
+    what: &str,
+    verbatim: bool,
+) -> Result<ChatOutput, ProviderError> {
+    let body = Bytes::from(read_body(resp, timeouts, max_bytes, what).await?);
+    if verbatim && let Some(answer) = Verbatim::check(body.clone()) {
+        return Ok(ChatOutput::Verbatim(answer));
+    }
+    decode_json(&body, what).map(ChatOutput::Complete)
+}
+
 /// [`read_json`]'s reading: the whole body, within the same limits.
-pub async fn read_body(
+async fn read_body(
     mut resp: Response,
     timeouts: Timeouts,
     max_bytes: usize,
@@ -113,7 +132,7 @@ pub async fn read_body(
 }
 
 /// [`read_json`]'s decoding, with the same error.
-pub fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
+fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
     serde_json::from_slice(body).map_err(|e| {
         ProviderError::protocol(format!(
             "{what} returned a response that could not be read ({e}): {}",

@@ -14,16 +14,15 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::Client;
 
-use super::http::{decode_json, read_body, read_json, send, sse_events};
+use super::http::{read_completion, read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::config::{BodyLimits, Compat, Deployment, Env, ProviderKind};
 use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
 use crate::translate::compat::{normalize_chunk, normalize_completion};
-use crate::translate::verbatim::Verbatim;
 use crate::wire::openai::{
-    ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+    ChatChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
 };
 
 pub const DASHSCOPE_DEFAULT_BASE: &str = "https://dashscope.aliyuncs.com/compatible-mode/v1";
@@ -256,19 +255,15 @@ impl OpenAiCompat {
         let timeouts = self.timeouts.with(req.call_timeouts);
         let resp = send(rb, timeouts, &self.label).await?;
         if !stream {
-            let body = read_body(resp, timeouts, self.limits.response_bytes, &self.label).await?;
-            let body = bytes::Bytes::from(body);
-            if req.verbatim
-                && !self.normalizes()
-                && let Some(answer) = Verbatim::check(body.clone())
+            let verbatim = req.verbatim && !self.normalizes();
+            let limit = self.limits.response_bytes;
+            let mut out = read_completion(resp, timeouts, limit, &self.label, verbatim).await?;
+            if let ChatOutput::Complete(completion) = &mut out
+                && self.normalizes()
             {
-                return Ok(ChatOutput::Verbatim(answer));
+                normalize_completion(completion);
             }
-            let mut completion: ChatCompletion = decode_json(&body, &self.label)?;
-            if self.normalizes() {
-                normalize_completion(&mut completion);
-            }
-            return Ok(ChatOutput::Complete(completion));
+            return Ok(out);
         }
         let read = StreamRead {
             idle: timeouts.stream_idle,

@@ -62,7 +62,11 @@ fn start(up: &MockUpstream) -> Gateway {
     Gateway::builder(&cfg).env("LITELLM_MASTER_KEY", KEY).start()
 }
 
-async fn chat(gw: &Gateway, model: &str) -> (u16, Option<String>, String) {
+/// The answer to a chat request for `model` from a fresh gateway in front of [`upstream`]:
+/// its content type and body, the status checked to be 200.
+async fn served(model: &str) -> (Option<String>, String) {
+    let up = upstream();
+    let gw = start(&up);
     let r = client()
         .post(gw.url("/v1/chat/completions"))
         .bearer_auth(KEY)
@@ -70,16 +74,16 @@ async fn chat(gw: &Gateway, model: &str) -> (u16, Option<String>, String) {
         .send()
         .await
         .expect("request");
+    let status = r.status().as_u16();
     let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    (r.status().as_u16(), kind, r.text().await.expect("body"))
+    let body = r.text().await.expect("body");
+    assert_eq!(status, 200, "{body}");
+    (kind, body)
 }
 
 #[tokio::test]
 async fn a_regular_answer_is_the_upstreams_bytes_with_the_alias_as_model() {
-    let up = upstream();
-    let gw = start(&up);
-    let (status, kind, body) = chat(&gw, "my-gpt").await;
-    assert_eq!(status, 200, "{body}");
+    let (kind, body) = served("my-gpt").await;
     assert_eq!(kind.as_deref(), Some("application/json"));
     let expected = TOOL_ANSWER.replace(r#""model":"gpt-4o-2024-08-06""#, r#""model":"my-gpt""#);
     assert_eq!(body, expected);
@@ -87,10 +91,7 @@ async fn a_regular_answer_is_the_upstreams_bytes_with_the_alias_as_model() {
 
 #[tokio::test]
 async fn an_irregular_answer_still_gets_the_typed_defaults() {
-    let up = upstream();
-    let gw = start(&up);
-    let (status, _, body) = chat(&gw, "sparse").await;
-    assert_eq!(status, 200, "{body}");
+    let (_, body) = served("sparse").await;
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["object"], "chat.completion", "{body}");
     assert_eq!(v["created"], 0, "{body}");
@@ -100,10 +101,7 @@ async fn an_irregular_answer_still_gets_the_typed_defaults() {
 
 #[tokio::test]
 async fn a_normalized_server_is_not_passed_on_verbatim() {
-    let up = upstream();
-    let gw = start(&up);
-    let (status, _, body) = chat(&gw, "router").await;
-    assert_eq!(status, 200, "{body}");
+    let (_, body) = served("router").await;
     let v: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["choices"][0]["message"]["reasoning_content"], "2+2", "{body}");
     assert_eq!(v["model"], "router");

@@ -1,3 +1,5 @@
+//! `Verbatim::check` against hand-written answers and a proptest against the typed round trip.
+
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Value, json};
