@@ -476,18 +476,15 @@ pub fn ca_file(path: &Path) -> Check {
             );
         }
     };
-    let count = pem_certificates(&bytes);
-    if count == 0 {
-        return Check::fail(
+    match crate::egress::pem::certificates(&bytes) {
+        Ok(certs) if certs.is_empty() => Check::fail(
             Kind::CaFile,
             format!("CA file {} is not PEM: no certificate in it", path.display()),
             fix,
-        );
-    }
-    match reqwest::Certificate::from_pem_bundle(&bytes) {
-        Ok(_) => Check::pass(
+        ),
+        Ok(certs) => Check::pass(
             Kind::CaFile,
-            format!("CA file {} has {count} PEM certificate(s)", path.display()),
+            format!("CA file {} has {} PEM certificate(s)", path.display(), certs.len()),
         ),
         Err(e) => Check::fail(
             Kind::CaFile,
@@ -495,13 +492,6 @@ pub fn ca_file(path: &Path) -> Check {
             fix,
         ),
     }
-}
-
-/// Number of `BEGIN CERTIFICATE` blocks.
-pub fn pem_certificates(bytes: &[u8]) -> usize {
-    // Runs at every start on `SSL_CERT_FILE`, often the whole system bundle (~220 KB): a
-    // byte search, without first copying the file into a String.
-    memchr::memmem::find_iter(bytes, b"-----BEGIN CERTIFICATE-----").count()
 }
 
 /// A deployment's `max_budget`: it can only be kept when the model's price is known, and it

@@ -1,5 +1,5 @@
 //! Outbound HTTP clients: which proxy each deployment goes through (`proxy`, `no_proxy`),
-//! whom it trusts (`tls`), what to say when a connection fails (`failure`), the macOS
+//! whom it trusts (`tls`, reading CA files with `pem`), what to say when a connection fails (`failure`), the macOS
 //! system proxy (`system`), and step-by-step checks for `ai-proxy doctor` (`diagnose`).
 //!
 //! Every byte a deployment sends (model calls and its token requests) goes through the
@@ -10,6 +10,7 @@
 pub mod diagnose;
 pub mod failure;
 pub mod no_proxy;
+pub mod pem;
 pub mod proxy;
 pub mod system;
 pub mod tls;

@@ -86,16 +86,28 @@ pub fn load_source(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, Eg
         CaSource::CertDir(dir) => {
             let entries = std::fs::read_dir(dir)
                 .map_err(|e| ca_error(source, dir, &format!("cannot read the directory: {e}")))?;
+            // A certificate directory links each file under a second (hash) name, and
+            // Debian's /etc/ssl/certs also holds the system bundle: each file is read once,
+            // and the bundle not at all (its roots are trusted already).
+            // Files are told apart by device and inode (one stat each, where canonical paths
+            // cost a readlink per path component).
+            let bundles = system_bundles();
+            let mut read = std::collections::HashSet::new();
             let mut certs = Vec::new();
+            let mut holds_bundle = false;
             for entry in entries.flatten() {
                 let path = entry.path();
-                if path.is_file()
-                    && let Ok(bytes) = std::fs::read(&path)
-                {
+                let Ok(meta) = std::fs::metadata(&path) else { continue };
+                if !meta.is_file() || !read.insert(file_id(&meta)) {
+                    continue;
+                }
+                if bundles.contains(&file_id(&meta)) {
+                    holds_bundle = true;
+                } else if let Ok(bytes) = std::fs::read(&path) {
                     certs.extend(parse_pem(&bytes).unwrap_or_default());
                 }
             }
-            if certs.is_empty() {
+            if certs.is_empty() && !holds_bundle {
                 return Err(ca_error(source, dir, "holds no PEM certificates"));
             }
             Ok(certs)
@@ -127,10 +139,7 @@ fn load_pem_file(
 }
 
 fn parse_pem(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{e:?}"))
+    super::pem::certificates(bytes)
 }
 
 fn ca_error(source: &CaSource, path: &Path, reason: &str) -> EgressError {
@@ -235,8 +244,7 @@ pub fn is_system_bundle(source: &CaSource) -> bool {
     let (CaSource::CertFile(path) | CaSource::SslVerify(path)) = source else {
         return false;
     };
-    let Ok(path) = path.canonicalize() else { return false };
-    SYSTEM_BUNDLES.iter().filter_map(|b| Path::new(b).canonicalize().ok()).any(|b| b == path)
+    std::fs::metadata(path).is_ok_and(|meta| system_bundles().contains(&file_id(&meta)))
 }
 
 /// Whether an extra CA source is the system bundle itself: never on systems whose roots come
@@ -244,6 +252,29 @@ pub fn is_system_bundle(source: &CaSource) -> bool {
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]
 pub fn is_system_bundle(_: &CaSource) -> bool {
     false
+}
+
+/// The system bundles present, by [`file_id`].
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+fn system_bundles() -> Vec<(u64, u64)> {
+    SYSTEM_BUNDLES.iter().filter_map(|b| std::fs::metadata(b).ok()).map(|m| file_id(&m)).collect()
+}
+
+/// No bundle file: the platform verifier holds the system roots.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]
+fn system_bundles() -> Vec<(u64, u64)> {
+    Vec::new()
+}
+
+/// Which file this is (device, inode), whatever links or names lead to it.
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
 }
 
 /// The system roots as a rustls store, built once per process and shared by every verifier

@@ -179,3 +179,32 @@ fn the_system_bundle_named_as_an_extra_ca_is_recognised() {
     assert!(!is_system_bundle(&CaSource::CertFile(corp)));
     assert!(!is_system_bundle(&CaSource::CertFile(dir.path().join("missing.pem"))));
 }
+
+/// A certificate directory as `c_rehash` / Debian leave it: each file also under a hash name
+/// (symlink) and sometimes a hard link; its certificates are read once. The system bundle in
+/// it is skipped (trusted already), and a directory holding only that bundle is not an error.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+#[test]
+fn a_certificate_directory_reads_each_file_once_and_skips_the_system_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corp = dir.path().join("corp.pem");
+    std::fs::write(&corp, pki("h").ca_pem).expect("write");
+    std::os::unix::fs::symlink(&corp, dir.path().join("5a1b2c3d.0")).expect("symlink");
+    std::fs::hard_link(&corp, dir.path().join("corp-copy.pem")).expect("hard link");
+    std::fs::write(dir.path().join("other.pem"), pki("i").ca_pem).expect("write");
+    let (bundle, _) =
+        system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+    std::os::unix::fs::symlink(&bundle, dir.path().join("ca-certificates.crt")).expect("symlink");
+    let certs = load_source(&CaSource::CertDir(dir.path().to_owned())).expect("dir loads");
+    assert_eq!(certs.len(), 2, "corp.pem once (three names) and other.pem");
+
+    let only_bundle = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(&bundle, only_bundle.path().join("cert.pem")).expect("symlink");
+    let certs = load_source(&CaSource::CertDir(only_bundle.path().to_owned()));
+    assert_eq!(certs.expect("the system bundle alone is no error").len(), 0);
+}
