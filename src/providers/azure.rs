@@ -178,6 +178,8 @@ impl AzureOpenAi {
             idle: timeouts.stream_idle,
             max_event_bytes: self.limits.stream_event_bytes,
             usage_requested,
+            // The content-filter fold reads and merges chunks typed.
+            verbatim: false,
         };
         let chunks = chunk_stream(resp, read, self.label.clone()).filter_map(move |item| {
             let out = match item {

@@ -21,6 +21,7 @@ use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::collect::Collector;
 use crate::translate::compat::{normalize_chunk, normalize_completion};
+use crate::translate::verbatim;
 use crate::wire::openai::{
     ChatChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
 };
@@ -269,6 +270,7 @@ impl OpenAiCompat {
             idle: timeouts.stream_idle,
             max_event_bytes: self.limits.stream_event_bytes,
             usage_requested,
+            verbatim: req.verbatim && !self.normalizes(),
         };
         let chunks = chunk_stream(resp, read, self.label.clone());
         if self.normalizes() {
@@ -286,6 +288,8 @@ impl OpenAiCompat {
     /// A non-streaming answer made from a streamed one (see `translate::collect`).
     async fn collected(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         req.stream = Some(true);
+        // The collector reads every chunk typed.
+        req.verbatim = false;
         let ChatOutput::Stream(mut chunks) = self.send_chat(&mut req).await? else {
             return Err(ProviderError::protocol(format!(
                 "{} answered a stream request without a stream",
@@ -331,6 +335,8 @@ pub(super) struct StreamRead {
     pub max_event_bytes: usize,
     /// Whether the request asked for the usage chunk (`stream_options.include_usage`).
     pub usage_requested: bool,
+    /// Pass regular chunks on as written (`translate::verbatim::chunk`).
+    pub verbatim: bool,
 }
 
 /// How long the body may take to end after `data: [DONE]` before we stop reading it (the
@@ -367,7 +373,13 @@ pub(super) fn chunk_stream(
                             let _ = tokio::time::timeout(AFTER_DONE, drain).await;
                             return None;
                         }
-                        match parse_chunk(data, &label) {
+                        let parsed = if read.verbatim {
+                            verbatim::chunk(ev.data)
+                                .or_else(|data| parse_chunk(data.trim(), &label))
+                        } else {
+                            parse_chunk(data, &label)
+                        };
+                        match parsed {
                             Ok(chunk) => {
                                 ending.see(&chunk);
                                 return Some((Ok(chunk), (events, ending, false)));

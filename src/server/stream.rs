@@ -26,7 +26,7 @@ use super::log::{CallLog, LoggedByCall};
 use crate::providers::{ChunkStream, ProviderError};
 use crate::router::{Reply, Served};
 use crate::translate::anthropic::StreamState;
-use crate::translate::responses;
+use crate::translate::{responses, verbatim};
 use crate::wire::anthropic::Event;
 use crate::wire::openai::ChatChunk;
 
@@ -78,18 +78,26 @@ async fn next_or_keep_alive(
 /// against `tpm` by the relay); `data: [DONE]` at the end, an error frame on a failure.
 pub struct ChatDialect {
     alias: String,
+    /// The alias as a JSON string, for chunks passed on as written.
+    alias_json: String,
     include_usage: bool,
     ended: bool,
 }
 
 impl ChatDialect {
     pub fn new(alias: String, include_usage: bool) -> Self {
-        ChatDialect { alias, include_usage, ended: false }
+        let alias_json = serde_json::Value::from(alias.as_str()).to_string();
+        ChatDialect { alias, alias_json, include_usage, ended: false }
     }
 }
 
 impl EventDialect for ChatDialect {
     fn on_chunk(&mut self, mut chunk: ChatChunk, buf: &mut Vec<u8>) {
+        // Never a usage chunk (those are decoded typed): at most a `"usage": null` to drop.
+        if let Some(raw) = &chunk.verbatim {
+            verbatim::write_chunk_frame(raw, &self.alias_json, self.include_usage, buf);
+            return;
+        }
         chunk.model.clone_from(&self.alias);
         if !self.include_usage {
             if chunk.choices.is_empty() && chunk.usage.is_some() {
@@ -146,8 +154,20 @@ pub trait EventDialect: Send + 'static {
     fn is_ended(&self) -> bool;
 }
 
+/// A chunk kept as the upstream wrote it reached a dialect that translates: a bug (only the
+/// chat route asks for them, `RequestOptions::verbatim`), answered as an error event rather
+/// than translated from its empty typed fields.
+fn unasked_verbatim<D: EventDialect + ?Sized>(dialect: &mut D, buf: &mut Vec<u8>) {
+    let err =
+        ApiError::internal("the router passed on a stream verbatim to a route that translates it");
+    dialect.on_error(&err, buf);
+}
+
 impl EventDialect for StreamState {
     fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>) {
+        if chunk.verbatim.is_some() {
+            return unasked_verbatim(self, buf);
+        }
         write_events(buf, &StreamState::on_chunk(self, chunk));
     }
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {
@@ -176,6 +196,9 @@ impl EventDialect for StreamState {
 
 impl EventDialect for responses::StreamState {
     fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>) {
+        if chunk.verbatim.is_some() {
+            return unasked_verbatim(self, buf);
+        }
         write_response_events(buf, &responses::StreamState::on_chunk(self, chunk));
     }
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>) {

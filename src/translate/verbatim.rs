@@ -1,4 +1,4 @@
-//! OpenAI chat completions passed on as the upstream wrote them.
+//! OpenAI chat completions and stream chunks passed on as the upstream wrote them.
 //!
 //! When the upstream speaks the client's dialect, decoding its answer into a
 //! [`ChatCompletion`](crate::wire::openai::ChatCompletion) only to encode it again was the largest single cost of a call
@@ -12,6 +12,11 @@
 //! Anything less regular (a missing `object`, content as parts, malformed JSON) is not
 //! verbatim: the caller decodes it typed, which fills the defaults or names the error
 //! exactly as before.
+//!
+//! Stream chunks the same way ([`chunk`], [`write_chunk_frame`]): each `data:` payload is
+//! checked in one borrowed pass and written back with only `model` replaced (and its
+//! `"usage": null` left out for a client that did not ask for usage); the usage chunk itself
+//! and anything irregular go typed.
 
 use std::fmt;
 use std::ops::Range;
@@ -22,7 +27,9 @@ use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::wire::openai::{CompletionTokensDetails, PromptTokensDetails, Usage};
+use crate::wire::openai::{
+    ChatChunk, ChunkChoice, CompletionTokensDetails, PromptTokensDetails, RawChunk, Usage,
+};
 
 /// A chat completion kept as the upstream's JSON.
 pub struct Verbatim {
@@ -80,6 +87,208 @@ impl Verbatim {
         out.extend_from_slice(&self.body[self.model.end..]);
         out
     }
+}
+
+/// One `data:` payload of an OpenAI chat stream as a chunk passed on as written, or the
+/// payload back when it must be decoded typed. Taken only when it has every field the typed
+/// [`ChatChunk`] would write (`id`, `object`, `created`, a string `model`, `choices` with
+/// `index`, `delta` and `finish_reason`), each of a type the typed decode accepts, and no
+/// `usage` (the usage chunk goes typed: the relay counts it and drops it for a client that
+/// did not ask). The returned chunk's typed fields hold the choices' `index` and
+/// `finish_reason` only: what the stream's end check reads.
+pub fn chunk(data: String) -> Result<ChatChunk, String> {
+    let Some((spans, finishes)) = chunk_shape(&data) else { return Err(data) };
+    let choices = finishes
+        .into_iter()
+        .map(|(index, finish_reason)| ChunkChoice {
+            index,
+            finish_reason,
+            ..ChunkChoice::default()
+        })
+        .collect();
+    let (model, usage_null) = spans;
+    let raw = RawChunk { json: data, model, usage_null };
+    Ok(ChatChunk { choices, verbatim: Some(raw), ..ChatChunk::default() })
+}
+
+/// Where `model` and a `"usage": null` member are, and each choice's (index,
+/// finish_reason), when `data` is a regular chunk.
+#[allow(clippy::type_complexity)]
+fn chunk_shape(
+    data: &str,
+) -> Option<((Range<usize>, Option<Range<usize>>), Vec<(u32, Option<String>)>)> {
+    // Written back on one `data:` line: a payload that came on several (JSON with line
+    // breaks between its tokens) is re-encoded instead.
+    if data.trim_ascii().len() != data.len() || data.bytes().any(|b| b == b'\n' || b == b'\r') {
+        return None;
+    }
+    let shape: ChunkShape<'_> = serde_json::from_str(data).ok()?;
+    let model = span_in(data, shape.model)?;
+    if !shape.model.get().starts_with('"') {
+        return None;
+    }
+    let usage_null = match shape.usage {
+        None => None,
+        Some(usage) if usage.get() == "null" => Some(member(data, span_in(data, usage)?, "usage")?),
+        Some(_) => return None,
+    };
+    Some((
+        (model, usage_null),
+        shape.choices.into_iter().map(|c| (c.index, c.finish_reason)).collect(),
+    ))
+}
+
+/// Where `value` (borrowed from `data` by serde_json) lies in `data`.
+fn span_in(data: &str, value: &RawValue) -> Option<Range<usize>> {
+    let text = value.get();
+    let start = (text.as_ptr() as usize).checked_sub(data.as_ptr() as usize)?;
+    let span = start..start + text.len();
+    // Where serde_json borrowed it from: checked, cheaply, anyway.
+    (data.get(span.clone()) == Some(text)).then_some(span)
+}
+
+/// The object member `"key": <value at value>` with the comma before it (or, for a first
+/// member, the one after it): what to cut to leave the member out. `None` when the key is
+/// not written plainly (escapes), so the caller goes typed.
+fn member(data: &str, value: Range<usize>, key: &str) -> Option<Range<usize>> {
+    let bytes = data.as_bytes();
+    let skip_back = |mut i: usize| {
+        while i > 0 && bytes[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        i
+    };
+    let skip_forward = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let colon = skip_back(value.start).checked_sub(1)?;
+    if bytes[colon] != b':' {
+        return None;
+    }
+    let key_end = skip_back(colon);
+    let quoted_len = key.len() + 2;
+    let key_start = key_end.checked_sub(quoted_len)?;
+    let quoted = &bytes[key_start..key_end];
+    if quoted.first() != Some(&b'"')
+        || quoted.last() != Some(&b'"')
+        || &quoted[1..quoted.len() - 1] != key.as_bytes()
+    {
+        return None;
+    }
+    let before = skip_back(key_start).checked_sub(1)?;
+    match bytes[before] {
+        b',' => Some(before..value.end),
+        b'{' => {
+            let after = skip_forward(value.end);
+            match bytes.get(after) {
+                Some(b',') => Some(key_start..after + 1),
+                Some(b'}') => Some(key_start..value.end),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Write `raw` as one SSE frame with `model_json` (a JSON string) as its `model`, and without
+/// its `"usage": null` member unless `keep_usage`.
+pub fn write_chunk_frame(raw: &RawChunk, model_json: &str, keep_usage: bool, buf: &mut Vec<u8>) {
+    let json = raw.json.as_bytes();
+    buf.extend_from_slice(b"data: ");
+    let cut = raw.usage_null.clone().filter(|_| !keep_usage);
+    let mut at = 0;
+    let mut edits = [(raw.model.clone(), model_json.as_bytes()), (cut.unwrap_or(0..0), &b""[..])];
+    edits.sort_by_key(|(span, _)| span.start);
+    for (span, with) in edits {
+        if span.is_empty() {
+            continue;
+        }
+        buf.extend_from_slice(&json[at..span.start]);
+        buf.extend_from_slice(with);
+        at = span.end;
+    }
+    buf.extend_from_slice(&json[at..]);
+    buf.extend_from_slice(b"\n\n");
+}
+
+/// The fields of a chunk the typed decode requires or the typed encode writes; the rest is
+/// skipped unread. A required field here is one [`ChatChunk`] would fill in when missing.
+#[derive(Deserialize)]
+struct ChunkShape<'a> {
+    #[serde(rename = "id")]
+    _id: Str,
+    #[serde(rename = "object")]
+    _object: Str,
+    #[serde(rename = "created")]
+    _created: i64,
+    #[serde(borrow)]
+    model: &'a RawValue,
+    choices: Vec<ChunkChoiceShape>,
+    /// Present as written, `null` included (a plain `Option` would read `null` as absent).
+    #[serde(default, borrow, deserialize_with = "raw")]
+    usage: Option<&'a RawValue>,
+    #[serde(rename = "system_fingerprint")]
+    _system_fingerprint: Option<Str>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoiceShape {
+    index: u32,
+    #[serde(rename = "delta")]
+    _delta: DeltaShape,
+    /// Required: the typed encode writes `null` when it is missing.
+    #[serde(deserialize_with = "present")]
+    finish_reason: Option<String>,
+    #[serde(rename = "logprobs")]
+    _logprobs: Option<IgnoredAny>,
+}
+
+fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// A field that must be there, as a string or `null` (a plain `Option` field of a derived
+/// type may be missing).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
+}
+
+#[derive(Deserialize)]
+struct DeltaShape {
+    #[serde(rename = "role")]
+    _role: Option<Str>,
+    #[serde(rename = "content")]
+    _content: Option<Str>,
+    #[serde(rename = "reasoning_content")]
+    _reasoning_content: Option<Str>,
+    #[serde(rename = "tool_calls")]
+    _tool_calls: Option<Vec<ToolCallDeltaShape>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallDeltaShape {
+    #[serde(rename = "index")]
+    _index: u32,
+    #[serde(rename = "id")]
+    _id: Option<Str>,
+    #[serde(rename = "type")]
+    _kind: Option<Str>,
+    #[serde(rename = "function")]
+    _function: Option<FunctionDeltaShape>,
+}
+
+/// The typed delta keeps nothing else of a function (no catch-all map): a chunk with more
+/// goes typed, so that verbatim and typed chunks read the same.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FunctionDeltaShape {
+    #[serde(rename = "name")]
+    _name: Option<Str>,
+    #[serde(rename = "arguments")]
+    _arguments: Option<Str>,
 }
 
 /// The fields of a completion the typed decode requires or fills in; everything else is

@@ -352,6 +352,21 @@ pub struct ChatChunk {
     pub system_fingerprint: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The upstream's own JSON for this chunk, when it is passed on as written
+    /// (`translate::verbatim::chunk`, asked for by the chat route only). The typed fields then
+    /// hold only what the gateway reads: each choice's `index` and `finish_reason`.
+    #[serde(skip)]
+    pub verbatim: Option<RawChunk>,
+}
+
+/// A chunk's JSON as the upstream sent it, and where its `model` string is (quotes included).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawChunk {
+    pub json: String,
+    pub model: std::ops::Range<usize>,
+    /// Its `"usage": null` member with one comma beside it (sent on every chunk once usage is
+    /// requested, which the gateway always does), left out for a client that did not ask.
+    pub usage_null: Option<std::ops::Range<usize>>,
 }
 
 fn chunk_object() -> String {

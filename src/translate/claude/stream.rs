@@ -242,6 +242,7 @@ impl StreamState {
             usage: None,
             system_fingerprint: None,
             extra: Map::new(),
+            verbatim: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::Verbatim;
 use crate::usage::price;
-use crate::wire::openai::{ChatCompletion, Usage};
+use crate::wire::openai::{ChatChunk, ChatCompletion, Usage};
 
 /// What the request log and the price read of a usage.
 fn counts(u: &Usage) -> [u64; 6] {
@@ -279,5 +279,215 @@ proptest! {
         let via_types = strip_nulls(serde_json::to_value(&typed).expect("encode"));
         let verbatim: Value = serde_json::from_slice(&v.with_model("alias \"x\"")).expect("verbatim is JSON");
         prop_assert_eq!(strip_nulls(verbatim), via_types);
+    }
+}
+
+// Stream chunks (`chunk`, `write_chunk_frame`).
+
+/// A content chunk as OpenAI writes one once usage is requested.
+const CHUNK: &str = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1732800000,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hel"},"logprobs":null,"finish_reason":null}],"usage":null}"#;
+
+/// The frame `write_chunk_frame` writes for `data`, as text.
+fn frame(data: &str, keep_usage: bool) -> Option<String> {
+    let c = super::chunk(data.to_owned()).ok()?;
+    let mut buf = Vec::new();
+    super::write_chunk_frame(c.verbatim.as_ref()?, "\"alias\"", keep_usage, &mut buf);
+    Some(String::from_utf8(buf).expect("utf-8"))
+}
+
+#[test]
+fn a_regular_chunk_is_kept_byte_for_byte_but_its_model_and_null_usage() {
+    let kept = CHUNK.replace("\"gpt-4o-2024-08-06\"", "\"alias\"");
+    assert_eq!(frame(CHUNK, true).as_deref(), Some(format!("data: {kept}\n\n").as_str()));
+    let without = kept.replace(",\"usage\":null", "");
+    assert_eq!(frame(CHUNK, false).as_deref(), Some(format!("data: {without}\n\n").as_str()));
+    let c = super::chunk(CHUNK.replace("null}],", "\"stop\"}],")).expect("verbatim");
+    assert_eq!((c.choices[0].index, c.choices[0].finish_reason.as_deref()), (0, Some("stop")));
+    assert!(c.usage.is_none() && c.id.is_empty(), "the typed fields hold the choices only");
+}
+
+#[test]
+fn a_null_usage_is_cut_with_one_comma_wherever_it_stands() {
+    let rest = r#""id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[]"#;
+    for (data, want) in [
+        (format!(r#"{{"usage":null,{rest}}}"#), format!("{{{rest}}}")),
+        (format!(r#"{{ "usage" : null , {rest}}}"#), format!("{{  {rest}}}")),
+        (format!(r#"{{{rest}, "usage" :null}}"#), format!("{{{rest}}}")),
+        (
+            r#"{"id":"c","usage":null,"object":"chat.completion.chunk","created":1,"model":"m","choices":[]}"#.to_owned(),
+            format!("{{{rest}}}"),
+        ),
+    ] {
+        let want = want.replace("\"m\"", "\"alias\"");
+        assert_eq!(frame(&data, false), Some(format!("data: {want}\n\n")), "{data}");
+        let kept: Value =
+            serde_json::from_str(&frame(&data, true).expect("kept")[6..]).expect("json");
+        assert_eq!(kept["usage"], Value::Null);
+        assert!(kept.as_object().expect("object").contains_key("usage"), "{data}");
+    }
+    // A key written with an escape cannot be cut safely: the chunk goes typed.
+    assert!(super::chunk(format!(r#"{{{rest},"us\u0061ge":null}}"#)).is_err());
+}
+
+#[test]
+fn anything_the_typed_chunk_would_fill_in_or_refuse_is_not_verbatim() {
+    let base: Value = serde_json::from_str(CHUNK).expect("json");
+    let cases = [
+        ("", "id", None),
+        ("", "object", None),
+        ("", "created", None),
+        ("", "model", None),
+        ("", "choices", None),
+        ("", "model", Some(json!(4))),
+        ("", "created", Some(json!("1"))),
+        ("", "usage", Some(json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}))),
+        ("", "system_fingerprint", Some(json!(1))),
+        ("/choices/0", "index", None),
+        ("/choices/0", "delta", None),
+        ("/choices/0", "finish_reason", None),
+        ("/choices/0", "finish_reason", Some(json!(1))),
+        ("/choices/0/delta", "content", Some(json!([{"type": "text", "text": "x"}]))),
+        ("/choices/0/delta", "tool_calls", Some(json!([{"id": "call_1"}]))),
+        (
+            "/choices/0/delta",
+            "tool_calls",
+            Some(json!([{"index": 0, "function": {"arguments": 1}}])),
+        ),
+    ];
+    for (parent, key, value) in cases {
+        let what = format!("{parent}/{key} = {value:?}");
+        assert!(super::chunk(changed(&base, parent, key, value).to_string()).is_err(), "{what}");
+    }
+    let pretty = serde_json::to_string_pretty(&base).expect("json");
+    assert!(super::chunk(pretty).is_err(), "line breaks would break the frame");
+    for bad in ["", " {}", "{", "[]", "null", "[DONE]", r#"{"error":{"message":"x"}}"#] {
+        assert!(super::chunk(bad.to_owned()).is_err(), "{bad:?}");
+    }
+}
+
+fn tool_call_delta() -> BoxedStrategy<Value> {
+    let function = (field(text()), field(text()))
+        .prop_map(|(name, arguments)| object(vec![("name", name), ("arguments", arguments)]));
+    (
+        field((0u32..3).prop_map(Value::from).boxed()),
+        field(text()),
+        field(Just(json!("function")).boxed()),
+        field(function.boxed()),
+    )
+        .prop_map(|(index, id, kind, function)| {
+            object(vec![("index", index), ("id", id), ("type", kind), ("function", function)])
+        })
+        .boxed()
+}
+
+fn delta() -> BoxedStrategy<Value> {
+    let content =
+        prop_oneof![4 => text(), 1 => Just(json!([{"type": "text", "text": "part"}]))].boxed();
+    (
+        field(Just(json!("assistant")).boxed()),
+        field(content),
+        field(text()),
+        field(prop::collection::vec(tool_call_delta(), 0..3).prop_map(Value::from).boxed()),
+        field(text()),
+    )
+        .prop_map(|(role, content, reasoning, tool_calls, refusal)| {
+            object(vec![
+                ("role", role),
+                ("content", content),
+                ("reasoning_content", reasoning),
+                ("tool_calls", tool_calls),
+                ("refusal", refusal),
+            ])
+        })
+        .boxed()
+}
+
+fn chunk_choice() -> BoxedStrategy<Value> {
+    let reason = prop_oneof![Just(json!("stop")), Just(json!("tool_calls"))].boxed();
+    (
+        field((0u32..4).prop_map(Value::from).boxed()),
+        field(delta()),
+        field(reason),
+        field(Just(json!({"content": []})).boxed()),
+    )
+        .prop_map(|(index, delta, finish_reason, logprobs)| {
+            object(vec![
+                ("index", index),
+                ("delta", delta),
+                ("finish_reason", finish_reason),
+                ("logprobs", logprobs),
+            ])
+        })
+        .boxed()
+}
+
+/// A chunk's members in any order, written with or without blanks around `:` and `,`.
+fn chunk_text() -> BoxedStrategy<String> {
+    let usage = prop_oneof![
+        3 => Just(None),
+        6 => Just(Some(Value::Null)),
+        1 => Just(Some(json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}))),
+    ];
+    (
+        field(text()),
+        field(Just(json!("chat.completion.chunk")).boxed()),
+        field((0i64..2_000_000_000).prop_map(Value::from).boxed()),
+        field(text()),
+        field(prop::collection::vec(chunk_choice(), 0..3).prop_map(Value::from).boxed()),
+        usage,
+        field(text()),
+        field(Just(json!({"nested": [1, null, "x"]})).boxed()),
+    )
+        .prop_flat_map(|(id, object_, created, model, choices, usage, fingerprint, extra)| {
+            let members: Vec<(&str, Value)> = [
+                ("id", id),
+                ("object", object_),
+                ("created", created),
+                ("model", model),
+                ("choices", choices),
+                ("usage", usage),
+                ("system_fingerprint", fingerprint),
+                ("prompt_filter_results", extra),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+            (Just(members).prop_shuffle(), any::<bool>())
+        })
+        .prop_map(|(members, blanks)| {
+            let (colon, comma) = if blanks { (" : ", " , ") } else { (":", ",") };
+            let inner: Vec<String> =
+                members.iter().map(|(k, v)| format!("\"{k}\"{colon}{v}")).collect();
+            format!("{{{}}}", inner.join(comma))
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whatever the upstream writes, a chunk taken verbatim is written as one frame that
+    /// reads as its typed round trip (alias as model, nulls aside), without `usage` when the
+    /// client did not ask; and its choices' index and finish_reason are the typed ones.
+    #[test]
+    fn a_verbatim_chunk_is_the_typed_chunk(data in chunk_text()) {
+        let Ok(c) = super::chunk(data.clone()) else { return Ok(()) };
+        let mut typed: ChatChunk = serde_json::from_str(&data).expect("a verbatim chunk decodes typed");
+        prop_assert!(typed.usage.is_none());
+        let ends: Vec<_> = typed.choices.iter().map(|c| (c.index, c.finish_reason.clone())).collect();
+        prop_assert_eq!(c.choices.iter().map(|c| (c.index, c.finish_reason.clone())).collect::<Vec<_>>(), ends);
+        typed.model = "alias \"x\"".to_owned();
+        let via_types = strip_nulls(serde_json::to_value(&typed).expect("encode"));
+        let raw = c.verbatim.as_ref().expect("raw");
+        for keep_usage in [false, true] {
+            let mut buf = Vec::new();
+            super::write_chunk_frame(raw, r#""alias \"x\"""#, keep_usage, &mut buf);
+            let text = String::from_utf8(buf).expect("utf-8");
+            let json = text.strip_prefix("data: ").and_then(|t| t.strip_suffix("\n\n")).expect("one frame");
+            prop_assert!(!json.contains('\n'));
+            let v: Value = serde_json::from_str(json).expect("the frame is JSON");
+            prop_assert_eq!(v.get("usage").is_some(), keep_usage && data.contains("\"usage\""));
+            prop_assert_eq!(strip_nulls(v), via_types.clone());
+        }
     }
 }
