@@ -62,19 +62,25 @@ impl SseDecoder {
             return Err(EventTooLarge { limit: self.limit });
         }
         self.buf.extend_from_slice(chunk);
-        while let Some(pos) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
-            let end = self.scanned + pos;
-            let mut line = self.buf.split_to(end + 1);
-            self.scanned = 0;
-            line.truncate(end);
-            if line.last() == Some(&b'\r') {
-                line.truncate(end - 1);
-            }
-            if let Some(ev) = self.line(&line) {
+        // Lines are read in place and their bytes dropped once at the end (the buffer is
+        // taken out meanwhile, so that `line` can borrow the decoder).
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut start = 0;
+        let mut from = self.scanned;
+        while let Some(pos) = memchr::memchr(b'\n', &buf[from..]) {
+            let end = from + pos;
+            let line = &buf[start..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if let Some(ev) = self.line(line) {
                 out.extend(Some(ev));
             }
+            start = end + 1;
+            from = start;
+            // On an error the decoder is spent and `buf` is dropped.
             self.check(0)?;
         }
+        bytes::Buf::advance(&mut buf, start);
+        self.buf = buf;
         self.scanned = self.buf.len();
         // What is left is the start of a line.
         self.check(self.buf.len())
@@ -116,20 +122,20 @@ impl SseDecoder {
         if line[0] == b':' {
             return None; // comment / keep-alive
         }
-        let text = String::from_utf8_lossy(line);
-        let (field, value) = match text.find(':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
-                let v = &text[i + 1..];
-                (&text[..i], v.strip_prefix(' ').unwrap_or(v))
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
             }
-            None => (&text[..], ""),
+            None => (line, &b""[..]),
         };
         match field {
-            "data" => {
+            b"data" => {
+                let value = text(value);
                 self.data_bytes += value.len();
-                self.data.push(value.to_owned());
+                self.data.push(value);
             }
-            "event" => self.event = Some(value.to_owned()),
+            b"event" => self.event = Some(text(value)),
             _ => {} // id, retry: not needed
         }
         None
@@ -150,6 +156,15 @@ impl SseDecoder {
             joined
         };
         Some(SseEvent { event: self.event.take(), data })
+    }
+}
+
+/// A field's value as text; invalid UTF-8 replaced (checked first: valid text, the rule, is
+/// then copied as it is).
+fn text(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(value).into_owned(),
     }
 }
 
@@ -187,6 +202,18 @@ mod tests {
                 "split at {split}"
             );
         }
+    }
+
+    #[test]
+    fn text_split_inside_a_character_is_whole_and_invalid_bytes_are_replaced() {
+        let input = "data: {\"t\":\"Parí\"}\nevent: ok\n\n".as_bytes();
+        for split in 0..input.len() {
+            let events = decode(&[&input[..split], &input[split..]], MIB).expect("decodes");
+            let want = SseEvent { event: Some("ok".into()), data: "{\"t\":\"Parí\"}".into() };
+            assert_eq!(events, vec![want], "split at {split}");
+        }
+        let events = decode(&[b"data: a\xffb\xc3\n\xfe: x\ndata:c\n\n"], MIB).expect("decodes");
+        assert_eq!(events, vec![SseEvent { event: None, data: "a\u{fffd}b\u{fffd}\nc".into() }]);
     }
 
     #[test]

@@ -119,7 +119,9 @@ fn chunk_shape(
 ) -> Option<((Range<usize>, Option<Range<usize>>), Vec<(u32, Option<String>)>)> {
     // Written back on one `data:` line: a payload that came on several (JSON with line
     // breaks between its tokens) is re-encoded instead.
-    if data.trim_ascii().len() != data.len() || data.bytes().any(|b| b == b'\n' || b == b'\r') {
+    if data.trim_ascii().len() != data.len()
+        || memchr::memchr2(b'\n', b'\r', data.as_bytes()).is_some()
+    {
         return None;
     }
     let shape: ChunkShape<'_> = serde_json::from_str(data).ok()?;
@@ -197,6 +199,7 @@ fn member(data: &str, value: Range<usize>, key: &str) -> Option<Range<usize>> {
 /// its `"usage": null` member unless `keep_usage`.
 pub fn write_chunk_frame(raw: &RawChunk, model_json: &str, keep_usage: bool, buf: &mut Vec<u8>) {
     let json = raw.json.as_bytes();
+    buf.reserve(json.len() + model_json.len() + 8);
     buf.extend_from_slice(b"data: ");
     let cut = raw.usage_null.clone().filter(|_| !keep_usage);
     let mut at = 0;
