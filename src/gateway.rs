@@ -168,7 +168,13 @@ pub async fn start(
         let _ = rx.await;
     };
     let app = LiveApp::new(state).bound_to(addr);
-    let task = tokio::spawn(server::serve(listener, app.clone(), shutdown, grace));
+    let serving = server::serve(listener, app.clone(), shutdown, grace);
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            served = serving => served,
+            never = crate::memory::trim_when_idle() => match never {},
+        }
+    });
     Ok(Running { addr, app, stop: Some(tx), task })
 }
 

@@ -6,6 +6,11 @@
 //! ~160 MiB RSS for good. Setting the threshold (to glibc's own default, 128 KiB) turns that
 //! adaptation off: every buffer of 128 KiB or more is its own mapping, unmapped when freed.
 //! Figures and method: BENCHMARKS.md ("Big upstream bodies").
+//!
+//! And after a burst of requests, [`trim_when_idle`] hands back what the arenas keep free.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// Called once at start-up, before the runtime starts. A no-op where the allocator is not
 /// glibc's (macOS's allocator maps large blocks on its own; not measured here).
@@ -14,5 +19,131 @@ pub fn return_big_buffers_to_the_os() {
     // SAFETY: mallopt only sets one of malloc's tuning parameters; it takes malloc's own lock.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+/// Requests in progress, process-wide (every client connection counts its own with [`Busy`]).
+static IN_PROGRESS: AtomicUsize = AtomicUsize::new(0);
+/// Requests begun since the process started.
+static BEGUN: AtomicU64 = AtomicU64::new(0);
+
+/// One request in progress, for [`trim_when_idle`]: counted until dropped.
+#[derive(Debug)]
+pub struct Busy(());
+
+impl Busy {
+    pub fn begin() -> Busy {
+        IN_PROGRESS.fetch_add(1, Ordering::Relaxed);
+        BEGUN.fetch_add(1, Ordering::Relaxed);
+        Busy(())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        IN_PROGRESS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How often [`trim_when_idle`] looks.
+pub const TRIM_EVERY: Duration = Duration::from_secs(5);
+
+/// Looks, once nothing is in progress, before the late trim: past the time an idle upstream
+/// connection stays pooled, so the buffers of the connections a burst opened are handed back
+/// too once the pools close them.
+const LATE_TRIM_LOOKS: u32 =
+    (crate::egress::POOL_IDLE_TIMEOUT.as_secs() / TRIM_EVERY.as_secs()) as u32 + 2;
+
+/// When to give memory back: at the first look with nothing in progress after requests were
+/// served, and once more [`LATE_TRIM_LOOKS`] quiet looks later; never while idle otherwise.
+#[derive(Debug, Default)]
+pub struct Trimmer {
+    /// Requests begun as of the last trim.
+    begun: u64,
+    /// Looks since the last one with a request in progress or just served.
+    quiet: u32,
+    late_owed: bool,
+}
+
+impl Trimmer {
+    /// One look, with the process's counts: whether to trim now.
+    pub fn look(&mut self, in_progress: usize, begun: u64) -> bool {
+        if in_progress > 0 {
+            self.quiet = 0;
+            return false;
+        }
+        if begun != self.begun {
+            self.begun = begun;
+            self.quiet = 0;
+            self.late_owed = true;
+            return true;
+        }
+        self.quiet = self.quiet.saturating_add(1);
+        if self.late_owed && self.quiet >= LATE_TRIM_LOOKS {
+            self.late_owed = false;
+            return true;
+        }
+        false
+    }
+}
+
+/// For the life of a running gateway: after each burst of requests, once none is in progress,
+/// hand the memory malloc keeps free back to the OS (glibc keeps what a burst freed in its
+/// arenas: a gateway at 14 MiB idle stayed at ~40 MiB after a few seconds of load at
+/// concurrency 64 to 256; BENCHMARKS.md). Looks every [`TRIM_EVERY`] (see [`Trimmer`]); the
+/// trim runs on a blocking thread. Never returns; where the allocator is not glibc's it only
+/// waits.
+pub async fn trim_when_idle() -> std::convert::Infallible {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let mut tick = tokio::time::interval(TRIM_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut trimmer = Trimmer { begun: BEGUN.load(Ordering::Relaxed), ..Trimmer::default() };
+        loop {
+            tick.tick().await;
+            let (in_progress, begun) =
+                (IN_PROGRESS.load(Ordering::Relaxed), BEGUN.load(Ordering::Relaxed));
+            if trimmer.look(in_progress, begun) {
+                // SAFETY: malloc_trim only returns free memory of malloc's arenas to the OS,
+                // under malloc's own locks.
+                let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+            }
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    std::future::pending().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trim_follows_each_burst_and_once_more_after_the_pools_close() {
+        let mut t = Trimmer::default();
+        assert!(!t.look(0, 0), "never while nothing was served");
+        assert!(!t.look(3, 3), "not while requests are in progress");
+        assert!(t.look(0, 3), "the first quiet look after a burst");
+        let late: Vec<bool> = (0..LATE_TRIM_LOOKS + 5).map(|_| t.look(0, 3)).collect();
+        let at: Vec<usize> = late.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i).collect();
+        assert_eq!(at, vec![LATE_TRIM_LOOKS as usize - 1], "one late trim, then none");
+        assert!(LATE_TRIM_LOOKS * TRIM_EVERY.as_secs() as u32 > 90);
+
+        // A long stream keeps the late trim from coming while it runs.
+        assert!(t.look(0, 4));
+        for _ in 0..LATE_TRIM_LOOKS * 2 {
+            assert!(!t.look(1, 4));
+        }
+        let late = (0..LATE_TRIM_LOOKS).filter(|_| t.look(0, 4)).count();
+        assert_eq!(late, 1);
+    }
+
+    #[test]
+    fn busy_counts_a_request_until_dropped() {
+        let begun = BEGUN.load(Ordering::Relaxed);
+        let busy = Busy::begin();
+        assert!(IN_PROGRESS.load(Ordering::Relaxed) >= 1);
+        assert!(BEGUN.load(Ordering::Relaxed) > begun);
+        drop(busy);
     }
 }

@@ -49,6 +49,9 @@ struct ClientKey {
 }
 
 /// Builds and shares upstream clients.
+/// How long an upstream connection stays open unused in a client's pool.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
 pub struct Egress {
     env: Env,
     system: Option<SystemProxy>,
@@ -172,7 +175,7 @@ impl Egress {
         let mut b = Client::builder()
             .no_proxy()
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("ai-proxy/", env!("CARGO_PKG_VERSION")))
             .tls_backend_preconfigured(tls::client_config(verifier)?)
             .connector_layer(failure::AnnotateLayer::new(plan.clone(), CONNECT_TIMEOUT));

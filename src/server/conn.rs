@@ -178,7 +178,7 @@ impl Tracker {
         t.wait = Wait::Busy;
         t.h2 |= version == Version::HTTP_2;
         self.idle_h1.store(false, Ordering::Release);
-        InFlight { tracker: self.clone(), stream: None }
+        InFlight { tracker: self.clone(), stream: None, _busy: crate::memory::Busy::begin() }
     }
 
     fn request_finished(&self, stream: Option<u64>) {
@@ -247,6 +247,8 @@ impl Tracker {
 struct InFlight {
     tracker: Arc<Tracker>,
     stream: Option<u64>,
+    /// Counted process-wide, for `memory::trim_when_idle`.
+    _busy: crate::memory::Busy,
 }
 
 impl Drop for InFlight {
