@@ -1,6 +1,7 @@
 //! Outbound HTTP clients: which proxy each deployment goes through (`proxy`, `no_proxy`),
-//! whom it trusts (`tls`, reading CA files with `pem`), what to say when a connection fails (`failure`), the macOS
-//! system proxy (`system`), and step-by-step checks for `ai-proxy doctor` (`diagnose`).
+//! whom it trusts (`tls`, reading CA files with `pem`), what to say when a connection fails
+//! (`failure`), the macOS system proxy (`system`), and step-by-step checks for
+//! `ai-proxy doctor` (`diagnose`).
 //!
 //! Every byte a deployment sends (model calls and its token requests) goes through the
 //! client returned by [`Egress::client_for`]. Proxy resolution is ours alone: reqwest's own
@@ -48,10 +49,10 @@ struct ClientKey {
     trust: Trust,
 }
 
-/// Builds and shares upstream clients.
 /// How long an upstream connection stays open unused in a client's pool.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Builds and shares upstream clients.
 pub struct Egress {
     env: Env,
     system: Option<SystemProxy>,

@@ -87,10 +87,9 @@ pub fn load_source(source: &CaSource) -> Result<Vec<CertificateDer<'static>>, Eg
             let entries = std::fs::read_dir(dir)
                 .map_err(|e| ca_error(source, dir, &format!("cannot read the directory: {e}")))?;
             // A certificate directory links each file under a second (hash) name, and
-            // Debian's /etc/ssl/certs also holds the system bundle: each file is read once,
-            // and the bundle not at all (its roots are trusted already).
-            // Files are told apart by device and inode (one stat each, where canonical paths
-            // cost a readlink per path component).
+            // Debian's /etc/ssl/certs also holds the system bundle: each file is read once
+            // (told apart by device and inode: one stat each, where a canonical path costs a
+            // readlink per component), and the bundle not at all (trusted already).
             let bundles = system_bundles();
             let mut read = std::collections::HashSet::new();
             let mut certs = Vec::new();
