@@ -57,9 +57,9 @@ const LATE_TRIM_LOOKS: u32 =
 
 /// When to give memory back: at the first look after a whole interval with no request begun
 /// and none in progress, if requests were served since the last trim, and once more
-/// [`LATE_TRIM_LOOKS`] quiet looks later; never under load (a trim takes malloc's locks, so
-/// one during a burst made requests wait: p99 42 ms at 1,000 req/s), never while idle
-/// otherwise.
+/// `LATE_TRIM_LOOKS` quiet looks later (past twice the pools' idle timeout); never under load
+/// (a trim takes malloc's locks, so one during a burst made requests wait: p99 42 ms at
+/// 1,000 req/s), never while idle otherwise.
 #[derive(Debug, Default)]
 pub struct Trimmer {
     /// Requests begun as of the previous look.
