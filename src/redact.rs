@@ -136,9 +136,23 @@ const CREDENTIAL_QUERY_NAMES: &[&str] = &["key", "sig", "token"];
 
 /// Whether a field or header name carries a credential.
 pub fn is_credential_name(name: &str) -> bool {
-    let norm: String =
-        name.chars().map(|c| if c == '_' { '-' } else { c.to_ascii_lowercase() }).collect();
-    CREDENTIAL_NAMES.contains(&norm.as_str())
+    CREDENTIAL_NAMES.iter().any(|c| same_name(name.as_bytes(), c.as_bytes()))
+}
+
+/// `name` equals `known` (lower case, `-`-separated) ignoring case, with `_` read as `-`.
+/// Allocation-free: every word of every log line is compared.
+fn same_name(name: &[u8], known: &[u8]) -> bool {
+    name.len() == known.len()
+        && name.iter().zip(known).all(|(&a, &b)| {
+            let a = if a == b'_' { b'-' } else { a.to_ascii_lowercase() };
+            a == b
+        })
+}
+
+/// `name` ends with `suffix` (lower case, `-`-separated), as [`same_name`] compares.
+fn ends_with_name(name: &str, suffix: &str) -> bool {
+    name.len() >= suffix.len()
+        && same_name(&name.as_bytes()[name.len() - suffix.len()..], suffix.as_bytes())
 }
 
 /// Characters that end a credential value in free text.
@@ -193,10 +207,10 @@ fn mask_url_userinfo(text: &str) -> Option<String> {
 /// `Bearer <token>` / `Basic <credentials>` → `Bearer ***`. A lone alphabetic word after
 /// "bearer" ("bearer token") is prose, not a credential, and is kept.
 fn mask_auth_schemes(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
-    if !lower.contains("bearer") && !lower.contains("basic") {
+    if !mentions_scheme(text) {
         return None;
     }
+    let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut changed = false;
     let mut pos = 0;
@@ -230,6 +244,17 @@ fn mask_auth_schemes(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether "bearer" or "basic" appears in any case: the common answer is no, found with one
+/// `memchr2` pass over the text instead of a lower-cased copy.
+fn mentions_scheme(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr::memchr2_iter(b'b', b'B', b).any(|i| {
+        let rest = &b[i..];
+        rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+            || rest.get(..5).is_some_and(|w| w.eq_ignore_ascii_case(b"basic"))
+    })
+}
+
 fn next_scheme(lower: &str, from: usize) -> Option<(usize, usize)> {
     let b = lower[from..].find("bearer").map(|i| (from + i, 6));
     let c = lower[from..].find("basic").map(|i| (from + i, 5));
@@ -246,9 +271,8 @@ fn looks_like_credential(value: &str) -> bool {
 
 /// `api-key: v`, `"x-api-key": "v"`, `api_key=v`, `?key=v` and the like → the value masked.
 fn mask_named_values(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut out = String::new();
     let mut changed = false;
     let mut pos = 0;
     let mut i = 0;
@@ -258,13 +282,13 @@ fn mask_named_values(text: &str) -> Option<String> {
             i += 1;
             continue;
         }
-        let name_len = lower[i..].bytes().take_while(|&b| is_name_byte(b)).count();
-        let name = &lower[i..i + name_len];
+        // Name bytes are ASCII, so `name` is a whole `str` slice; compared without case.
+        let name_len = bytes[i..].iter().take_while(|&&b| is_name_byte(b)).count();
+        let name = &text[i..i + name_len];
         let in_query = i > 0 && matches!(bytes[i - 1], b'?' | b'&');
         let credential = is_credential_name(name)
-            || (in_query && CREDENTIAL_QUERY_NAMES.contains(&name))
-            || name.ends_with("-api-key")
-            || name.ends_with("_api_key");
+            || (in_query && CREDENTIAL_QUERY_NAMES.iter().any(|q| q.eq_ignore_ascii_case(name)))
+            || ends_with_name(name, "-api-key");
         let end = i + name_len;
         i = end.max(i + 1);
         if !credential {
@@ -278,10 +302,13 @@ fn mask_named_values(text: &str) -> Option<String> {
         }
         // `Authorization: Bearer …`: the scheme ends the value here; the credential after it
         // is `mask_auth_schemes`'s. A bare token (`Authorization: sk-…`) is masked here.
-        if name.ends_with("authorization")
-            && AUTH_SCHEMES.contains(&value.to_ascii_lowercase().as_str())
+        if ends_with_name(name, "authorization")
+            && AUTH_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(value))
         {
             continue;
+        }
+        if !changed {
+            out.reserve(text.len() + MASK.len());
         }
         out.push_str(&text[pos..value_start]);
         out.push_str(MASK);

@@ -62,6 +62,22 @@ fn credential_named_values_are_masked() {
 }
 
 #[test]
+fn names_and_schemes_match_without_case_and_a_clean_line_is_not_copied() {
+    assert_eq!(r("X-API-KEY: sk-ant-xyz"), "X-API-KEY: ***");
+    assert_eq!(r("Client_Secret=s3cr3t-value"), "Client_Secret=***");
+    assert_eq!(r("AZURE_API-KEY=abcdef"), "AZURE_API-KEY=***");
+    assert_eq!(r("GET /v1?KEY=AIzaSyA&alt=sse"), "GET /v1?KEY=***&alt=sse");
+    assert_eq!(r("AUTHORIZATION: BEARER eyJhbGciOi.x.y"), "AUTHORIZATION: BEARER ***");
+    assert_eq!(r("Authorization: BASIC dXNlcjpwYXNz"), "Authorization: BASIC ***");
+    assert!(is_credential_name("Ocp_Apim_Subscription_Key"));
+    assert!(!is_credential_name("api-keys"));
+    // The request line every call writes: nothing to mask, nothing allocated.
+    let line = "2026-12-06T17:32:21.445978Z  INFO chat model=bench provider=openai status=200 \
+                json 0.4ms tokens=25+28 deployment=0:openai/bench request_id=req_7f3a";
+    assert!(matches!(redact_with(line, &[]), Cow::Borrowed(_)));
+}
+
+#[test]
 fn known_secrets_are_masked_anywhere_longest_first() {
     let known: Vec<Box<str>> = vec!["sk-live-abcdef-long".into(), "sk-live-abcdef".into()];
     assert_eq!(
