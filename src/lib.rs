@@ -48,4 +48,5 @@ pub mod telemetry;
 pub mod translate;
 pub mod tray;
 pub mod usage;
+pub mod utc;
 pub mod wire;

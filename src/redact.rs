@@ -26,7 +26,24 @@ pub const MIN_KNOWN_LEN: usize = 6;
 const MAX_KNOWN: usize = 4096;
 
 /// Secret values seen so far, longest first (so a secret containing another is masked whole).
-static KNOWN: RwLock<Vec<Box<str>>> = RwLock::new(Vec::new());
+static KNOWN: RwLock<Vec<Known>> = RwLock::new(Vec::new());
+
+/// A secret value to mask, with its substring searcher built once: every log line is searched
+/// for every known secret, and building a searcher per search cost more than the search.
+pub struct Known {
+    text: Box<str>,
+    finder: memchr::memmem::Finder<'static>,
+}
+
+impl Known {
+    pub fn new(text: &str) -> Known {
+        Known { text: text.into(), finder: memchr::memmem::Finder::new(text).into_owned() }
+    }
+
+    fn is_in(&self, haystack: &str) -> bool {
+        self.finder.find(haystack.as_bytes()).is_some()
+    }
+}
 
 /// Remember a secret value so it is masked wherever it appears from now on.
 pub fn remember(value: &str) {
@@ -38,15 +55,15 @@ pub fn remember(value: &str) {
         return;
     }
     let mut known = KNOWN.write().unwrap_or_else(PoisonError::into_inner);
-    if known.len() >= MAX_KNOWN || known.iter().any(|k| &**k == value) {
+    if known.len() >= MAX_KNOWN || known.iter().any(|k| &*k.text == value) {
         return;
     }
-    let at = known.partition_point(|k| k.len() >= value.len());
-    known.insert(at, value.into());
+    let at = known.partition_point(|k| k.text.len() >= value.len());
+    known.insert(at, Known::new(value));
 }
 
 fn known_contains(value: &str) -> bool {
-    KNOWN.read().unwrap_or_else(PoisonError::into_inner).iter().any(|k| &**k == value)
+    KNOWN.read().unwrap_or_else(PoisonError::into_inner).iter().any(|k| &*k.text == value)
 }
 
 /// `text` with every credential shape and every remembered secret masked.
@@ -91,11 +108,11 @@ pub fn redact_json(value: &mut serde_json::Value) {
 }
 
 /// Pure redaction against an explicit list of known secrets (longest first).
-pub fn redact_with<'a>(text: &'a str, known: &[Box<str>]) -> Cow<'a, str> {
+pub fn redact_with<'a>(text: &'a str, known: &[Known]) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(text);
     for secret in known {
-        if out.contains(&**secret) {
-            out = Cow::Owned(out.replace(&**secret, MASK));
+        if secret.is_in(&out) {
+            out = Cow::Owned(out.replace(&*secret.text, MASK));
         }
     }
     let out = apply(out, mask_url_userinfo);
@@ -164,7 +181,8 @@ fn ends_value(c: char) -> bool {
 /// `scheme://user:password@host` → `scheme://user:***@host`; `scheme://token@host` →
 /// `scheme://***@host`.
 fn mask_url_userinfo(text: &str) -> Option<String> {
-    if !text.contains("://") {
+    let b = text.as_bytes();
+    if !memchr::memchr_iter(b':', b).any(|i| b[i + 1..].starts_with(b"//")) {
         return None;
     }
     let mut out = String::with_capacity(text.len());

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -19,6 +21,7 @@ pub use rotate::RotatingFile;
 
 use crate::config::Env;
 use crate::paths::{Os, UserDirs};
+use crate::utc;
 
 /// The current log file's name inside the log folder.
 pub const LOG_FILE_NAME: &str = "ai-proxy.log";
@@ -99,6 +102,7 @@ pub fn init_with(dest: &Destination) {
         tracing_subscriber::fmt::layer()
             .with_ansi(true)
             .with_writer(Redacting(std::io::stderr))
+            .with_timer(LogTime)
             .with_target(false)
     });
     // Every plain-text destination (the file, redirected stderr: nohup, a login job's file)
@@ -110,6 +114,7 @@ pub fn init_with(dest: &Destination) {
             .with_ansi(false)
             .with_ansi_sanitization(false)
             .with_writer(plain)
+            .with_timer(LogTime)
             .with_target(false)
     });
     let installed =
@@ -171,6 +176,21 @@ impl<W: Write> Write for RedactingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// The timestamp at the start of every line: the text of tracing's default timer
+/// (`2026-12-06T20:07:07.123456Z`), written by [`utc::Micros`] instead of through `fmt`
+/// (a tenth of the cost of the request line).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogTime;
+
+impl FormatTime for LogTime {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        match utc::Micros::of(std::time::SystemTime::now()) {
+            Some(t) => w.write_str(t.as_str()),
+            None => tracing_subscriber::fmt::time::SystemTime.format_time(w),
+        }
     }
 }
 
@@ -300,6 +320,42 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn lines_start_with_the_time_as_tracings_default_timer_writes_it() {
+        let line = |ours: bool| {
+            let out = Captured::default();
+            let sink = out.clone();
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || sink.clone())
+                .with_target(false);
+            let before = std::time::SystemTime::now();
+            match ours {
+                true => tracing::subscriber::with_default(
+                    tracing_subscriber::registry().with(layer.with_timer(LogTime)),
+                    || tracing::info!("hello"),
+                ),
+                false => tracing::subscriber::with_default(
+                    tracing_subscriber::registry().with(layer),
+                    || tracing::info!("hello"),
+                ),
+            }
+            let after = std::time::SystemTime::now();
+            let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
+            (text, before, after)
+        };
+        let stamp = |t| utc::Micros::of(t).expect("a four-digit year").as_str().to_owned();
+        let (ours, before, after) = line(true);
+        // Same-length RFC 3339 texts sort as the times they name.
+        let time = &ours[..27];
+        assert!(stamp(before).as_str() <= time && time <= stamp(after).as_str(), "{ours}");
+        let (theirs, _, _) = line(false);
+        let shape = |s: &str| {
+            s.bytes().map(|b| if b.is_ascii_digit() { b'9' } else { b }).collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&ours), shape(&theirs));
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn names_and_schemes_match_without_case_and_a_clean_line_is_not_copied() {
 
 #[test]
 fn known_secrets_are_masked_anywhere_longest_first() {
-    let known: Vec<Box<str>> = vec!["sk-live-abcdef-long".into(), "sk-live-abcdef".into()];
+    let known = [Known::new("sk-live-abcdef-long"), Known::new("sk-live-abcdef")];
     assert_eq!(
         redact_with("echo: sk-live-abcdef-long and sk-live-abcdef.", &known),
         "echo: *** and ***."

@@ -36,6 +36,7 @@ use crate::providers::{ChatOutput, ChunkStream, Provider, ProviderError};
 use crate::telemetry::{printable, request_id};
 use crate::translate::verbatim::Verbatim;
 use crate::translate::{adapt, limits, params};
+use crate::usage::price::{self, Prices};
 use crate::wire::openai::{
     CallTimeouts, ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
 };
@@ -62,6 +63,9 @@ pub struct Routed {
     cooldown: cooldown::Policy,
     /// `max_budget` / `budget_duration`: spend in the rolling window.
     budget: Option<budget::Spend>,
+    /// What its tokens cost (`usage::price::for_deployment`), looked up once: every answered
+    /// call is priced.
+    prices: Option<Prices>,
 }
 
 impl Routed {
@@ -72,6 +76,7 @@ impl Routed {
         };
         Routed {
             id: deployment_id(&dep),
+            prices: price::for_deployment(&dep).map(|(p, _)| p),
             budget: dep.budget.map(budget::Spend::new),
             rpm: dep.rpm.map(RequestLimiter::new),
             tpm: dep.tpm.map(TokenLimiter::new),
@@ -89,6 +94,11 @@ impl Routed {
             dep,
             provider,
         }
+    }
+
+    /// What its tokens cost, `None` when unknown.
+    pub fn prices(&self) -> Option<&Prices> {
+        self.prices.as_ref()
     }
 
     /// Apply the router's settings (strategy figures, cooldown rules, parallel limit).

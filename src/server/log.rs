@@ -158,7 +158,7 @@ impl CallLog {
         if let Some(u) = usage {
             routed.record_tokens(u.total_tokens);
             self.usage = Some(u.clone());
-            self.cost = price::for_deployment(&routed.dep).map(|(p, _)| p.cost(u));
+            self.cost = routed.prices().map(|p| p.cost(u));
             if let Some(usd) = self.cost {
                 routed.record_spend(self.started_ms, usd);
             }

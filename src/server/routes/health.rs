@@ -10,8 +10,9 @@ use serde_json::{Map, Value, json};
 use super::json;
 use crate::redact::{redact, redact_json};
 use crate::router::Routed;
-use crate::router::health::{Report, State as DeploymentState, rfc3339};
+use crate::router::health::{Report, State as DeploymentState};
 use crate::server::AppState;
+use crate::utc::rfc3339;
 
 /// `GET /` (and `HEAD /`, which Claude Code sends at every start to check it can connect):
 /// a short JSON saying what answers here, no auth needed.

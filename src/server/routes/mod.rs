@@ -46,7 +46,9 @@ pub async fn route<D: EventDialect>(
     let map_err = move |err| route_error(err, endpoint).in_dialect(dialect);
     let keep_alive = state.connections().stream_keep_alive;
     if !req.is_stream() {
-        let outcome = state.router().chat(req, &opts, keep_alive).await.map_err(map_err);
+        // Boxed: the routing future is ~8 KB, and every layer above would otherwise hold (and
+        // move) room for it in its own future.
+        let outcome = Box::pin(state.router().chat(req, &opts, keep_alive)).await.map_err(map_err);
         return Routing::Done(outcome, log);
     }
     let st = state.clone();
