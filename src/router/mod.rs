@@ -66,6 +66,9 @@ pub struct Routed {
     /// What its tokens cost (`usage::price::for_deployment`), looked up once: every answered
     /// call is priced.
     prices: Option<Prices>,
+    /// `provider/model` ([`Routed::label`]), made once: every answer's headers and log line
+    /// carry it.
+    label: String,
 }
 
 impl Routed {
@@ -77,6 +80,7 @@ impl Routed {
         Routed {
             id: deployment_id(&dep),
             prices: price::for_deployment(&dep).map(|(p, _)| p),
+            label: format!("{}/{}", dep.provider.name(), dep.model),
             budget: dep.budget.map(budget::Spend::new),
             rpm: dep.rpm.map(RequestLimiter::new),
             tpm: dep.tpm.map(TokenLimiter::new),
@@ -148,8 +152,8 @@ impl Routed {
     }
 
     /// `provider/model`, as logs, headers and `/health` name the deployment.
-    pub fn label(&self) -> String {
-        format!("{}/{}", self.dep.provider.name(), self.dep.model)
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// Its state now, for the readiness probe, `/health` and the tray.
@@ -638,7 +642,7 @@ impl Router {
         {
             return Err(NoPick::Refused(RouteError::OverBudget {
                 model: model.to_owned(),
-                deployment: routed.label(),
+                deployment: routed.label().to_owned(),
                 over,
             }));
         }
@@ -796,7 +800,7 @@ impl Router {
                             "model={} deployment {} ({}) cooling down for {}: {err} request_id={}",
                             printable(alias),
                             routed.dep.index,
-                            printable(&routed.label()),
+                            printable(routed.label()),
                             crate::providers::http::human(until - now),
                             request_id()
                         );

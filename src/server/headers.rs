@@ -4,6 +4,7 @@
 //! it they retry a wrong key for minutes). Model answers also say who answered
 //! ([`ServedHeaders`]).
 
+use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -85,6 +86,15 @@ pub struct ServedHeaders {
     retries: HeaderValue,
 }
 
+/// A count as a header value; the usual small ones without an allocation.
+fn count(n: u32) -> HeaderValue {
+    const SMALL: [&str; 4] = ["0", "1", "2", "3"];
+    match SMALL.get(n as usize) {
+        Some(s) => HeaderValue::from_static(s),
+        None => HeaderValue::from(n),
+    }
+}
+
 impl ServedHeaders {
     pub fn of(served: &Served, requested: &str) -> ServedHeaders {
         let model = served.fallback_alias.as_deref().unwrap_or(requested);
@@ -92,9 +102,10 @@ impl ServedHeaders {
         let deployment = format!("{}:{}", routed.dep.index, routed.label());
         ServedHeaders {
             model: HeaderValue::from_str(model).ok(),
-            deployment: HeaderValue::from_str(&deployment).ok(),
-            fallbacks: HeaderValue::from(served.fallbacks),
-            retries: HeaderValue::from(served.retries),
+            // Taken, not copied.
+            deployment: HeaderValue::from_maybe_shared(Bytes::from(deployment)).ok(),
+            fallbacks: count(served.fallbacks),
+            retries: count(served.retries),
         }
     }
 
@@ -115,6 +126,13 @@ impl ServedHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_written_as_numbers() {
+        for n in [0, 1, 2, 3, 4, 10, 12345] {
+            assert_eq!(count(n).to_str().expect("ascii"), n.to_string());
+        }
+    }
 
     #[test]
     fn retry_advice_by_status() {

@@ -141,8 +141,7 @@ impl CallLog {
     /// ` retries=N` after retries.
     fn served_text(&self) -> String {
         let Some(s) = &self.served else { return String::new() };
-        let mut out =
-            format!(" deployment={}:{}", s.routed.dep.index, printable(&s.routed.label()));
+        let mut out = format!(" deployment={}:{}", s.routed.dep.index, printable(s.routed.label()));
         if let Some(a) = &s.fallback_alias {
             out.push_str(&format!(" served_by={a} fallbacks={}", s.fallbacks));
         }
@@ -162,7 +161,7 @@ impl CallLog {
             if let Some(usd) = self.cost {
                 routed.record_spend(self.started_ms, usd);
             }
-            self.deployment = Some(format!("{}/{}", routed.dep.provider.name(), routed.dep.model));
+            self.deployment = Some(routed.label().to_owned());
             self.model_id = Some(routed.id.clone());
         }
     }
@@ -223,7 +222,7 @@ impl Drop for CallLog {
             ),
         }
         if self.deployment.is_none() {
-            self.deployment = self.served.as_ref().map(|s| s.routed.label());
+            self.deployment = self.served.as_ref().map(|s| s.routed.label().to_owned());
             self.model_id = self.served.as_ref().map(|s| s.routed.id.clone());
         }
         metrics::global().observe(&metrics::Observation {

@@ -187,7 +187,7 @@ fn relay_stream(
     log.served(&served);
     let dep = &served.routed().dep;
     let idle = dep.stream_timeout.unwrap_or(dep.timeout);
-    let label = served.routed().label();
+    let label = served.routed().label().to_owned();
     let decoder = SseDecoder::new(dep.body_limits.stream_event_bytes);
     let mut headers_from = Response::new(Body::empty());
     copy_headers(&upstream, &mut headers_from);
