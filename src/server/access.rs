@@ -10,9 +10,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -232,7 +231,11 @@ fn hostname() -> Option<String> {
 /// Middleware on every route: refuse requests addressed to another host or sent by a web
 /// page from a foreign origin; answer CORS preflights from allowed origins; name allowed
 /// origins in `Access-Control-Allow-Origin`.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn guard<F: Future<Output = Response>>(
+    state: &AppState,
+    req: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> Response {
     let policy = state.access();
     let bound = req
         .extensions()
@@ -258,14 +261,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     };
     let Some(origin) = origin else {
-        return next.run(req).await;
+        return inner(req).await;
     };
     if req.method() == Method::OPTIONS
         && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
         return preflight(&origin, req.headers());
     }
-    let mut resp = next.run(req).await;
+    let mut resp = inner(req).await;
     allow_origin(resp.headers_mut(), &origin);
     resp
 }

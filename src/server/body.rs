@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -60,10 +59,10 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// it, so the rest of its body is read and discarded behind the answer (nginx's lingering
 /// close), bounded by `DRAIN_MAX` bytes and `DRAIN_TIME`. A body read to its end leaves
 /// the connection open for the next request; otherwise hyper closes it.
-pub async fn reject_declared_oversize(
-    State(state): State<AppState>,
+pub async fn reject_declared_oversize<F: Future<Output = Response>>(
+    state: &AppState,
     req: Request,
-    next: Next,
+    inner: impl FnOnce(Request) -> F,
 ) -> Response {
     let declared = req
         .headers()
@@ -86,7 +85,7 @@ pub async fn reject_declared_oversize(
             }
             answer.into_response()
         }
-        _ => next.run(req).await,
+        _ => inner(req).await,
     }
 }
 

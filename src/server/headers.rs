@@ -7,7 +7,6 @@
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::router::Served;
@@ -54,9 +53,12 @@ pub fn should_retry(status: StatusCode) -> Option<bool> {
 /// Outermost middleware: give the request an id (named by every log line written while it is
 /// handled, through `telemetry::request_id`) and put the id and `x-should-retry` on the
 /// response.
-pub async fn stamp(req: Request, next: Next) -> Response {
+pub async fn stamp<F: Future<Output = Response>>(
+    req: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> Response {
     let id = RequestId::generate();
-    let mut resp = crate::telemetry::with_request_id(id.0.clone(), next.run(req)).await;
+    let mut resp = crate::telemetry::with_request_id(id.0.clone(), inner(req)).await;
     // A handler that knows better (a spent budget: a 429 not worth retrying soon) set it.
     let retry = if resp.headers().contains_key(X_SHOULD_RETRY) {
         None

@@ -42,12 +42,15 @@ pub struct LoggedByCall;
 #[derive(Clone)]
 pub struct LogNote(pub String);
 
-pub async fn log_requests(req: Request, next: Next) -> Response {
+pub async fn log_requests<F: Future<Output = Response>>(
+    req: Request,
+    inner: impl FnOnce(Request) -> F,
+) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = printable(req.uri().path()).into_owned();
     let id = request_id();
-    let resp = next.run(req).await;
+    let resp = inner(req).await;
     if resp.extensions().get::<LoggedByCall>().is_none() {
         let status = resp.status().as_u16();
         let ms = start.elapsed().as_secs_f64() * 1000.0;

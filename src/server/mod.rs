@@ -19,8 +19,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_layer::Layer;
@@ -153,11 +154,11 @@ impl AppState {
 /// limit, then the master key on every route but the health probes and the dashboard's
 /// static assets (`/ui`, which read their data from the keyed APIs).
 ///
-/// The outer middleware wraps the finished router as one service instead of going through
-/// `Router::layer`: that applies a layer to each route, and axum clones a matched route's
-/// whole boxed stack for every request (and each `from_fn` layer clones its inner stack
-/// again), which cost ~80 allocations per request; around the router each layer clones only
-/// an `Arc`. Same order, same answers (BENCHMARKS.md, "CPU per request").
+/// The outer middleware ([`front`]) wraps the finished router as one service instead of going
+/// through `Router::layer`: that applies a layer to each route, and axum clones a matched
+/// route's whole boxed stack for every request (and each `from_fn` layer clones its inner
+/// stack again), which cost ~80 allocations per request; around the router the one layer
+/// clones only an `Arc`. Same order, same answers (BENCHMARKS.md, "CPU per request").
 pub fn app(state: AppState) -> AxumRouter {
     let protected = AxumRouter::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
@@ -206,12 +207,21 @@ pub fn app(state: AppState) -> AxumRouter {
         .with_state(state.clone());
     let max_body = state.max_body();
     let svc = DefaultBodyLimit::max(max_body).layer(routes);
-    let svc =
-        middleware::from_fn_with_state(state.clone(), body::reject_declared_oversize).layer(svc);
-    let svc = middleware::from_fn_with_state(state, access::guard).layer(svc);
-    let svc = middleware::from_fn(log::log_requests).layer(svc);
-    let svc = middleware::from_fn(headers::stamp).layer(svc);
+    let svc = middleware::from_fn_with_state(state, front).layer(svc);
     AxumRouter::new().fallback_service(svc)
+}
+
+/// The outer middleware as one layer, each step calling the next directly: as four `from_fn`
+/// layers, each boxed its inner stack and its future for every request.
+async fn front(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    headers::stamp(req, |req| {
+        log::log_requests(req, |req| {
+            access::guard(&state, req, |req| {
+                body::reject_declared_oversize(&state, req, |req| next.run(req))
+            })
+        })
+    })
+    .await
 }
 
 /// Why the listener could not be opened.
