@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use reqwest::Client;
+use crate::egress::Client;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -80,7 +80,7 @@ impl EntraCredential {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 // Connect failures name the proxy, the untrusted issuer, DNS... (egress).
-                let message = match crate::egress::explain(&e, "Entra ID") {
+                let message = match client.explain(&e, "Entra ID") {
                     Some(f) => format!("Entra ID at {url}: {}", f.message),
                     None => format!("cannot reach Entra ID at {url}: {}", chain(&e)),
                 };

@@ -1,111 +1,15 @@
-//! Connection failures a person can act on. Every egress client's connector is wrapped in
-//! [`AnnotateLayer`], which bounds the connect phase (TCP, proxy handshake, TLS) and attaches
-//! the deployment's [`ProxyPlan`] to any failure; [`explain`] then turns a `reqwest::Error`
-//! into a message that names the proxy (not the model host) when the proxy is the problem,
-//! the issuer of an untrusted certificate, a DNS failure, or which phase timed out.
+//! Connection failures a person can act on: [`explain`] turns a `reqwest::Error` of an
+//! egress client that failed while connecting (TCP, proxy handshake, TLS; reqwest's
+//! `is_connect`) into a message that names the proxy (not the model host) when the proxy is
+//! the problem, the issuer of an untrusted certificate, a DNS failure, or that the connect
+//! phase timed out. The client's [`ProxyPlan`] comes from `egress::Client`, which kept it.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use url::Url;
 
 use super::proxy::{Decision, ProxyPlan, Rule};
 use super::tls::UntrustedCertificate;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A connect-phase failure of an egress client, carrying the route it was on.
-#[derive(Debug)]
-pub struct ConnectFailure {
-    pub plan: Arc<ProxyPlan>,
-    /// `Some(limit)` when the connect phase ran out of time.
-    pub timed_out: Option<Duration>,
-    source: Option<BoxError>,
-}
-
-impl fmt::Display for ConnectFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.timed_out {
-            Some(d) => write!(f, "connect timed out after {}s", d.as_secs()),
-            None => f.write_str("connect failed"),
-        }
-    }
-}
-
-impl std::error::Error for ConnectFailure {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-/// Tower layer for `reqwest::ClientBuilder::connector_layer`.
-#[derive(Clone)]
-pub struct AnnotateLayer {
-    plan: Arc<ProxyPlan>,
-    timeout: Duration,
-}
-
-impl AnnotateLayer {
-    pub fn new(plan: Arc<ProxyPlan>, timeout: Duration) -> Self {
-        AnnotateLayer { plan, timeout }
-    }
-}
-
-impl<S> tower_layer::Layer<S> for AnnotateLayer {
-    type Service = Annotate<S>;
-    fn layer(&self, inner: S) -> Annotate<S> {
-        Annotate { inner, plan: self.plan.clone(), timeout: self.timeout }
-    }
-}
-
-#[derive(Clone)]
-pub struct Annotate<S> {
-    inner: S,
-    plan: Arc<ProxyPlan>,
-    timeout: Duration,
-}
-
-impl<S, R> tower_service::Service<R> for Annotate<S>
-where
-    S: tower_service::Service<R, Error = BoxError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: R) -> Self::Future {
-        let fut = self.inner.call(req);
-        let plan = self.plan.clone();
-        let limit = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(limit, fut).await {
-                Ok(Ok(conn)) => Ok(conn),
-                Ok(Err(e)) => {
-                    Err(Box::new(ConnectFailure { plan, timed_out: None, source: Some(e) })
-                        as BoxError)
-                }
-                Err(_) => Err(Box::new(ConnectFailure {
-                    plan,
-                    timed_out: Some(limit),
-                    source: Some(Box::new(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "connect timed out",
-                    ))),
-                }) as BoxError),
-            }
-        })
-    }
-}
 
 /// What went wrong, by who can fix it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,18 +37,26 @@ pub struct Failure {
     pub message: String,
 }
 
-/// Explain a failed request of an egress client, if it failed while connecting.
-/// `what` names the upstream ("Azure OpenAI at https://...").
-pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
-    let failure = find::<ConnectFailure>(err)?;
+/// Explain a failed request of a client following `plan`, if it failed while connecting;
+/// `limit` is the client's connect timeout. `what` names the upstream ("Azure OpenAI at
+/// https://...").
+pub fn explain(
+    err: &reqwest::Error,
+    plan: &ProxyPlan,
+    limit: Duration,
+    what: &str,
+) -> Option<Failure> {
+    if !err.is_connect() {
+        return None;
+    }
     let url = err.url().cloned();
     let target = url.as_ref().map(target_of).unwrap_or_else(|| what.to_owned());
-    let decision = url.as_ref().map(|u| failure.plan.decide(u)).unwrap_or(Decision::Direct);
+    let decision = url.as_ref().map(|u| plan.decide(u)).unwrap_or(Decision::Direct);
     let texts = chain_texts(err);
     let has = |needle: &str| texts.iter().any(|t| t.contains(needle));
     let proxy = decision.proxy();
 
-    if let Some(limit) = failure.timed_out {
+    if err.is_timeout() {
         let message = match proxy {
             Some(c) => format!(
                 "connecting to {target} through the proxy {} (from {}) timed out after {}s: the proxy did not answer or could not reach the host; check the proxy address and that it allows this host",
@@ -156,7 +68,7 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
                 "connecting to {target} timed out after {}s ({}): if this network only allows outbound traffic through a proxy, set {}",
                 limit.as_secs(),
                 decision.describe(),
-                proxy_hint(&failure.plan)
+                proxy_hint(plan)
             ),
         };
         return Some(Failure { kind: FailureKind::ConnectTimeout, message });
@@ -259,7 +171,7 @@ pub fn explain(err: &reqwest::Error, what: &str) -> Option<Failure> {
             message: format!(
                 "cannot resolve the host of {target} (DNS): {}. Check the host in api_base; if this network resolves outside names only through a proxy, set {}",
                 root_cause(&texts),
-                proxy_hint(&failure.plan)
+                proxy_hint(plan)
             ),
         });
     }
@@ -328,19 +240,6 @@ fn chain_texts(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
     out
 }
 
-fn find<'a, T: std::error::Error + 'static>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        if let Some(t) = e.downcast_ref::<T>() {
-            return Some(t);
-        }
-        cur = e.source();
-    }
-    None
-}
-
 /// The verifier's report, inside io::Error(io::Error(rustls::Error::InvalidCertificate(Other(..)))).
 fn find_untrusted<'a>(
     err: &'a (dyn std::error::Error + 'static),
@@ -387,36 +286,7 @@ fn visit(
 
 #[cfg(test)]
 mod tests {
-    use tower_layer::Layer;
-    use tower_service::Service;
-
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn the_connect_phase_is_bounded_and_carries_the_plan() {
-        let layer = AnnotateLayer::new(Arc::new(ProxyPlan::direct()), Duration::from_secs(15));
-        let mut hung =
-            layer.layer(tower::service_fn(|_: ()| std::future::pending::<Result<(), BoxError>>()));
-        let err = hung.call(()).await.expect_err("timed out");
-        let failure = err.downcast_ref::<ConnectFailure>().expect("annotated");
-        assert_eq!(failure.timed_out, Some(Duration::from_secs(15)));
-        assert_eq!(*failure.plan, ProxyPlan::direct());
-        assert_eq!(err.to_string(), "connect timed out after 15s");
-
-        let mut refused = layer.layer(tower::service_fn(|_: ()| async {
-            Err::<(), BoxError>(Box::new(std::io::Error::from(
-                std::io::ErrorKind::ConnectionRefused,
-            )))
-        }));
-        let err = refused.call(()).await.expect_err("refused");
-        let failure = err.downcast_ref::<ConnectFailure>().expect("annotated");
-        assert_eq!(failure.timed_out, None);
-        assert!(
-            chain_texts(err.as_ref()).iter().any(|t| t.contains("refused")),
-            "{:?}",
-            chain_texts(err.as_ref())
-        );
-    }
 
     #[test]
     fn socks_replies_are_told_apart_from_an_unreachable_proxy() {

@@ -21,11 +21,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::Client;
 use rustls::pki_types::CertificateDer;
 
 use crate::config::{Config, Deployment, Env};
-pub use failure::{Failure, FailureKind, explain};
+pub use failure::{Failure, FailureKind};
 pub use proxy::{Decision, ProxyPlan, SystemProxy};
 pub use tls::{CaSource, Trust};
 
@@ -47,6 +46,33 @@ pub enum EgressError {
 struct ClientKey {
     plan: ProxyPlan,
     trust: Trust,
+}
+
+/// A deployment's HTTP client: reqwest's pooled client (used through `Deref`) and the proxy
+/// plan its connections follow, so a failure to connect can name the proxy
+/// ([`Client::explain`]). The plan is kept here rather than attached to each failure by a
+/// connector layer: reqwest boxes a layered connector and clones the box several times for
+/// every request (23 allocations per call).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    plan: Arc<ProxyPlan>,
+}
+
+impl std::ops::Deref for Client {
+    type Target = reqwest::Client;
+
+    fn deref(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+impl Client {
+    /// What to tell a person about a request of this client that failed while connecting
+    /// (TCP, proxy handshake, TLS): `None` for any other failure. `what` names the upstream.
+    pub fn explain(&self, err: &reqwest::Error, what: &str) -> Option<Failure> {
+        failure::explain(err, &self.plan, CONNECT_TIMEOUT, what)
+    }
 }
 
 /// How long an upstream connection stays open unused in a client's pool.
@@ -87,8 +113,8 @@ impl Egress {
         Trust::resolve(&self.env, &dep.ssl_verify)
     }
 
-    /// The pooled client for a deployment. Its connect failures carry the plan, so
-    /// [`explain`] (used by `providers::http::transport_error`) can name the proxy.
+    /// The pooled client for a deployment, with its plan, so [`Client::explain`] (used by
+    /// `providers::http::transport_error`) can name the proxy.
     pub fn client_for(&self, dep: &Deployment) -> Result<Client, EgressError> {
         let key = ClientKey { plan: self.plan_for(dep)?, trust: self.trust_for(dep) };
         if let Some(c) = self.lock_clients().get(&key) {
@@ -173,20 +199,22 @@ impl Egress {
         }
         let verifier = tls::verifier(&key.trust, extras)?;
         let plan = Arc::new(key.plan.clone());
-        let mut b = Client::builder()
+        let mut b = reqwest::Client::builder()
             .no_proxy()
             .tcp_nodelay(true)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("ai-proxy/", env!("CARGO_PKG_VERSION")))
             .tls_backend_preconfigured(tls::client_config(verifier)?)
-            .connector_layer(failure::AnnotateLayer::new(plan.clone(), CONNECT_TIMEOUT));
+            // The whole connect phase: TCP, the proxy's CONNECT or SOCKS handshake, TLS.
+            .connect_timeout(CONNECT_TIMEOUT);
         if plan.https.is_some() || plan.http.is_some() {
             let p = plan.clone();
             b = b.proxy(reqwest::Proxy::custom(move |url| {
                 p.decide(url).proxy().map(|c| c.url.expose().clone())
             }));
         }
-        b.build().map_err(|e| EgressError::Build(e.to_string()))
+        let http = b.build().map_err(|e| EgressError::Build(e.to_string()))?;
+        Ok(Client { http, plan })
     }
 }
 
@@ -244,6 +272,55 @@ mod tests {
         let warnings = eg.check(&c).expect("check");
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("model `n`: ssl_verify is false"), "{warnings:?}");
+    }
+
+    /// A proxy that accepts connections and never answers: the connect phase runs out of
+    /// time and the message names the proxy. A failure after connecting is not explained.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_proxy_is_named_when_the_connect_phase_times_out() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = silent.local_addr().expect("addr").to_string();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = silent.accept().await {
+                open.push(conn);
+            }
+        });
+        let env = Env::from_vars([("AZURE_PROXY", format!("http://{addr}"))]);
+        let c = cfg(
+            "model_list:\n  - {model_name: a, litellm_params: {model: azure/a, api_key: k}}\n",
+            &env,
+        );
+        let client = Egress::with_system(&env, None).client_for(&c.deployments[0]).expect("client");
+        let err =
+            client.get("https://example.openai.azure.com/").send().await.expect_err("no answer");
+        let f = client.explain(&err, "Azure OpenAI").expect("failed while connecting");
+        assert_eq!(f.kind, FailureKind::ConnectTimeout);
+        assert!(
+            f.message.contains(&addr) && f.message.contains("timed out after 15s"),
+            "{}",
+            f.message
+        );
+        held.abort();
+
+        // Connected, then the server hung up without an answer: not a connect failure.
+        let rude = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/", rude.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = rude.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await;
+            }
+        });
+        let env = Env::from_vars([("HOME", "/h")]);
+        let c = cfg(
+            "model_list:\n  - {model_name: a, litellm_params: {model: azure/a, api_key: k}}\n",
+            &env,
+        );
+        let client = Egress::with_system(&env, None).client_for(&c.deployments[0]).expect("client");
+        let err = client.get(&url).send().await.expect_err("hung up");
+        assert!(!err.is_connect(), "{err:?}");
+        assert!(client.explain(&err, "Azure OpenAI").is_none());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::{Client, RequestBuilder, Response};
+use reqwest::{RequestBuilder, Response};
 
 use super::http::{read_completion, read_json, send};
 use super::openai_compat::{StreamRead, chunk_stream};
@@ -79,7 +79,7 @@ impl Credential {
 }
 
 pub struct AzureOpenAi {
-    client: Client,
+    client: crate::egress::Client,
     deployment: String,
     /// Resource endpoint without `/openai/...`, for messages.
     resource: String,
@@ -212,7 +212,7 @@ impl AzureOpenAi {
         timeouts: Timeouts,
     ) -> Result<Response, ProviderError> {
         let (rb, token) = self.request(url, body.clone()).await?;
-        match send(rb, timeouts, &self.label).await {
+        match send(&self.client, rb, timeouts, &self.label).await {
             Ok(resp) => Ok(resp),
             Err(ProviderError::Upstream { status: 401, .. }) if token.is_some() => {
                 if let Some((cache, rejected)) = token {
@@ -220,7 +220,7 @@ impl AzureOpenAi {
                     cache.invalidate(&rejected).await;
                 }
                 let (rb, _) = self.request(url, body).await?;
-                send(rb, timeouts, &self.label).await.map_err(|e| self.explain(e))
+                send(&self.client, rb, timeouts, &self.label).await.map_err(|e| self.explain(e))
             }
             Err(e) => Err(self.explain(e)),
         }

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::{Client, RequestBuilder, Response};
+use reqwest::{RequestBuilder, Response};
 
 use super::azure::{self, Credential};
 use super::http::{read_json, send, sse_events};
@@ -86,7 +86,7 @@ enum Auth {
 }
 
 pub struct Claude {
-    client: Client,
+    client: crate::egress::Client,
     kind: ProviderKind,
     auth: Auth,
     /// Where a whole answer comes from, and where a stream does (Vertex: two methods).
@@ -393,7 +393,7 @@ impl Claude {
                 rb = rb.header(k, v);
             }
             let (rb, token) = self.authorize(rb).await?;
-            match send(rb, timeouts, &self.label).await {
+            match send(&self.client, rb, timeouts, &self.label).await {
                 Err(ProviderError::Upstream { status: 401, .. }) if !retried && token.is_some() => {
                     tracing::info!(model = %self.model, "{} rejected the access token; refreshing it once", self.label);
                     match (token, &self.auth) {

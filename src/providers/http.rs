@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::body::{MAX_ERROR_BODY, human_bytes, not_event_stream, read_prefix, unexpected_body};
 use super::sse::{SseDecoder, SseEvent};
 use super::{ChatOutput, ProviderError, TimeoutPhase, Timeouts};
-use crate::egress::FailureKind;
+use crate::egress::{Client, FailureKind};
 use crate::translate::verbatim::Verbatim;
 
 /// Longest upstream error text we pass on verbatim.
@@ -23,13 +23,14 @@ const MAX_ERROR_TEXT: usize = 2000;
 /// Send a request and wait for the response head. Non-2xx answers become
 /// [`ProviderError::Upstream`] with the upstream's message.
 pub async fn send(
+    client: &Client,
     rb: RequestBuilder,
     timeouts: Timeouts,
     what: &str,
 ) -> Result<Response, ProviderError> {
     let mut resp = match tokio::time::timeout(timeouts.total, rb.send()).await {
         Ok(Ok(resp)) => resp,
-        Ok(Err(err)) => return Err(transport_error(&err, what)),
+        Ok(Err(err)) => return Err(transport_error(&err, Some(client), what)),
         Err(_) => {
             return Err(ProviderError::Timeout {
                 phase: TimeoutPhase::Response,
@@ -117,7 +118,7 @@ async fn read_body(
     let body = match tokio::time::timeout(timeouts.total, read_prefix(&mut resp, max_bytes)).await {
         Ok(Ok((_, true))) => return Err(too_large()),
         Ok(Ok((b, false))) => b,
-        Ok(Err(err)) => return Err(transport_error(&err, what)),
+        Ok(Err(err)) => return Err(transport_error(&err, None, what)),
         Err(_) => {
             return Err(ProviderError::Timeout {
                 phase: TimeoutPhase::Response,
@@ -246,11 +247,11 @@ async fn not_a_stream(
 }
 
 /// Classify a reqwest failure into connect / timeout / protocol. Failures while connecting
-/// (an egress client annotates them with its proxy plan) get a message a person can act on:
-/// the proxy named when it is the problem, proxy authentication (407), an untrusted
+/// get, from the `client` that sent the request (its proxy plan), a message a person can act
+/// on: the proxy named when it is the problem, proxy authentication (407), an untrusted
 /// certificate with its issuer, DNS, and connect timeouts apart from read timeouts.
-pub fn transport_error(err: &reqwest::Error, what: &str) -> ProviderError {
-    if let Some(f) = crate::egress::explain(err, what) {
+pub fn transport_error(err: &reqwest::Error, client: Option<&Client>, what: &str) -> ProviderError {
+    if let Some(f) = client.and_then(|c| c.explain(err, what)) {
         return match f.kind {
             FailureKind::ConnectTimeout => ProviderError::Timeout {
                 phase: TimeoutPhase::Connect,

@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::Client;
 
 use super::http::{read_completion, read_json, send, sse_events};
 use super::{ChatOutput, ProviderError, Timeouts};
@@ -132,7 +131,7 @@ pub fn endpoint_of(dep: &Deployment, env: &Env) -> Result<Endpoint, String> {
 
 pub struct OpenAiCompat {
     kind: ProviderKind,
-    client: Client,
+    client: crate::egress::Client,
     /// Parsed once here: parsing a URL per request showed up in the profile (scripts/bench --callgrind).
     chat_url: url::Url,
     embeddings_url: url::Url,
@@ -254,7 +253,7 @@ impl OpenAiCompat {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         let timeouts = self.timeouts.with(req.call_timeouts);
-        let resp = send(rb, timeouts, &self.label).await?;
+        let resp = send(&self.client, rb, timeouts, &self.label).await?;
         if !stream {
             let verbatim = req.verbatim && !self.normalizes();
             let limit = self.limits.response_bytes;
@@ -321,7 +320,7 @@ impl OpenAiCompat {
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
         let timeouts = self.timeouts.with(req.call_timeouts);
-        let resp = send(rb, timeouts, &self.label).await?;
+        let resp = send(&self.client, rb, timeouts, &self.label).await?;
         read_json(resp, timeouts, self.limits.response_bytes, &self.label).await
     }
 }

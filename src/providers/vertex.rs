@@ -13,7 +13,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
-use reqwest::Client;
 use serde_json::Value;
 
 use super::http::{error_from_body, read_json, send, sse_events};
@@ -53,7 +52,7 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 pub struct Vertex {
-    client: Client,
+    client: crate::egress::Client,
     auth: Auth,
     /// `…/publishers/google/models/{model}`; the method (`:generateContent`) is appended.
     model_url: String,
@@ -185,7 +184,9 @@ impl Vertex {
                 for (k, v) in &self.extra_headers {
                     rb = rb.header(k, v);
                 }
-                return send(rb, timeouts, &self.label).await.map_err(|e| self.with_hint(e));
+                return send(&self.client, rb, timeouts, &self.label)
+                    .await
+                    .map_err(|e| self.with_hint(e));
             }
         };
         let mut retried = false;
@@ -206,7 +207,7 @@ impl Vertex {
             for (k, v) in &self.extra_headers {
                 rb = rb.header(k, v);
             }
-            match send(rb, timeouts, &self.label).await {
+            match send(&self.client, rb, timeouts, &self.label).await {
                 Err(ProviderError::Upstream { status: 401, .. }) if !retried => {
                     tracing::info!(model = %self.model, "Vertex AI rejected the access token; refreshing it once");
                     auth.invalidate(&token).await;
