@@ -48,10 +48,13 @@ pub async fn log_requests<F: Future<Output = Response>>(
 ) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = printable(req.uri().path()).into_owned();
-    let id = request_id();
+    // A shared handle on the request's bytes; the line's text is made only if it is written
+    // (a model call writes its own).
+    let uri = req.uri().clone();
     let resp = inner(req).await;
     if resp.extensions().get::<LoggedByCall>().is_none() {
+        let path = printable(uri.path());
+        let id = request_id();
         let status = resp.status().as_u16();
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let note =
