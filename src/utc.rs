@@ -2,7 +2,7 @@
 //! timestamps of log lines (written for every request, so by hand into a stack buffer) and
 //! of health reports.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// A time's UTC calendar fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +37,10 @@ pub fn fields(secs: u64) -> Fields {
     }
 }
 
-/// Seconds since 1970 (0 for an earlier time).
-fn since_epoch(at: SystemTime) -> Duration {
-    at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()
-}
-
-/// `2026-11-29T16:17:05Z`: to the second.
+/// `2026-11-29T16:17:05Z`: to the second (1970-01-01T00:00:00Z for an earlier time).
 pub fn rfc3339(at: SystemTime) -> String {
-    let f = fields(since_epoch(at).as_secs());
+    let secs = at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let f = fields(secs);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         f.year, f.month, f.day, f.hour, f.minute, f.second
@@ -93,6 +89,8 @@ fn digits(out: &mut [u8], mut n: u32) {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn at(secs: u64, micros: u32) -> SystemTime {
