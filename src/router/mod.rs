@@ -69,6 +69,12 @@ pub struct Routed {
     /// `provider/model` ([`Routed::label`]), made once: every answer's headers and log line
     /// carry it.
     label: String,
+    /// `index:provider/model` ([`Routed::served_as`]), the `x-ai-proxy-deployment` header's
+    /// text, made once.
+    served_as: bytes::Bytes,
+    /// The most output tokens the model gives (`limits::max_output_tokens`), looked up once:
+    /// every chat request is clamped to it.
+    output_ceiling: Option<u32>,
 }
 
 impl Routed {
@@ -81,6 +87,8 @@ impl Routed {
             id: deployment_id(&dep),
             prices: price::for_deployment(&dep).map(|(p, _)| p),
             label: format!("{}/{}", dep.provider.name(), dep.model),
+            served_as: format!("{}:{}/{}", dep.index, dep.provider.name(), dep.model).into(),
+            output_ceiling: limits::max_output_tokens(&dep.model_info, &dep.model),
             budget: dep.budget.map(budget::Spend::new),
             rpm: dep.rpm.map(RequestLimiter::new),
             tpm: dep.tpm.map(TokenLimiter::new),
@@ -154,6 +162,12 @@ impl Routed {
     /// `provider/model`, as logs, headers and `/health` name the deployment.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// `index:provider/model`: which deployment of its alias answered, as the
+    /// `x-ai-proxy-deployment` header tells the client. A clone shares the bytes.
+    pub fn served_as(&self) -> &bytes::Bytes {
+        &self.served_as
     }
 
     /// Its state now, for the readiness probe, `/health` and the tray.
@@ -445,7 +459,7 @@ impl Router {
             let req = req.clone();
             async move {
                 let provider = routed.provider()?;
-                let mut prepared = prepare(&routed.dep, provider, req)?;
+                let mut prepared = prepare(&routed, provider, req)?;
                 prepared.call_timeouts = opts.timeouts;
                 prepared.verbatim = opts.verbatim;
                 match provider.chat(prepared).await {
@@ -990,13 +1004,14 @@ pub async fn peek(
 
 /// Defaults, then parameter dropping, for one deployment.
 fn prepare(
-    dep: &Deployment,
+    routed: &Routed,
     provider: &Provider,
     req: ChatRequest,
 ) -> Result<ChatRequest, RouteError> {
+    let dep = &routed.dep;
     let mut req = params::apply_defaults(req, &dep.request_defaults)
         .map_err(|message| RouteError::InvalidDefaults { model: dep.alias.clone(), message })?;
-    if let Some(ceiling) = limits::max_output_tokens(&dep.model_info, &dep.model)
+    if let Some(ceiling) = routed.output_ceiling
         && limits::clamp(&mut req, ceiling)
     {
         tracing::debug!(

@@ -4,7 +4,6 @@
 //! it they retry a wrong key for minutes). Model answers also say who answered
 //! ([`ServedHeaders`]).
 
-use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -100,12 +99,10 @@ fn count(n: u32) -> HeaderValue {
 impl ServedHeaders {
     pub fn of(served: &Served, requested: &str) -> ServedHeaders {
         let model = served.fallback_alias.as_deref().unwrap_or(requested);
-        let routed = served.routed();
-        let deployment = format!("{}:{}", routed.dep.index, routed.label());
         ServedHeaders {
             model: HeaderValue::from_str(model).ok(),
-            // Taken, not copied.
-            deployment: HeaderValue::from_maybe_shared(Bytes::from(deployment)).ok(),
+            // Shared with the deployment, not copied.
+            deployment: HeaderValue::from_maybe_shared(served.routed().served_as().clone()).ok(),
             fallbacks: count(served.fallbacks),
             retries: count(served.retries),
         }

@@ -209,22 +209,23 @@ impl Drop for CallLog {
         let (p, c) =
             self.usage.as_ref().map(|u| (u.prompt_tokens, u.completion_tokens)).unwrap_or((0, 0));
         let kind = if self.stream { "stream" } else { "json" };
-        let served = self.served_text();
+        // The macros evaluate their arguments only when the line is written: below the
+        // configured level, `served_text` is never made.
         match (&self.stream_error, self.status) {
             (Some(err), _) => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} stream_error={err} request_id={}",
-                self.endpoint, self.alias, self.provider, self.status, self.request_id
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{} stream_error={err} request_id={}",
+                self.endpoint, self.alias, self.provider, self.status, self.served_text(), self.request_id
             ),
             (None, s) if s >= 400 => tracing::warn!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={s} {kind} {ms:.1}ms{served} request_id={}",
-                self.endpoint, self.alias, self.provider, self.request_id
+                "{} model={} provider={} status={s} {kind} {ms:.1}ms{} request_id={}",
+                self.endpoint, self.alias, self.provider, self.served_text(), self.request_id
             ),
             _ => tracing::info!(
                 target: "ai_proxy::request",
-                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{served} request_id={}",
-                self.endpoint, self.alias, self.provider, self.status, self.request_id
+                "{} model={} provider={} status={} {kind} {ms:.1}ms tokens={p}+{c}{} request_id={}",
+                self.endpoint, self.alias, self.provider, self.status, self.served_text(), self.request_id
             ),
         }
         if self.deployment.is_none() {
