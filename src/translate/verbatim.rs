@@ -83,10 +83,11 @@ impl Verbatim {
 
     /// The completion's JSON with `model` set to `model` (the alias the client asked for).
     pub fn with_model(&self, model: &str) -> Vec<u8> {
-        let name = serde_json::Value::from(model).to_string();
-        let mut out = Vec::with_capacity(self.body.len() + name.len());
+        // Room for the name quoted; escapes, if any, grow it.
+        let mut out = Vec::with_capacity(self.body.len() + model.len() + 2);
         out.extend_from_slice(&self.body[..self.model.start]);
-        out.extend_from_slice(name.as_bytes());
+        // A `&str` always encodes: the error case cannot happen.
+        let _ = serde_json::to_writer(&mut out, model);
         out.extend_from_slice(&self.body[self.model.end..]);
         out
     }
