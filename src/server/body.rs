@@ -294,6 +294,29 @@ mod tests {
     }
 
     #[test]
+    fn text_beyond_ascii_parses_and_a_body_that_is_not_utf8_is_named() {
+        let body = r#"{"model":"gpt-4","messages":[{"role":"user","content":"Grüße, 你好 👋"}]}"#;
+        let req: ChatRequest =
+            parse_json(&Bytes::from(body.to_owned()), "/chat/completions").expect("parses");
+        assert_eq!(
+            req.messages[0].content.as_ref().map(|c| c.text()).as_deref(),
+            Some("Grüße, 你好 👋")
+        );
+        // Not UTF-8 inside a string: the byte reader's error, as before the text fast path.
+        let mut bytes = body.as_bytes().to_vec();
+        let at = body.find("Gr").expect("text");
+        bytes[at] = 0xff;
+        let e = parse_json::<ChatRequest>(&Bytes::from(bytes), "/chat/completions")
+            .expect_err("not UTF-8");
+        assert!(
+            e.message.starts_with("Invalid JSON payload: invalid unicode code point"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.param.as_deref(), Some("request_body"));
+    }
+
+    #[test]
     fn malformed_json_says_so() {
         let e = err(r#"{"model":"gpt-4","messages":[{"role":"user","content":"hi"}"#);
         assert!(e.message.starts_with("Invalid JSON payload: EOF while parsing"), "{}", e.message);

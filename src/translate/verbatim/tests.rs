@@ -51,6 +51,21 @@ fn the_alias_is_written_as_a_json_string() {
 }
 
 #[test]
+fn text_beyond_ascii_is_kept_and_a_body_that_is_not_utf8_goes_typed() {
+    let body = TOOL_CALL.replace("Paris", "Zürich 北京 🚆");
+    let v = check(&body).expect("verbatim");
+    let out = String::from_utf8(v.with_model("my-gpt")).expect("utf-8");
+    assert_eq!(out, body.replace(r#""model":"gpt-4o-2024-08-06""#, r#""model":"my-gpt""#));
+    // A byte that is not UTF-8 inside a string: not verbatim, and the typed decode refuses it
+    // too (the caller then names the answer as unreadable).
+    let mut bytes = TOOL_CALL.as_bytes().to_vec();
+    let at = TOOL_CALL.find("Paris").expect("city");
+    bytes[at] = 0xff;
+    assert!(Verbatim::check(Bytes::from(bytes.clone())).is_none());
+    assert!(serde_json::from_slice::<ChatCompletion>(&bytes).is_err());
+}
+
+#[test]
 fn only_the_top_level_model_is_replaced() {
     let body = TOOL_CALL.replace(r#""service_tier":"default""#, r#""meta":{"model":"inner"}"#);
     let v = check(&body).expect("verbatim");
