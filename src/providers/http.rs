@@ -134,13 +134,7 @@ async fn read_body(
 
 /// [`read_json`]'s decoding, with the same error.
 fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
-    // Valid UTF-8 (every JSON answer) is checked once and read as text, which spares
-    // serde_json's check of each string; anything else gets the byte reader's error.
-    let decoded = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    };
-    decoded.map_err(|e| {
+    crate::wire::from_json(body).map_err(|e| {
         ProviderError::protocol(format!(
             "{what} returned a response that could not be read ({e}): {}",
             truncate(&String::from_utf8_lossy(&body[..body.len().min(1024)]), 300)

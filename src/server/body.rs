@@ -92,13 +92,9 @@ pub async fn reject_declared_oversize<F: Future<Output = Response>>(
 /// Parse a JSON body. `endpoint` prefixes messages as LiteLLM does (`/chat/completions`).
 ///
 /// Valid bodies take serde_json's plain path; only a failed parse is repeated with field-path
-/// tracking (`serde_path_to_error`), which costs on every field, to name the field. The plain
-/// path checks the body's UTF-8 once, whole, and reads it as `&str`: serde_json's byte reader
-/// would check each string and key on its own, about 125 instructions apiece.
+/// tracking (`serde_path_to_error`), which costs on every field, to name the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes, endpoint: &str) -> Result<T, ApiError> {
-    if let Ok(text) = std::str::from_utf8(bytes)
-        && let Ok(value) = serde_json::from_str(text)
-    {
+    if let Ok(value) = crate::wire::from_json(bytes) {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);

@@ -49,10 +49,7 @@ impl Verbatim {
     /// The body as a verbatim completion, or `None` when it must go through the typed decode.
     pub fn check(body: Bytes) -> Option<Verbatim> {
         let (model, usage) = {
-            // One UTF-8 check of the whole body, then the `&str` reader, which does not check
-            // each string again as the byte reader would.
-            let json = std::str::from_utf8(&body).ok()?;
-            let shape: Shape<'_> = serde_json::from_str(json).ok()?;
+            let shape: Shape<'_> = crate::wire::from_json(&body).ok()?;
             if !shape.is_regular() {
                 return None;
             }
