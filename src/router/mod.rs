@@ -83,11 +83,12 @@ impl Routed {
             Some(reason) => Err(reason.clone()),
             None => provider,
         };
+        let label = format!("{}/{}", dep.provider.name(), dep.model);
         Routed {
             id: deployment_id(&dep),
             prices: price::for_deployment(&dep).map(|(p, _)| p),
-            label: format!("{}/{}", dep.provider.name(), dep.model),
-            served_as: format!("{}:{}/{}", dep.index, dep.provider.name(), dep.model).into(),
+            served_as: format!("{}:{label}", dep.index).into(),
+            label,
             output_ceiling: limits::max_output_tokens(&dep.model_info, &dep.model),
             budget: dep.budget.map(budget::Spend::new),
             rpm: dep.rpm.map(RequestLimiter::new),
