@@ -26,6 +26,8 @@
 //! - `tray`: the menu-bar app: pure menu model, controller, thin toolkit glue (feature `tray`).
 //! - `paths`: per-user folders (logs, state, LaunchAgents, systemd units); pure.
 //! - `memory`: allocator tuning at start-up (big buffers go back to the OS when freed).
+//! - `silence`: "nothing happened for a while" (stream idle limits, keep-alives) with one timer
+//!   per stream instead of one per read.
 
 pub mod auth;
 pub mod cli;
@@ -44,6 +46,7 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod setup;
+pub mod silence;
 pub mod telemetry;
 pub mod translate;
 pub mod tray;

@@ -2,11 +2,13 @@
 //! read upstream error bodies, and turn a streaming body into SSE events.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::Stream;
 use futures_util::future::Either;
-use futures_util::{Stream, StreamExt};
 use reqwest::{RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -15,6 +17,7 @@ use super::body::{MAX_ERROR_BODY, human_bytes, not_event_stream, read_prefix, un
 use super::sse::{SseDecoder, SseEvent};
 use super::{ChatOutput, ProviderError, TimeoutPhase, Timeouts};
 use crate::egress::{Client, FailureKind};
+use crate::silence::Silence;
 use crate::translate::verbatim::Verbatim;
 
 /// Longest upstream error text we pass on verbatim.
@@ -152,39 +155,50 @@ pub fn sse_events(
     max_event_bytes: usize,
     what: String,
 ) -> impl Stream<Item = Result<SseEvent, ProviderError>> + Send {
-    struct State<S> {
-        body: S,
-        decoder: SseDecoder,
-        pending: VecDeque<SseEvent>,
-        done: bool,
-        what: String,
-        idle: Duration,
-        /// Returned once the events decoded before it are out.
-        failure: Option<ProviderError>,
-    }
     if let Some(kind) = not_event_stream(resp.headers()) {
         let failure = not_a_stream(resp, kind, idle, what);
         return Either::Left(futures_util::stream::once(async move { Err(failure.await) }));
     }
-    let state = State {
+    Either::Right(SseEvents {
         body: Box::pin(resp.bytes_stream()),
         decoder: SseDecoder::new(max_event_bytes),
         pending: VecDeque::new(),
         done: false,
         what,
-        idle,
+        quiet: Silence::new(idle),
         failure: None,
-    };
-    Either::Right(futures_util::stream::unfold(state, |mut st| async move {
+    })
+}
+
+/// [`sse_events`]' stream over an event-stream body, polled in place: no per-read future or
+/// timer (the idle limit is one [`Silence`]).
+struct SseEvents {
+    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    decoder: SseDecoder,
+    pending: VecDeque<SseEvent>,
+    done: bool,
+    what: String,
+    /// The wait for the next bytes (`idle` at most).
+    quiet: Silence,
+    /// Returned once the events decoded before it are out.
+    failure: Option<ProviderError>,
+}
+
+impl Stream for SseEvents {
+    type Item = Result<SseEvent, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let st = self.get_mut();
         loop {
             if let Some(ev) = st.pending.pop_front() {
-                return Some((Ok(ev), st));
+                return Poll::Ready(Some(Ok(ev)));
             }
             if st.done {
-                return st.failure.take().map(|e| (Err(e), st));
+                return Poll::Ready(st.failure.take().map(Err));
             }
-            match tokio::time::timeout(st.idle, st.body.next()).await {
-                Ok(Some(Ok(bytes))) => {
+            match st.body.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(bytes))) => {
+                    st.quiet.heard();
                     if let Err(too_large) = st.decoder.push(&bytes, &mut st.pending) {
                         st.done = true;
                         let e = ProviderError::protocol(format!(
@@ -197,32 +211,35 @@ pub fn sse_events(
                         st.failure = Some(e);
                     }
                 }
-                Ok(Some(Err(err))) => {
+                Poll::Ready(Some(Err(err))) => {
                     st.done = true;
                     let e = ProviderError::Connect {
                         message: format!("{} broke off the stream: {}", st.what, chain(&err)),
                     };
-                    return Some((Err(e), st));
+                    return Poll::Ready(Some(Err(e)));
                 }
-                Ok(None) => {
+                Poll::Ready(None) => {
                     st.done = true;
                     st.pending.extend(st.decoder.finish());
                 }
-                Err(_) => {
+                Poll::Pending => {
+                    if st.quiet.poll_elapsed(cx).is_pending() {
+                        return Poll::Pending;
+                    }
                     st.done = true;
                     let e = ProviderError::Timeout {
                         phase: TimeoutPhase::StreamIdle,
                         message: format!(
                             "{} sent nothing for {} in the middle of a stream",
                             st.what,
-                            human(st.idle)
+                            human(st.quiet.period())
                         ),
                     };
-                    return Some((Err(e), st));
+                    return Poll::Ready(Some(Err(e)));
                 }
             }
         }
-    }))
+    }
 }
 
 /// The error for a stream request answered with something else (`kind`: its content type),

@@ -9,11 +9,14 @@
 //! `reasoning_content`). DashScope thinks only on streams: a non-streaming request that thinks
 //! is streamed upstream and folded back into one completion.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
 use super::http::{read_completion, read_json, send, sse_events};
+use super::sse::SseEvent;
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::config::{BodyLimits, Compat, Deployment, Env, ProviderKind};
 use crate::egress::Egress;
@@ -341,6 +344,8 @@ pub(super) struct StreamRead {
 /// How long the body may take to end after `data: [DONE]` before we stop reading it (the
 /// answer is complete; waiting only lets the connection go back to the pool).
 const AFTER_DONE: Duration = Duration::from_secs(1);
+/// Events drained after `data: [DONE]` per poll, at most.
+const DRAIN_PER_TURN: usize = 64;
 
 /// The chunks of an OpenAI-style SSE body (empty events skipped). An error payload or a
 /// transport failure ends it with an `Err`, and so does a body that ends before the stream
@@ -351,54 +356,101 @@ pub(super) fn chunk_stream(
     label: String,
 ) -> impl futures_util::Stream<Item = Result<ChatChunk, ProviderError>> + Send {
     let events = Box::pin(sse_events(resp, read.idle, read.max_event_bytes, label.clone()));
-    let state = (events, Ending::default(), false);
-    futures_util::stream::unfold(state, move |(mut events, mut ending, over)| {
-        let label = label.clone();
-        async move {
-            if over {
-                return None;
-            }
-            loop {
-                let out = match events.next().await {
-                    Some(Ok(ev)) => {
-                        let data = ev.data.trim();
-                        if data.is_empty() {
-                            continue;
-                        }
-                        if data == "[DONE]" {
-                            // Let the body end so the connection can be reused; anything after
-                            // the marker (even a failure) changes nothing.
-                            let drain = async { while events.next().await.is_some() {} };
-                            let _ = tokio::time::timeout(AFTER_DONE, drain).await;
-                            return None;
-                        }
-                        let parsed = if read.verbatim {
-                            verbatim::chunk(ev.data)
-                                .or_else(|data| parse_chunk(data.trim(), &label))
-                        } else {
-                            parse_chunk(data, &label)
-                        };
-                        match parsed {
-                            Ok(chunk) => {
-                                ending.see(&chunk);
-                                return Some((Ok(chunk), (events, ending, false)));
+    Chunks { events, ending: Ending::default(), read, label, phase: Phase::Reading }
+}
+
+/// [`chunk_stream`]'s stream, polled in place (no future made per chunk).
+struct Chunks<E> {
+    events: Pin<Box<E>>,
+    ending: Ending,
+    read: StreamRead,
+    label: String,
+    phase: Phase,
+}
+
+enum Phase {
+    Reading,
+    /// `data: [DONE]` came: the rest of the body is read (and ignored) until it ends or the
+    /// timer goes off, so that the connection can be reused.
+    Draining(Pin<Box<tokio::time::Sleep>>),
+    Over,
+}
+
+impl<E> futures_util::Stream for Chunks<E>
+where
+    E: futures_util::Stream<Item = Result<SseEvent, ProviderError>>,
+{
+    type Item = Result<ChatChunk, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // `E` sits behind a `Box`, so `Chunks` is `Unpin` whatever `E` is.
+        let st = self.get_mut();
+        loop {
+            match &mut st.phase {
+                Phase::Over => return Poll::Ready(None),
+                Phase::Draining(timer) => {
+                    // Anything after the marker (even a failure) changes nothing. A few events
+                    // per turn, so that a body that never pauses cannot hold the thread.
+                    if timer.as_mut().poll(cx).is_ready() {
+                        st.phase = Phase::Over;
+                        return Poll::Ready(None);
+                    }
+                    for _ in 0..DRAIN_PER_TURN {
+                        match st.events.as_mut().poll_next(cx) {
+                            Poll::Ready(Some(_)) => {}
+                            Poll::Ready(None) => {
+                                st.phase = Phase::Over;
+                                return Poll::Ready(None);
                             }
-                            Err(e) => Err(e),
+                            Poll::Pending => return Poll::Pending,
                         }
                     }
-                    Some(Err(e)) => Err(e),
-                    None => match ending.missing(read.usage_requested) {
-                        None => return None,
-                        Some(missing) => Err(ProviderError::protocol(format!(
-                            "{label} ended the stream without `data: [DONE]` and {missing}: the \
-                             answer was cut off"
-                        ))),
-                    },
-                };
-                return Some((out, (events, ending, true)));
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Phase::Reading => {}
             }
+            let out = match std::task::ready!(st.events.as_mut().poll_next(cx)) {
+                Some(Ok(ev)) => {
+                    let data = ev.data.trim();
+                    if data.is_empty() {
+                        continue;
+                    }
+                    if data == "[DONE]" {
+                        let timer = Box::pin(tokio::time::sleep(AFTER_DONE));
+                        st.phase = Phase::Draining(timer);
+                        continue;
+                    }
+                    let parsed = if st.read.verbatim {
+                        verbatim::chunk(ev.data).or_else(|data| parse_chunk(data.trim(), &st.label))
+                    } else {
+                        parse_chunk(data, &st.label)
+                    };
+                    match parsed {
+                        Ok(chunk) => {
+                            st.ending.see(&chunk);
+                            return Poll::Ready(Some(Ok(chunk)));
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Some(Err(e)) => Err(e),
+                None => match st.ending.missing(st.read.usage_requested) {
+                    None => {
+                        st.phase = Phase::Over;
+                        return Poll::Ready(None);
+                    }
+                    Some(missing) => Err(ProviderError::protocol(format!(
+                        "{} ended the stream without `data: [DONE]` and {missing}: the answer \
+                         was cut off",
+                        st.label
+                    ))),
+                },
+            };
+            st.phase = Phase::Over;
+            return Poll::Ready(Some(out));
         }
-    })
+    }
 }
 
 /// What an OpenAI-style stream has shown of its end, for a body that ends without
@@ -536,5 +588,67 @@ mod tests {
         // A later chunk without a finish reason does not reopen a choice.
         e.see(&chunk(text(0), false));
         assert_eq!(e.missing(true), None);
+    }
+
+    /// An event-stream response whose body is `parts`, then (when `then_hang`) never ends.
+    fn sse_response(parts: &[&'static str], then_hang: bool) -> reqwest::Response {
+        let items =
+            parts.iter().map(|p| Ok::<_, std::io::Error>(bytes::Bytes::from_static(p.as_bytes())));
+        let body = futures_util::stream::iter(items.collect::<Vec<_>>());
+        let body = if then_hang {
+            reqwest::Body::wrap_stream(body.chain(futures_util::stream::pending()))
+        } else {
+            reqwest::Body::wrap_stream(body)
+        };
+        let resp = http::Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(body)
+            .expect("response");
+        reqwest::Response::from(resp)
+    }
+
+    fn read(idle: Duration) -> StreamRead {
+        StreamRead { idle, max_event_bytes: 1 << 20, usage_requested: false, verbatim: true }
+    }
+
+    const CHUNK: &str = "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_left_open_after_done_ends_the_stream_a_second_later() {
+        let resp = sse_response(&[CHUNK, "data: [DONE]\n\n", "data: ignored\n\n"], true);
+        let mut chunks = Box::pin(chunk_stream(resp, read(Duration::from_secs(60)), "T".into()));
+        let start = tokio::time::Instant::now();
+        assert!(chunks.next().await.expect("chunk").is_ok());
+        assert!(chunks.next().await.is_none(), "ended, not an error");
+        assert_eq!(start.elapsed(), AFTER_DONE);
+        assert!(chunks.next().await.is_none(), "and stays ended");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_ends_after_done_ends_the_stream_at_once() {
+        let resp = sse_response(&[CHUNK, "data: [DONE]\n\n", ": trailing\n\n"], false);
+        let mut chunks = Box::pin(chunk_stream(resp, read(Duration::from_secs(60)), "T".into()));
+        let start = tokio::time::Instant::now();
+        assert!(chunks.next().await.expect("chunk").is_ok());
+        assert!(chunks.next().await.is_none());
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upstream_silent_for_the_idle_limit_is_an_error_but_a_slow_reader_is_not() {
+        let resp = sse_response(&[CHUNK], true);
+        let mut chunks = Box::pin(chunk_stream(resp, read(Duration::from_secs(5)), "T".into()));
+        assert!(chunks.next().await.expect("chunk").is_ok());
+        // The reader takes its time before asking again: not counted as the upstream's silence.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let start = tokio::time::Instant::now();
+        match chunks.next().await {
+            Some(Err(ProviderError::Timeout { message, .. })) => {
+                assert!(message.contains("T sent nothing for 5s"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        assert!(chunks.next().await.is_none());
     }
 }

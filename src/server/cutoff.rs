@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
+use futures_util::task::AtomicWaker;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::Notify;
 
@@ -21,7 +23,11 @@ pub struct Cutoff(Arc<Inner>);
 #[derive(Default)]
 struct Inner {
     fired: AtomicBool,
+    /// Wakes the futures of [`Cutoff::fired`] and [`Cutoff::next`].
     notify: Notify,
+    /// Wakes the one stream that polls [`Cutoff::poll_fired`] (the chat relay): registering a
+    /// waker is cheaper than a `Notified` future made and dropped for every chunk.
+    relay: AtomicWaker,
 }
 
 impl Cutoff {
@@ -29,10 +35,19 @@ impl Cutoff {
     pub fn fire(&self) {
         self.0.fired.store(true, Ordering::Release);
         self.0.notify.notify_waiters();
+        self.0.relay.wake();
     }
 
     pub fn is_fired(&self) -> bool {
         self.0.fired.load(Ordering::Acquire)
+    }
+
+    /// `Ready` once [`fire`](Self::fire) was called; otherwise `cx` is woken by the fire. For
+    /// one stream at a time (the last waker registered is the one woken).
+    pub fn poll_fired(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // Registered before the flag is read, so a fire in between is not missed.
+        self.0.relay.register(cx.waker());
+        if self.is_fired() { Poll::Ready(()) } else { Poll::Pending }
     }
 
     /// Resolves once [`fire`](Self::fire) was called.
@@ -96,5 +111,23 @@ mod tests {
         cutoff.fire();
         cutoff.fire();
         assert!(matches!(cutoff.next(&mut items).await, Some(Err(_))));
+    }
+
+    #[tokio::test]
+    async fn a_fire_wakes_the_stream_that_polled() {
+        let cutoff = Cutoff::default();
+        let waiter = {
+            let cutoff = cutoff.clone();
+            tokio::spawn(std::future::poll_fn(move |cx| cutoff.poll_fired(cx)))
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        cutoff.fire();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken")
+            .expect("join");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(cutoff.poll_fired(&mut cx).is_ready());
     }
 }

@@ -13,18 +13,19 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use futures_util::StreamExt;
 
 use super::cutoff::Cutoff;
 use super::error::ApiError;
 use super::log::{CallLog, LoggedByCall};
 use crate::providers::{ChunkStream, ProviderError};
 use crate::router::{Reply, Served};
+use crate::silence::Silence;
 use crate::translate::anthropic::StreamState;
 use crate::translate::{responses, verbatim};
 use crate::wire::anthropic::Event;
@@ -62,16 +63,6 @@ pub fn data_frame(json: &[u8]) -> Bytes {
 /// The keep-alive of the OpenAI chat and Responses streams: an SSE comment, which clients'
 /// event parsers skip.
 const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
-
-/// The next upstream item through the cutoff, or `None` when `keep_alive` passed first
-/// (the caller then sends a keep-alive; no item is lost: `next` is cancel-safe).
-async fn next_or_keep_alive(
-    cutoff: &Cutoff,
-    chunks: &mut ChunkStream,
-    keep_alive: Duration,
-) -> Option<Option<Result<ChatChunk, ProviderError>>> {
-    tokio::time::timeout(keep_alive, cutoff.next(chunks)).await.ok()
-}
 
 /// OpenAI chat chunks, relayed as they are (`data: {chunk}`) with the alias as `model`; the
 /// usage chunk is dropped unless the client asked for it (it is still logged and counted
@@ -143,7 +134,7 @@ pub fn openai_error_frame(err: &ApiError) -> Bytes {
 
 /// How hub chunks are written for one client dialect (OpenAI chat, Anthropic Messages,
 /// OpenAI Responses): each call appends whole SSE frames.
-pub trait EventDialect: Send + 'static {
+pub trait EventDialect: Send + Unpin + 'static {
     fn on_chunk(&mut self, chunk: ChatChunk, buf: &mut Vec<u8>);
     /// The upstream failed mid-stream.
     fn on_error(&mut self, err: &ApiError, buf: &mut Vec<u8>);
@@ -261,7 +252,8 @@ pub fn event_stream<D: EventDialect>(
     keep_alive: Duration,
 ) -> Response {
     let greet = first.is_none();
-    relay(Source::Chunks(with_first(first, rest)), dialect, Some(served), log, keep_alive, greet)
+    let relay = Relay::new(Source::Chunks(rest), first, dialect, Some(served), log, keep_alive);
+    relay.respond(greet)
 }
 
 /// A stream committed to while its call is still pending after a keep-alive interval (the
@@ -277,12 +269,7 @@ pub fn deferred_stream<D: EventDialect>(
     log: CallLog,
     keep_alive: Duration,
 ) -> Response {
-    relay(Source::Pending(call), dialect, None, log, keep_alive, true)
-}
-
-/// `rest` with `first` (when there is one) put back in front.
-fn with_first(first: Option<ChatChunk>, rest: ChunkStream) -> ChunkStream {
-    Box::pin(futures_util::stream::iter(first.map(Ok)).chain(rest))
+    Relay::new(Source::Pending(call), None, dialect, None, log, keep_alive).respond(true)
 }
 
 /// Where a relay takes its next item from.
@@ -291,107 +278,141 @@ enum Source {
     Chunks(ChunkStream),
 }
 
-fn relay<D: EventDialect>(
+/// The response body of a relayed stream: a `Stream` of SSE frames polled in place (no
+/// per-chunk future or timer; its state is never moved), each poll taking the call's outcome
+/// or one upstream item, sending a keep-alive after a silence, or ending. Bounded by the
+/// upstream.
+struct Relay<D> {
     source: Source,
-    dialect: D,
+    /// The chunk the router peeked at, sent before anything of `source`.
+    first: Option<ChatChunk>,
+    translator: D,
+    /// Who answered; holds the deployment's in-flight slot until the stream ends.
     served: Option<Served>,
     log: CallLog,
-    keep_alive: Duration,
+    cutoff: Cutoff,
+    /// The wait for the upstream's next item, for the keep-alive.
+    quiet: Silence,
+    /// A keep-alive is owed before anything else (the upstream was slow to start).
     greet: bool,
-) -> Response {
-    struct State<D> {
+}
+
+impl<D: EventDialect> Relay<D> {
+    fn new(
         source: Source,
+        first: Option<ChatChunk>,
         translator: D,
-        /// Who answered; holds the deployment's in-flight slot until the stream ends.
         served: Option<Served>,
         log: CallLog,
-        cutoff: Cutoff,
         keep_alive: Duration,
-        /// A keep-alive is owed before anything else (the upstream was slow to start).
-        greet: bool,
+    ) -> Self {
+        Relay {
+            source,
+            first,
+            translator,
+            served,
+            log,
+            cutoff: Cutoff::default(),
+            quiet: Silence::new(keep_alive),
+            greet: false,
+        }
     }
-    let cutoff = Cutoff::default();
-    let state = State {
-        source,
-        translator: dialect,
-        served,
-        log,
-        cutoff: cutoff.clone(),
-        keep_alive,
-        greet,
-    };
-    let body = futures_util::stream::unfold(state, |mut st| async move {
-        // Bounded by the upstream: each turn takes the call's outcome or one upstream item,
-        // sends a keep-alive after a silence, or ends.
+
+    fn respond(mut self, greet: bool) -> Response {
+        self.greet = greet;
+        let cutoff = self.cutoff.clone();
+        cut_by(sse_response(Body::from_stream(self)), cutoff)
+    }
+
+    /// One step: the cutoff's error once it fired, the call's outcome or an upstream item,
+    /// or a keep-alive when the upstream was silent for the interval, written to `buf` (which
+    /// a step may leave empty: a usage chunk the client did not ask for).
+    fn poll_step(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<()> {
         loop {
-            if st.translator.is_ended() {
-                return None;
+            if self.cutoff.poll_fired(cx).is_ready() {
+                let shutdown =
+                    ProviderError::Unavailable(super::cutoff::SHUTDOWN_MESSAGE.to_owned());
+                self.write(Some(Err(ApiError::from(shutdown))), buf);
+                return Poll::Ready(());
+            }
+            if let Some(first) = self.first.take() {
+                self.write(Some(Ok(first)), buf);
+                return Poll::Ready(());
+            }
+            let item = match &mut self.source {
+                Source::Pending(call) => match call.as_mut().poll(cx) {
+                    Poll::Pending => None,
+                    Poll::Ready(Ok((served, Reply::Stream { first, rest }))) => {
+                        self.log.served(&served);
+                        self.served = Some(served);
+                        self.source = Source::Chunks(rest);
+                        self.first = first;
+                        self.quiet.heard();
+                        continue;
+                    }
+                    Poll::Ready(Ok((served, Reply::Complete(_) | Reply::Verbatim(_)))) => {
+                        self.log.served(&served);
+                        Some(Some(Err(ApiError::from(ProviderError::protocol(
+                            "the upstream answered a stream request with a whole response",
+                        )))))
+                    }
+                    Poll::Ready(Err(api)) => Some(Some(Err(api))),
+                },
+                Source::Chunks(chunks) => match chunks.as_mut().poll_next(cx) {
+                    Poll::Pending => None,
+                    Poll::Ready(item) => Some(item.map(|r| r.map_err(ApiError::from))),
+                },
+            };
+            if let Some(item) = item {
+                self.quiet.heard();
+                self.write(item, buf);
+                return Poll::Ready(());
+            }
+            std::task::ready!(self.quiet.poll_elapsed(cx));
+            self.translator.keep_alive(buf);
+            return Poll::Ready(());
+        }
+    }
+
+    /// An upstream item (`None`: the end) through the dialect.
+    fn write(&mut self, item: Option<Result<ChatChunk, ApiError>>, buf: &mut Vec<u8>) {
+        match item {
+            Some(Ok(chunk)) => {
+                self.log.first_chunk();
+                if let Some(served) = &self.served {
+                    self.log.count(served.routed(), chunk.usage.as_ref());
+                }
+                self.translator.on_chunk(chunk, buf);
+            }
+            Some(Err(api)) => {
+                self.log.stream_error = Some(api.public_message());
+                self.translator.on_error(&api, buf);
+            }
+            None => self.translator.finish(buf),
+        }
+    }
+}
+
+impl<D: EventDialect> futures_util::Stream for Relay<D> {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.translator.is_ended() {
+                return Poll::Ready(None);
             }
             let mut buf = Vec::new();
-            if std::mem::take(&mut st.greet) {
-                st.translator.keep_alive(&mut buf);
-                return Some((Ok(Bytes::from(buf)), st));
+            if std::mem::take(&mut this.greet) {
+                this.translator.keep_alive(&mut buf);
+            } else {
+                std::task::ready!(this.poll_step(cx, &mut buf));
             }
-            let item = match &mut st.source {
-                Source::Pending(call) => {
-                    let outcome = tokio::select! {
-                        biased;
-                        () = st.cutoff.fired() => Some(Err(ApiError::from(
-                            ProviderError::Unavailable(super::cutoff::SHUTDOWN_MESSAGE.to_owned()),
-                        ))),
-                        r = tokio::time::timeout(st.keep_alive, call) => r.ok(),
-                    };
-                    match outcome {
-                        None => {
-                            st.translator.keep_alive(&mut buf);
-                            return Some((Ok(Bytes::from(buf)), st));
-                        }
-                        Some(Ok((served, Reply::Stream { first, rest }))) => {
-                            st.log.served(&served);
-                            st.served = Some(served);
-                            st.source = Source::Chunks(with_first(first, rest));
-                            continue;
-                        }
-                        Some(Ok((served, Reply::Complete(_) | Reply::Verbatim(_)))) => {
-                            st.log.served(&served);
-                            Some(Err(ApiError::from(ProviderError::protocol(
-                                "the upstream answered a stream request with a whole response",
-                            ))))
-                        }
-                        Some(Err(api)) => Some(Err(api)),
-                    }
-                }
-                Source::Chunks(chunks) => {
-                    match next_or_keep_alive(&st.cutoff, chunks, st.keep_alive).await {
-                        None => {
-                            st.translator.keep_alive(&mut buf);
-                            return Some((Ok(Bytes::from(buf)), st));
-                        }
-                        Some(item) => item.map(|r| r.map_err(ApiError::from)),
-                    }
-                }
-            };
-            match item {
-                Some(Ok(chunk)) => {
-                    st.log.first_chunk();
-                    if let Some(served) = &st.served {
-                        st.log.count(served.routed(), chunk.usage.as_ref());
-                    }
-                    st.translator.on_chunk(chunk, &mut buf);
-                }
-                Some(Err(api)) => {
-                    st.log.stream_error = Some(api.public_message());
-                    st.translator.on_error(&api, &mut buf);
-                }
-                None => st.translator.finish(&mut buf),
+            if !buf.is_empty() {
+                return Poll::Ready(Some(Ok(Bytes::from(buf))));
             }
-            if buf.is_empty() {
-                continue;
-            }
-            return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(buf)), st));
         }
-    });
-    cut_by(sse_response(Body::from_stream(body)), cutoff)
+    }
 }
 
 /// `event: NAME\ndata: {json}\n\n`
