@@ -10,14 +10,15 @@
 //! set), the gateway's auth headers, `anthropic-version`, and the client's `anthropic-beta`
 //! values this host accepts ([`betas_for`]); the answer is relayed by `server` unchanged.
 
+use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use reqwest::{RequestBuilder, Response};
 
 use super::azure::{self, Credential};
-use super::http::{read_json, send, sse_events};
+use super::http::{ChunkFold, folded_chunks, read_json, send, sse_events};
+use super::sse::SseEvent;
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::google::{self, GoogleAuth};
 use crate::auth::{AuthError, TokenCache};
@@ -26,7 +27,7 @@ use crate::egress::Egress;
 use crate::secrets::Secret;
 use crate::translate::claude::{self, RequestOptions, StreamState, raw};
 use crate::wire::anthropic::UpstreamMessage;
-use crate::wire::openai::ChatRequest;
+use crate::wire::openai::{ChatChunk, ChatRequest};
 
 /// Anthropic's API when neither `api_base` nor a base variable names another.
 pub const ANTHROPIC_DEFAULT_BASE: &str = "https://api.anthropic.com";
@@ -257,47 +258,11 @@ impl Claude {
             self.limits.stream_event_bytes,
             self.label.clone(),
         );
-        let state = StreamState::new(self.model.clone(), created);
-        let label = self.label.clone();
-        let chunks = futures_util::stream::unfold(
-            (Box::pin(events), state, std::collections::VecDeque::new(), false),
-            move |(mut events, mut state, mut pending, mut done)| {
-                let label = label.clone();
-                async move {
-                    loop {
-                        if let Some(c) = pending.pop_front() {
-                            return Some((Ok(c), (events, state, pending, done)));
-                        }
-                        if done {
-                            return None;
-                        }
-                        let err = match events.next().await {
-                            Some(Ok(ev)) => {
-                                let name = ev.event.as_deref().unwrap_or("");
-                                match state.on_event(name, &ev.data) {
-                                    Ok(chunks) => {
-                                        pending.extend(chunks);
-                                        continue;
-                                    }
-                                    Err(e) => upstream_stream_error(e.kind, e.message, &label),
-                                }
-                            }
-                            Some(Err(e)) => e,
-                            None if state.is_complete() => {
-                                done = true;
-                                continue;
-                            }
-                            None => ProviderError::protocol(format!(
-                                "{label} ended the stream before message_stop: the answer was cut off"
-                            )),
-                        };
-                        done = true;
-                        return Some((Err(err), (events, state, pending, done)));
-                    }
-                }
-            },
-        );
-        Ok(ChatOutput::Stream(Box::pin(chunks)))
+        let fold = ClaudeFold {
+            state: StreamState::new(self.model.clone(), created),
+            label: self.label.clone(),
+        };
+        Ok(ChatOutput::Stream(folded_chunks(events, fold)))
     }
 
     /// A `/v1/messages` body, sent as the client wrote it but for the model (and Vertex's
@@ -552,6 +517,39 @@ pub fn betas_for(kind: ProviderKind, header: &str) -> Option<String> {
 }
 
 /// An `error` event in the middle of a Claude stream (`overloaded_error` and kin).
+/// Claude's stream events through `translate::claude::StreamState`.
+struct ClaudeFold {
+    state: StreamState,
+    label: String,
+}
+
+impl ChunkFold for ClaudeFold {
+    fn on_event(
+        &mut self,
+        ev: SseEvent,
+        out: &mut VecDeque<ChatChunk>,
+    ) -> Result<(), ProviderError> {
+        let name = ev.event.as_deref().unwrap_or("");
+        match self.state.on_event(name, &ev.data) {
+            Ok(chunks) => {
+                out.extend(chunks);
+                Ok(())
+            }
+            Err(e) => Err(upstream_stream_error(e.kind, e.message, &self.label)),
+        }
+    }
+
+    fn on_end(&mut self, _out: &mut VecDeque<ChatChunk>) -> Result<(), ProviderError> {
+        if self.state.is_complete() {
+            return Ok(());
+        }
+        Err(ProviderError::protocol(format!(
+            "{} ended the stream before message_stop: the answer was cut off",
+            self.label
+        )))
+    }
+}
+
 fn upstream_stream_error(kind: String, message: String, label: &str) -> ProviderError {
     let status = match kind.as_str() {
         "overloaded_error" => 529,

@@ -15,10 +15,11 @@ use serde_json::Value;
 
 use super::body::{MAX_ERROR_BODY, human_bytes, not_event_stream, read_prefix, unexpected_body};
 use super::sse::{SseDecoder, SseEvent};
-use super::{ChatOutput, ProviderError, TimeoutPhase, Timeouts};
+use super::{ChatOutput, ChunkStream, ProviderError, TimeoutPhase, Timeouts};
 use crate::egress::{Client, FailureKind};
 use crate::silence::Silence;
 use crate::translate::verbatim::Verbatim;
+use crate::wire::openai::ChatChunk;
 
 /// Longest upstream error text we pass on verbatim.
 const MAX_ERROR_TEXT: usize = 2000;
@@ -242,6 +243,70 @@ impl Stream for SseEvents {
     }
 }
 
+/// How one upstream's SSE events become hub chunks: its pure stream state machine and the
+/// wording of its errors (Vertex AI's Gemini stream, Claude's Messages stream).
+pub trait ChunkFold: Send + Unpin + 'static {
+    /// The chunks one event makes, appended to `out` (none for an event without output). An
+    /// `Err` ends the stream.
+    fn on_event(
+        &mut self,
+        ev: SseEvent,
+        out: &mut VecDeque<ChatChunk>,
+    ) -> Result<(), ProviderError>;
+    /// The body ended: the last chunks, or the error of a stream cut short.
+    fn on_end(&mut self, out: &mut VecDeque<ChatChunk>) -> Result<(), ProviderError>;
+}
+
+/// The hub chunks of `events` folded by `fold`, polled in place: each chunk an event makes in
+/// order, an error as the last item.
+pub fn folded_chunks<E, F>(events: E, fold: F) -> ChunkStream
+where
+    E: Stream<Item = Result<SseEvent, ProviderError>> + Send + 'static,
+    F: ChunkFold,
+{
+    Box::pin(Folded { events: Box::pin(events), fold, pending: VecDeque::new(), done: false })
+}
+
+struct Folded<E, F> {
+    events: Pin<Box<E>>,
+    fold: F,
+    /// Chunks made but not yet handed out (an event can make several).
+    pending: VecDeque<ChatChunk>,
+    done: bool,
+}
+
+impl<E, F> Stream for Folded<E, F>
+where
+    E: Stream<Item = Result<SseEvent, ProviderError>>,
+    F: ChunkFold,
+{
+    type Item = Result<ChatChunk, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let st = self.get_mut();
+        loop {
+            if let Some(chunk) = st.pending.pop_front() {
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            if st.done {
+                return Poll::Ready(None);
+            }
+            let folded = match std::task::ready!(st.events.as_mut().poll_next(cx)) {
+                Some(Ok(ev)) => st.fold.on_event(ev, &mut st.pending),
+                Some(Err(e)) => Err(e),
+                None => {
+                    st.done = true;
+                    st.fold.on_end(&mut st.pending)
+                }
+            };
+            if let Err(e) = folded {
+                st.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+    }
+}
+
 /// The error for a stream request answered with something else (`kind`: its content type),
 /// quoting the first bytes of the body (read within `idle`, at most [`MAX_ERROR_BODY`]).
 async fn not_a_stream(
@@ -378,6 +443,71 @@ pub fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
+
+    /// Each event `n` makes `n` chunks (ids `data-1` …); event `bad` is an error; the end is
+    /// an error unless an event `end` came, and then makes one last chunk.
+    struct Counting {
+        ended: bool,
+    }
+
+    fn chunk(id: String) -> ChatChunk {
+        ChatChunk { id, ..Default::default() }
+    }
+
+    impl ChunkFold for Counting {
+        fn on_event(
+            &mut self,
+            ev: SseEvent,
+            out: &mut VecDeque<ChatChunk>,
+        ) -> Result<(), ProviderError> {
+            match ev.data.as_str() {
+                "bad" => Err(ProviderError::protocol("bad event")),
+                "end" => {
+                    self.ended = true;
+                    Ok(())
+                }
+                n => {
+                    let n: usize = n.parse().expect("count");
+                    out.extend((1..=n).map(|i| chunk(format!("{n}-{i}"))));
+                    Ok(())
+                }
+            }
+        }
+
+        fn on_end(&mut self, out: &mut VecDeque<ChatChunk>) -> Result<(), ProviderError> {
+            if !self.ended {
+                return Err(ProviderError::protocol("cut short"));
+            }
+            out.push_back(chunk("last".into()));
+            Ok(())
+        }
+    }
+
+    async fn fold(events: &[&str]) -> Vec<String> {
+        let events: Vec<_> =
+            events.iter().map(|d| Ok(SseEvent { event: None, data: (*d).to_owned() })).collect();
+        let mut chunks =
+            folded_chunks(futures_util::stream::iter(events), Counting { ended: false });
+        let mut seen = Vec::new();
+        while let Some(item) = chunks.next().await {
+            seen.push(match item {
+                Ok(c) => c.id,
+                Err(e) => format!("error: {e}"),
+            });
+        }
+        // Nothing after the end.
+        assert!(chunks.next().await.is_none());
+        seen
+    }
+
+    #[tokio::test]
+    async fn folded_chunks_come_in_order_and_an_error_is_the_last_item() {
+        assert_eq!(fold(&["2", "0", "1", "end"]).await, ["2-1", "2-2", "1-1", "last"]);
+        assert_eq!(fold(&["1", "bad", "3", "end"]).await, ["1-1", "error: bad event"]);
+        assert_eq!(fold(&["2"]).await, ["2-1", "2-2", "error: cut short"]);
+        assert_eq!(fold(&[]).await, ["error: cut short"]);
+    }
 
     #[test]
     fn openai_error_bodies_keep_their_fields() {

@@ -10,12 +10,13 @@
 //! `https://aiplatform.googleapis.com`. `api_base` replaces the scheme and host (a path in it
 //! is kept as a prefix). A 401 from Vertex drops the cached token and retries once.
 
+use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::http::{error_from_body, read_json, send, sse_events};
+use super::http::{ChunkFold, error_from_body, folded_chunks, read_json, send, sse_events};
+use super::sse::SseEvent;
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::google::{self, GoogleAuth};
 use crate::config::{BodyLimits, Deployment, Env};
@@ -25,7 +26,7 @@ use crate::translate::gemini::{
     self, RequestOptions, ResponseMeta, StreamState, embeddings as embed,
 };
 use crate::wire::gemini::{GenerateContentResponse, PredictResponse};
-use crate::wire::openai::{ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
+use crate::wire::openai::{ChatChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse};
 
 pub const DEFAULT_LOCATION: &str = "us-central1";
 /// The Gemini API of Google AI Studio.
@@ -280,60 +281,11 @@ impl Vertex {
             self.limits.stream_event_bytes,
             self.label.clone(),
         );
-        let state = StreamState::new(seed, created, self.model.clone());
-        let label = self.label.clone();
-        let chunks = futures_util::stream::unfold(
-            (Box::pin(events), state, std::collections::VecDeque::new(), false),
-            move |(mut events, mut state, mut pending, mut done)| {
-                let label = label.clone();
-                async move {
-                    loop {
-                        if let Some(c) = pending.pop_front() {
-                            return Some((Ok(c), (events, state, pending, done)));
-                        }
-                        if done {
-                            return None;
-                        }
-                        match events.next().await {
-                            Some(Ok(ev)) => match parse_event(&ev.data, &label) {
-                                Ok(None) => {}
-                                Ok(Some(resp)) => match state.on_event(resp) {
-                                    Ok(chunks) => pending.extend(chunks),
-                                    Err(b) => {
-                                        done = true;
-                                        return Some((
-                                            Err(blocked_error(b)),
-                                            (events, state, pending, done),
-                                        ));
-                                    }
-                                },
-                                Err(e) => {
-                                    done = true;
-                                    return Some((Err(e), (events, state, pending, done)));
-                                }
-                            },
-                            Some(Err(e)) => {
-                                done = true;
-                                return Some((Err(e), (events, state, pending, done)));
-                            }
-                            None if state.is_complete() => {
-                                done = true;
-                                pending.extend(state.on_end());
-                            }
-                            None => {
-                                done = true;
-                                let e = ProviderError::protocol(format!(
-                                    "{label} ended the stream before its finishReason: the \
-                                     answer was cut off"
-                                ));
-                                return Some((Err(e), (events, state, pending, done)));
-                            }
-                        }
-                    }
-                }
-            },
-        );
-        Ok(ChatOutput::Stream(Box::pin(chunks)))
+        let fold = GeminiFold {
+            state: StreamState::new(seed, created, self.model.clone()),
+            label: self.label.clone(),
+        };
+        Ok(ChatOutput::Stream(folded_chunks(events, fold)))
     }
 
     /// Vertex's own counter (`:countTokens`) for the request's contents, system instruction
@@ -513,6 +465,36 @@ fn parse_event(data: &str, label: &str) -> Result<Option<GenerateContentResponse
     serde_json::from_value(v).map(Some).map_err(|e| {
         ProviderError::protocol(format!("{label} sent a stream event that could not be read ({e})"))
     })
+}
+
+/// Gemini's stream events through `translate::gemini::StreamState`.
+struct GeminiFold {
+    state: StreamState,
+    label: String,
+}
+
+impl ChunkFold for GeminiFold {
+    fn on_event(
+        &mut self,
+        ev: SseEvent,
+        out: &mut VecDeque<ChatChunk>,
+    ) -> Result<(), ProviderError> {
+        if let Some(resp) = parse_event(&ev.data, &self.label)? {
+            out.extend(self.state.on_event(resp).map_err(blocked_error)?);
+        }
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut VecDeque<ChatChunk>) -> Result<(), ProviderError> {
+        if !self.state.is_complete() {
+            return Err(ProviderError::protocol(format!(
+                "{} ended the stream before its finishReason: the answer was cut off",
+                self.label
+            )));
+        }
+        out.extend(self.state.on_end());
+        Ok(())
+    }
 }
 
 fn blocked_error(b: gemini::Blocked) -> ProviderError {

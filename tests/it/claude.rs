@@ -65,6 +65,11 @@ impl Setup {
     litellm_params:
       model: anthropic/claude-overloaded
       api_base: {base}
+  - model_name: stall
+    litellm_params:
+      model: anthropic/claude-stall
+      api_base: {base}
+      stream_timeout: 1
 general_settings:
   master_key: os.environ/LITELLM_MASTER_KEY
 litellm_settings:
@@ -285,6 +290,28 @@ general_settings:
     assert_eq!(got.uri, "/anthropic/v1/messages");
     assert!(got.header("authorization").is_some_and(|a| a.starts_with("Bearer entra-token-")));
     assert_eq!(got.header("x-api-key"), None);
+}
+
+#[tokio::test]
+async fn a_claude_stream_that_goes_silent_ends_with_an_error_after_its_stream_timeout() {
+    let s = setup();
+    let gw = s.gateway();
+    // The pass-through: the events so far as written, then Anthropic's error event.
+    let (status, _, body) =
+        post_raw(&gw, "/v1/messages", &claude_code_body("stall", true), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("event: content_block_delta"), "the output so far came first: {body}");
+    let (_, error) = body.split_once("event: error\ndata: ").expect("an error event");
+    assert!(error.contains("sent nothing for 1s in the middle of a stream"), "{error}");
+    assert!(!body.contains("message_stop"), "{body}");
+    // Translated to chat chunks: the same limit, as an error frame instead of `[DONE]`.
+    let (status, body) = chat(
+        &gw,
+        json!({"model": "stall", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("sent nothing for 1s") && !body.contains("[DONE]"), "{body}");
 }
 
 #[tokio::test]

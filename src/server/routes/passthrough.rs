@@ -9,12 +9,12 @@
 //! Not applied on this path: `litellm_params` request defaults and parameter dropping (the
 //! body is not decoded into the hub format).
 
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use super::chat::logged_error;
@@ -30,6 +30,7 @@ use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::headers::ServedHeaders;
 use crate::server::log::{CallLog, LoggedByCall};
 use crate::server::stream::sse_response;
+use crate::silence::Silence;
 use crate::translate::claude::{self, StreamState, raw};
 use crate::wire::anthropic::UpstreamMessage;
 
@@ -172,18 +173,6 @@ fn relay_stream(
     mut log: CallLog,
     model: &str,
 ) -> Response {
-    struct Relay {
-        body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
-        decoder: Option<SseDecoder>,
-        fold: StreamState,
-        events: Vec<SseEvent>,
-        served: Option<Served>,
-        log: CallLog,
-        cutoff: Cutoff,
-        idle: Duration,
-        label: String,
-        done: bool,
-    }
     log.served(&served);
     let dep = &served.routed().dep;
     let idle = dep.stream_timeout.unwrap_or(dep.timeout);
@@ -200,36 +189,73 @@ fn relay_stream(
         served: Some(served),
         log,
         cutoff: cutoff.clone(),
-        idle,
+        quiet: Silence::new(idle),
         label,
         done: false,
     };
-    let body = futures_util::stream::unfold(relay, |mut st| async move {
+    let mut resp = sse_response(Body::from_stream(relay));
+    for (name, value) in headers_from.headers() {
+        resp.headers_mut().append(name.clone(), value.clone());
+    }
+    resp.extensions_mut().insert(cutoff);
+    resp
+}
+
+/// [`relay_stream`]'s body: the upstream's bytes as they come, polled in place.
+struct Relay {
+    body: Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    decoder: Option<SseDecoder>,
+    fold: StreamState,
+    events: Vec<SseEvent>,
+    served: Option<Served>,
+    log: CallLog,
+    cutoff: Cutoff,
+    /// The wait for the upstream's next bytes (the stream timeout at most).
+    quiet: Silence,
+    label: String,
+    done: bool,
+}
+
+impl futures_util::Stream for Relay {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let st = self.get_mut();
         if st.done {
-            return None;
+            return Poll::Ready(None);
         }
-        let next = tokio::select! {
-            biased;
-            () = st.cutoff.fired() => Err(ProviderError::Unavailable(
-                crate::server::cutoff::SHUTDOWN_MESSAGE.to_owned(),
-            )),
-            r = tokio::time::timeout(st.idle, st.body.next()) => match r {
-                Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
-                Ok(Some(Err(e))) => Err(ProviderError::Connect {
-                    message: format!("{} broke off the stream: {}", st.label, crate::providers::http::chain(&e)),
+        let next = if st.cutoff.poll_fired(cx).is_ready() {
+            Err(ProviderError::Unavailable(crate::server::cutoff::SHUTDOWN_MESSAGE.to_owned()))
+        } else {
+            match st.body.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(bytes))) => Ok(Some(bytes)),
+                Poll::Ready(Some(Err(e))) => Err(ProviderError::Connect {
+                    message: format!(
+                        "{} broke off the stream: {}",
+                        st.label,
+                        crate::providers::http::chain(&e)
+                    ),
                 }),
-                Ok(None) => Ok(None),
-                Err(_) => Err(ProviderError::Timeout {
-                    phase: crate::providers::TimeoutPhase::StreamIdle,
-                    message: format!("{} sent nothing for {} in the middle of a stream", st.label, crate::providers::http::human(st.idle)),
-                }),
-            },
+                Poll::Ready(None) => Ok(None),
+                Poll::Pending => {
+                    std::task::ready!(st.quiet.poll_elapsed(cx));
+                    Err(ProviderError::Timeout {
+                        phase: crate::providers::TimeoutPhase::StreamIdle,
+                        message: format!(
+                            "{} sent nothing for {} in the middle of a stream",
+                            st.label,
+                            crate::providers::http::human(st.quiet.period())
+                        ),
+                    })
+                }
+            }
         };
-        match next {
+        st.quiet.heard();
+        Poll::Ready(match next {
             Ok(Some(bytes)) => {
                 st.log.first_chunk();
                 st.tap(&bytes);
-                Some((Ok::<Bytes, std::convert::Infallible>(bytes), st))
+                Some(Ok(bytes))
             }
             Ok(None) => {
                 st.finish(None);
@@ -239,48 +265,41 @@ fn relay_stream(
                 let api = ApiError::from(err).in_dialect(Dialect::Anthropic);
                 let frame = error_frame(&api);
                 st.finish(Some(api.public_message()));
-                Some((Ok(frame), st))
+                Some(Ok(frame))
             }
-        }
-    });
+        })
+    }
+}
 
-    impl Relay {
-        /// Read the events along (usage, `message_stop`, `error`); an event too large to
-        /// read is relayed all the same, only no longer read.
-        fn tap(&mut self, bytes: &[u8]) {
-            let Some(decoder) = &mut self.decoder else { return };
-            if decoder.push(bytes, &mut self.events).is_err() {
-                self.decoder = None;
-            }
-            for ev in self.events.drain(..) {
-                let name = ev.event.as_deref().unwrap_or("");
-                if let Err(e) = self.fold.on_event(name, &ev.data) {
-                    self.log.stream_error = Some(format!("{}: {}", e.kind, e.message));
-                }
-            }
+impl Relay {
+    /// Read the events along (usage, `message_stop`, `error`); an event too large to
+    /// read is relayed all the same, only no longer read.
+    fn tap(&mut self, bytes: &[u8]) {
+        let Some(decoder) = &mut self.decoder else { return };
+        if decoder.push(bytes, &mut self.events).is_err() {
+            self.decoder = None;
         }
-
-        /// The end: usage counted once, and why the stream is incomplete if it is.
-        fn finish(&mut self, error: Option<String>) {
-            self.done = true;
-            if let Some(served) = self.served.take() {
-                self.log.count(served.routed(), Some(&self.fold.usage()));
-            }
-            if let Some(e) = error {
-                self.log.stream_error = Some(e);
-            } else if !self.fold.is_complete() && self.log.stream_error.is_none() {
-                self.log.stream_error =
-                    Some(format!("{} ended the stream before message_stop", self.label));
+        for ev in self.events.drain(..) {
+            let name = ev.event.as_deref().unwrap_or("");
+            if let Err(e) = self.fold.on_event(name, &ev.data) {
+                self.log.stream_error = Some(format!("{}: {}", e.kind, e.message));
             }
         }
     }
 
-    let mut resp = sse_response(Body::from_stream(body));
-    for (name, value) in headers_from.headers() {
-        resp.headers_mut().append(name.clone(), value.clone());
+    /// The end: usage counted once, and why the stream is incomplete if it is.
+    fn finish(&mut self, error: Option<String>) {
+        self.done = true;
+        if let Some(served) = self.served.take() {
+            self.log.count(served.routed(), Some(&self.fold.usage()));
+        }
+        if let Some(e) = error {
+            self.log.stream_error = Some(e);
+        } else if !self.fold.is_complete() && self.log.stream_error.is_none() {
+            self.log.stream_error =
+                Some(format!("{} ended the stream before message_stop", self.label));
+        }
     }
-    resp.extensions_mut().insert(cutoff);
-    resp
 }
 
 /// Anthropic's `error` event for a failure in the middle of a relayed stream.

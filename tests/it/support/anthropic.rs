@@ -11,7 +11,8 @@
 //! `thinking` is on, a `tool_use` of the first tool when the text mentions the weather;
 //! `cache_read_input_tokens` when the body has `cache_control`. Streams use Anthropic's
 //! named events (`message_start`, `ping`, `content_block_*` with `thinking_delta`,
-//! `signature_delta`, `text_delta`, `input_json_delta`, `message_delta`, `message_stop`).
+//! `signature_delta`, `text_delta`, `input_json_delta`, `message_delta`, `message_stop`). A
+//! model named `…stall…` streams up to its first text delta, then sends nothing for 30 s.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::google::MockState;
@@ -388,6 +390,24 @@ fn messages(body: &[u8], host: Host, vertex: Option<(&str, bool)>) -> Response {
         json!({"type": "message_delta", "delta": {"stop_reason": if tool.is_some() { "tool_use" } else { "end_turn" }, "stop_sequence": null}, "usage": {"output_tokens": 9}}),
     );
     ev("message_stop", json!({"type": "message_stop"}));
+    if model.contains("stall") {
+        // Everything up to the first text delta, then silence (the body stays open).
+        let cut = sse.find("event: content_block_delta").expect("a delta");
+        let cut = cut + sse[cut..].find("\n\n").expect("its end") + 2;
+        let head = Bytes::from(sse[..cut].to_owned());
+        let silence = async {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            Ok::<Bytes, std::io::Error>(Bytes::new())
+        };
+        let body =
+            futures_util::stream::iter([Ok(head)]).chain(futures_util::stream::once(silence));
+        return (
+            StatusCode::OK,
+            [("content-type", "text/event-stream")],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response();
+    }
     (StatusCode::OK, [("content-type", "text/event-stream"), ("request-id", "req_mock01")], sse)
         .into_response()
 }
