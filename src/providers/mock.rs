@@ -178,7 +178,7 @@ impl Mock {
         chunks.push(chunk(Delta::default(), Some(finish)));
         let mut last = chunk(Delta::default(), None);
         last.choices.clear();
-        last.usage = Some(usage);
+        last.usage = Some(Box::new(usage));
         chunks.push(last);
         Ok(ChatOutput::Stream(Box::pin(futures_util::stream::iter(chunks.into_iter().map(Ok)))))
     }

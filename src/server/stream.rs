@@ -380,7 +380,7 @@ impl<D: EventDialect> Relay<D> {
             Some(Ok(chunk)) => {
                 self.log.first_chunk();
                 if let Some(served) = &self.served {
-                    self.log.count(served.routed(), chunk.usage.as_ref());
+                    self.log.count(served.routed(), chunk.usage.as_deref());
                 }
                 self.translator.on_chunk(chunk, buf);
             }

@@ -48,7 +48,7 @@ impl Collector {
             c.system_fingerprint = chunk.system_fingerprint;
         }
         if chunk.usage.is_some() {
-            c.usage = chunk.usage;
+            c.usage = chunk.usage.map(|u| *u);
         }
         for choice in chunk.choices {
             let pos = match self.choices.iter().position(|s| s.index == choice.index) {

@@ -114,7 +114,7 @@ impl StreamState {
             self.start(&mut out);
         }
         if let Some(u) = chunk.usage {
-            self.usage = Some(u);
+            self.usage = Some(*u);
         }
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             let delta = choice.delta;

@@ -342,12 +342,12 @@ fn arb_chunk() -> impl Strategy<Value = ChatChunk> {
                     c.choices.clear();
                 }
                 if with_usage {
-                    c.usage = Some(HubUsage {
+                    c.usage = Some(Box::new(HubUsage {
                         prompt_tokens: 3,
                         completion_tokens: 2,
                         total_tokens: 5,
                         ..HubUsage::default()
-                    });
+                    }));
                 }
                 c
             },

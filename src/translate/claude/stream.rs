@@ -192,7 +192,7 @@ impl StreamState {
                 self.complete = true;
                 let mut c = self.chunk(Delta::default(), None);
                 c.choices.clear();
-                c.usage = Some(self.usage());
+                c.usage = Some(Box::new(self.usage()));
                 out.push(c);
             }
             "error" => {

@@ -135,7 +135,7 @@ impl StreamState {
     pub fn on_end(&mut self) -> Vec<ChatChunk> {
         let Some(u) = self.usage.take() else { return Vec::new() };
         let mut c = self.base();
-        c.usage = Some(usage(&u));
+        c.usage = Some(Box::new(usage(&u)));
         vec![c]
     }
 

@@ -183,7 +183,7 @@ impl StreamState {
             self.start(&mut out);
         }
         if chunk.usage.is_some() {
-            self.usage = chunk.usage;
+            self.usage = chunk.usage.map(|u| *u);
         }
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             let d = choice.delta;
