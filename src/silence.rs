@@ -4,12 +4,13 @@
 //! A `tokio::time::timeout` around every read registers a timer in the runtime's wheel and
 //! takes it out again when the read completes, which is almost always first: two wheel
 //! operations per stream chunk, per layer. [`Silence`] keeps one timer for its whole life. A
-//! wait starts when the thing waited for is first found not ready; moving the timer's deadline
-//! later for the next wait is an atomic update (tokio only files the timer again when the old
-//! deadline comes round), and the end of a wait ([`Silence::heard`]) costs nothing.
+//! wait starts when the thing waited for is first found not ready and costs a clock read; the
+//! timer is left where it is until it goes off, and only then, if it went off early (it was
+//! set for an earlier wait), moved to this wait's deadline. Between polls by the same task it
+//! is not polled again: it wakes the task when it goes off.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
@@ -21,13 +22,15 @@ pub struct Silence {
     period: Duration,
     /// When the current wait started; `None` between waits.
     since: Option<Instant>,
-    /// Made on the first wait, then only ever reset.
+    /// Made on the first wait; its deadline is this wait's or an earlier one's.
     timer: Option<Pin<Box<Sleep>>>,
+    /// The task the timer will wake (it was polled with this waker and has not gone off).
+    armed: Option<Waker>,
 }
 
 impl Silence {
     pub fn new(period: Duration) -> Self {
-        Silence { period, since: None, timer: None }
+        Silence { period, since: None, timer: None, armed: None }
     }
 
     pub fn period(&self) -> Duration {
@@ -46,15 +49,25 @@ impl Silence {
         let since = *self.since.get_or_insert_with(Instant::now);
         let due = since + self.period;
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
-        if timer.deadline() != due {
-            timer.as_mut().reset(due);
-        }
-        if timer.as_mut().poll(cx).is_pending() {
+        let same_task = self.armed.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+        if same_task && !timer.is_elapsed() {
             return Poll::Pending;
         }
-        // The timer went off at `due`, this wait's deadline.
-        self.since = None;
-        Poll::Ready(())
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                if !same_task {
+                    self.armed = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            // Deadlines only move later (each wait starts after the one before), so one that
+            // is not this wait's was an earlier wait's: set it for this one and wait on.
+            if timer.deadline() >= due {
+                self.since = None;
+                return Poll::Ready(());
+            }
+            timer.as_mut().reset(due);
+        }
     }
 }
 
@@ -105,5 +118,35 @@ mod tests {
         }
         tokio::time::advance(Duration::from_secs(10)).await;
         assert!(poll_once(&mut s).is_ready());
+    }
+
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_task_that_polled_last_is_the_one_woken() {
+        let (a, b) = (
+            std::sync::Arc::new(Count(Default::default())),
+            std::sync::Arc::new(Count(Default::default())),
+        );
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut s = Silence::new(Duration::from_secs(10));
+        assert!(s.poll_elapsed(&mut Context::from_waker(&wa)).is_pending());
+        assert!(s.poll_elapsed(&mut Context::from_waker(&wb)).is_pending());
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(b.0.load(std::sync::atomic::Ordering::SeqCst), 1, "b polled last");
+        assert!(s.poll_elapsed(&mut Context::from_waker(&wb)).is_ready());
+        // A wait after an earlier wait's deadline passed unobserved still gets a full period.
+        s.heard();
+        assert!(s.poll_elapsed(&mut Context::from_waker(&wb)).is_pending());
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert!(s.poll_elapsed(&mut Context::from_waker(&wb)).is_pending());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(s.poll_elapsed(&mut Context::from_waker(&wb)).is_ready());
     }
 }
