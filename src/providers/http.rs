@@ -214,10 +214,7 @@ impl Stream for SseEvents {
                 }
                 Poll::Ready(Some(Err(err))) => {
                     st.done = true;
-                    let e = ProviderError::Connect {
-                        message: format!("{} broke off the stream: {}", st.what, chain(&err)),
-                    };
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(stream_broken(&st.what, &err))));
                 }
                 Poll::Ready(None) => {
                     st.done = true;
@@ -228,18 +225,23 @@ impl Stream for SseEvents {
                         return Poll::Pending;
                     }
                     st.done = true;
-                    let e = ProviderError::Timeout {
-                        phase: TimeoutPhase::StreamIdle,
-                        message: format!(
-                            "{} sent nothing for {} in the middle of a stream",
-                            st.what,
-                            human(st.quiet.period())
-                        ),
-                    };
-                    return Poll::Ready(Some(Err(e)));
+                    return Poll::Ready(Some(Err(stream_silent(&st.what, st.quiet.period()))));
                 }
             }
         }
+    }
+}
+
+/// A streaming body that failed after its head (the connection dropped, a read failed).
+pub fn stream_broken(what: &str, err: &reqwest::Error) -> ProviderError {
+    ProviderError::Connect { message: format!("{what} broke off the stream: {}", chain(err)) }
+}
+
+/// A streaming body that sent nothing for `idle` (the deployment's stream timeout).
+pub fn stream_silent(what: &str, idle: Duration) -> ProviderError {
+    ProviderError::Timeout {
+        phase: TimeoutPhase::StreamIdle,
+        message: format!("{what} sent nothing for {} in the middle of a stream", human(idle)),
     }
 }
 

@@ -329,9 +329,7 @@ impl<D: EventDialect> Relay<D> {
     /// a step may leave empty: a usage chunk the client did not ask for).
     fn poll_step(&mut self, cx: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<()> {
         loop {
-            if self.cutoff.poll_fired(cx).is_ready() {
-                let shutdown =
-                    ProviderError::Unavailable(super::cutoff::SHUTDOWN_MESSAGE.to_owned());
+            if let Poll::Ready(shutdown) = self.cutoff.poll_fired(cx) {
                 self.write(Some(Err(ApiError::from(shutdown))), buf);
                 return Poll::Ready(());
             }

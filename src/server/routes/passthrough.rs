@@ -19,9 +19,9 @@ use serde_json::{Map, Value};
 
 use super::chat::logged_error;
 use super::json_bytes;
-use crate::providers::ProviderError;
 use crate::providers::body::read_prefix;
 use crate::providers::sse::{SseDecoder, SseEvent};
+use crate::providers::{ProviderError, http};
 use crate::router::Served;
 use crate::server::AppState;
 use crate::server::body::route_options;
@@ -224,29 +224,16 @@ impl futures_util::Stream for Relay {
         if st.done {
             return Poll::Ready(None);
         }
-        let next = if st.cutoff.poll_fired(cx).is_ready() {
-            Err(ProviderError::Unavailable(crate::server::cutoff::SHUTDOWN_MESSAGE.to_owned()))
+        let next = if let Poll::Ready(shutdown) = st.cutoff.poll_fired(cx) {
+            Err(shutdown)
         } else {
             match st.body.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => Ok(Some(bytes)),
-                Poll::Ready(Some(Err(e))) => Err(ProviderError::Connect {
-                    message: format!(
-                        "{} broke off the stream: {}",
-                        st.label,
-                        crate::providers::http::chain(&e)
-                    ),
-                }),
+                Poll::Ready(Some(Err(e))) => Err(http::stream_broken(&st.label, &e)),
                 Poll::Ready(None) => Ok(None),
                 Poll::Pending => {
                     std::task::ready!(st.quiet.poll_elapsed(cx));
-                    Err(ProviderError::Timeout {
-                        phase: crate::providers::TimeoutPhase::StreamIdle,
-                        message: format!(
-                            "{} sent nothing for {} in the middle of a stream",
-                            st.label,
-                            crate::providers::http::human(st.quiet.period())
-                        ),
-                    })
+                    Err(http::stream_silent(&st.label, st.quiet.period()))
                 }
             }
         };
