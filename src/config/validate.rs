@@ -476,6 +476,15 @@ pub fn ca_file(path: &Path) -> Check {
             );
         }
     };
+    // The system bundle itself (a common `SSL_CERT_FILE`): trusted already and decoded by the
+    // TLS set-up off the start-up path, so its blocks are only counted here.
+    if crate::egress::tls::is_system_bundle(&crate::egress::CaSource::CertFile(path.to_owned())) {
+        let n = memchr::memmem::find_iter(&bytes, b"-----BEGIN CERTIFICATE-----").count();
+        return Check::pass(
+            Kind::CaFile,
+            format!("CA file {} is the system CA bundle ({n} certificates)", path.display()),
+        );
+    }
     match crate::egress::pem::certificates(&bytes) {
         Ok(certs) if certs.is_empty() => Check::fail(
             Kind::CaFile,

@@ -67,8 +67,13 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(sql_err(path))?;
     restrict_permissions(path);
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql_err(path))?;
-    // auto_vacuum only takes effect before the first table exists.
-    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;").map_err(sql_err(path))?;
+    // auto_vacuum only takes effect before the first table exists. Setting it writes the
+    // header even when unchanged, so it is set only when it is not incremental (2) yet.
+    let vacuum: i64 =
+        conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).map_err(sql_err(path))?;
+    if vacuum != 2 {
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;").map_err(sql_err(path))?;
+    }
     conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err(path))?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql_err(path))?;
     let found: i64 =
@@ -85,7 +90,11 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         // A version-1 file: its table predates `model_id` (CREATE TABLE IF NOT EXISTS left it).
         conn.execute_batch("ALTER TABLE calls ADD COLUMN model_id TEXT;").map_err(sql_err(path))?;
     }
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql_err(path))?;
+    // Written only when it changes: a write at every start would be a WAL commit, and the
+    // first one in a new WAL is synced to disk (two fsyncs before the listener opens).
+    if found != SCHEMA_VERSION {
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql_err(path))?;
+    }
     Ok(conn)
 }
 

@@ -255,6 +255,28 @@ fn credential_files_missing_unreadable_or_of_the_wrong_type() {
     assert!(startup_checks(&c).is_err(), "a named credential file that is missing stops serve");
 }
 
+/// `SSL_CERT_FILE` naming the system bundle (common in corporate shells): its blocks are
+/// counted, not decoded (start-up), and the check says what the file is.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+#[test]
+fn the_system_bundle_as_ca_file_is_counted_and_named() {
+    let (bundle, certs) = crate::egress::tls::system_roots()
+        .expect("this machine has a CA bundle (Debian: ca-certificates)");
+    assert_eq!(
+        ca_file(&bundle).render(),
+        format!(
+            "✓ CA file {} is the system CA bundle ({} certificates)",
+            bundle.display(),
+            certs.len()
+        )
+    );
+}
+
 #[test]
 fn ca_file_must_be_pem() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -186,6 +186,25 @@ fn dates_and_times_come_back_in_the_expected_forms() {
     );
 }
 
+/// Start-up opens the log: a file already at the current schema is not written to (no WAL
+/// frame, so no fsync before the listener opens).
+#[test]
+fn opening_a_current_file_writes_nothing() {
+    let (_dir, path, conn) = fresh();
+    let vacuum: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0)).expect("v");
+    assert_eq!(vacuum, 2, "a new file vacuums incrementally");
+    drop(conn);
+    let wal = path.with_file_name("usage.sqlite3-wal");
+    let wal_len = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let before = std::fs::read(&path).expect("read");
+    let conn = open_writer(&path).expect("reopens");
+    assert_eq!(wal_len(), 0, "the reopen wrote to the WAL");
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).expect("v");
+    assert_eq!(version, SCHEMA_VERSION);
+    drop(conn);
+    assert_eq!(std::fs::read(&path).expect("read"), before, "the file changed");
+}
+
 #[test]
 fn a_version_1_file_gains_model_id_and_keeps_its_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
