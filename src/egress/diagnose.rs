@@ -436,13 +436,10 @@ async fn tls_step<S: AsyncRead + AsyncWrite + Unpin>(
     host: &str,
     stream: S,
 ) -> Step {
-    let mut extras = Vec::new();
-    for source in &trust.extra {
-        match egress.ca(source) {
-            Ok(c) => extras.extend(c),
-            Err(e) => return Step::fail("tls", e.to_string(), "fix or remove that CA file"),
-        }
-    }
+    let extras = match egress.extras(trust) {
+        Ok(extras) => extras,
+        Err(e) => return Step::fail("tls", e.to_string(), "fix or remove that CA file"),
+    };
     let inner = match tls::verifier(trust, extras) {
         Ok(v) => v,
         Err(e) => {

@@ -26,7 +26,7 @@ use rustls::pki_types::CertificateDer;
 use crate::config::{Config, Deployment, Env};
 pub use failure::{Failure, FailureKind};
 pub use proxy::{Decision, ProxyPlan, SystemProxy};
-pub use tls::{CaSource, Trust};
+pub use tls::{CaSource, Extras, Trust};
 
 /// How long the connect phase (TCP, proxy handshake, TLS) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -172,7 +172,23 @@ impl Egress {
         Ok(warnings)
     }
 
-    /// The certificates of one CA source, read once.
+    /// The extra CAs of a trust setting for [`tls::verifier`]: each source's certificates
+    /// (read once), except the system CA directory's, which the verifier reads when first used.
+    pub(crate) fn extras(&self, trust: &Trust) -> Result<Extras, EgressError> {
+        let mut extras = Extras::default();
+        for source in &trust.extra {
+            match source {
+                CaSource::CertDir(dir) if tls::is_system_dir(source) => {
+                    extras.system_dirs.push(dir.clone());
+                }
+                _ => extras.certs.extend(self.ca(source)?),
+            }
+        }
+        Ok(extras)
+    }
+
+    /// The certificates of one CA source, read once. The system bundle and the system CA
+    /// directory give none here: the bundle is trusted already, the directory is read later.
     pub(crate) fn ca(
         &self,
         source: &CaSource,
@@ -182,8 +198,11 @@ impl Egress {
             return Ok(c.clone());
         }
         // The system bundle named again as an extra CA adds nothing it does not already trust.
-        let certs =
-            if tls::is_system_bundle(source) { Vec::new() } else { tls::load_source(source)? };
+        let certs = if tls::is_system_bundle(source) || tls::is_system_dir(source) {
+            Vec::new()
+        } else {
+            tls::load_source(source)?
+        };
         cas.insert(source.clone(), certs.clone());
         Ok(certs)
     }
@@ -193,11 +212,7 @@ impl Egress {
     }
 
     fn build_client(&self, key: &ClientKey) -> Result<Client, EgressError> {
-        let mut extras = Vec::new();
-        for source in &key.trust.extra {
-            extras.extend(self.ca(source)?);
-        }
-        let verifier = tls::verifier(&key.trust, extras)?;
+        let verifier = tls::verifier(&key.trust, self.extras(&key.trust)?)?;
         let plan = Arc::new(key.plan.clone());
         let mut b = reqwest::Client::builder()
             .no_proxy()
@@ -346,6 +361,36 @@ mod tests {
         let env = Env::from_vars([("HTTPS_PROXY", "http://127.0.0.1:9")]);
         let w = Egress::with_system(&env, Some(pac)).check(&cfg(yaml, &env)).expect("ok");
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    /// `SSL_CERT_DIR=/etc/ssl/certs` (with `SSL_CERT_FILE` the bundle in it, as on many
+    /// corporate machines): nothing is read for the check, and the directory is handed to the
+    /// verifier to read at its first use.
+    #[cfg(not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "windows",
+        target_os = "android"
+    )))]
+    #[test]
+    fn the_system_ca_directory_is_left_to_the_verifier() {
+        let (bundle, _) =
+            tls::system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+        let dir = bundle.parent().expect("dir").display().to_string();
+        let env = Env::from_vars([
+            ("SSL_CERT_FILE", bundle.display().to_string()),
+            ("SSL_CERT_DIR", dir.clone()),
+        ]);
+        let c = cfg(
+            "model_list:\n  - {model_name: a, litellm_params: {model: azure/a, api_key: k}}\n",
+            &env,
+        );
+        let eg = Egress::with_system(&env, None);
+        assert!(eg.check(&c).expect("check").is_empty());
+        let extras = eg.extras(&eg.trust_for(&c.deployments[0])).expect("extras");
+        assert!(extras.certs.is_empty(), "{} certificates read", extras.certs.len());
+        assert_eq!(extras.system_dirs, vec![PathBuf::from(dir)]);
+        eg.client_for(&c.deployments[0]).expect("client");
     }
 
     #[test]

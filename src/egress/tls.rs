@@ -64,6 +64,21 @@ impl Trust {
     }
 }
 
+/// The extra CAs of a verifier: certificates read and checked before the listener opens, and
+/// the system's own CA directories named by `SSL_CERT_DIR` ([`is_system_dir`]), whose files
+/// are read when the verifier is first used.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub certs: Vec<CertificateDer<'static>>,
+    pub system_dirs: Vec<PathBuf>,
+}
+
+impl From<Vec<CertificateDer<'static>>> for Extras {
+    fn from(certs: Vec<CertificateDer<'static>>) -> Self {
+        Extras { certs, system_dirs: Vec::new() }
+    }
+}
+
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` from the environment.
 pub fn env_sources(env: &Env) -> Vec<CaSource> {
     let mut out = Vec::new();
@@ -253,6 +268,67 @@ pub fn is_system_bundle(_: &CaSource) -> bool {
     false
 }
 
+/// Whether an `SSL_CERT_DIR` directory is the system's own CA directory: the folder a system
+/// bundle is in (Debian's `/etc/ssl/certs`, a common corporate setting). Its files are the
+/// bundle's certificates under their own names (plus any an administrator linked in by hand),
+/// so reading and checking ~150 files is not worth stopping start-up for: they are read when a
+/// verifier is first used ([`system_dir_certs`]), and a file rustls cannot use is skipped as
+/// in the bundle.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+pub fn is_system_dir(source: &CaSource) -> bool {
+    let CaSource::CertDir(dir) = source else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return false;
+    };
+    SYSTEM_BUNDLES.iter().map(Path::new).any(|bundle| {
+        bundle.is_file()
+            && bundle
+                .parent()
+                .and_then(|p| std::fs::metadata(p).ok())
+                .is_some_and(|parent| file_id(&parent) == file_id(&meta))
+    })
+}
+
+/// Never: without a bundle file there is no system CA directory.
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]
+pub fn is_system_dir(_: &CaSource) -> bool {
+    false
+}
+
+/// The certificates of a system CA directory that the system bundle does not hold already
+/// (usually none), read once per process. Unreadable files and blocks are skipped.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+fn system_dir_certs(dir: &Path) -> Vec<CertificateDer<'static>> {
+    type Read = Vec<(PathBuf, Vec<CertificateDer<'static>>)>;
+    static READ: std::sync::Mutex<Read> = std::sync::Mutex::new(Vec::new());
+    let mut read = READ.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, certs)) = read.iter().find(|(d, _)| d == dir) {
+        return certs.clone();
+    }
+    let in_bundle: std::collections::HashSet<Vec<u8>> = system_roots()
+        .map(|(_, certs)| certs.iter().map(|c| c.as_ref().to_vec()).collect())
+        .unwrap_or_default();
+    let certs: Vec<_> = load_source(&CaSource::CertDir(dir.to_owned()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !in_bundle.contains(c.as_ref()))
+        .collect();
+    read.push((dir.to_owned(), certs.clone()));
+    certs
+}
+
 /// The system bundles present, by [`file_id`].
 #[cfg(not(any(
     target_os = "macos",
@@ -303,12 +379,16 @@ fn system_store() -> Result<Arc<rustls::RootCertStore>, EgressError> {
     target_os = "windows",
     target_os = "android"
 )))]
-fn warm_up_in_background() {
+fn warm_up_in_background(system_dirs: &[PathBuf]) {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
+        let dirs = system_dirs.to_vec();
         // A thread that cannot start only means the first handshake does the work.
-        let _ = std::thread::Builder::new().name("ca-bundle".into()).spawn(|| {
+        let _ = std::thread::Builder::new().name("ca-bundle".into()).spawn(move || {
             let _ = system_store();
+            for dir in dirs {
+                system_dir_certs(&dir);
+            }
         });
     });
 }
@@ -317,8 +397,9 @@ fn warm_up_in_background() {
 /// issuer of a rejected certificate.
 pub fn verifier(
     trust: &Trust,
-    extras: Vec<CertificateDer<'static>>,
+    extras: impl Into<Extras>,
 ) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+    let extras = extras.into();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     if !trust.verify {
         return Ok(Arc::new(NoVerification(provider)));
@@ -338,14 +419,14 @@ pub fn verifier(
     target_os = "android"
 )))]
 fn base_verifier(
-    extras: Vec<CertificateDer<'static>>,
+    extras: Extras,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
-    root_store(Vec::new(), extras.clone())?;
+    root_store(Vec::new(), extras.certs.clone())?;
     if !SYSTEM_BUNDLES.iter().any(|p| Path::new(p).is_file()) {
         return Err(no_system_bundle());
     }
-    warm_up_in_background();
+    warm_up_in_background(&extras.system_dirs);
     Ok(Arc::new(SystemRootsVerifier { extras, provider, built: std::sync::OnceLock::new() }))
 }
 
@@ -359,7 +440,7 @@ fn base_verifier(
     target_os = "android"
 )))]
 struct SystemRootsVerifier {
-    extras: Vec<CertificateDer<'static>>,
+    extras: Extras,
     provider: Arc<rustls::crypto::CryptoProvider>,
     built: std::sync::OnceLock<Result<Arc<dyn ServerCertVerifier>, String>>,
 }
@@ -373,7 +454,8 @@ struct SystemRootsVerifier {
 impl fmt::Debug for SystemRootsVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SystemRootsVerifier")
-            .field("extras", &self.extras.len())
+            .field("extras", &self.extras.certs.len())
+            .field("system_dirs", &self.extras.system_dirs)
             .field("built", &self.built.get().is_some())
             .finish()
     }
@@ -390,11 +472,14 @@ impl SystemRootsVerifier {
         let built = self.built.get_or_init(|| {
             let build = || -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
                 let system = system_store()?;
-                let store = if self.extras.is_empty() {
+                let from_dirs: Vec<_> =
+                    self.extras.system_dirs.iter().flat_map(|d| system_dir_certs(d)).collect();
+                let store = if self.extras.certs.is_empty() && from_dirs.is_empty() {
                     system
                 } else {
                     let mut store = (*system).clone();
-                    for cert in &self.extras {
+                    store.add_parsable_certificates(from_dirs);
+                    for cert in &self.extras.certs {
                         store.add(cert.clone()).map_err(|e| {
                             EgressError::Build(format!(
                                 "an extra CA certificate cannot be used as a root: {e}"
@@ -476,9 +561,15 @@ impl ServerCertVerifier for SystemRootsVerifier {
 
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "windows", target_os = "android"))]
 fn base_verifier(
-    extras: Vec<CertificateDer<'static>>,
+    extras: Extras,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, EgressError> {
+    // `is_system_dir` is never true here, so there are no system directories to add; were
+    // there any, they would be read like any other.
+    let Extras { certs: mut extras, system_dirs } = extras;
+    for dir in system_dirs {
+        extras.extend(load_source(&CaSource::CertDir(dir)).unwrap_or_default());
+    }
     let v = if extras.is_empty() {
         rustls_platform_verifier::Verifier::new(provider)
     } else {

@@ -180,6 +180,67 @@ fn the_system_bundle_named_as_an_extra_ca_is_recognised() {
     assert!(!is_system_bundle(&CaSource::CertFile(dir.path().join("missing.pem"))));
 }
 
+/// `SSL_CERT_DIR` naming the folder the system bundle is in is the system CA directory; a
+/// folder that merely links the bundle, or a file, is not.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+#[test]
+fn the_system_ca_directory_is_recognised() {
+    let (bundle, _) =
+        system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+    let system_dir = bundle.parent().expect("dir").to_owned();
+    assert!(is_system_dir(&CaSource::CertDir(system_dir)));
+    assert!(!is_system_dir(&CaSource::CertFile(bundle.clone())));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(&bundle, dir.path().join("ca-certificates.crt")).expect("symlink");
+    assert!(!is_system_dir(&CaSource::CertDir(dir.path().to_owned())));
+    assert!(!is_system_dir(&CaSource::CertDir(dir.path().join("missing"))));
+}
+
+/// What a system CA directory adds is what the bundle lacks: a copy of a bundle root adds
+/// nothing, a CA linked in by hand is added, and the verifier that names the directory trusts
+/// it from its first use (the directory is not read before).
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "windows",
+    target_os = "android"
+)))]
+#[test]
+fn a_system_ca_directory_adds_what_the_bundle_lacks_when_first_used() {
+    let (bundle, _) =
+        system_roots().expect("this machine has a CA bundle (Debian: ca-certificates)");
+    let text = std::fs::read_to_string(&bundle).expect("bundle");
+    let end = "-----END CERTIFICATE-----";
+    let first = &text[text.find("-----BEGIN CERTIFICATE-----").expect("a block")..];
+    let first = &first[..first.find(end).expect("its end") + end.len()];
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("public-root.pem"), first).expect("write");
+    std::os::unix::fs::symlink(&bundle, dir.path().join("ca-certificates.crt")).expect("symlink");
+    assert!(system_dir_certs(dir.path()).is_empty(), "a bundle root is not added twice");
+
+    let p = pki("api.example.test");
+    let with_corp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(with_corp.path().join("public-root.pem"), first).expect("write");
+    std::fs::write(with_corp.path().join("corp.pem"), &p.ca_pem).expect("write");
+    std::fs::write(with_corp.path().join("notes.txt"), "not a certificate").expect("write");
+    let name = ServerName::try_from("api.example.test").expect("name");
+    let trust = Trust { verify: true, extra: Vec::new() };
+    let extras = |d: &Path| Extras { certs: Vec::new(), system_dirs: vec![d.to_owned()] };
+    let v = verifier(&trust, extras(with_corp.path())).expect("verifier");
+    v.verify_server_cert(&p.leaf_der, &[], &name, &[], UnixTime::now())
+        .expect("trusted through the directory's corporate CA");
+    assert_eq!(system_dir_certs(with_corp.path()).len(), 1, "only the corporate CA is new");
+    let v = verifier(&trust, extras(dir.path())).expect("verifier");
+    v.verify_server_cert(&p.leaf_der, &[], &name, &[], UnixTime::now())
+        .expect_err("a directory without the corporate CA does not trust it");
+}
+
 /// A certificate directory as `c_rehash` / Debian leave it: each file also under a hash name
 /// (symlink) and sometimes a hard link; its certificates are read once. The system bundle in
 /// it is skipped (trusted already), and a directory holding only that bundle is not an error.
