@@ -317,9 +317,8 @@ fn system_dir_certs(dir: &Path) -> Vec<CertificateDer<'static>> {
     if let Some((_, certs)) = read.iter().find(|(d, _)| d == dir) {
         return certs.clone();
     }
-    let in_bundle: std::collections::HashSet<Vec<u8>> = system_roots()
-        .map(|(_, certs)| certs.iter().map(|c| c.as_ref().to_vec()).collect())
-        .unwrap_or_default();
+    let (_, bundle) = system_roots().unwrap_or_default();
+    let in_bundle: std::collections::HashSet<&[u8]> = bundle.iter().map(|c| c.as_ref()).collect();
     let certs: Vec<_> = load_source(&CaSource::CertDir(dir.to_owned()))
         .unwrap_or_default()
         .into_iter()

@@ -516,7 +516,6 @@ pub fn betas_for(kind: ProviderKind, header: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
-/// An `error` event in the middle of a Claude stream (`overloaded_error` and kin).
 /// Claude's stream events through `translate::claude::StreamState`.
 struct ClaudeFold {
     state: StreamState,
@@ -550,6 +549,7 @@ impl ChunkFold for ClaudeFold {
     }
 }
 
+/// An `error` event in the middle of a Claude stream (`overloaded_error` and kin).
 fn upstream_stream_error(kind: String, message: String, label: &str) -> ProviderError {
     let status = match kind.as_str() {
         "overloaded_error" => 529,
