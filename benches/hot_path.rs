@@ -4,7 +4,8 @@
 //! and one whole request through `server::app` with a local mock model (no sockets), directly,
 //! through `server::LiveApp` as served, and to an alias of three deployments (load balancing);
 //! and the request log's share of that: one call's `Record` built and handed to the writer
-//! thread, and the whole request again with the log on.
+//! thread, and the whole request again with the log on; and redacting one request line,
+//! the step every log line goes through on its way out.
 //!
 //! `cargo bench --bench hot_path` (criterion; results in target/criterion). The whole-process
 //! comparison with nginx and LiteLLM is `scripts/bench`.
@@ -224,6 +225,16 @@ where
     black_box(axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body"))
 }
 
+/// A model call's request line as `server::log` writes it (nothing in it to mask).
+const REQUEST_LINE: &str = "2026-12-07T05:20:13.123456Z  INFO chat model=bench provider=openai status=200 json 0.3ms tokens=25+28 deployment=0:openai/gpt-4o-mini request_id=req_0Vd5RG8oAbCdEfGhIjKlMnOp\n";
+
+fn redaction(c: &mut Criterion) {
+    ai_proxy::redact::remember("sk-bench-1234");
+    c.bench_function("redact: one request line", |b| {
+        b.iter(|| ai_proxy::redact::redact(black_box(REQUEST_LINE)).len())
+    });
+}
+
 criterion_group!(
     benches,
     request_roundtrip,
@@ -231,6 +242,7 @@ criterion_group!(
     sse_decode,
     chunk_relay,
     whole_request_mock,
-    request_log
+    request_log,
+    redaction
 );
 criterion_main!(benches);

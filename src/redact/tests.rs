@@ -133,6 +133,126 @@ fn redaction_is_idempotent_and_never_panics() {
     }
 }
 
+/// The masking of named values as first written: every word of the text checked, whatever
+/// follows it. `mask_named_values` looks only at the names before a `:` or `=` and must mask
+/// exactly the same.
+fn named_values_word_by_word(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut changed = false;
+    let mut pos = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if !(c.is_ascii_alphabetic()) || (i > 0 && is_name_byte(bytes[i - 1])) {
+            i += 1;
+            continue;
+        }
+        // Name bytes are ASCII, so `name` is a whole `str` slice; compared without case.
+        let name_len = bytes[i..].iter().take_while(|&&b| is_name_byte(b)).count();
+        let name = &text[i..i + name_len];
+        let in_query = i > 0 && matches!(bytes[i - 1], b'?' | b'&');
+        let credential = is_credential_name(name)
+            || (in_query && CREDENTIAL_QUERY_NAMES.iter().any(|q| q.eq_ignore_ascii_case(name)))
+            || ends_with_name(name, "-api-key");
+        let end = i + name_len;
+        i = end.max(i + 1);
+        if !credential {
+            continue;
+        }
+        let Some(value_start) = value_after_separator(text, end, in_query) else { continue };
+        let value_len = text[value_start..].find(ends_value).unwrap_or(text.len() - value_start);
+        let value = &text[value_start..value_start + value_len];
+        if value.is_empty() || value == MASK || value.starts_with(MASK) {
+            continue;
+        }
+        // `Authorization: Bearer …`: the scheme ends the value here; the credential after it
+        // is `mask_auth_schemes`'s. A bare token (`Authorization: sk-…`) is masked here.
+        if ends_with_name(name, "authorization")
+            && AUTH_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(value))
+        {
+            continue;
+        }
+        if !changed {
+            out.reserve(text.len() + MASK.len());
+        }
+        out.push_str(&text[pos..value_start]);
+        out.push_str(MASK);
+        pos = value_start + value_len;
+        i = pos;
+        changed = true;
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&text[pos..]);
+    Some(out)
+}
+
+/// Pieces that make named values, separators, quotes and their look-alikes.
+const PIECES: &[&str] = &[
+    "api-key",
+    "API_KEY",
+    "x-api-key",
+    "my-api-key",
+    "ApiKey",
+    "key",
+    "Key",
+    "sig",
+    "token",
+    "access_token",
+    "authorization",
+    "Proxy-Authorization",
+    "password",
+    "passwords",
+    "model",
+    "9key",
+    "a",
+    "_key",
+    "=",
+    ":",
+    " ",
+    "\t",
+    "\"",
+    "'",
+    "\\\"",
+    "\\",
+    "?",
+    "&",
+    ",",
+    "}",
+    "Bearer",
+    "basic",
+    "sk-1234",
+    "***",
+    "***x",
+    "é",
+    "ü",
+    "\n",
+    "-",
+    "_",
+    "/",
+];
+
+#[test]
+fn a_masked_value_is_not_read_again_as_a_name() {
+    // The second `=` follows `api-key"`, the end of the first value: no name of its own.
+    let text = "api-key=api-key\"=secret1 key=x";
+    assert_eq!(mask_named_values(text).as_deref(), Some("api-key=***\"=secret1 key=x"));
+    assert_eq!(mask_named_values(text), named_values_word_by_word(text));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+    #[test]
+    fn named_values_are_masked_as_when_every_word_is_checked(
+        picks in proptest::collection::vec(0..PIECES.len(), 0..24)
+    ) {
+        let text: String = picks.iter().map(|&i| PIECES[i]).collect();
+        proptest::prop_assert_eq!(mask_named_values(&text), named_values_word_by_word(&text), "{:?}", text);
+    }
+}
+
 proptest::proptest! {
     #[test]
     fn any_text_redacts_without_panic_and_idempotently(s in "\\PC{0,80}") {
