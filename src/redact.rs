@@ -151,6 +151,30 @@ const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "digest", "negotiate", "token
 /// Query parameters that carry a credential in URLs (Gemini API `?key=`, SAS `sig=`).
 const CREDENTIAL_QUERY_NAMES: &[&str] = &["key", "sig", "token"];
 
+/// Names that end in this (`x-my-api-key`) carry a credential too.
+const CREDENTIAL_NAME_SUFFIX: &str = "-api-key";
+
+/// The bytes a credential name can end with, in either case (`y` of `api-key`, `t` of
+/// `client-secret` …), made from the lists above: a name ending in any other byte is none of
+/// them, which rules out most names in a log line with one look.
+const NAME_LAST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let lists: [&[&str]; 3] = [CREDENTIAL_NAMES, CREDENTIAL_QUERY_NAMES, &[CREDENTIAL_NAME_SUFFIX]];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let name = lists[l][i].as_bytes();
+            let last = name[name.len() - 1];
+            table[last.to_ascii_lowercase() as usize] = true;
+            table[last.to_ascii_uppercase() as usize] = true;
+            i += 1;
+        }
+        l += 1;
+    }
+    table
+};
+
 /// Whether a field or header name carries a credential.
 pub fn is_credential_name(name: &str) -> bool {
     CREDENTIAL_NAMES.iter().any(|c| same_name(name.as_bytes(), c.as_bytes()))
@@ -313,7 +337,7 @@ fn mask_named_values(text: &str) -> Option<String> {
         let in_query = start > 0 && matches!(bytes[start - 1], b'?' | b'&');
         let credential = is_credential_name(name)
             || (in_query && CREDENTIAL_QUERY_NAMES.iter().any(|q| q.eq_ignore_ascii_case(name)))
-            || ends_with_name(name, "-api-key");
+            || ends_with_name(name, CREDENTIAL_NAME_SUFFIX);
         if !credential {
             continue;
         }
@@ -347,7 +371,8 @@ fn mask_named_values(text: &str) -> Option<String> {
 
 /// Where the name whose separator is at `sep` starts: before `sep`, optional spaces, an
 /// optional closing quote (`"`, `\"` or `'`), then a run of name bytes that begins with a
-/// letter (the words `value_after_separator` reads forwards). `None` when there is none.
+/// letter (the words `value_after_separator` reads forwards). `None` when there is none, or
+/// when its last byte is not one a credential name ends with.
 fn name_before(bytes: &[u8], sep: usize) -> Option<usize> {
     let mut end = sep;
     while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
@@ -358,6 +383,9 @@ fn name_before(bytes: &[u8], sep: usize) -> Option<usize> {
         if bytes[end] == b'"' && end > 0 && bytes[end - 1] == b'\\' {
             end -= 1;
         }
+    }
+    if end == 0 || !NAME_LAST_BYTES[usize::from(bytes[end - 1])] {
+        return None;
     }
     let start = end - bytes[..end].iter().rev().take_while(|&&b| is_name_byte(b)).count();
     (start < end && bytes[start].is_ascii_alphabetic()).then_some(start)
