@@ -132,13 +132,32 @@ pub fn endpoint_of(dep: &Deployment, env: &Env) -> Result<Endpoint, String> {
     Ok(Endpoint { base, api_key, name })
 }
 
+/// The `Authorization` value for `key`, made once per deployment instead of per call. A key
+/// an HTTP header cannot carry (a line break pasted with it, a `\n` in a quoted YAML or
+/// `.env` value) makes the model unavailable with that reason at start-up; sent as it was,
+/// every call failed as an unreachable upstream ("builder error").
+fn bearer(key: &Secret<String>, alias: &str) -> Result<http::HeaderValue, String> {
+    let mut value = http::HeaderValue::try_from(format!("Bearer {}", key.expose())).map_err(|_| {
+        let what = match key.expose().contains(['\r', '\n']) {
+            true => "a line break",
+            false => "a control character",
+        };
+        format!(
+            "model `{alias}`: its API key contains {what}, which an HTTP header cannot carry: remove it from litellm_params.api_key or the variable that holds the key"
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 pub struct OpenAiCompat {
     kind: ProviderKind,
     client: crate::egress::Client,
     /// Parsed once here: parsing a URL per request showed up in the profile (scripts/bench --callgrind).
     chat_url: url::Url,
     embeddings_url: url::Url,
-    api_key: Option<Secret<String>>,
+    /// `Bearer <key>`, made once (marked sensitive): see [`bearer`].
+    authorization: Option<http::HeaderValue>,
     model: String,
     extra_headers: Vec<(String, String)>,
     timeouts: Timeouts,
@@ -150,6 +169,7 @@ pub struct OpenAiCompat {
 impl OpenAiCompat {
     pub fn new(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Self, String> {
         let Endpoint { base, api_key, name } = endpoint_of(dep, env)?;
+        let authorization = api_key.as_ref().map(|key| bearer(key, &dep.alias)).transpose()?;
         let client = egress.client_for(dep).map_err(|e| format!("model `{}`: {e}", dep.alias))?;
         let mut extra_headers = dep.extra_headers.clone();
         let mut model = dep.model.clone();
@@ -180,7 +200,7 @@ impl OpenAiCompat {
             client,
             chat_url: endpoint(&base, "chat/completions", &dep.alias)?,
             embeddings_url: endpoint(&base, "embeddings", &dep.alias)?,
-            api_key,
+            authorization,
             model,
             extra_headers,
             timeouts: Timeouts::for_deployment(dep),
@@ -190,7 +210,7 @@ impl OpenAiCompat {
     }
 
     pub fn has_api_key(&self) -> bool {
-        self.api_key.is_some()
+        self.authorization.is_some()
     }
 
     pub fn unsupported_params(&self) -> &'static [&'static str] {
@@ -214,8 +234,8 @@ impl OpenAiCompat {
 
     fn post(&self, url: &url::Url) -> reqwest::RequestBuilder {
         let mut rb = self.client.post(url.clone());
-        if let Some(key) = &self.api_key {
-            rb = rb.bearer_auth(key.expose());
+        if let Some(value) = &self.authorization {
+            rb = rb.header(http::header::AUTHORIZATION, value.clone());
         }
         for (k, v) in &self.extra_headers {
             rb = rb.header(k, v);

@@ -185,3 +185,41 @@ async fn ollama_needs_no_key_and_a_cloud_model_without_its_key_is_unavailable() 
     assert_ne!(status, 200, "{body}");
     assert!(body.contains("GROQ_API_KEY"), "{body}");
 }
+
+#[tokio::test]
+async fn a_key_with_a_line_break_makes_the_model_unavailable_with_that_reason() {
+    let up = MockUpstream::start(compat::router());
+    let base = up.url();
+    // A key pasted with its line break: no header can carry it.
+    let cfg = format!(
+        r#"
+model_list:
+  - model_name: ds
+    litellm_params:
+      model: deepseek/deepseek-chat
+      api_base: {base}/deepseek
+      api_key: "sk-pasted-key-4711\n"
+"#
+    );
+    let gw = Gateway::builder(&cfg).env("LITELLM_MASTER_KEY", KEY).start();
+    let ready: Value = client()
+        .get(gw.url("/health/readiness"))
+        .send()
+        .await
+        .expect("readiness")
+        .json()
+        .await
+        .expect("json");
+    let reason = ready["unavailable"][0]["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("API key contains a line break"), "{ready}");
+
+    let (status, body) =
+        post(&gw, json!({"model": "ds", "messages": [{"role": "user", "content": "yo"}]})).await;
+    assert_ne!(status, 200, "{body}");
+    assert!(body.contains("line break"), "{body}");
+    assert!(!body.contains("builder error"), "{body}");
+    assert!(up.requests().is_empty(), "nothing is sent upstream");
+    for text in [&reason, &body, &gw.stderr()] {
+        assert!(!text.contains("4711"), "the key never shows: {text}");
+    }
+}
