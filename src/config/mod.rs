@@ -575,6 +575,8 @@ fn resolve_deployment(
     let mut params = Map::new();
     let mut request_defaults = Map::new();
     let mut extra_headers = Vec::new();
+    // Header values (often from variables) that no header can carry: the model is unavailable.
+    let mut bad_header_values = Vec::new();
     for (key, value) in &p.extra {
         let path = format!("{base}.litellm_params.{key}");
         if EGRESS_KEYS.contains(&key.as_str()) {
@@ -596,7 +598,17 @@ fn resolve_deployment(
             for (k, v) in map {
                 match (k.as_str(), yaml_scalar_string(v)) {
                     (Some(k), Some(v)) => {
+                        if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                            return Err(invalid(
+                                file,
+                                &format!("{path}.{k}"),
+                                "is not a valid HTTP header name (no spaces, `:` or other separators)",
+                            ));
+                        }
                         if let Some(v) = resolver.resolve(&v) {
+                            if http::HeaderValue::from_str(&v).is_err() {
+                                bad_header_values.push(k.to_owned());
+                            }
                             extra_headers.push((k.to_owned(), v));
                         }
                     }
@@ -666,17 +678,27 @@ fn resolve_deployment(
         .map(|m| m.into_iter().map(|(k, v)| (k, yaml_to_json(&v))).collect::<Map<String, Value>>())
         .unwrap_or_default();
 
-    let unavailable = unsupported.or_else(|| {
-        (!resolver.missing.is_empty()).then(|| {
-            let names = resolver.missing.join(", ");
-            let mut text = format!("model `{alias}`: {names} not set (set it in the environment, the .env file or the secret store)");
-            for reason in &resolver.store_failures {
-                text.push_str("; ");
-                text.push_str(reason);
-            }
-            text
+    let unavailable = unsupported
+        .or_else(|| {
+            (!resolver.missing.is_empty()).then(|| {
+                let names = resolver.missing.join(", ");
+                let mut text = format!("model `{alias}`: {names} not set (set it in the environment, the .env file or the secret store)");
+                for reason in &resolver.store_failures {
+                    text.push_str("; ");
+                    text.push_str(reason);
+                }
+                text
+            })
         })
-    });
+        .or_else(|| {
+            // The value is not shown: it may be a credential.
+            (!bad_header_values.is_empty()).then(|| {
+                format!(
+                    "model `{alias}`: the value of litellm_params.extra_headers {} contains a line break or another character an HTTP header cannot carry",
+                    bad_header_values.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                )
+            })
+        });
 
     Ok(Deployment {
         index,

@@ -224,6 +224,31 @@ fn type_errors_name_the_key_path_and_line() {
     );
 }
 
+#[test]
+fn extra_headers_a_request_could_not_carry_are_reported_at_load() {
+    // A name is the config's own text: a load error that points at it.
+    let e = load_err(
+        "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      extra_headers:\n        X Team: platform\n",
+    );
+    assert!(
+        e.contains(
+            "model_list[0].litellm_params.extra_headers.X Team: is not a valid HTTP header name"
+        ),
+        "{e}"
+    );
+    // A value may come from a variable and hold a credential: the model is unavailable, and
+    // the reason names the header, not the value.
+    let yaml = "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      extra_headers:\n        X-Team: platform\n        X-Token: os.environ/TEAM_TOKEN\n";
+    let c = load_ok(yaml, &[("TEAM_TOKEN", "tok-4711\nsecond line")]);
+    let reason = c.deployments[0].unavailable.as_deref().expect("unavailable");
+    assert_eq!(
+        reason,
+        "model `a`: the value of litellm_params.extra_headers `X-Token` contains a line break or another character an HTTP header cannot carry"
+    );
+    let c = load_ok(yaml, &[("TEAM_TOKEN", "tok-4711")]);
+    assert!(c.deployments[0].is_available());
+}
+
 /// Every numeric setting, where it is written in a config.
 const NUMERIC_KEYS: &[(&str, &str)] = &[
     ("litellm_settings", "request_timeout"),
