@@ -63,6 +63,15 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The key or token sent as it is with every call (`api-key`, or `azure_ad_token` as a
+    /// bearer token); `None` for tokens fetched from Entra ID or the Azure CLI.
+    pub fn fixed(&self) -> Option<&Secret<String>> {
+        match self {
+            Credential::ApiKey(s) | Credential::StaticToken(s) => Some(s),
+            Credential::ServicePrincipal { .. } | Credential::Cli { .. } => None,
+        }
+    }
+
     /// For logs and messages; never the secret.
     pub fn describe(&self) -> String {
         match self {
@@ -139,6 +148,11 @@ impl AzureOpenAi {
             timeouts: Timeouts::for_deployment(dep),
             limits: dep.body_limits,
         })
+    }
+
+    /// How calls authenticate.
+    pub fn credential(&self) -> &Credential {
+        &self.credential
     }
 
     pub fn unsupported_params(&self) -> &'static [&'static str] {

@@ -190,6 +190,16 @@ impl Claude {
         })
     }
 
+    /// The key or token sent as it is with every call (Anthropic's key, a Foundry key or
+    /// `azure_ad_token`).
+    pub fn fixed_credential(&self) -> Option<&Secret<String>> {
+        match &self.auth {
+            Auth::ApiKey(key) => Some(key),
+            Auth::Foundry(credential) => credential.fixed(),
+            Auth::Google(_) => None,
+        }
+    }
+
     pub fn unsupported_params(&self) -> &'static [&'static str] {
         UNSUPPORTED
     }

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::config::{Deployment, Env, ProviderKind};
 use crate::egress::Egress;
+use crate::secrets::Secret;
 use crate::translate::verbatim::Verbatim;
 use crate::wire::openai::{
     CallTimeouts, ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse,
@@ -157,6 +158,23 @@ impl Timeouts {
     }
 }
 
+/// Why a credential cannot be sent in an HTTP header, or `None`: a line break (a key pasted
+/// with its newline, a `\n` in a quoted value) or another control character.
+pub fn unsendable(value: &str) -> Option<&'static str> {
+    if value.contains(['\r', '\n']) {
+        return Some("a line break");
+    }
+    ::http::HeaderValue::from_str(value).is_err().then_some("a control character")
+}
+
+/// The reason a deployment whose key or token [`unsendable`] refuses is unavailable. It never
+/// shows the value.
+pub fn unsendable_credential(alias: &str, why: &str) -> String {
+    format!(
+        "model `{alias}`: its API key or token contains {why}, which an HTTP header cannot carry: remove it from litellm_params or the variable that holds it"
+    )
+}
+
 /// A deployment's upstream.
 pub enum Provider {
     Mock(mock::Mock),
@@ -171,6 +189,16 @@ impl Provider {
     /// Build the provider for a deployment. An `Err` marks the deployment unavailable with
     /// that reason (the gateway still starts).
     pub fn build(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Provider, String> {
+        let provider = Provider::build_unchecked(dep, egress, env)?;
+        if let Some(secret) = provider.fixed_credential()
+            && let Some(why) = unsendable(secret.expose())
+        {
+            return Err(unsendable_credential(&dep.alias, why));
+        }
+        Ok(provider)
+    }
+
+    fn build_unchecked(dep: &Deployment, egress: &Egress, env: &Env) -> Result<Provider, String> {
         match dep.provider {
             ProviderKind::Mock => Ok(Provider::Mock(mock::Mock::new(dep))),
             ProviderKind::OpenAi | ProviderKind::DashScope | ProviderKind::Compat(_) => {
@@ -182,6 +210,17 @@ impl Provider {
                 claude::Claude::new(dep, egress, env).map(Provider::Claude)
             }
             ProviderKind::Gemini => vertex::Vertex::new(dep, egress, env).map(Provider::Vertex),
+        }
+    }
+
+    /// The key or token sent as it is with every call, if the deployment has one (not one
+    /// fetched, which comes from a token endpoint).
+    fn fixed_credential(&self) -> Option<&Secret<String>> {
+        match self {
+            Provider::Mock(_) | Provider::OpenAiCompat(_) => None,
+            Provider::Vertex(p) => p.fixed_credential(),
+            Provider::Azure(p) => p.credential().fixed(),
+            Provider::Claude(p) => p.fixed_credential(),
         }
     }
 

@@ -133,19 +133,15 @@ pub fn endpoint_of(dep: &Deployment, env: &Env) -> Result<Endpoint, String> {
 }
 
 /// The `Authorization` value for `key`, made once per deployment instead of per call. A key
-/// an HTTP header cannot carry (a line break pasted with it, a `\n` in a quoted YAML or
-/// `.env` value) makes the model unavailable with that reason at start-up; sent as it was,
-/// every call failed as an unreachable upstream ("builder error").
+/// an HTTP header cannot carry ([`super::unsendable`]) makes the model unavailable with that
+/// reason at start-up; sent as it was, every call failed as an unreachable upstream ("builder
+/// error"). Other providers' fixed keys are checked by `Provider::build`.
 fn bearer(key: &Secret<String>, alias: &str) -> Result<http::HeaderValue, String> {
-    let mut value = http::HeaderValue::try_from(format!("Bearer {}", key.expose())).map_err(|_| {
-        let what = match key.expose().contains(['\r', '\n']) {
-            true => "a line break",
-            false => "a control character",
-        };
-        format!(
-            "model `{alias}`: its API key contains {what}, which an HTTP header cannot carry: remove it from litellm_params.api_key or the variable that holds the key"
-        )
-    })?;
+    if let Some(why) = super::unsendable(key.expose()) {
+        return Err(super::unsendable_credential(alias, why));
+    }
+    let mut value = http::HeaderValue::try_from(format!("Bearer {}", key.expose()))
+        .map_err(|_| super::unsendable_credential(alias, "a control character"))?;
     value.set_sensitive(true);
     Ok(value)
 }

@@ -137,6 +137,14 @@ impl Vertex {
         })
     }
 
+    /// The Gemini API key, sent with every call.
+    pub fn fixed_credential(&self) -> Option<&Secret<String>> {
+        match &self.auth {
+            Auth::ApiKey(key) => Some(key),
+            Auth::OAuth(_) => None,
+        }
+    }
+
     pub fn unsupported_params(&self) -> &'static [&'static str] {
         UNSUPPORTED
     }

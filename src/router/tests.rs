@@ -465,3 +465,43 @@ model_list:
     // region, each ended by a NUL byte): request logs written today keep matching.
     assert_eq!(ids[1], "h:01fdbe02b3f8d50e");
 }
+
+#[test]
+fn a_fixed_key_or_token_no_header_can_carry_makes_its_model_unavailable() {
+    let yaml = r#"
+model_list:
+  - model_name: openai
+    litellm_params: {model: openai/gpt-4o, api_key: "sk-secret-4711\n"}
+  - model_name: azure
+    litellm_params: {model: azure/gpt-4o, api_base: "https://r.openai.azure.com", api_key: "secret-4711\r\n"}
+  - model_name: azure-token
+    litellm_params: {model: azure/gpt-4o, api_base: "https://r.openai.azure.com", azure_ad_token: "secret-4711\n"}
+  - model_name: gemini
+    litellm_params: {model: gemini/gemini-2.5-flash, api_key: "secret-4711\n"}
+  - model_name: claude
+    litellm_params: {model: anthropic/claude-sonnet-4-5, api_key: "secret-4711\u0007"}
+  - model_name: foundry
+    litellm_params: {model: azure_ai/claude-sonnet-4-5, api_base: "https://f.services.ai.azure.com/anthropic", api_key: "secret-4711\n"}
+  - model_name: fine
+    litellm_params: {model: anthropic/claude-sonnet-4-5, api_key: "sk-ant-fine"}
+"#;
+    let r = router(yaml);
+    let reasons: Vec<Option<&str>> =
+        r.deployments().iter().map(|d| d.unavailable_reason()).collect();
+    for (i, alias) in ["openai", "azure", "azure-token", "gemini", "foundry"].iter().enumerate() {
+        let i = if i < 4 { i } else { i + 1 };
+        let reason = reasons[i].unwrap_or_default();
+        assert!(
+            reason.starts_with(&format!(
+                "model `{alias}`: its API key or token contains a line break"
+            )),
+            "{alias}: {reason}"
+        );
+    }
+    let claude = reasons[4].unwrap_or_default();
+    assert!(claude.contains("contains a control character"), "{claude}");
+    assert_eq!(reasons[6], None);
+    for reason in reasons.iter().flatten() {
+        assert!(!reason.contains("4711"), "the value never shows: {reason}");
+    }
+}

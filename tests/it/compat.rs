@@ -211,7 +211,7 @@ model_list:
         .await
         .expect("json");
     let reason = ready["unavailable"][0]["reason"].as_str().unwrap_or_default().to_owned();
-    assert!(reason.contains("API key contains a line break"), "{ready}");
+    assert!(reason.contains("API key or token contains a line break"), "{ready}");
 
     let (status, body) =
         post(&gw, json!({"model": "ds", "messages": [{"role": "user", "content": "yo"}]})).await;
