@@ -217,6 +217,7 @@ impl Provider {
     /// fetched, which comes from a token endpoint).
     fn fixed_credential(&self) -> Option<&Secret<String>> {
         match self {
+            // The OpenAI-compatible family checks its key as it makes the header from it.
             Provider::Mock(_) | Provider::OpenAiCompat(_) => None,
             Provider::Vertex(p) => p.fixed_credential(),
             Provider::Azure(p) => p.credential().fixed(),
