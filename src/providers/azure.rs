@@ -253,14 +253,7 @@ impl AzureOpenAi {
         }
         let (cache, token) = match &self.credential {
             Credential::ApiKey(key) => {
-                let mut value = http::HeaderValue::from_str(key.expose()).map_err(|_| ProviderError::Credential {
-                    message: format!(
-                        "the API key of Azure OpenAI deployment `{}` contains characters a header cannot carry",
-                        self.deployment
-                    ),
-                })?;
-                value.set_sensitive(true);
-                return Ok((rb.header("api-key", value), None));
+                return Ok((rb.header("api-key", super::key_header(key, &self.label)?), None));
             }
             Credential::StaticToken(t) => return Ok((rb.bearer_auth(t.expose()), None)),
             Credential::ServicePrincipal { cred, cache } => {

@@ -389,20 +389,10 @@ impl Claude {
         &self,
         rb: RequestBuilder,
     ) -> Result<(RequestBuilder, Option<Rejected<'_>>), ProviderError> {
-        let key_header = |key: &Secret<String>| {
-            let mut value = http::HeaderValue::from_str(key.expose()).map_err(|_| {
-                ProviderError::Credential {
-                    message: format!(
-                        "the API key of {} contains characters a header cannot carry",
-                        self.label
-                    ),
-                }
-            })?;
-            value.set_sensitive(true);
-            Ok::<_, ProviderError>(value)
-        };
         Ok(match &self.auth {
-            Auth::ApiKey(key) => (rb.header("x-api-key", key_header(key)?), None),
+            Auth::ApiKey(key) => {
+                (rb.header("x-api-key", super::key_header(key, &self.label)?), None)
+            }
             Auth::Google(g) => {
                 let token = g
                     .token(&self.client)
@@ -415,7 +405,7 @@ impl Claude {
                 (rb, Some(Rejected::Google(token)))
             }
             Auth::Foundry(Credential::ApiKey(key)) => {
-                let v = key_header(key)?;
+                let v = super::key_header(key, &self.label)?;
                 (rb.header("x-api-key", v.clone()).header("api-key", v), None)
             }
             Auth::Foundry(Credential::StaticToken(t)) => (rb.bearer_auth(t.expose()), None),

@@ -175,6 +175,22 @@ pub fn unsendable_credential(alias: &str, why: &str) -> String {
     )
 }
 
+/// A fixed API key as a sensitive header value, for each call. `Provider::build` refuses a
+/// key no header can carry, so the error is only for a provider built some other way; `label`
+/// names the upstream ("Azure OpenAI deployment `x` at …").
+pub fn key_header(key: &Secret<String>, label: &str) -> Result<::http::HeaderValue, ProviderError> {
+    let mut value = ::http::HeaderValue::from_str(key.expose()).map_err(|_| {
+        let why = unsendable(key.expose()).unwrap_or("a control character");
+        ProviderError::Credential {
+            message: format!(
+                "the API key of {label} contains {why}, which an HTTP header cannot carry"
+            ),
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// A deployment's upstream.
 pub enum Provider {
     Mock(mock::Mock),

@@ -137,11 +137,11 @@ pub fn endpoint_of(dep: &Deployment, env: &Env) -> Result<Endpoint, String> {
 /// reason at start-up; sent as it was, every call failed as an unreachable upstream ("builder
 /// error"). Other providers' fixed keys are checked by `Provider::build`.
 fn bearer(key: &Secret<String>, alias: &str) -> Result<http::HeaderValue, String> {
-    if let Some(why) = super::unsendable(key.expose()) {
-        return Err(super::unsendable_credential(alias, why));
-    }
-    let mut value = http::HeaderValue::try_from(format!("Bearer {}", key.expose()))
-        .map_err(|_| super::unsendable_credential(alias, "a control character"))?;
+    let mut value =
+        http::HeaderValue::try_from(format!("Bearer {}", key.expose())).map_err(|_| {
+            let why = super::unsendable(key.expose()).unwrap_or("a control character");
+            super::unsendable_credential(alias, why)
+        })?;
     value.set_sensitive(true);
     Ok(value)
 }

@@ -177,17 +177,10 @@ impl Vertex {
         let auth = match &self.auth {
             Auth::OAuth(a) => a,
             Auth::ApiKey(key) => {
-                let mut value = http::HeaderValue::from_str(key.expose()).map_err(|_| {
-                    ProviderError::Credential {
-                        message: "the Gemini API key contains characters a header cannot carry"
-                            .into(),
-                    }
-                })?;
-                value.set_sensitive(true);
                 let mut rb = self
                     .client
                     .post(&url)
-                    .header("x-goog-api-key", value)
+                    .header("x-goog-api-key", super::key_header(key, &self.label)?)
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .body(body);
                 for (k, v) in &self.extra_headers {
