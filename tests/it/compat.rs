@@ -202,14 +202,7 @@ model_list:
 "#
     );
     let gw = Gateway::builder(&cfg).env("LITELLM_MASTER_KEY", KEY).start();
-    let ready: Value = client()
-        .get(gw.url("/health/readiness"))
-        .send()
-        .await
-        .expect("readiness")
-        .json()
-        .await
-        .expect("json");
+    let ready = gw.readiness().await;
     let reason = ready["unavailable"][0]["reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains("API key or token contains a line break"), "{ready}");
 

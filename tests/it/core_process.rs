@@ -403,8 +403,7 @@ model_list:
     let log = gw.stderr_with("os.environ/MY_QWEN_KEY");
     assert!(log.contains("os.environ/MY_QWEN_KEY"), "{log}");
     let c = client();
-    let ready: Value =
-        c.get(gw.url("/health/readiness")).send().await.expect("send").json().await.expect("json");
+    let ready = gw.readiness().await;
     assert_eq!(ready["status"], "healthy");
     assert_eq!(ready["models"], 2);
     assert_eq!(ready["models_available"], 1);

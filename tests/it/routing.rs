@@ -374,14 +374,7 @@ async fn a_failing_deployment_cools_down_and_the_health_endpoints_show_it() {
     }
     assert_eq!(calls(&up, "busy"), 1);
 
-    let ready: Value = client()
-        .get(gw.url("/health/readiness"))
-        .send()
-        .await
-        .expect("readiness")
-        .json()
-        .await
-        .expect("json");
+    let ready = gw.readiness().await;
     assert_eq!(ready["status"], "healthy");
     assert_eq!(ready["models_cooling_down"], 2, "{ready}");
     let deps = ready["deployments"].as_array().expect("deployments");
@@ -494,14 +487,7 @@ async fn a_timeout_and_a_refused_connection_cool_their_deployments_and_fall_back
             started.elapsed()
         );
     }
-    let ready: Value = client()
-        .get(gw.url("/health/readiness"))
-        .send()
-        .await
-        .expect("readiness")
-        .json()
-        .await
-        .expect("json");
+    let ready = gw.readiness().await;
     let deps = ready["deployments"].as_array().expect("deployments");
     for (i, alias) in [(0, "stuck"), (1, "gone")] {
         assert_eq!(deps[i]["model"], alias);

@@ -224,14 +224,7 @@ async fn missing_credentials_make_the_model_unavailable_with_the_fix() {
     let msg = json_of(&body)["error"]["message"].as_str().expect("message").to_owned();
     assert!(msg.contains("gcloud auth application-default login"), "{msg}");
     assert!(msg.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{msg}");
-    let ready: Value = client()
-        .get(gw.url("/health/readiness"))
-        .send()
-        .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+    let ready = gw.readiness().await;
     assert!(ready.to_string().contains("gcloud auth application-default login"), "{ready}");
 }
 

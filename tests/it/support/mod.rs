@@ -264,6 +264,18 @@ impl Gateway {
         format!("{}{path}", self.base)
     }
 
+    /// `GET /health/readiness` (no key needed), as JSON.
+    pub async fn readiness(&self) -> serde_json::Value {
+        client()
+            .get(self.url("/health/readiness"))
+            .send()
+            .await
+            .expect("readiness")
+            .json()
+            .await
+            .expect("readiness json")
+    }
+
     /// What the gateway logged so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
