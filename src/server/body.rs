@@ -276,6 +276,7 @@ fn strip_position(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::openai::{Content, ContentPart};
 
     fn err(body: &str) -> ApiError {
         parse_json::<ChatRequest>(&Bytes::from(body.to_owned()), "/chat/completions")
@@ -330,6 +331,53 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("messages[0].role"));
         let e = err(r#"{"model":"gpt-4","messages":"hi"}"#);
         assert_eq!(e.param.as_deref(), Some("messages"));
+    }
+
+    /// Message content is a string or a list of parts; anything else gets the one message
+    /// serde's untagged enum gave, at the content's path, and a syntax error inside a
+    /// refused value is still reported as the syntax error it is.
+    #[test]
+    fn content_that_is_neither_text_nor_parts_is_named() {
+        let refused = "data did not match any variant of untagged enum Content";
+        for content in ["5", "-1.5", "true", r#"{"type":"text","text":"hi"}"#, "{}"] {
+            let e = err(&format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":{content}}}]}}"#
+            ));
+            assert_eq!(e.param.as_deref(), Some("messages[0].content"), "{content}");
+            assert_eq!(
+                e.message,
+                format!("/chat/completions: Invalid value for 'messages[0].content': {refused}."),
+                "{content}"
+            );
+        }
+        let e = err(r#"{"model":"m","messages":[{"role":"user","content":{"a":tru}}]}"#);
+        assert!(e.message.starts_with("Invalid JSON payload: expected ident"), "{}", e.message);
+        let e = err(r#"{"model":"m","messages":[{"role":"user","content":[1,"x",{"a":[]}}]}"#);
+        assert!(e.message.starts_with("Invalid JSON payload:"), "{}", e.message);
+        // Any list is parts (unknown ones kept whole); null is no content.
+        let req: ChatRequest = parse_json(
+            &Bytes::from_static(
+                br#"{"model":"m","messages":[{"role":"user","content":[1,{"type":"text","text":"a\nb"}]},{"role":"assistant","content":null},{"role":"user","content":"x\"y"}]}"#,
+            ),
+            "/chat/completions",
+        )
+        .expect("parses");
+        assert_eq!(
+            req.messages[0].content,
+            Some(Content::Parts(vec![
+                ContentPart::Other(serde_json::json!(1)),
+                ContentPart::Text { text: "a\nb".into() },
+            ]))
+        );
+        assert_eq!(req.messages[1].content, None);
+        assert_eq!(req.messages[2].content, Some(Content::Text("x\"y".into())));
+        // From a `Value` too (translations build requests that way).
+        let v = serde_json::json!({"role": "user", "content": "hi"});
+        let m: crate::wire::openai::Message = serde_json::from_value(v).expect("from value");
+        assert_eq!(m.content, Some(Content::Text("hi".into())));
+        let v = serde_json::json!({"role": "user", "content": 3});
+        let e = serde_json::from_value::<crate::wire::openai::Message>(v).expect_err("number");
+        assert_eq!(e.to_string(), refused);
     }
 
     #[test]

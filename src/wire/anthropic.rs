@@ -43,11 +43,20 @@ pub struct MessagesRequest {
 }
 
 /// `system`: a string or a list of text blocks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum System {
     Text(String),
     Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for System {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match super::TextOrList::read(d, "System")? {
+            super::TextOrList::Text(text) => System::Text(text),
+            super::TextOrList::List(blocks) => System::Blocks(blocks),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -66,11 +75,20 @@ pub struct InputMessage {
 }
 
 /// Message content: a string, or a list of blocks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     Text(String),
     Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match super::TextOrList::read(d, "MessageContent")? {
+            super::TextOrList::Text(text) => MessageContent::Text(text),
+            super::TextOrList::List(blocks) => MessageContent::Blocks(blocks),
+        })
+    }
 }
 
 /// A content block of a request message. Unknown block types are kept as raw JSON.
@@ -134,11 +152,20 @@ pub enum Source {
 }
 
 /// `tool_result.content`: a string or blocks (text, image).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ToolResultContent {
     Text(String),
     Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for ToolResultContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match super::TextOrList::read(d, "ToolResultContent")? {
+            super::TextOrList::Text(text) => ToolResultContent::Text(text),
+            super::TextOrList::List(blocks) => ToolResultContent::Blocks(blocks),
+        })
+    }
 }
 
 /// A tool offered to the model. Custom tools have `input_schema` and no `type` (or

@@ -22,3 +22,138 @@ pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::R
         Err(_) => serde_json::from_slice(body),
     }
 }
+
+/// A field that is a string or a list (message content in each dialect), read as serde's
+/// derived untagged enum read it, without its detour: that buffered the whole value before
+/// trying each variant (and copied text with escapes twice). A string is text, a list is read
+/// element by element; anything else is read to its end, so that a syntax error in it is still
+/// reported as one, then refused with the derived enum's message. The element type must take
+/// any JSON value (an `Other(Value)` variant, as every content part and block here has): a
+/// refused element would otherwise be reported as itself, not as the enum's refusal.
+pub(crate) enum TextOrList<T> {
+    Text(String),
+    List(Vec<T>),
+}
+
+impl<'de, T: serde::Deserialize<'de>> TextOrList<T> {
+    /// `name`: the enum's, for the refusal.
+    pub(crate) fn read<D: serde::Deserializer<'de>>(
+        d: D,
+        name: &'static str,
+    ) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrListVisitor { name, element: std::marker::PhantomData })
+    }
+}
+
+struct TextOrListVisitor<T> {
+    name: &'static str,
+    element: std::marker::PhantomData<T>,
+}
+
+impl<T> TextOrListVisitor<T> {
+    fn refuse<E: serde::de::Error>(&self) -> E {
+        E::custom(format_args!("data did not match any variant of untagged enum {}", self.name))
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for TextOrListVisitor<T> {
+    type Value = TextOrList<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string or a list")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(TextOrList::List(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::IgnoredAny;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Err(self.refuse())
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(self.refuse())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(self.refuse())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(self.refuse())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(self.refuse())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Err(self.refuse())
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Err(self.refuse())
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+        Err(self.refuse())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use serde_json::json;
+
+    use super::anthropic::{MessageContent, System, ToolResultContent};
+    use super::openai::Content;
+
+    /// Each "a string or a list" field of the wire types, read as the derived untagged enums
+    /// read it: the same values accepted, the same refusals word for word, from text and from
+    /// a `Value`, and a syntax error inside a refused value still a syntax error.
+    fn reads_like_the_untagged_enum<T: DeserializeOwned + std::fmt::Debug>(name: &str) {
+        let refused = format!("data did not match any variant of untagged enum {name}");
+        for ok in [r#""a\nb""#, "[]", r#"[1,"x",{"type":"text","text":"t"},{"type":"zzz"}]"#] {
+            let from_text = super::from_json::<T>(ok.as_bytes());
+            assert!(from_text.is_ok(), "{name} {ok}: {from_text:?}");
+            let value: serde_json::Value = serde_json::from_str(ok).expect("json");
+            assert!(serde_json::from_value::<T>(value).is_ok(), "{name} {ok} from a Value");
+        }
+        for bad in ["5", "-1.5", "true", "null", "{}", r#"{"type":"text","text":"t"}"#] {
+            let e = super::from_json::<T>(bad.as_bytes()).expect_err(bad);
+            assert!(e.is_data(), "{name} {bad}: {e}");
+            assert!(e.to_string().starts_with(&refused), "{name} {bad}: {e}");
+            let value: serde_json::Value = serde_json::from_str(bad).expect("json");
+            let e = serde_json::from_value::<T>(value).expect_err(bad);
+            assert_eq!(e.to_string(), refused, "{name} {bad} from a Value");
+        }
+        for broken in [r#"{"a":tru}"#, r#"[1,{"a":[]}"#, r#""abc"#] {
+            let e = super::from_json::<T>(broken.as_bytes()).expect_err(broken);
+            assert!(e.is_syntax() || e.is_eof(), "{name} {broken}: {e}");
+        }
+        let e = serde_json::from_value::<T>(json!({"nested": [1, 2]})).expect_err("object");
+        assert_eq!(e.to_string(), refused);
+    }
+
+    #[test]
+    fn text_or_list_fields_read_like_the_untagged_enums() {
+        reads_like_the_untagged_enum::<Content>("Content");
+        reads_like_the_untagged_enum::<System>("System");
+        reads_like_the_untagged_enum::<MessageContent>("MessageContent");
+        reads_like_the_untagged_enum::<ToolResultContent>("ToolResultContent");
+    }
+}

@@ -128,11 +128,20 @@ pub struct Message {
 }
 
 /// Message content: a plain string or a list of typed parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     Text(String),
     Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match super::TextOrList::read(d, "Content")? {
+            super::TextOrList::Text(text) => Content::Text(text),
+            super::TextOrList::List(parts) => Content::Parts(parts),
+        })
+    }
 }
 
 impl Content {
