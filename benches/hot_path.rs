@@ -1,11 +1,12 @@
 //! Micro-benchmarks of the per-request work the gateway does besides moving bytes: request
-//! parse + re-serialize, upstream response parse + re-serialize (and the verbatim path that
-//! replaces it for OpenAI-dialect answers), SSE decoding, chunk relay,
-//! and one whole request through `server::app` with a local mock model (no sockets), directly,
-//! through `server::LiveApp` as served, and to an alias of three deployments (load balancing);
-//! and the request log's share of that: one call's `Record` built and handed to the writer
-//! thread, and the whole request again with the log on; and redacting one request line,
-//! the step every log line goes through on its way out.
+//! parse + re-serialize (and a 65 KB conversation's parse and encode, `wire::encode` against
+//! serde_json's), upstream response parse + re-serialize (and the verbatim path that replaces
+//! it for OpenAI-dialect answers), SSE decoding, chunk relay, and one whole request through
+//! `server::app` with a local mock model (no sockets), directly, through `server::LiveApp` as
+//! served, and to an alias of three deployments (load balancing); and the request log's share
+//! of that: one call's `Record` built and handed to the writer thread, and the whole request
+//! again with the log on; and redacting one request line, the step every log line goes
+//! through on its way out.
 //!
 //! `cargo bench --bench hot_path` (criterion; results in target/criterion). The whole-process
 //! comparison with nginx and LiteLLM is `scripts/bench`.
@@ -40,14 +41,42 @@ fn sse_body(events: usize) -> Vec<u8> {
     out
 }
 
+/// A 40-turn conversation of code (line breaks and quotes: JSON escapes), ~65 KB: the size of
+/// request an agent sends on every turn.
+fn conversation() -> String {
+    let code = "fn main() {\n    println!(\"hello {}\", name);\n    let x = vec![1, 2, 3];\n}\n";
+    let mut messages =
+        vec![serde_json::json!({"role": "system", "content": "You are a coding assistant."})];
+    for turn in 0..40 {
+        let role = if turn % 2 == 0 { "user" } else { "assistant" };
+        let content = format!("Turn {turn}:\n{}", code.repeat(20));
+        messages.push(serde_json::json!({"role": role, "content": content}));
+    }
+    let body = serde_json::json!({"model": "bench", "messages": messages, "max_tokens": 64, "temperature": 0.2});
+    serde_json::to_string(&body).expect("json")
+}
+
 fn request_roundtrip(c: &mut Criterion) {
     let bytes = Bytes::from_static(REQUEST.as_bytes());
     c.bench_function("request: parse + serialize upstream body", |b| {
         b.iter(|| {
-            let mut req: ChatRequest = serde_json::from_slice(black_box(&bytes)).expect("parse");
+            let mut req: ChatRequest = ai_proxy::wire::from_json(black_box(&bytes)).expect("parse");
             req.model = "bench-upstream".to_owned();
-            black_box(serde_json::to_vec(&req).expect("serialize"))
+            black_box(ai_proxy::wire::encode::to_vec(&req).expect("serialize"))
         })
+    });
+    let big = Bytes::from(conversation());
+    let req: ChatRequest = ai_proxy::wire::from_json(&big).expect("parse");
+    c.bench_function("request: 65 KB conversation, parse", |b| {
+        b.iter(|| {
+            black_box(ai_proxy::wire::from_json::<ChatRequest>(black_box(&big)).expect("parse"))
+        })
+    });
+    c.bench_function("request: 65 KB conversation, encode (wire::encode)", |b| {
+        b.iter(|| black_box(ai_proxy::wire::encode::to_vec(black_box(&req)).expect("encode")))
+    });
+    c.bench_function("request: 65 KB conversation, encode (serde_json::to_vec)", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&req)).expect("encode")))
     });
 }
 

@@ -180,7 +180,8 @@ impl AzureOpenAi {
                 Some(true);
         }
         let body = Bytes::from(
-            serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
+            crate::wire::encode::to_vec(&req)
+                .map_err(|e| ProviderError::protocol(e.to_string()))?,
         );
         let resp = self.call(&self.chat_url, body, timeouts).await?;
         if !stream {
@@ -212,7 +213,8 @@ impl AzureOpenAi {
         req.model = self.deployment.clone();
         let timeouts = self.timeouts.with(req.call_timeouts);
         let body = Bytes::from(
-            serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?,
+            crate::wire::encode::to_vec(&req)
+                .map_err(|e| ProviderError::protocol(e.to_string()))?,
         );
         let resp = self.call(&self.embeddings_url, body, timeouts).await?;
         read_json(resp, timeouts, self.limits.response_bytes, &self.label).await

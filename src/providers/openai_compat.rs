@@ -266,7 +266,8 @@ impl OpenAiCompat {
         } else {
             req.stream_options = None;
         }
-        let body = serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = crate::wire::encode::to_vec(&req)
+            .map_err(|e| ProviderError::protocol(e.to_string()))?;
         let rb = self
             .post(&self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -333,7 +334,8 @@ impl OpenAiCompat {
         mut req: EmbeddingsRequest,
     ) -> Result<EmbeddingsResponse, ProviderError> {
         req.model = self.model.clone();
-        let body = serde_json::to_vec(&req).map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = crate::wire::encode::to_vec(&req)
+            .map_err(|e| ProviderError::protocol(e.to_string()))?;
         let rb = self
             .post(&self.embeddings_url)
             .header(http::header::CONTENT_TYPE, "application/json")

@@ -46,7 +46,7 @@ pub fn sse_response(body: Body) -> Response {
 pub fn json_frame<T: serde::Serialize>(value: &T) -> Result<Bytes, serde_json::Error> {
     let mut v = Vec::with_capacity(320);
     v.extend_from_slice(b"data: ");
-    serde_json::to_writer(&mut v, value)?;
+    crate::wire::encode::write(&mut v, value)?;
     v.extend_from_slice(b"\n\n");
     Ok(Bytes::from(v))
 }
@@ -219,7 +219,7 @@ fn write_events(buf: &mut Vec<u8>, events: &[Event]) {
 fn write_response_events(buf: &mut Vec<u8>, events: &[responses::Event]) {
     for ev in events {
         // A `Value` always serializes.
-        named_frame(buf, ev.name(), &serde_json::to_vec(&ev.0).unwrap_or_default());
+        named_frame(buf, ev.name(), &crate::wire::encode::to_vec(&ev.0).unwrap_or_default());
     }
 }
 
@@ -415,7 +415,7 @@ impl<D: EventDialect> futures_util::Stream for Relay<D> {
 
 /// `event: NAME\ndata: {json}\n\n`
 pub fn event_frame(buf: &mut Vec<u8>, ev: &Event) {
-    let json = serde_json::to_vec(ev).unwrap_or_else(|_| {
+    let json = crate::wire::encode::to_vec(ev).unwrap_or_else(|_| {
         br#"{"type":"error","error":{"type":"api_error","message":"cannot encode event"}}"#.to_vec()
     });
     named_frame(buf, ev.name(), &json);

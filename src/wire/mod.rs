@@ -5,9 +5,11 @@
 //! Responses endpoints are translated to and from it. Unknown fields are kept in `extra` maps so that provider
 //! specifics (Qwen's `enable_thinking`, Azure's filter results) pass through untouched.
 //!
-//! No IO. The one function, [`from_json`], is how the request path decodes a JSON body.
+//! No IO. [`from_json`] is how the request path decodes a JSON body, and [`encode`] how it
+//! writes one.
 
 pub mod anthropic;
+pub mod encode;
 pub mod gemini;
 pub mod openai;
 pub mod responses;

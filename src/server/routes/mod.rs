@@ -106,7 +106,7 @@ pub fn json_bytes(body: Vec<u8>) -> Response {
 
 /// Serialize a value as a JSON response.
 pub fn json<T: serde::Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
+    match crate::wire::encode::to_vec(value) {
         Ok(body) => json_bytes(body),
         Err(e) => ApiError::internal(format!("cannot encode response: {e}")).into_response(),
     }
