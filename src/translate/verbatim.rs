@@ -83,8 +83,7 @@ impl Verbatim {
         // Room for the name quoted; escapes, if any, grow it.
         let mut out = Vec::with_capacity(self.body.len() + model.len() + 2);
         out.extend_from_slice(&self.body[..self.model.start]);
-        // A `&str` always encodes: the error case cannot happen.
-        let _ = serde_json::to_writer(&mut out, model);
+        crate::wire::encode::write_str(&mut out, model);
         out.extend_from_slice(&self.body[self.model.end..]);
         out
     }
