@@ -49,6 +49,8 @@ pub fn quick_estimate(req: &ChatRequest) -> u64 {
 }
 
 fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> u64 {
+    // JSON counted as its text, written into one buffer for all of it.
+    let mut scratch = Vec::new();
     let mut n = REPLY_PRIMING;
     for m in &req.messages {
         n += PER_MESSAGE;
@@ -61,7 +63,7 @@ fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> 
                         ContentPart::ImageUrl { .. }
                         | ContentPart::File { .. }
                         | ContentPart::InputAudio { .. } => PER_IMAGE,
-                        ContentPart::Other(v) => count_text(&v.to_string()),
+                        ContentPart::Other(v) => count_text(json_text(&mut scratch, v)),
                     };
                 }
             }
@@ -74,9 +76,25 @@ fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> 
     for t in req.tools.iter().flatten() {
         n += count_text(&t.function.name);
         n += t.function.description.as_deref().map(count_text).unwrap_or(0);
-        n += t.function.parameters.as_ref().map(|p| count_text(&p.to_string())).unwrap_or(0);
+        n += t
+            .function
+            .parameters
+            .as_ref()
+            .map(|p| count_text(json_text(&mut scratch, p)))
+            .unwrap_or(0);
     }
     n
+}
+
+/// `value` as the compact JSON text `Value::to_string` gives, written into `buf` (cleared)
+/// by `wire::encode`, which writes the same bytes: `to_string` made a new string through
+/// serde_json's byte-at-a-time escaper for every tool of every request (Claude Code sends
+/// ~70 KB of tool schemas a turn, and `/v1/messages` makes this estimate for each).
+fn json_text<'b>(buf: &'b mut Vec<u8>, value: &serde_json::Value) -> &'b str {
+    buf.clear();
+    // A `Value` always encodes, and into UTF-8.
+    let _ = crate::wire::encode::write(buf, value);
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -96,6 +114,40 @@ mod tests {
         };
         let (real, quick) = (estimate(&req), quick_estimate(&req));
         assert!(quick > real / 2 && quick < real * 2, "{quick} vs {real}");
+    }
+
+    /// Tool schemas and unknown content parts count as the text `Value::to_string` gives.
+    #[test]
+    fn json_is_counted_as_its_compact_text() {
+        use crate::wire::openai::{FunctionDef, Message, Tool};
+        let params = serde_json::json!({"type": "object", "properties": {"q": {
+            "type": "string", "description": "a \"quoted\"\nline, é, \u{1}"}}});
+        let other = serde_json::json!({"type": "zzz", "data": [1, 2.5, null, "\\"]});
+        let req = ChatRequest {
+            messages: vec![Message {
+                role: "user".into(),
+                content: Some(Content::Parts(vec![ContentPart::Other(other.clone())])),
+                ..Default::default()
+            }],
+            tools: Some(vec![Tool {
+                kind: "function".into(),
+                function: FunctionDef {
+                    name: "f".into(),
+                    description: None,
+                    parameters: Some(params.clone()),
+                    strict: None,
+                },
+            }]),
+            ..ChatRequest::default()
+        };
+        let (other, params) = (other.to_string(), params.to_string());
+        let quarter = |s: &str| (s.len() as u64).div_ceil(4);
+        let base = REPLY_PRIMING + PER_MESSAGE;
+        assert_eq!(quick_estimate(&req), base + quarter(&other) + quarter("f") + quarter(&params));
+        assert_eq!(
+            estimate(&req),
+            base + count_text(&other) + count_text("f") + count_text(&params)
+        );
     }
 
     #[test]

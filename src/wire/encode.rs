@@ -4,10 +4,10 @@
 //! callgrind), which made writing a long conversation for the upstream the largest cost of a
 //! big request: 0.68 M of the 2.0 M instructions a 65 KB chat request took (BENCHMARKS.md,
 //! issue #20). [`write_str`] looks at eight bytes at a time and copies runs that need no
-//! escape whole. Everything else is serde_json's own: numbers, `null` for a non-finite
-//! float, the escapes it writes, and the brackets, commas and colons of its compact form, so
-//! the output is byte for byte what `serde_json::to_vec` gives (tested against it on every
-//! wire type and on arbitrary values).
+//! escape whole; it writes string map keys too. Everything else is serde_json's own:
+//! numbers, `null` for a non-finite float, other keys, the escapes it writes, and the
+//! brackets, commas and colons of its compact form, so the output is byte for byte what
+//! `serde_json::to_vec` gives (tested against it on every wire type and on arbitrary values).
 
 use serde::ser::{self, Serialize};
 
@@ -19,6 +19,13 @@ pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(128);
     write(&mut out, value)?;
     Ok(out)
+}
+
+/// `value` as compact JSON text, as `serde_json::to_string` (and a `Value`'s `Display`) writes
+/// it. For a `Value` it cannot fail.
+pub fn to_string<T: ?Sized + Serialize>(value: &T) -> Result<String> {
+    // Strings are written from `&str` and everything else is ASCII: always UTF-8.
+    String::from_utf8(to_vec(value)?).map_err(ser::Error::custom)
 }
 
 /// Append `value` as compact JSON to `out`.
@@ -455,9 +462,15 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
     }
 }
 
-/// A map key (of a `Value` object or a map field), written by serde_json's own key writer:
-/// keys are short, and it alone knows which non-string keys it takes and how it writes them.
+/// A map key (of a `Value` object or a map field). A string, nearly always, is written here;
+/// anything else by serde_json's own key writer, which alone knows which other keys it takes
+/// (numbers, booleans, unit variants) and how it writes them.
 fn write_key<T: ?Sized + Serialize>(out: &mut Vec<u8>, key: &T) -> Result {
+    key.serialize(MapKey { out })
+}
+
+/// `key` written by serde_json's key writer.
+fn key_by_serde_json<T: ?Sized + Serialize>(out: &mut Vec<u8>, key: &T) -> Result {
     let open = out.len();
     {
         let mut json = serde_json::Serializer::new(&mut *out);
@@ -468,6 +481,172 @@ fn write_key<T: ?Sized + Serialize>(out: &mut Vec<u8>, key: &T) -> Result {
     // Only the key was written after the brace: take the brace out.
     out.remove(open);
     Ok(())
+}
+
+struct MapKey<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// serde_json's refusal of a key that is no string, number, boolean or unit variant.
+fn not_a_key() -> Error {
+    ser::Error::custom("key must be a string")
+}
+
+impl ser::Serializer for MapKey<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_str(self, v: &str) -> Result {
+        write_str(self.out, v);
+        Ok(())
+    }
+
+    fn serialize_char(self, v: char) -> Result {
+        write_str(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result {
+        write_str(self.out, variant);
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result {
+        v.serialize(self)
+    }
+
+    fn serialize_bool(self, v: bool) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_i8(self, v: i8) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_i16(self, v: i16) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_i32(self, v: i32) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_i64(self, v: i64) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_i128(self, v: i128) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_u8(self, v: u8) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_u16(self, v: u16) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_u32(self, v: u32) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_u64(self, v: u64) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_u128(self, v: u128) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_f32(self, v: f32) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_f64(self, v: f64) -> Result {
+        key_by_serde_json(self.out, &v)
+    }
+
+    fn serialize_bytes(self, _: &[u8]) -> Result {
+        Err(not_a_key())
+    }
+
+    fn serialize_none(self) -> Result {
+        Err(not_a_key())
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result {
+        Err(not_a_key())
+    }
+
+    fn serialize_unit(self) -> Result {
+        Err(not_a_key())
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result {
+        Err(not_a_key())
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result {
+        Err(not_a_key())
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(not_a_key())
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+        Err(not_a_key())
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Err(not_a_key())
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(not_a_key())
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(not_a_key())
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(not_a_key())
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(not_a_key())
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub fn effort_for_level(effort: &str) -> (&'static str, u32) {
 
 /// Translate a Messages request into the hub format. The result keeps the client's alias in
 /// `model`; the router picks the deployment and each provider maps what it must.
-pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
+pub fn to_hub(mut req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
     let mut messages = Vec::new();
     if let Some(system) = &req.system {
         let text = system_text(system)?;
@@ -84,10 +84,11 @@ pub fn to_hub(req: MessagesRequest) -> Result<ChatRequest, TranslateError> {
     // in a tool result loads them (Claude Code's ToolSearch answers with those), so the
     // others are left out too (Claude Code offers a placeholder that must never be called).
     let loaded = referenced_tools(&req.messages);
-    let tools = match &req.tools {
+    // Taken, not cloned: Claude Code's tool schemas are ~70 KB of JSON a turn.
+    let tools = match req.tools.take() {
         Some(tools) if !tools.is_empty() => {
             let kept: Vec<Tool> = tools
-                .iter()
+                .into_iter()
                 .enumerate()
                 .filter(|(_, t)| {
                     !is_server_tool(t) && (!is_deferred(t) || loaded.contains(t.name.as_str()))
@@ -273,11 +274,16 @@ fn assistant_turn(
         match b {
             ContentBlock::Text { text: t } => text.push_str(t),
             ContentBlock::ToolUse { id, name, input } => {
-                let input = if input.is_null() { Value::Object(Map::new()) } else { input.clone() };
+                // A `Value` always encodes (`wire::encode::to_string`: `to_string`'s text).
+                let arguments = if input.is_null() {
+                    "{}".to_owned()
+                } else {
+                    crate::wire::encode::to_string(input).unwrap_or_default()
+                };
                 calls.push(ToolCall {
                     id: id.clone(),
                     kind: "function".into(),
-                    function: FunctionCall { name: name.clone(), arguments: input.to_string() },
+                    function: FunctionCall { name: name.clone(), arguments },
                     extra: Map::new(),
                 });
             }
@@ -455,7 +461,7 @@ pub fn left_out_tools(req: &MessagesRequest) -> Vec<String> {
         .collect()
 }
 
-fn tool(t: &ToolDef, i: usize) -> Result<Tool, TranslateError> {
+fn tool(t: ToolDef, i: usize) -> Result<Tool, TranslateError> {
     let custom = matches!(t.kind.as_deref(), None | Some("custom"));
     if !custom || t.input_schema.is_none() {
         return Err(TranslateError::new(
@@ -470,9 +476,9 @@ fn tool(t: &ToolDef, i: usize) -> Result<Tool, TranslateError> {
     Ok(Tool {
         kind: "function".into(),
         function: FunctionDef {
-            name: t.name.clone(),
-            description: t.description.clone(),
-            parameters: t.input_schema.clone(),
+            name: t.name,
+            description: t.description,
+            parameters: t.input_schema,
             strict: None,
         },
     })

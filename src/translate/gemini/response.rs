@@ -121,7 +121,8 @@ fn choice(c: &Candidate, pos: usize, seed: &str, next_call: &mut usize) -> Choic
 /// Function-call args as OpenAI's JSON string (`{}` when absent).
 pub(super) fn args_json(args: Option<&Value>) -> String {
     match args {
-        Some(v) if !v.is_null() => v.to_string(),
+        // A `Value` always encodes (`wire::encode::to_string`: `to_string`'s text).
+        Some(v) if !v.is_null() => crate::wire::encode::to_string(v).unwrap_or_default(),
         _ => "{}".to_owned(),
     }
 }

@@ -205,5 +205,6 @@ proptest! {
     #[test]
     fn any_value_is_written_as_serde_json_writes_it(value in any_value()) {
         prop_assert_eq!(to_vec(&value).expect("encode"), serde_json::to_vec(&value).expect("json"));
+        prop_assert_eq!(super::to_string(&value).expect("encode"), value.to_string());
     }
 }
