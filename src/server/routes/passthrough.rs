@@ -51,15 +51,83 @@ pub fn client_betas(headers: &HeaderMap) -> Option<String> {
 
 /// The model a body names, when `/v1/messages` to it is a pass-through; `None` otherwise
 /// (or when the body is not a JSON object: the translated path answers with the error).
-fn passthrough_model(state: &AppState, body: &Map<String, Value>) -> Option<String> {
-    let model = body.get("model")?.as_str()?;
-    state.router().is_passthrough(model).then(|| model.to_owned())
+///
+/// Only `model` is read here ([`named_model`]). Every `/v1/messages` request asks, and most
+/// are not for a pass-through model: decoding the whole body into a map to answer cost a
+/// Claude Code turn ~1.4 M instructions, a third of the request, before the translated path
+/// decoded it again (BENCHMARKS.md, issue #20). The caller decodes the map when the answer is
+/// yes, and a body that does not decode still gets `None` there, as before.
+fn passthrough_model(state: &AppState, bytes: &Bytes) -> Option<String> {
+    let model = named_model(bytes)?;
+    state.router().is_passthrough(&model).then_some(model)
+}
+
+/// The string the body's `model` member holds (the last one, as a map keeps it), with every
+/// other value skipped unread; `None` when there is none, it is not a string, or the body is
+/// not an object.
+fn named_model(bytes: &[u8]) -> Option<String> {
+    struct LastModel;
+
+    impl<'de> serde::de::Visitor<'de> for LastModel {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Option<String>, A::Error> {
+            let mut model = None;
+            while let Some(is_model) = map.next_key::<IsModel>()? {
+                if is_model.0 {
+                    model = match map.next_value::<Value>()? {
+                        Value::String(name) => Some(name),
+                        _ => None,
+                    };
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+            Ok(model)
+        }
+    }
+
+    /// Whether a key is `model` (escapes decoded, as a map's key is).
+    struct IsModel(bool);
+
+    impl<'de> serde::Deserialize<'de> for IsModel {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Key;
+            impl serde::de::Visitor<'_> for Key {
+                type Value = IsModel;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a key")
+                }
+                fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<IsModel, E> {
+                    Ok(IsModel(key == "model"))
+                }
+            }
+            d.deserialize_str(Key)
+        }
+    }
+
+    struct Model(Option<String>);
+
+    impl<'de> serde::Deserialize<'de> for Model {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(LastModel).map(Model)
+        }
+    }
+
+    crate::wire::from_json::<Model>(bytes).ok()?.0
 }
 
 /// Serve a `/v1/messages` request by pass-through, or `None` when the model is not Claude.
 pub async fn messages(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Option<Response> {
+    let model = passthrough_model(state, bytes)?;
     let mut fields: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
-    let model = passthrough_model(state, &fields)?;
     let stream = fields.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let before: Vec<String> = fields.keys().cloned().collect();
     let opts = match route_options(&mut fields) {
@@ -100,8 +168,9 @@ pub async fn count_tokens(
     headers: &HeaderMap,
     bytes: &Bytes,
 ) -> Option<Result<u64, ApiError>> {
-    let fields: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
-    let model = passthrough_model(state, &fields)?;
+    let model = passthrough_model(state, bytes)?;
+    // Not read, but a body that is no JSON object goes the local way, as before.
+    let _: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
     let betas = client_betas(headers);
     match state.router().count_tokens_raw(&model, bytes, betas.as_deref()).await {
         Ok(Some(n)) => Some(Ok(n)),
@@ -299,4 +368,47 @@ fn error_frame(api: &ApiError) -> Bytes {
     v.extend_from_slice(&data);
     v.extend_from_slice(b"\n\n");
     Bytes::from(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the whole map gave: the string `model` of a body that decodes as an object.
+    fn from_map(body: &[u8]) -> Option<String> {
+        let map: Map<String, Value> = serde_json::from_slice(body).ok()?;
+        map.get("model")?.as_str().map(str::to_owned)
+    }
+
+    #[test]
+    fn the_model_is_read_as_the_whole_map_reads_it() {
+        let big = format!(
+            r#"{{"tools":[{{"name":"t","input_schema":{{"a":[1,2,{{"b":"x\ny"}}]}}}}],"system":"{}","model":"claude-x"}}"#,
+            "s".repeat(5000)
+        );
+        for (body, model) in [
+            (r#"{"model":"claude-x","max_tokens":1}"#, Some("claude-x")),
+            (big.as_str(), Some("claude-x")),
+            (r#"{"mod\u0065l":"escaped-key"}"#, Some("escaped-key")),
+            (r#"{"model":"first","model":"last"}"#, Some("last")),
+            (r#"{"model":"a","model":7}"#, None),
+            (r#"{"model":"caf\u00e9 \"q\""}"#, Some("café \"q\"")),
+            (r#"{"model":null}"#, None),
+            (r#"{"max_tokens":1}"#, None),
+            (r#"{}"#, None),
+            (r#"["model","x"]"#, None),
+            (r#""model""#, None),
+            (r#"{"model":"x""#, None),
+            (r#"{"model":"x"} trailing"#, None),
+            ("", None),
+        ] {
+            assert_eq!(named_model(body.as_bytes()).as_deref(), model, "{body}");
+            assert_eq!(from_map(body.as_bytes()).as_deref(), model, "{body}");
+        }
+        // Values are skipped, not decoded: a body the map cannot decode (a lone surrogate)
+        // may still name its model here; the caller's map decode then says no, as before.
+        let lone = br#"{"model":"claude-x","system":"\ud800"}"#;
+        assert_eq!(from_map(lone), None);
+        assert_eq!(named_model(lone).as_deref(), Some("claude-x"));
+    }
 }
