@@ -145,7 +145,7 @@ impl Encoder<'_> {
 }
 
 /// An array or object being written; `first` until its first element.
-pub struct Compound<'e, 'a> {
+struct Compound<'e, 'a> {
     enc: &'e mut Encoder<'a>,
     first: bool,
     /// What closes it: `]`, `}`, or `]}` / `}}` for a variant's.
