@@ -52,10 +52,7 @@ pub enum System {
 
 impl<'de> Deserialize<'de> for System {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match super::TextOrList::read(d, "System")? {
-            super::TextOrList::Text(text) => System::Text(text),
-            super::TextOrList::List(blocks) => System::Blocks(blocks),
-        })
+        super::TextOrList::read(d, "System", System::Text, System::Blocks)
     }
 }
 
@@ -84,10 +81,7 @@ pub enum MessageContent {
 
 impl<'de> Deserialize<'de> for MessageContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match super::TextOrList::read(d, "MessageContent")? {
-            super::TextOrList::Text(text) => MessageContent::Text(text),
-            super::TextOrList::List(blocks) => MessageContent::Blocks(blocks),
-        })
+        super::TextOrList::read(d, "MessageContent", MessageContent::Text, MessageContent::Blocks)
     }
 }
 
@@ -161,10 +155,12 @@ pub enum ToolResultContent {
 
 impl<'de> Deserialize<'de> for ToolResultContent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match super::TextOrList::read(d, "ToolResultContent")? {
-            super::TextOrList::Text(text) => ToolResultContent::Text(text),
-            super::TextOrList::List(blocks) => ToolResultContent::Blocks(blocks),
-        })
+        super::TextOrList::read(
+            d,
+            "ToolResultContent",
+            ToolResultContent::Text,
+            ToolResultContent::Blocks,
+        )
     }
 }
 

@@ -32,45 +32,42 @@ pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::R
 /// reported as one, then refused with the derived enum's message. The element type must take
 /// any JSON value (an `Other(Value)` variant, as every content part and block here has): a
 /// refused element would otherwise be reported as itself, not as the enum's refusal.
-pub(crate) enum TextOrList<T> {
-    Text(String),
-    List(Vec<T>),
+pub(crate) struct TextOrList<T, V> {
+    /// The enum's, for the refusal.
+    name: &'static str,
+    text: fn(String) -> V,
+    list: fn(Vec<T>) -> V,
 }
 
-impl<'de, T: serde::Deserialize<'de>> TextOrList<T> {
-    /// `name`: the enum's, for the refusal.
+impl<'de, T: serde::Deserialize<'de>, V> TextOrList<T, V> {
+    /// The enum `name` from `d`: `text` makes its string variant, `list` its list variant.
     pub(crate) fn read<D: serde::Deserializer<'de>>(
         d: D,
         name: &'static str,
-    ) -> Result<Self, D::Error> {
-        d.deserialize_any(TextOrListVisitor { name, element: std::marker::PhantomData })
+        text: fn(String) -> V,
+        list: fn(Vec<T>) -> V,
+    ) -> Result<V, D::Error> {
+        d.deserialize_any(TextOrList { name, text, list })
     }
-}
 
-struct TextOrListVisitor<T> {
-    name: &'static str,
-    element: std::marker::PhantomData<T>,
-}
-
-impl<T> TextOrListVisitor<T> {
     fn refuse<E: serde::de::Error>(&self) -> E {
         E::custom(format_args!("data did not match any variant of untagged enum {}", self.name))
     }
 }
 
-impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for TextOrListVisitor<T> {
-    type Value = TextOrList<T>;
+impl<'de, T: serde::Deserialize<'de>, V> serde::de::Visitor<'de> for TextOrList<T, V> {
+    type Value = V;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a string or a list")
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(TextOrList::Text(v.to_owned()))
+        Ok((self.text)(v.to_owned()))
     }
 
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(TextOrList::Text(v))
+        Ok((self.text)(v))
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -78,7 +75,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for TextOrListVisi
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok(TextOrList::List(items))
+        Ok((self.list)(items))
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {

@@ -137,10 +137,7 @@ pub enum Content {
 
 impl<'de> Deserialize<'de> for Content {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match super::TextOrList::read(d, "Content")? {
-            super::TextOrList::Text(text) => Content::Text(text),
-            super::TextOrList::List(parts) => Content::Parts(parts),
-        })
+        super::TextOrList::read(d, "Content", Content::Text, Content::Parts)
     }
 }
 
