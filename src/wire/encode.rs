@@ -38,8 +38,8 @@ pub fn write<T: ?Sized + Serialize>(out: &mut Vec<u8>, value: &T) -> Result {
 const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
 /// A byte of a string that JSON requires escaped: `"`, `\` and the control characters.
-const fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
+fn needs_escape(b: u8) -> bool {
+    ESCAPES[usize::from(b)] != 0
 }
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
