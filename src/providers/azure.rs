@@ -179,10 +179,7 @@ impl AzureOpenAi {
             req.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
                 Some(true);
         }
-        let body = Bytes::from(
-            crate::wire::encode::to_vec(&req)
-                .map_err(|e| ProviderError::protocol(e.to_string()))?,
-        );
+        let body = Bytes::from(super::http::encode_json(&req)?);
         let resp = self.call(&self.chat_url, body, timeouts).await?;
         if !stream {
             let limit = self.limits.response_bytes;
@@ -212,10 +209,7 @@ impl AzureOpenAi {
     ) -> Result<EmbeddingsResponse, ProviderError> {
         req.model = self.deployment.clone();
         let timeouts = self.timeouts.with(req.call_timeouts);
-        let body = Bytes::from(
-            crate::wire::encode::to_vec(&req)
-                .map_err(|e| ProviderError::protocol(e.to_string()))?,
-        );
+        let body = Bytes::from(super::http::encode_json(&req)?);
         let resp = self.call(&self.embeddings_url, body, timeouts).await?;
         read_json(resp, timeouts, self.limits.response_bytes, &self.label).await
     }

@@ -251,8 +251,7 @@ impl Claude {
     pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         let body = claude::to_messages(&req, &RequestOptions { model: &self.model })
             .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
-        let body = crate::wire::encode::to_vec(&body)
-            .map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = super::http::encode_json(&body)?;
         let body = self.for_host(&body)?;
         let timeouts = self.timeouts.with(req.call_timeouts);
         let created = unix_now();

@@ -137,6 +137,11 @@ async fn read_body(
 }
 
 /// [`read_json`]'s decoding, with the same error.
+/// A request body as JSON (`wire::encode`); a value that cannot be written is a protocol error.
+pub fn encode_json<T: ?Sized + serde::Serialize>(value: &T) -> Result<Vec<u8>, ProviderError> {
+    crate::wire::encode::to_vec(value).map_err(|e| ProviderError::protocol(e.to_string()))
+}
+
 fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {
     crate::wire::from_json(body).map_err(|e| {
         ProviderError::protocol(format!(

@@ -266,8 +266,7 @@ impl OpenAiCompat {
         } else {
             req.stream_options = None;
         }
-        let body = crate::wire::encode::to_vec(&req)
-            .map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = super::http::encode_json(&req)?;
         let rb = self
             .post(&self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -334,8 +333,7 @@ impl OpenAiCompat {
         mut req: EmbeddingsRequest,
     ) -> Result<EmbeddingsResponse, ProviderError> {
         req.model = self.model.clone();
-        let body = crate::wire::encode::to_vec(&req)
-            .map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = super::http::encode_json(&req)?;
         let rb = self
             .post(&self.embeddings_url)
             .header(http::header::CONTENT_TYPE, "application/json")

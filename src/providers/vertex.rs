@@ -262,8 +262,7 @@ impl Vertex {
             RequestOptions { model: &self.model, safety_settings: self.safety_settings.as_ref() };
         let body = gemini::request(&req, &opts)
             .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
-        let body = crate::wire::encode::to_vec(&body)
-            .map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = super::http::encode_json(&body)?;
         let seed = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
         let created = unix_now();
         let timeouts = self.timeouts.with(req.call_timeouts);
@@ -309,8 +308,7 @@ impl Vertex {
             system_instruction: full.system_instruction,
             tools: full.tools,
         };
-        let body = crate::wire::encode::to_vec(&body)
-            .map_err(|e| ProviderError::protocol(e.to_string()))?;
+        let body = super::http::encode_json(&body)?;
         let resp = self.post("countTokens", body, self.timeouts).await?;
         let counted: crate::wire::gemini::CountTokensResponse =
             read_json(resp, self.timeouts, self.limits.response_bytes, &self.label).await?;
@@ -338,8 +336,7 @@ impl Vertex {
         let mut tokens = 0;
         for (n, group) in texts.chunks(batch).enumerate() {
             let body = embed::predict_request(group, req.dimensions, &req.extra);
-            let body = crate::wire::encode::to_vec(&body)
-                .map_err(|e| ProviderError::protocol(e.to_string()))?;
+            let body = super::http::encode_json(&body)?;
             let resp = self.post("predict", body, timeouts).await?;
             let parsed: PredictResponse =
                 read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
@@ -371,8 +368,7 @@ impl Vertex {
         let mut data = Vec::with_capacity(texts.len());
         for (n, group) in texts.chunks(100).enumerate() {
             let body = embed::batch_request(group, &self.model, req.dimensions, &req.extra);
-            let body = crate::wire::encode::to_vec(&body)
-                .map_err(|e| ProviderError::protocol(e.to_string()))?;
+            let body = super::http::encode_json(&body)?;
             let resp = self.post("batchEmbedContents", body, timeouts).await?;
             let parsed: crate::wire::gemini::BatchEmbedResponse =
                 read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;
