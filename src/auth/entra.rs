@@ -93,6 +93,10 @@ impl EntraCredential {
                 )));
             }
         };
+        let what = format!("Entra ID at {url}");
+        if let Some(m) = crate::egress::redirect::refusal(&resp, &what, "AZURE_AUTHORITY_HOST") {
+            return Err(AuthError::Refused(m));
+        }
         let status = resp.status();
         // Bounded like every upstream body: a token answer is a few KiB.
         let read = read_prefix(&mut resp, MAX_ERROR_BODY);

@@ -357,6 +357,11 @@ impl GoogleAuth {
                 return Err(GoogleAuthError::Token(format!("{what} did not answer within 30s")));
             }
         };
+        if let Some(m) =
+            crate::egress::redirect::refusal(&resp, &what, "the credential's token_uri")
+        {
+            return Err(GoogleAuthError::Token(m));
+        }
         let status = resp.status();
         // Bounded like every upstream body: a token answer is a few KiB.
         let read = read_prefix(&mut resp, MAX_ERROR_BODY);

@@ -13,6 +13,7 @@ pub mod failure;
 pub mod no_proxy;
 pub mod pem;
 pub mod proxy;
+pub mod redirect;
 pub mod system;
 pub mod tls;
 
@@ -219,6 +220,8 @@ impl Egress {
             .tcp_nodelay(true)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("ai-proxy/", env!("CARGO_PKG_VERSION")))
+            // See `redirect`: what the gateway sends goes to the configured address only.
+            .redirect(reqwest::redirect::Policy::none())
             .tls_backend_preconfigured(tls::client_config(verifier)?)
             // The whole connect phase: TCP, the proxy's CONNECT or SOCKS handshake, TLS.
             .connect_timeout(CONNECT_TIMEOUT);

@@ -45,6 +45,11 @@ pub async fn send(
     if resp.status().is_success() {
         return Ok(resp);
     }
+    if let Some(message) =
+        crate::egress::redirect::refusal(&resp, what, "the deployment's api_base")
+    {
+        return Err(ProviderError::Protocol { message });
+    }
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()

@@ -25,6 +25,7 @@ mod keychain;
 mod launchd_cli;
 mod logs;
 mod packaging;
+mod redirects;
 mod routing;
 mod secret_service;
 mod secrets_setup;
