@@ -75,7 +75,9 @@ pub struct CallLog {
     pub provider: &'static str,
     pub status: u16,
     pub start: Instant,
-    pub usage: Option<Usage>,
+    /// Boxed: a `Usage` is ~270 bytes, and a `CallLog` is moved through every layer of a
+    /// call (and lives in a stream's relay) while most of its life it holds none.
+    pub usage: Option<Box<Usage>>,
     pub stream: bool,
     /// Set when a stream ended with an error event after a 200.
     pub stream_error: Option<String>,
@@ -162,7 +164,7 @@ impl CallLog {
     pub fn count(&mut self, routed: &Routed, usage: Option<&Usage>) {
         if let Some(u) = usage {
             routed.record_tokens(u.total_tokens);
-            self.usage = Some(u.clone());
+            self.usage = Some(Box::new(u.clone()));
             self.cost = routed.prices().map(|p| p.cost(u));
             if let Some(usd) = self.cost {
                 routed.record_spend(self.started_ms, usd);
@@ -173,7 +175,7 @@ impl CallLog {
     }
 
     fn record(&mut self, latency_ms: f64) -> Record {
-        let u = self.usage.take().unwrap_or_default();
+        let u = self.usage.take().map(|u| *u).unwrap_or_default();
         let error = self.stream_error.clone().or_else(|| self.error.take());
         Record {
             ts_ms: self.started_ms,

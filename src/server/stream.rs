@@ -284,8 +284,9 @@ enum Source {
 /// upstream.
 struct Relay<D> {
     source: Source,
-    /// The chunk the router peeked at, sent before anything of `source`.
-    first: Option<ChatChunk>,
+    /// The chunk the router peeked at, sent before anything of `source`. Boxed, as is the
+    /// call log's usage, so that the relay moved into the response body is half as large.
+    first: Option<Box<ChatChunk>>,
     translator: D,
     /// Who answered; holds the deployment's in-flight slot until the stream ends.
     served: Option<Served>,
@@ -308,7 +309,7 @@ impl<D: EventDialect> Relay<D> {
     ) -> Self {
         Relay {
             source,
-            first,
+            first: first.map(Box::new),
             translator,
             served,
             log,
@@ -334,7 +335,7 @@ impl<D: EventDialect> Relay<D> {
                 return Poll::Ready(());
             }
             if let Some(first) = self.first.take() {
-                self.write(Some(Ok(first)), buf);
+                self.write(Some(Ok(*first)), buf);
                 return Poll::Ready(());
             }
             let item = match &mut self.source {
@@ -344,7 +345,7 @@ impl<D: EventDialect> Relay<D> {
                         self.log.served(&served);
                         self.served = Some(served);
                         self.source = Source::Chunks(rest);
-                        self.first = first;
+                        self.first = first.map(Box::new);
                         self.quiet.heard();
                         continue;
                     }
