@@ -326,9 +326,17 @@ pub struct Router {
     /// (pattern, deployments), most specific pattern first.
     wildcards: Vec<(String, Vec<usize>)>,
     aliases: Vec<String>,
+    /// Some alias (exact or wildcard) is served by Claude deployments only: `/v1/messages`
+    /// may be passed through, so its body's `model` is worth reading first.
+    any_passthrough: bool,
     next: AtomicUsize,
     num_retries: u32,
     settings: RouterSettings,
+}
+
+/// A non-empty group of deployments, all of them Claude upstreams.
+fn all_claude<R: std::borrow::Borrow<Routed>>(routed: &[R], group: &[usize]) -> bool {
+    !group.is_empty() && group.iter().all(|&i| routed[i].borrow().dep.provider.is_claude())
 }
 
 /// Why picking a deployment failed.
@@ -391,11 +399,16 @@ impl Router {
                 routed[i].configure(&settings, share);
             }
         }
+        let any_passthrough = exact
+            .values()
+            .chain(wildcards.iter().map(|(_, v)| v))
+            .any(|group| all_claude(&routed, group));
         Router {
             deployments: routed.into_iter().map(Arc::new).collect(),
             exact,
             wildcards,
             aliases,
+            any_passthrough,
             next: AtomicUsize::new(0),
             num_retries,
             settings,
@@ -480,9 +493,13 @@ impl Router {
     /// Whether `/v1/messages` to `model` is relayed as it is: every deployment of the alias is
     /// a Claude upstream (Anthropic, Vertex AI, Azure AI Foundry).
     pub fn is_passthrough(&self, model: &str) -> bool {
-        self.indices(model).is_some_and(|v| {
-            !v.is_empty() && v.iter().all(|&i| self.deployments[i].dep.provider.is_claude())
-        })
+        self.indices(model).is_some_and(|v| all_claude(&self.deployments, v))
+    }
+
+    /// Whether [`Router::is_passthrough`] is true for any model name at all (false when no
+    /// alias is served by Claude deployments only, as in a config without Claude).
+    pub fn any_passthrough(&self) -> bool {
+        self.any_passthrough
     }
 
     /// Relay a `/v1/messages` body to a Claude deployment of `model`, with the router's

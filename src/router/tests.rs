@@ -505,3 +505,29 @@ model_list:
         assert!(!reason.contains("4711"), "the value never shows: {reason}");
     }
 }
+
+#[test]
+fn any_passthrough_is_whether_some_alias_is_claude_only() {
+    let claude = "litellm_params: {model: anthropic/claude-sonnet-4-5, api_key: k}";
+    let other = "litellm_params: {model: mock/m}";
+    let cases: &[(&[(&str, &str)], bool)] = &[
+        (&[("a", other), ("b", other)], false),
+        (&[("c", claude)], true),
+        // Mixed with another provider: relayed translated, never passed through.
+        (&[("c", claude), ("c", other)], false),
+        (&[("c", claude), ("c", other), ("d", claude)], true),
+        (&[("claude-*", claude), ("*", other)], true),
+        (&[("claude-*", claude), ("claude-*", other)], false),
+    ];
+    for (entries, want) in cases {
+        let yaml: String = entries
+            .iter()
+            .map(|(alias, params)| format!("  - model_name: \"{alias}\"\n    {params}\n"))
+            .collect();
+        let r = router(&format!("model_list:\n{yaml}"));
+        assert_eq!(r.any_passthrough(), *want, "{yaml}");
+        // The shortcut never hides a pass-through: without it, no name is one; with it, one is.
+        let names = ["a", "b", "c", "d", "claude-x", "gpt", "*"];
+        assert_eq!(names.iter().any(|n| r.is_passthrough(n)), *want, "{yaml}");
+    }
+}

@@ -58,6 +58,10 @@ pub fn client_betas(headers: &HeaderMap) -> Option<String> {
 /// decoded it again (BENCHMARKS.md, issue #20). The caller decodes the map when the answer is
 /// yes, and a body that does not decode still gets `None` there, as before.
 fn passthrough_model(state: &AppState, bytes: &Bytes) -> Option<String> {
+    // No alias is Claude only: no body is passed through, so none is scanned for its model.
+    if !state.router().any_passthrough() {
+        return None;
+    }
     let model = named_model(bytes)?;
     state.router().is_passthrough(&model).then_some(model)
 }
