@@ -34,6 +34,7 @@ use serde_json::{Map, Value};
 
 use super::{ChatOutput, ProviderError};
 use crate::config::Deployment;
+use crate::wire::RawJson;
 use crate::wire::openai::{
     ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta,
     Embedding, EmbeddingsRequest, EmbeddingsResponse, FunctionCall, FunctionCallDelta, Message,
@@ -358,7 +359,7 @@ fn tool_call(req: &ChatRequest) -> Option<ToolCall> {
         Some(ToolChoice::Named(n)) => tools.iter().find(|t| t.function.name == n.function.name)?,
         _ => &tools[0],
     };
-    let schema = tool.function.parameters.clone().unwrap_or(Value::Null);
+    let schema = tool.function.parameters.as_ref().map(RawJson::to_value).unwrap_or(Value::Null);
     let args = match fill(&schema, &last_user_text(req), 0) {
         Value::Object(args) => args,
         _ => Map::new(),

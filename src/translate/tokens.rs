@@ -76,20 +76,14 @@ fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> 
     for t in req.tools.iter().flatten() {
         n += count_text(&t.function.name);
         n += t.function.description.as_deref().map(count_text).unwrap_or(0);
-        n += t
-            .function
-            .parameters
-            .as_ref()
-            .map(|p| count_text(json_text(&mut scratch, p)))
-            .unwrap_or(0);
+        // The schema's text as the client sent it (compact, from every SDK and Claude Code).
+        n += t.function.parameters.as_ref().map(|p| count_text(p.get())).unwrap_or(0);
     }
     n
 }
 
 /// `value` as the compact JSON text `Value::to_string` gives, written into `buf` (cleared)
-/// by `wire::encode`, which writes the same bytes: `to_string` made a new string through
-/// serde_json's byte-at-a-time escaper for every tool of every request (Claude Code sends
-/// ~70 KB of tool schemas a turn, and `/v1/messages` makes this estimate for each).
+/// by `wire::encode`, which writes the same bytes without a new string for each value.
 fn json_text<'b>(buf: &'b mut Vec<u8>, value: &serde_json::Value) -> &'b str {
     buf.clear();
     // A `Value` always encodes, and into UTF-8.
@@ -134,7 +128,7 @@ mod tests {
                 function: FunctionDef {
                     name: "f".into(),
                     description: None,
-                    parameters: Some(params.clone()),
+                    parameters: Some(params.clone().into()),
                     strict: None,
                 },
             }]),

@@ -3,6 +3,7 @@
 //! Types only; the translation to and from the hub lives in `translate::anthropic` (client
 //! side) and `translate::claude` (Claude upstreams).
 
+use super::RawJson;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -175,7 +176,8 @@ pub struct ToolDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
+    /// The JSON schema, as the client wrote it ([`RawJson`]).
+    pub input_schema: Option<RawJson>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

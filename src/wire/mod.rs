@@ -25,6 +25,52 @@ pub fn from_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::R
     }
 }
 
+/// A JSON value carried as its text: read (and checked) once, written back byte for byte,
+/// never made into a `Value` tree unless a translation needs to look inside. Tool schemas
+/// are these: Claude Code sends ~70 KB of them with every turn, which as `Value` trees were
+/// decoded, cloned for each attempt, encoded again and dropped (an allocation and a map insert
+/// per key and string), and which no path but Gemini's reads.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<serde_json::value::RawValue>);
+
+impl RawJson {
+    /// The value's JSON text, as the client wrote it (no whitespace around it).
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The value as a tree, for a translation that rewrites it.
+    pub fn to_value(&self) -> serde_json::Value {
+        // The text was checked as JSON when it was read or written.
+        serde_json::from_str(self.get()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Whether the value is a JSON object.
+    pub fn is_object(&self) -> bool {
+        self.get().starts_with('{')
+    }
+}
+
+impl From<serde_json::Value> for RawJson {
+    /// The compact text `Value::to_string` writes.
+    fn from(value: serde_json::Value) -> Self {
+        RawJson(serde_json::value::to_raw_value(&value).expect("a Value always encodes"))
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
 /// A field that is a string or a list (message content in each dialect), read as serde's
 /// derived untagged enum read it, without its detour: that buffered the whole value before
 /// trying each variant (and copied text with escapes twice). A string is text, a list is read
@@ -154,5 +200,57 @@ mod tests {
         reads_like_the_untagged_enum::<System>("System");
         reads_like_the_untagged_enum::<MessageContent>("MessageContent");
         reads_like_the_untagged_enum::<ToolResultContent>("ToolResultContent");
+    }
+
+    /// A tool schema goes upstream as the client wrote it (number spellings, escapes, key
+    /// order, duplicate keys), whichever dialect it came in; `null` is no schema, as before.
+    #[test]
+    fn tool_schemas_are_carried_as_written() {
+        let schema = r#"{"type":"object","properties":{"\u00e9":{"type":"number","maximum":1.50,"minimum":-0e0}},"a":1,"a":2}"#;
+        let openai = format!(
+            r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","parameters":{schema}}}}}]}}"#
+        );
+        let req: super::openai::ChatRequest = super::from_json(openai.as_bytes()).expect("request");
+        let params = req.tools.as_ref().expect("tools")[0].function.parameters.as_ref();
+        assert_eq!(params.map(super::RawJson::get), Some(schema));
+        let sent = super::encode::to_string(&req).expect("encode");
+        assert!(sent.contains(&format!(r#""parameters":{schema}"#)), "{sent}");
+        assert_eq!(req.clone(), req);
+
+        let anthropic = format!(
+            r#"{{"model":"m","max_tokens":1,"messages":[],"tools":[{{"name":"f","input_schema":{schema}}}]}}"#
+        );
+        let req: super::anthropic::MessagesRequest =
+            super::from_json(anthropic.as_bytes()).expect("request");
+        let hub = crate::translate::anthropic::to_hub(req).expect("hub");
+        let params = hub.tools.as_ref().expect("tools")[0].function.parameters.as_ref();
+        assert_eq!(params.map(super::RawJson::get), Some(schema));
+
+        // Pretty-printed: the value's own text, no whitespace around it.
+        let spaced = r#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":  { "type" : "object" }  }}]}"#;
+        let req: super::openai::ChatRequest = super::from_json(spaced.as_bytes()).expect("request");
+        let params = &req.tools.as_ref().expect("tools")[0].function.parameters;
+        assert_eq!(params.as_ref().map(super::RawJson::get), Some(r#"{ "type" : "object" }"#));
+        assert!(params.as_ref().is_some_and(super::RawJson::is_object));
+        assert_eq!(params.as_ref().map(super::RawJson::to_value), Some(json!({"type": "object"})));
+
+        let none = r#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":null}}]}"#;
+        let req: super::openai::ChatRequest = super::from_json(none.as_bytes()).expect("request");
+        assert_eq!(req.tools.expect("tools")[0].function.parameters, None);
+    }
+
+    /// Read from a `Value` (as tests and the Responses translation build requests) or made
+    /// from one, a schema is that value's compact text.
+    #[test]
+    fn a_schema_from_a_value_is_its_compact_text() {
+        let value =
+            json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]});
+        let made = super::RawJson::from(value.clone());
+        assert_eq!(made.get(), value.to_string());
+        let read: super::RawJson = serde_json::from_value(value.clone()).expect("from a Value");
+        assert_eq!(read, made);
+        assert_eq!(read.to_value(), value);
+        let refused = json!("x");
+        assert!(!super::RawJson::from(refused).is_object());
     }
 }

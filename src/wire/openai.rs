@@ -1,5 +1,6 @@
 //! OpenAI chat-completions, embeddings and models wire types (the gateway's hub format).
 
+use super::RawJson;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -215,7 +216,8 @@ pub struct FunctionDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    /// The JSON schema, as the client wrote it ([`RawJson`]).
+    pub parameters: Option<RawJson>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }

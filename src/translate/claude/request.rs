@@ -23,6 +23,7 @@
 use serde_json::{Map, Value, json};
 
 use super::TranslateError;
+use crate::wire::RawJson;
 use crate::wire::anthropic::{
     ContentBlock, InputMessage, MessageContent, MessagesRequest, Metadata, OutputConfig, Source,
     System, Thinking, ToolChoice as AToolChoice, ToolDef, ToolResultContent,
@@ -102,8 +103,8 @@ pub fn to_messages(
                     t.function
                         .parameters
                         .clone()
-                        .filter(Value::is_object)
-                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                        .filter(RawJson::is_object)
+                        .unwrap_or_else(|| json!({"type": "object", "properties": {}}).into()),
                 ),
                 extra: Map::new(),
             })

@@ -28,8 +28,10 @@ fn fixtures(kind: &str, ext: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Printed as a tree: a tool schema is carried as the client's text (`wire::RawJson`), which
+/// a pretty print would show as the fixture wrote it.
 fn pretty(v: &impl serde::Serialize) -> String {
-    serde_json::to_string_pretty(v).expect("json")
+    serde_json::to_string_pretty(&serde_json::to_value(v).expect("json")).expect("json")
 }
 
 const OPTS: RequestOptions<'static> = RequestOptions { model: "claude-sonnet-4-5-20250929" };

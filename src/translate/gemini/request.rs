@@ -330,7 +330,7 @@ fn tools(req: &ChatRequest) -> Result<Option<Vec<Tool>>, RequestError> {
             ));
         }
         let parameters = t.function.parameters.as_ref().and_then(|p| {
-            let s = schema::to_gemini(p);
+            let s = schema::to_gemini(&p.to_value());
             // An object with no properties is rejected by Gemini: declare no parameters.
             let empty = s.get("type").and_then(Value::as_str) == Some("OBJECT")
                 && s.get("properties").is_none();

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Echo, Invalid, ToolName, decode_compaction, invalid, upstream_name};
+use crate::wire::RawJson;
 use crate::wire::openai::{
     ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl, Message, NamedFunction,
     NamedToolChoice, ResponseFormat, Tool, ToolCall, ToolChoice,
@@ -357,14 +358,14 @@ fn add_tool(
                 "type": "object",
                 "properties": {"input": {"type": "string", "description": "The tool's whole input, as free-form text"}},
                 "required": ["input"]
-            })),
+            }).into()),
             strict: None,
         }
     } else {
         FunctionDef {
             name: upstream.clone(),
             description: t.get("description").and_then(Value::as_str).map(str::to_owned),
-            parameters: t.get("parameters").cloned().filter(|p| !p.is_null()),
+            parameters: t.get("parameters").filter(|p| !p.is_null()).cloned().map(RawJson::from),
             strict: t.get("strict").and_then(Value::as_bool),
         }
     };
