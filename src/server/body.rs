@@ -154,6 +154,18 @@ pub fn parse_model_request<T: ModelRequest>(
 /// `stream_timeout` (seconds), `fallbacks` (model names, or `{"model": name}` objects),
 /// `disable_fallbacks`, and `mock_testing_fallbacks` / `mock_testing_context_fallbacks` /
 /// `mock_testing_content_policy_fallbacks` (the requested model fails without a call).
+/// The body fields [`route_options`] takes out: LiteLLM's router fields, for the gateway and
+/// never for an upstream.
+pub const ROUTE_OPTION_KEYS: [&str; 7] = [
+    "timeout",
+    "stream_timeout",
+    "fallbacks",
+    "disable_fallbacks",
+    "mock_testing_fallbacks",
+    "mock_testing_context_fallbacks",
+    "mock_testing_content_policy_fallbacks",
+];
+
 pub fn route_options(
     extra: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<RequestOptions, ApiError> {
@@ -422,5 +434,22 @@ mod tests {
     fn trailing_garbage_is_rejected() {
         let e = err(r#"{"model":"m","messages":[]} x"#);
         assert!(e.message.starts_with("Invalid JSON payload"), "{}", e.message);
+    }
+
+    /// `ROUTE_OPTION_KEYS` is what `route_options` takes out (the pass-through reads only
+    /// these, so a key missing from the list would reach the upstream).
+    #[test]
+    fn route_option_keys_are_the_fields_route_options_takes() {
+        let valid = serde_json::json!({
+            "timeout": 5, "stream_timeout": 5, "fallbacks": ["b"], "disable_fallbacks": false,
+            "mock_testing_fallbacks": false, "mock_testing_context_fallbacks": false,
+            "mock_testing_content_policy_fallbacks": false, "other": 1, "metadata": {},
+        });
+        let serde_json::Value::Object(mut all) = valid else { panic!("an object") };
+        let keys: Vec<String> = all.keys().cloned().collect();
+        route_options(&mut all).expect("valid");
+        let taken: Vec<&str> =
+            keys.iter().map(String::as_str).filter(|k| !all.contains_key(*k)).collect();
+        assert_eq!(taken, ROUTE_OPTION_KEYS);
     }
 }

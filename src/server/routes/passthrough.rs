@@ -24,7 +24,7 @@ use crate::providers::sse::{SseDecoder, SseEvent};
 use crate::providers::{ProviderError, http};
 use crate::router::Served;
 use crate::server::AppState;
-use crate::server::body::route_options;
+use crate::server::body::{ROUTE_OPTION_KEYS, route_options};
 use crate::server::cutoff::Cutoff;
 use crate::server::error::{ApiError, Dialect, route_error};
 use crate::server::headers::ServedHeaders;
@@ -128,11 +128,145 @@ fn named_model(bytes: &[u8]) -> Option<String> {
     crate::wire::from_json::<Model>(bytes).ok()?.0
 }
 
+/// What the pass-through reads of a body besides its model, in one pass: the last `stream`
+/// (when a boolean) and LiteLLM's router fields ([`ROUTE_OPTION_KEYS`], last value of each).
+/// Every other value is checked as a `Value` would be and dropped unbuilt: the body was
+/// decoded whole into a `Map` for these few fields, 1.4 M instructions of a Claude Code turn.
+/// `None` exactly when that `Map` could not be decoded (test
+/// `tests::the_head_is_read_as_the_whole_map_reads_it`).
+struct Head {
+    stream: Option<bool>,
+    options: Map<String, Value>,
+}
+
+impl Head {
+    fn read(bytes: &[u8]) -> Option<Head> {
+        crate::wire::from_json::<Head>(bytes).ok()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Head {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Head;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
+                let mut head = Head { stream: None, options: Map::new() };
+                while let Some(key) = map.next_key::<HeadKey>()? {
+                    match key {
+                        HeadKey::Stream => head.stream = map.next_value::<Value>()?.as_bool(),
+                        HeadKey::Option(name) => {
+                            head.options.insert(name.to_owned(), map.next_value()?);
+                        }
+                        HeadKey::Other => {
+                            map.next_value::<Checked>()?;
+                        }
+                    }
+                }
+                Ok(head)
+            }
+        }
+
+        d.deserialize_map(Fields)
+    }
+}
+
+/// A body key as [`Head`] sorts it (escapes decoded, as a map's key is; not copied).
+enum HeadKey {
+    Stream,
+    Option(&'static str),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for HeadKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Sort;
+
+        impl serde::de::Visitor<'_> for Sort {
+            type Value = HeadKey;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<HeadKey, E> {
+                if key == "stream" {
+                    return Ok(HeadKey::Stream);
+                }
+                let option = ROUTE_OPTION_KEYS.iter().find(|k| **k == key);
+                Ok(option.map_or(HeadKey::Other, |name| HeadKey::Option(name)))
+            }
+        }
+
+        d.deserialize_str(Sort)
+    }
+}
+
+/// A JSON value read and checked as a `Value` is (escapes, surrogate pairs, number range,
+/// nesting depth), then dropped: nothing is built for it, and a string without escapes is not
+/// even copied. `IgnoredAny` checks less (it takes a lone surrogate or `1e400`), so a body
+/// the map refused would have passed.
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Checked)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Checked {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
 /// Serve a `/v1/messages` request by pass-through, or `None` when the model is not Claude.
 pub async fn messages(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> Option<Response> {
     let model = passthrough_model(state, bytes)?;
-    let mut fields: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
-    let stream = fields.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let Head { stream, options: mut fields } = Head::read(bytes)?;
+    let stream = stream.unwrap_or(false);
     let before: Vec<String> = fields.keys().cloned().collect();
     let opts = match route_options(&mut fields) {
         Ok(o) => o,
@@ -174,7 +308,7 @@ pub async fn count_tokens(
 ) -> Option<Result<u64, ApiError>> {
     let model = passthrough_model(state, bytes)?;
     // Not read, but a body that is no JSON object goes the local way, as before.
-    let _: Map<String, Value> = serde_json::from_slice(bytes).ok()?;
+    Head::read(bytes)?;
     let betas = client_betas(headers);
     match state.router().count_tokens_raw(&model, bytes, betas.as_deref()).await {
         Ok(Some(n)) => Some(Ok(n)),
@@ -414,5 +548,59 @@ mod tests {
         let lone = br#"{"model":"claude-x","system":"\ud800"}"#;
         assert_eq!(from_map(lone), None);
         assert_eq!(named_model(lone).as_deref(), Some("claude-x"));
+    }
+
+    /// What the whole map gave: `stream` as a boolean and the router fields, or nothing for a
+    /// body the map could not decode.
+    #[allow(clippy::type_complexity)]
+    fn head_from_map(body: &[u8]) -> Option<(Option<bool>, Vec<(String, Value)>)> {
+        let map: Map<String, Value> = serde_json::from_slice(body).ok()?;
+        let stream = map.get("stream").and_then(Value::as_bool);
+        let mut options: Vec<(String, Value)> =
+            map.into_iter().filter(|(k, _)| ROUTE_OPTION_KEYS.contains(&k.as_str())).collect();
+        options.sort_by(|a, b| a.0.cmp(&b.0));
+        Some((stream, options))
+    }
+
+    #[test]
+    fn the_head_is_read_as_the_whole_map_reads_it() {
+        let deep = |n: usize| format!(r#"{{"model":"m","x":{}1{}}}"#, "[".repeat(n), "]".repeat(n));
+        let bodies = [
+            r#"{"model":"m","stream":true,"max_tokens":1}"#.to_owned(),
+            r#"{"stream":true,"stream":false}"#.to_owned(),
+            r#"{"stream":"yes"}"#.to_owned(),
+            r#"{"str\u0065am":true,"time\u006fut":5}"#.to_owned(),
+            r#"{"timeout":1,"timeout":2,"fallbacks":["a",{"b":[1]}],"disable_fallbacks":null}"#.to_owned(),
+            r#"{"mock_testing_fallbacks":true,"mock_testing_context_fallbacks":"x","mock_testing_content_policy_fallbacks":1,"stream_timeout":"9"}"#.to_owned(),
+            r#"{"messages":[{"role":"user","content":"caf\u00e9 \"q\"\n"}],"n":-1.5e3,"b":[true,null,{}]}"#.to_owned(),
+            // What a map refuses and `IgnoredAny` would take: a lone surrogate, a number
+            // out of range, nesting past serde_json's limit.
+            r#"{"system":"\ud800"}"#.to_owned(),
+            r#"{"system":"\ud83d\ude00"}"#.to_owned(),
+            r#"{"k":{"\udc00":1}}"#.to_owned(),
+            r#"{"temperature":1e400}"#.to_owned(),
+            r#"{"n":18446744073709551616}"#.to_owned(),
+            deep(100),
+            deep(200),
+            // Not an object, not JSON, not all of it.
+            r#"["stream",true]"#.to_owned(),
+            r#"{"stream":tru}"#.to_owned(),
+            r#"{"a":"\x"}"#.to_owned(),
+            "{\"a\":\"\u{1}\"}".to_owned(),
+            r#"{"a":1} trailing"#.to_owned(),
+            r#"{"a":1,}"#.to_owned(),
+            String::new(),
+        ];
+        for body in &bodies {
+            let want = head_from_map(body.as_bytes());
+            let got = Head::read(body.as_bytes()).map(|h| {
+                let mut options: Vec<(String, Value)> = h.options.into_iter().collect();
+                options.sort_by(|a, b| a.0.cmp(&b.0));
+                (h.stream, options)
+            });
+            assert_eq!(got, want, "{body}");
+        }
+        let invalid_utf8 = b"{\"a\":\"\xff\"}";
+        assert!(head_from_map(invalid_utf8).is_none() && Head::read(invalid_utf8).is_none());
     }
 }
