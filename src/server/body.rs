@@ -149,11 +149,6 @@ pub fn parse_model_request<T: ModelRequest>(
     Ok(req)
 }
 
-/// Body fields that steer the router rather than the model (LiteLLM's per-call router
-/// parameters), taken out of `extra` so they never reach an upstream: `timeout`,
-/// `stream_timeout` (seconds), `fallbacks` (model names, or `{"model": name}` objects),
-/// `disable_fallbacks`, and `mock_testing_fallbacks` / `mock_testing_context_fallbacks` /
-/// `mock_testing_content_policy_fallbacks` (the requested model fails without a call).
 /// The body fields [`route_options`] takes out: LiteLLM's router fields, for the gateway and
 /// never for an upstream.
 pub const ROUTE_OPTION_KEYS: [&str; 7] = [
@@ -166,6 +161,11 @@ pub const ROUTE_OPTION_KEYS: [&str; 7] = [
     "mock_testing_content_policy_fallbacks",
 ];
 
+/// Body fields that steer the router rather than the model (LiteLLM's per-call router
+/// parameters), taken out of `extra` so they never reach an upstream: `timeout`,
+/// `stream_timeout` (seconds), `fallbacks` (model names, or `{"model": name}` objects),
+/// `disable_fallbacks`, and `mock_testing_fallbacks` / `mock_testing_context_fallbacks` /
+/// `mock_testing_content_policy_fallbacks` (the requested model fails without a call).
 pub fn route_options(
     extra: &mut serde_json::Map<String, serde_json::Value>,
 ) -> Result<RequestOptions, ApiError> {
@@ -343,6 +343,23 @@ mod tests {
         assert_eq!(e.param.as_deref(), Some("messages[0].role"));
         let e = err(r#"{"model":"gpt-4","messages":"hi"}"#);
         assert_eq!(e.param.as_deref(), Some("messages"));
+    }
+
+    /// A tool schema is raw JSON text (`wire::RawJson`): the path-tracking parse that names a
+    /// wrong field reads it too, and a broken schema is named as what it is.
+    #[test]
+    fn errors_after_or_inside_a_tool_schema_are_named() {
+        let tools = r#""tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"q":{"type":"string"}}}}}]"#;
+        let e = err(&format!(
+            r#"{{"model":"gpt-4",{tools},"messages":[{{"role":"user","content":"hi"}}],"temperature":"hot"}}"#
+        ));
+        assert_eq!(e.param.as_deref(), Some("temperature"), "{}", e.message);
+        assert!(e.message.contains("expected f64"), "{}", e.message);
+        let e = err(&format!(r#"{{"model":"gpt-4",{tools},"messages":[{{"content":"hi"}}]}}"#));
+        assert_eq!(e.param.as_deref(), Some("messages[0].role"), "{}", e.message);
+        let broken = r#"{"model":"gpt-4","messages":[],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":}}}]}"#;
+        let e = err(broken);
+        assert!(e.message.starts_with("Invalid JSON payload: expected value"), "{}", e.message);
     }
 
     /// Message content is a string or a list of parts; anything else gets the one message
