@@ -55,8 +55,8 @@ pub fn client_betas(headers: &HeaderMap) -> Option<String> {
 /// Only `model` is read here ([`named_model`]). Every `/v1/messages` request asks, and most
 /// are not for a pass-through model: decoding the whole body into a map to answer cost a
 /// Claude Code turn ~1.4 M instructions, a third of the request, before the translated path
-/// decoded it again (BENCHMARKS.md, issue #20). The caller decodes the map when the answer is
-/// yes, and a body that does not decode still gets `None` there, as before.
+/// decoded it again (BENCHMARKS.md, issue #20). The caller reads the body ([`Head`]) when the
+/// answer is yes, and a body that does not decode still gets `None` there, as before.
 fn passthrough_model(state: &AppState, bytes: &Bytes) -> Option<String> {
     // No alias is Claude only: no body is passed through, so none is scanned for its model.
     if !state.router().any_passthrough() {
