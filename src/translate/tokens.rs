@@ -76,7 +76,8 @@ fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> 
     for t in req.tools.iter().flatten() {
         n += count_text(&t.function.name);
         n += t.function.description.as_deref().map(count_text).unwrap_or(0);
-        // The schema's text as the client sent it (compact, from every SDK and Claude Code).
+        // The schema's text as the client sent it (Claude Code sends it compact, as the tree's
+        // text was).
         n += t.function.parameters.as_ref().map(|p| count_text(p.get())).unwrap_or(0);
     }
     n

@@ -40,9 +40,10 @@ impl RawJson {
         self.0.get()
     }
 
-    /// The value as a tree, for a translation that rewrites it.
+    /// The value as a tree, for a translation that rewrites it. The text was checked as JSON
+    /// when it was read; the one thing serde_json checks only when it builds a tree is a
+    /// number's range, so a schema holding `1e400` (no client sends one) is `null` here.
     pub fn to_value(&self) -> serde_json::Value {
-        // The text was checked as JSON when it was read or written.
         serde_json::from_str(self.get()).unwrap_or(serde_json::Value::Null)
     }
 
