@@ -650,4 +650,4 @@ impl ser::Serializer for MapKey<'_> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

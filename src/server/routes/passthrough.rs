@@ -701,7 +701,7 @@ mod tests {
         let value = prop_oneof![
             "\\PC{0,12}".prop_map(Value::String),
             "[ -~\\n\"\\\\]{0,20}".prop_map(Value::String),
-            any_value(),
+            crate::wire::encode::tests::any_value(),
         ];
         let member = (key, value, any::<bool>()).prop_map(|(k, v, pretty)| {
             let v =
@@ -712,24 +712,6 @@ mod tests {
             let sep = [",", " , ", ",\n  ", "\t,"][ws];
             let lead = ["", " ", "\n", "\t"][ws];
             format!("{lead}{{{}}}{}", members.join(sep), " ".repeat(ws))
-        })
-    }
-
-    fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            "[ -~\\n\t\"\\\\\\x00-\\x1f]{0,16}".prop_map(Value::String),
-            "\\PC{0,16}".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 32, 5, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-                proptest::collection::vec(("[a-z\"\\\\{}\\[\\],:]{0,6}", inner), 0..5)
-                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
-            ]
         })
     }
 

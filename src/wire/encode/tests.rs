@@ -166,7 +166,8 @@ fn the_wire_types_of_every_fixture() {
     assert!(seen > 50, "only {seen} fixtures read");
 }
 
-fn any_text() -> impl Strategy<Value = String> {
+/// Any string, weighted to JSON's special bytes (quotes, backslashes, control characters).
+pub(crate) fn any_text() -> impl Strategy<Value = String> {
     prop_oneof![
         "\\PC{0,40}",
         "[ -~\\n\\t\\r\"\\\\\\x00-\\x1f]{0,70}",
@@ -174,7 +175,8 @@ fn any_text() -> impl Strategy<Value = String> {
     ]
 }
 
-fn any_value() -> impl Strategy<Value = Value> {
+/// Any JSON value, nested up to four levels, its strings and keys from [`any_text`].
+pub(crate) fn any_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
