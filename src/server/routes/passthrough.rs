@@ -339,13 +339,14 @@ pub async fn messages(state: &AppState, headers: &HeaderMap, bytes: &Bytes) -> O
     let model = passthrough_model(state, bytes)?;
     let Head { stream, options: mut fields } = Head::read(bytes)?;
     let stream = stream.unwrap_or(false);
-    let before: Vec<String> = fields.keys().cloned().collect();
+    // `fields` holds only router fields, each of which `route_options` takes: all are cut.
+    let taken: Vec<String> = fields.keys().cloned().collect();
     let opts = match route_options(&mut fields) {
         Ok(o) => o,
         Err(e) => return Some(e.in_dialect(Dialect::Anthropic).into_response()),
     };
     let mut body = bytes.to_vec();
-    for key in before.iter().filter(|k| !fields.contains_key(*k)) {
+    for key in &taken {
         // The body parsed as an object above, so the splicer reads it too.
         body = raw::remove(&body, key).unwrap_or(body);
     }
