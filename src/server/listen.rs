@@ -181,7 +181,7 @@ where
     );
     let server = Arc::new(Server {
         app,
-        builder: builder(),
+        builders: Builders::new(),
         phase: watch::channel(Phase::Serving).0,
         open: Mutex::default(),
     });
@@ -237,14 +237,61 @@ where
     Ok(())
 }
 
-fn builder() -> auto::Builder<TokioExecutor> {
-    // No hyper timer: its HTTP/1 header timeout is off (server::conn keeps the deadlines).
-    auto::Builder::new(TokioExecutor::new())
+/// hyper's connection builders: one that reads the protocol off the connection itself, and one
+/// for each protocol for connections whose first bytes were peeked at.
+struct Builders {
+    sniffing: auto::Builder<TokioExecutor>,
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
+
+impl Builders {
+    fn new() -> Self {
+        // No hyper timer: its HTTP/1 header timeout is off (server::conn keeps the deadlines).
+        let sniffing = auto::Builder::new(TokioExecutor::new());
+        Builders {
+            http1: sniffing.clone().http1_only(),
+            http2: sniffing.clone().http2_only(),
+            sniffing,
+        }
+    }
+
+    /// The builder for a connection whose first bytes are `first` (as far as they came).
+    fn for_first_bytes(&self, first: &[u8]) -> &auto::Builder<TokioExecutor> {
+        match protocol(first) {
+            Some(Protocol::Http1) => &self.http1,
+            Some(Protocol::Http2) => &self.http2,
+            None => &self.sniffing,
+        }
+    }
+}
+
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113 section 3.4).
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// The protocol a connection's first bytes commit it to: HTTP/2 once the whole preface is
+/// there, HTTP/1 at the first byte that leaves it (`POST`, `GET`: the second byte at the
+/// latest), `None` while what came is still the start of the preface.
+fn protocol(first: &[u8]) -> Option<Protocol> {
+    let n = first.len().min(HTTP2_PREFACE.len());
+    if first[..n] != HTTP2_PREFACE[..n] {
+        Some(Protocol::Http1)
+    } else if n == HTTP2_PREFACE.len() {
+        Some(Protocol::Http2)
+    } else {
+        None
+    }
 }
 
 struct Server {
     app: LiveApp,
-    builder: auto::Builder<TokioExecutor>,
+    builders: Builders,
     phase: watch::Sender<Phase>,
     /// Open connections, for eviction and the shutdown report.
     open: Mutex<HashMap<u64, Arc<Tracker>>>,
@@ -263,11 +310,67 @@ impl Server {
         let settings = self.app.connections();
         let tracker = Tracker::new(&settings);
         self.open_map().insert(id, tracker.clone());
-        let service = conn::Service::new(self.app.clone(), tracker.clone(), &settings);
-        let io = TokioIo::new(conn::Io::new(stream, tracker.clone()));
-        let connection = self.builder.serve_connection(io, service);
-        tokio::pin!(connection);
         let mut phase = self.phase.subscribe();
+        let first = self.first_bytes(&stream, &tracker, &settings, &mut phase, remote).await;
+        if let Some(builder) = first {
+            self.serve(builder, stream, remote, &settings, tracker, phase).await;
+        }
+        self.open_map().remove(&id);
+        drop(permit);
+    }
+
+    /// Wait for the client's first bytes and pick the builder for its protocol, leaving the
+    /// bytes on the socket. hyper's own detection reads them (up to the 24 bytes of the
+    /// HTTP/2 preface) and hands them back as a first read of their own, after which its
+    /// HTTP/1 read buffer, holding those few bytes, grows from 8 to 16 KiB on the next read
+    /// and stays so for the connection's life. `None`: the connection closed, expired or
+    /// the server is stopping before a byte came.
+    async fn first_bytes(
+        &self,
+        stream: &TcpStream,
+        tracker: &Tracker,
+        settings: &ConnectionSettings,
+        phase: &mut watch::Receiver<Phase>,
+        remote: SocketAddr,
+    ) -> Option<&auto::Builder<TokioExecutor>> {
+        let mut first = [0u8; HTTP2_PREFACE.len()];
+        loop {
+            if *phase.borrow_and_update() >= Phase::Draining {
+                return None;
+            }
+            tokio::select! {
+                peeked = stream.peek(&mut first) => return match peeked {
+                    Ok(0) => None,
+                    Ok(n) => Some(self.builders.for_first_bytes(&first[..n])),
+                    // hyper meets the error itself and ends the connection.
+                    Err(_) => Some(&self.builders.sniffing),
+                },
+                why = tracker.expired() => {
+                    tracing::debug!("closing the connection from {remote}: {}", why.describe(settings));
+                    return None;
+                }
+                changed = phase.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve(
+        &self,
+        builder: &auto::Builder<TokioExecutor>,
+        stream: TcpStream,
+        remote: SocketAddr,
+        settings: &ConnectionSettings,
+        tracker: Arc<Tracker>,
+        mut phase: watch::Receiver<Phase>,
+    ) {
+        let service = conn::Service::new(self.app.clone(), tracker.clone(), settings);
+        let io = TokioIo::new(conn::Io::new(stream, tracker.clone()));
+        let connection = builder.serve_connection(io, service);
+        tokio::pin!(connection);
         let mut acted = Phase::Serving;
         loop {
             // A phase set before this connection subscribed is acted on at once.
@@ -290,7 +393,7 @@ impl Server {
                     break;
                 }
                 why = tracker.expired() => {
-                    tracing::debug!("closing the connection from {remote}: {}", why.describe(&settings));
+                    tracing::debug!("closing the connection from {remote}: {}", why.describe(settings));
                     break;
                 }
                 changed = phase.changed() => {
@@ -300,8 +403,6 @@ impl Server {
                 }
             }
         }
-        self.open_map().remove(&id);
-        drop(permit);
     }
 
     fn open_map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Tracker>>> {
@@ -418,6 +519,34 @@ mod tests {
         assert_eq!(default_max_connections(Some(1_048_576)), MAX_CONNECTIONS_CEILING);
         assert_eq!(default_max_connections(Some(10)), 16);
         assert_eq!(default_max_connections(None), MAX_CONNECTIONS_CEILING);
+    }
+
+    #[test]
+    fn the_first_bytes_commit_a_connection_to_a_protocol_as_soon_as_they_can() {
+        for http1 in
+            [&b"GET / HTTP/1.1\r\n"[..], b"POST", b"PUT", b"PATCH", b"G", b"PO", b"PRX", b"\r\n"]
+        {
+            assert_eq!(protocol(http1), Some(Protocol::Http1), "{http1:?}");
+        }
+        assert_eq!(protocol(HTTP2_PREFACE), Some(Protocol::Http2));
+        let preface_and_frames = [&HTTP2_PREFACE[..], b"\0\0\x12\x04\0"].concat();
+        assert_eq!(protocol(&preface_and_frames), Some(Protocol::Http2));
+        // Each strict start of the preface could still be either.
+        for n in 1..HTTP2_PREFACE.len() {
+            assert_eq!(protocol(&HTTP2_PREFACE[..n]), None, "{n} bytes");
+        }
+        // Leaving the preface at its last byte is HTTP/1 (hyper answers it as a bad request).
+        let mut almost = *HTTP2_PREFACE;
+        almost[23] = b'x';
+        assert_eq!(protocol(&almost), Some(Protocol::Http1));
+    }
+
+    #[test]
+    fn an_undecided_start_is_left_to_hyper_to_read() {
+        let b = Builders::new();
+        assert!(std::ptr::eq(b.for_first_bytes(b"POST /v1"), &b.http1));
+        assert!(std::ptr::eq(b.for_first_bytes(HTTP2_PREFACE), &b.http2));
+        assert!(std::ptr::eq(b.for_first_bytes(b"PRI * HTTP/2"), &b.sniffing));
     }
 
     #[tokio::test(start_paused = true)]

@@ -322,6 +322,91 @@ async fn http2_prior_knowledge_is_served() {
     assert!(r.text().await.expect("body").contains("You said: h2"));
 }
 
+/// A socket whose first `sent` bytes the test wrote itself, ahead of the client it is handed
+/// to: the client's writes of those bytes are taken as done.
+struct AlreadySent {
+    io: TcpStream,
+    sent: usize,
+}
+
+impl tokio::io::AsyncRead for AlreadySent {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for AlreadySent {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.sent > 0 {
+            let n = self.sent.min(buf.len());
+            self.sent -= n;
+            return std::task::Poll::Ready(Ok(n));
+        }
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The gateway looks at a connection's first bytes to pick HTTP/1 or HTTP/2 without taking
+/// them; when they arrive split so that what came could still be either (`P` of `POST`, the
+/// start of the HTTP/2 preface), hyper reads the rest itself. Both protocols are served
+/// either way.
+#[tokio::test]
+async fn a_connection_whose_first_bytes_arrive_split_is_served_in_its_protocol() {
+    let gw = start(&mock_config("  keep_alive_timeout: 30\n"));
+    let pause = Duration::from_millis(150);
+
+    let mut h1 = connect(&gw).await;
+    let body = r#"{"model":"mock","messages":[{"role":"user","content":"split"}]}"#;
+    let rest = format!(
+        "OST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    h1.write_all(b"P").await.expect("write");
+    tokio::time::sleep(pause).await;
+    h1.write_all(rest.as_bytes()).await.expect("write");
+    let (status, _, answer) = response_within(&mut h1, BOUND).await.expect("an HTTP/1 answer");
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("You said: split"), "{answer}");
+
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut h2 = connect(&gw).await;
+    h2.write_all(&preface[..9]).await.expect("write");
+    tokio::time::sleep(pause).await;
+    let (mut send, conn) =
+        tokio::time::timeout(BOUND, h2::client::handshake(AlreadySent { io: h2, sent: 9 }))
+            .await
+            .expect("in time")
+            .expect("HTTP/2 handshake");
+    tokio::spawn(conn);
+    let req = http::Request::get(gw.url("/health/readiness")).body(()).expect("request");
+    let (answer, _) = send.send_request(req, true).expect("send");
+    let answer = tokio::time::timeout(BOUND, answer).await.expect("in time").expect("response");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.version(), http::Version::HTTP_2);
+}
+
 #[tokio::test]
 async fn streams_cut_by_the_grace_period_end_with_an_error_event_and_are_logged_as_errors() {
     let up = MockUpstream::start(dashscope::router());
