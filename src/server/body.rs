@@ -362,6 +362,49 @@ mod tests {
         assert!(e.message.starts_with("Invalid JSON payload: expected value"), "{}", e.message);
     }
 
+    /// A tool's description is kept as its JSON text (`wire::RawString`); a value that is not
+    /// a string is refused with the words serde's `String` used, at the field's path, and
+    /// `null` is no description.
+    #[test]
+    fn a_tool_description_that_is_not_a_string_is_named() {
+        let cases = [
+            ("5", "integer `5`"),
+            ("-2", "integer `-2`"),
+            ("1.5", "floating point `1.5`"),
+            ("true", "boolean `true`"),
+            ("[\"a\"]", "sequence"),
+            ("{\"a\":1}", "map"),
+        ];
+        for (value, named) in cases {
+            let e = err(&format!(
+                r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","description":{value}}}}}]}}"#
+            ));
+            assert_eq!(
+                e.message,
+                format!(
+                    "/chat/completions: Invalid value for 'tools[0].function.description': invalid type: {named}, expected a string."
+                ),
+            );
+            let anthropic = format!(
+                r#"{{"model":"m","max_tokens":1,"messages":[],"tools":[{{"name":"f","description":{value}}}]}}"#
+            );
+            let e = parse_json::<crate::wire::anthropic::MessagesRequest>(
+                &Bytes::from(anthropic),
+                "/v1/messages",
+            )
+            .expect_err("error");
+            assert_eq!(
+                e.message,
+                format!(
+                    "/v1/messages: Invalid value for 'tools[0].description': invalid type: {named}, expected a string."
+                ),
+            );
+        }
+        let none = r#"{"model":"m","messages":[],"tools":[{"type":"function","function":{"name":"f","description":null}}]}"#;
+        let req = parse_json::<ChatRequest>(&Bytes::from(none), "/chat/completions").expect("null");
+        assert_eq!(req.tools.expect("tools")[0].function.description, None);
+    }
+
     /// Message content is a string or a list of parts; anything else gets the one message
     /// serde's untagged enum gave, at the content's path, and a syntax error inside a
     /// refused value is still reported as the syntax error it is.

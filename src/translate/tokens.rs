@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use tiktoken_rs::CoreBPE;
 
+use crate::wire::RawString;
 use crate::wire::openai::{ChatRequest, Content, ContentPart};
 
 /// Tokens counted for one image or file part.
@@ -38,17 +39,24 @@ pub fn count_text(text: &str) -> u64 {
 
 /// The estimated input tokens of a request.
 pub fn estimate(req: &ChatRequest) -> u64 {
-    estimate_with(req, count_text)
+    estimate_with(req, count_text, |d| count_text(&d.text()))
 }
 
 /// A cheaper estimate (4 bytes a token, no tokenizer) for where a number is only shown while
 /// the real one is on its way (`message_start` of a stream): the tokenizer would cost
 /// milliseconds on a long prompt before the first byte.
 pub fn quick_estimate(req: &ChatRequest) -> u64 {
-    estimate_with(req, |t| (t.len() as u64).div_ceil(4))
+    let quarter = |len: usize| (len as u64).div_ceil(4);
+    estimate_with(req, |t| quarter(t.len()), |d| quarter(d.text_len()))
 }
 
-fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> u64 {
+/// `count_description` counts a tool's description, kept as JSON text: the quick estimate
+/// needs only its length, which is worked out without decoding it.
+fn estimate_with(
+    req: &ChatRequest,
+    count_text: impl Fn(&str) -> u64 + Copy,
+    count_description: impl Fn(&RawString) -> u64,
+) -> u64 {
     // JSON counted as its text, written into one buffer for all of it.
     let mut scratch = Vec::new();
     let mut n = REPLY_PRIMING;
@@ -75,7 +83,7 @@ fn estimate_with(req: &ChatRequest, count_text: impl Fn(&str) -> u64 + Copy) -> 
     }
     for t in req.tools.iter().flatten() {
         n += count_text(&t.function.name);
-        n += t.function.description.as_deref().map(count_text).unwrap_or(0);
+        n += t.function.description.as_ref().map(&count_description).unwrap_or(0);
         // The schema's text as the client sent it (Claude Code sends it compact, as the tree's
         // text was).
         n += t.function.parameters.as_ref().map(|p| count_text(p.get())).unwrap_or(0);

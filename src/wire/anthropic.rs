@@ -3,7 +3,7 @@
 //! Types only; the translation to and from the hub lives in `translate::anthropic` (client
 //! side) and `translate::claude` (Claude upstreams).
 
-use super::RawJson;
+use super::{RawJson, RawString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -173,8 +173,9 @@ pub struct ToolDef {
     pub name: String,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// As the client wrote it ([`RawString`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<RawString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The JSON schema, as the client wrote it ([`RawJson`]).
     pub input_schema: Option<RawJson>,

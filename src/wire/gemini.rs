@@ -4,6 +4,7 @@
 //! Requests serialize only fields Gemini knows (it rejects unknown ones). Responses are read
 //! leniently: everything is optional and unknown fields are ignored.
 
+use super::RawString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -119,8 +120,9 @@ pub struct Tool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionDeclaration {
     pub name: String,
+    /// As the client wrote it ([`RawString`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<RawString>,
     /// Gemini's OpenAPI-subset `Schema` (see `translate::gemini::schema`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,

@@ -72,6 +72,116 @@ impl std::fmt::Debug for RawJson {
     }
 }
 
+/// A JSON string carried as its text, quotes and escapes included: read (and checked) once,
+/// written back byte for byte, decoded only where its words are needed (a token estimate).
+/// Tool descriptions are these: every translation passes them on unchanged, and they are more
+/// than half of a Claude Code turn (41 KB of its 75), which was unescaped into a `String` and
+/// escaped again for the upstream.
+#[derive(Clone, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct RawString(RawJson);
+
+impl RawString {
+    /// The string's JSON text, quotes included.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The string itself: its text between the quotes when it has no escapes.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        let json = self.json();
+        let inner = &json[1..json.len() - 1];
+        if inner.contains('\\') {
+            // Checked as a JSON string when it was read (or written by serde_json).
+            std::borrow::Cow::Owned(serde_json::from_str(json).unwrap_or_default())
+        } else {
+            std::borrow::Cow::Borrowed(inner)
+        }
+    }
+}
+
+impl RawString {
+    /// The length in bytes of [`text`](Self::text), read off the JSON text: an escape is one
+    /// character, `\uXXXX` that character's UTF-8 length, a surrogate pair four bytes.
+    pub fn text_len(&self) -> usize {
+        let json = self.json().as_bytes();
+        let inner = &json[1..json.len() - 1];
+        let hex = |at: usize| {
+            inner
+                .get(at..at + 4)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+        };
+        let mut len = inner.len();
+        let mut i = 0;
+        while let Some(k) = memchr::memchr(b'\\', &inner[i..]) {
+            let at = i + k;
+            if inner.get(at + 1) != Some(&b'u') {
+                // `\n`, `\"`, `\\`, ...: two bytes for one.
+                len -= 1;
+                i = at + 2;
+                continue;
+            }
+            let unit = hex(at + 2).unwrap_or(0);
+            let low = (inner.get(at + 6..at + 8) == Some(b"\\u")).then(|| hex(at + 8)).flatten();
+            if (0xD800..0xDC00).contains(&unit)
+                && low.is_some_and(|l| (0xDC00..0xE000).contains(&l))
+            {
+                len -= 12 - 4;
+                i = at + 12;
+            } else {
+                let bytes = match unit {
+                    0..0x80 => 1,
+                    0x80..0x800 => 2,
+                    _ => 3,
+                };
+                len -= 6 - bytes;
+                i = at + 6;
+            }
+        }
+        len
+    }
+}
+
+impl From<&str> for RawString {
+    fn from(text: &str) -> Self {
+        let raw = serde_json::value::to_raw_value(text).expect("a string always encodes");
+        RawString(RawJson(raw))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RawString {
+    /// Any JSON string; anything else is refused in the words serde's `String` uses.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, Unexpected};
+        use serde_json::Value;
+        let raw = RawJson::deserialize(d)?;
+        if raw.get().starts_with('"') {
+            return Ok(RawString(raw));
+        }
+        let value = raw.to_value();
+        let unexpected = match &value {
+            Value::Null => Unexpected::Unit,
+            Value::Bool(b) => Unexpected::Bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Unexpected::Unsigned(u),
+                (None, Some(i)) => Unexpected::Signed(i),
+                (None, None) => Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Unexpected::Str(s),
+            Value::Array(_) => Unexpected::Seq,
+            Value::Object(_) => Unexpected::Map,
+        };
+        Err(D::Error::invalid_type(unexpected, &"a string"))
+    }
+}
+
+impl std::fmt::Debug for RawString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.json())
+    }
+}
+
 /// A field that is a string or a list (message content in each dialect), read as serde's
 /// derived untagged enum read it, without its detour: that buffered the whole value before
 /// trying each variant (and copied text with escapes twice). A string is text, a list is read
@@ -201,6 +311,80 @@ mod tests {
         reads_like_the_untagged_enum::<System>("System");
         reads_like_the_untagged_enum::<MessageContent>("MessageContent");
         reads_like_the_untagged_enum::<ToolResultContent>("ToolResultContent");
+    }
+
+    /// A tool description goes upstream as the client wrote it (its escapes, `\/`, `\u00e9`),
+    /// from either dialect; its words are the decoded string.
+    #[test]
+    fn tool_descriptions_are_carried_as_written() {
+        let written = r#""Edit a file.\nUse \"old\" \/ \"new\"; caf\u00e9 \ud83d\ude00""#;
+        let openai = format!(
+            r#"{{"model":"m","messages":[],"tools":[{{"type":"function","function":{{"name":"f","description":{written}}}}}]}}"#
+        );
+        let req: super::openai::ChatRequest = super::from_json(openai.as_bytes()).expect("request");
+        let description = req.tools.as_ref().expect("tools")[0].function.description.clone();
+        let description = description.expect("a description");
+        assert_eq!(description.json(), written);
+        assert_eq!(description.text(), "Edit a file.\nUse \"old\" / \"new\"; café 😀");
+        let sent = super::encode::to_string(&req).expect("encode");
+        assert!(sent.contains(&format!(r#""description":{written}"#)), "{sent}");
+
+        let anthropic = format!(
+            r#"{{"model":"m","max_tokens":1,"messages":[],"tools":[{{"name":"f","description":{written},"input_schema":{{"type":"object"}}}}]}}"#
+        );
+        let req: super::anthropic::MessagesRequest =
+            super::from_json(anthropic.as_bytes()).expect("request");
+        let hub = crate::translate::anthropic::to_hub(req).expect("hub");
+        let carried = hub.tools.as_ref().expect("tools")[0].function.description.as_ref();
+        assert_eq!(carried.map(super::RawString::json), Some(written));
+
+        // Without escapes the words are the text between the quotes; made from words, the
+        // JSON is serde_json's.
+        let plain = super::RawString::from("Read a file");
+        assert_eq!(plain.json(), r#""Read a file""#);
+        assert!(matches!(plain.text(), std::borrow::Cow::Borrowed("Read a file")));
+        assert_eq!(super::RawString::from("a\"b\n").json(), r#""a\"b\n""#);
+        assert_eq!(format!("{plain:?}"), r#""Read a file""#);
+    }
+
+    /// The decoded length, worked out from the JSON text, is the length of the decoded text,
+    /// for any string serde_json writes or a client could send (escaped or not).
+    #[test]
+    fn a_descriptions_length_is_its_texts() {
+        let samples = [
+            "",
+            "plain",
+            "line\nbreak\ttab \"quoted\" back\\slash /",
+            "café, 日本語, emoji 😀🎉, \u{1} \u{1f} \u{7f}",
+        ];
+        for text in samples {
+            assert_eq!(super::RawString::from(text).text_len(), text.len(), "{text:?}");
+        }
+        // Escaped as a client may write it: every character as `\uXXXX`, pairs for emoji.
+        for text in samples {
+            let mut json = String::from("\"");
+            for unit in text.encode_utf16() {
+                json.push_str(&format!("\\u{unit:04x}"));
+            }
+            json.push('"');
+            let raw: super::RawString = serde_json::from_str(&json).expect("a string");
+            assert_eq!(raw.text(), text);
+            assert_eq!(raw.text_len(), text.len(), "{json}");
+        }
+        let solidus: super::RawString = serde_json::from_str(r#""a\/b""#).expect("a string");
+        assert_eq!(solidus.text_len(), 3);
+    }
+
+    proptest::proptest! {
+        /// Any string, as serde_json writes it and with every UTF-16 unit escaped.
+        #[test]
+        fn any_descriptions_length_is_its_texts(text in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(super::RawString::from(text.as_str()).text_len(), text.len());
+            let escaped: String = text.encode_utf16().map(|u| format!("\\u{u:04X}")).collect();
+            let raw: super::RawString =
+                serde_json::from_str(&format!("\"{escaped}\"")).expect("a string");
+            proptest::prop_assert_eq!(raw.text_len(), text.len());
+        }
     }
 
     /// A tool schema goes upstream as the client wrote it (number spellings, escapes, key

@@ -1,6 +1,6 @@
 //! OpenAI chat-completions, embeddings and models wire types (the gateway's hub format).
 
-use super::RawJson;
+use super::{RawJson, RawString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -213,8 +213,9 @@ pub struct Tool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionDef {
     pub name: String,
+    /// As the client wrote it ([`RawString`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<RawString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// The JSON schema, as the client wrote it ([`RawJson`]).
     pub parameters: Option<RawJson>,

@@ -4,12 +4,12 @@
 use serde_json::{Map, Value, json};
 
 use super::{Echo, Invalid, ToolName, decode_compaction, invalid, upstream_name};
-use crate::wire::RawJson;
 use crate::wire::openai::{
     ChatRequest, Content, ContentPart, FunctionCall, FunctionDef, ImageUrl, Message, NamedFunction,
     NamedToolChoice, ResponseFormat, Tool, ToolCall, ToolChoice,
 };
 use crate::wire::responses::ResponsesRequest;
+use crate::wire::{RawJson, RawString};
 
 /// A Responses request as a hub chat request, and what its response repeats.
 pub fn to_hub(req: ResponsesRequest) -> Result<(ChatRequest, Echo), Invalid> {
@@ -353,7 +353,7 @@ fn add_tool(
         }
         FunctionDef {
             name: upstream.clone(),
-            description: (!description.is_empty()).then_some(description),
+            description: (!description.is_empty()).then(|| RawString::from(description.as_str())),
             parameters: Some(json!({
                 "type": "object",
                 "properties": {"input": {"type": "string", "description": "The tool's whole input, as free-form text"}},
@@ -364,7 +364,7 @@ fn add_tool(
     } else {
         FunctionDef {
             name: upstream.clone(),
-            description: t.get("description").and_then(Value::as_str).map(str::to_owned),
+            description: t.get("description").and_then(Value::as_str).map(RawString::from),
             parameters: t.get("parameters").filter(|p| !p.is_null()).cloned().map(RawJson::from),
             strict: t.get("strict").and_then(Value::as_bool),
         }
