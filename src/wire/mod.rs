@@ -98,11 +98,10 @@ impl RawString {
             std::borrow::Cow::Borrowed(inner)
         }
     }
-}
 
-impl RawString {
     /// The length in bytes of [`text`](Self::text), read off the JSON text: an escape is one
-    /// character, `\uXXXX` that character's UTF-8 length, a surrogate pair four bytes.
+    /// character, `\uXXXX` that character's UTF-8 length, a surrogate pair four bytes (a lone
+    /// surrogate, which `text` cannot decode, three).
     pub fn text_len(&self) -> usize {
         let json = self.json().as_bytes();
         let inner = &json[1..json.len() - 1];
@@ -114,11 +113,11 @@ impl RawString {
         };
         let mut len = inner.len();
         let mut i = 0;
-        while let Some(k) = memchr::memchr(b'\\', &inner[i..]) {
+        while let Some(k) = inner.get(i..).and_then(|rest| memchr::memchr(b'\\', rest)) {
             let at = i + k;
             if inner.get(at + 1) != Some(&b'u') {
                 // `\n`, `\"`, `\\`, ...: two bytes for one.
-                len -= 1;
+                len = len.saturating_sub(1);
                 i = at + 2;
                 continue;
             }
@@ -127,7 +126,7 @@ impl RawString {
             if (0xD800..0xDC00).contains(&unit)
                 && low.is_some_and(|l| (0xDC00..0xE000).contains(&l))
             {
-                len -= 12 - 4;
+                len = len.saturating_sub(12 - 4);
                 i = at + 12;
             } else {
                 let bytes = match unit {
@@ -135,7 +134,7 @@ impl RawString {
                     0x80..0x800 => 2,
                     _ => 3,
                 };
-                len -= 6 - bytes;
+                len = len.saturating_sub(6 - bytes);
                 i = at + 6;
             }
         }
