@@ -52,8 +52,11 @@ pub async fn route<D: EventDialect>(
         return Routing::Done(outcome, log);
     }
     let st = state.clone();
-    let call: PendingCall =
-        Box::pin(async move { st.router().chat(req, &opts, keep_alive).await.map_err(map_err) });
+    // The routing future boxed on its own as well: boxing this block copies the block's whole
+    // size, which would otherwise include room for the ~8 KB routing future.
+    let call: PendingCall = Box::pin(async move {
+        Box::pin(st.router().chat(req, &opts, keep_alive)).await.map_err(map_err)
+    });
     match route_within(call, keep_alive).await {
         Ok(outcome) => Routing::Done(outcome, log),
         Err(call) => Routing::Deferred(deferred_stream(call, dialect_stream(), log, keep_alive)),
