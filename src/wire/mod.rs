@@ -87,13 +87,18 @@ impl RawString {
         self.0.get()
     }
 
+    /// The JSON text between the quotes, escapes as written.
+    fn between_quotes(&self) -> &str {
+        let json = self.json();
+        &json[1..json.len() - 1]
+    }
+
     /// The string itself: its text between the quotes when it has no escapes.
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        let json = self.json();
-        let inner = &json[1..json.len() - 1];
+        let inner = self.between_quotes();
         if inner.contains('\\') {
             // Checked as a JSON string when it was read (or written by serde_json).
-            std::borrow::Cow::Owned(serde_json::from_str(json).unwrap_or_default())
+            std::borrow::Cow::Owned(serde_json::from_str(self.json()).unwrap_or_default())
         } else {
             std::borrow::Cow::Borrowed(inner)
         }
@@ -103,8 +108,7 @@ impl RawString {
     /// character, `\uXXXX` that character's UTF-8 length, a surrogate pair four bytes (a lone
     /// surrogate, which `text` cannot decode, three).
     pub fn text_len(&self) -> usize {
-        let json = self.json().as_bytes();
-        let inner = &json[1..json.len() - 1];
+        let inner = self.between_quotes().as_bytes();
         let hex = |at: usize| {
             inner
                 .get(at..at + 4)
