@@ -198,6 +198,29 @@ impl<'a> Chain<'a> {
         None
     }
 
+    /// Whether a fallback could still follow if `alias` failed now, whatever the failure:
+    /// false only when [`Chain::failed`] then [`Chain::next`] cannot give one. It does not
+    /// look at which aliases are usable or tried, so a true may still end with none.
+    pub fn may_follow(&self, settings: &RouterSettings, alias: &str) -> bool {
+        if self.started() >= self.max {
+            return false;
+        }
+        if self.stack.iter().any(|(list, pos)| *pos < list.len()) {
+            return true;
+        }
+        if self.disabled {
+            return false;
+        }
+        let own = (alias == self.requested).then_some(self.request).flatten();
+        let on_failure = match own {
+            Some(list) => !list.is_empty(),
+            None => configured(settings, alias, Trigger::Failure).is_some(),
+        };
+        on_failure
+            || configured(settings, alias, Trigger::ContextWindow).is_some()
+            || configured(settings, alias, Trigger::ContentPolicy).is_some()
+    }
+
     /// Fallback aliases started so far (`x-litellm-attempted-fallbacks`).
     pub fn started(&self) -> u32 {
         self.tried.len() as u32
@@ -364,5 +387,81 @@ mod tests {
         let mut chain = Chain::new("a", Some(&own), false, 5);
         chain.failed(&s, "a", Trigger::ContextWindow);
         assert_eq!(chain.next(|_| true).as_deref(), Some("big"), "only failures use the body's");
+    }
+    /// `may_follow` false must mean no fallback follows whatever fails next; on a fresh
+    /// chain with every alias usable it is exactly whether one does.
+    #[test]
+    fn may_follow_is_false_only_when_no_fallback_can_follow() {
+        let settings = [
+            RouterSettings::default(),
+            RouterSettings { fallbacks: vec![rule("a", &["b"])], ..RouterSettings::default() },
+            RouterSettings { fallbacks: vec![rule("*", &["b"])], ..RouterSettings::default() },
+            RouterSettings { fallbacks: vec![rule("a", &[])], ..RouterSettings::default() },
+            RouterSettings { default_fallbacks: vec!["b".into()], ..RouterSettings::default() },
+            RouterSettings {
+                context_window_fallbacks: vec![rule("a", &["big"])],
+                ..RouterSettings::default()
+            },
+            RouterSettings {
+                content_policy_fallbacks: vec![rule("*", &["safe"])],
+                ..RouterSettings::default()
+            },
+            RouterSettings {
+                fallbacks: vec![rule("a", &["b", "c"]), rule("b", &["a"])],
+                ..RouterSettings::default()
+            },
+        ];
+        let own_lists: [Option<Vec<String>>; 3] = [None, Some(vec![]), Some(vec!["x".into()])];
+        let triggers = [Trigger::Failure, Trigger::ContextWindow, Trigger::ContentPolicy];
+        let mut checked = 0;
+        for s in &settings {
+            for own in &own_lists {
+                for disabled in [false, true] {
+                    for max in [0, 1, 5] {
+                        // Fresh, and after the requested alias fell back once.
+                        for history in 0..2 {
+                            for first in triggers {
+                                let mut chain = Chain::new("a", own.as_deref(), disabled, max);
+                                let mut alias = "a".to_owned();
+                                if history == 1 {
+                                    chain.failed(s, "a", first);
+                                    match chain.next(|_| true) {
+                                        Some(next) => alias = next,
+                                        None => continue,
+                                    }
+                                }
+                                let may = chain.may_follow(s, &alias);
+                                for t in triggers {
+                                    let mut probe = Chain {
+                                        stack: chain.stack.clone(),
+                                        tried: chain.tried.clone(),
+                                        ..Chain::new("a", own.as_deref(), disabled, max)
+                                    };
+                                    probe.failed(s, &alias, t);
+                                    let next = probe.next(|_| true);
+                                    if !may {
+                                        assert_eq!(
+                                            next, None,
+                                            "{s:?} {own:?} {disabled} {max} {t:?}"
+                                        );
+                                    }
+                                    checked += 1;
+                                }
+                                if history == 0 {
+                                    let any = triggers.iter().any(|&t| {
+                                        let mut probe =
+                                            Chain::new("a", own.as_deref(), disabled, max);
+                                        probe.failed(s, "a", t);
+                                        probe.next(|_| true).is_some()
+                                    });
+                                    assert_eq!(may, any, "{s:?} {own:?} {disabled} {max}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 500, "{checked}");
     }
 }

@@ -462,16 +462,17 @@ impl Router {
     /// Run a chat request: a deployment of the alias (or of a fallback) with retries. A
     /// stream comes back with its first chunk, waited for at most `keep_alive`, so an
     /// upstream that fails before sending anything is retried or falls back too.
-    pub async fn chat(
-        &self,
+    pub fn chat<'a>(
+        &'a self,
         req: ChatRequest,
-        opts: &RequestOptions,
+        opts: &'a RequestOptions,
         keep_alive: Duration,
-    ) -> Result<(Served, Reply), RouteError> {
+    ) -> impl Future<Output = Result<(Served, Reply), RouteError>> + 'a {
+        // Not an `async fn`: its future would keep `req` as an argument and again in `input`.
         let model = req.model.clone();
-        self.route(&model, opts, |routed| {
-            let req = req.clone();
-            async move {
+        let mut input = Some(req);
+        async move {
+            self.route(&model, opts, &mut input, |routed, req| async move {
                 let provider = routed.provider()?;
                 let mut prepared = prepare(&routed, provider, req)?;
                 prepared.call_timeouts = opts.timeouts;
@@ -485,9 +486,9 @@ impl Router {
                     },
                     Err(err) => Err(RouteError::Provider { err }),
                 }
-            }
-        })
-        .await
+            })
+            .await
+        }
     }
 
     /// Whether `/v1/messages` to `model` is relayed as it is: every deployment of the alias is
@@ -514,9 +515,7 @@ impl Router {
         betas: Option<String>,
         opts: &RequestOptions,
     ) -> Result<(Served, reqwest::Response), RouteError> {
-        self.route(model, opts, |routed| {
-            let body = body.clone();
-            let betas = betas.clone();
+        self.route(model, opts, &mut Some((body, betas)), |routed, (body, betas)| {
             async move {
                 let provider = routed.provider()?;
                 let Provider::Claude(claude) = provider else {
@@ -585,8 +584,7 @@ impl Router {
         opts: &RequestOptions,
     ) -> Result<(Served, EmbeddingsResponse), RouteError> {
         let model = req.model.clone();
-        self.route(&model, opts, |routed| {
-            let mut req = req.clone();
+        self.route(&model, opts, &mut Some(req), |routed, mut req| {
             req.call_timeouts = opts.timeouts;
             async move {
                 let provider = routed.provider()?;
@@ -704,14 +702,20 @@ impl Router {
     /// Pick a deployment, call it, and on a failure retry (the next deployment when there
     /// is one), count it towards the deployment's cooldown, and when the alias cannot
     /// answer, move to its fallbacks. One loop: each alias of the chain gets its own retries.
-    async fn route<T, F, Fut>(
+    /// Each call gets the value in `input`: a copy while another attempt could follow, the
+    /// value itself on the last one possible (with no retries and no fallbacks, the only
+    /// one). It is borrowed, not moved in: a request moved into this future would be stored
+    /// in it a second time, and every move of the future copies it (`memcpy`).
+    async fn route<I, T, F, Fut>(
         &self,
         model: &str,
         opts: &RequestOptions,
+        input: &mut Option<I>,
         mut call: F,
     ) -> Result<(Served, T), RouteError>
     where
-        F: FnMut(Arc<Routed>) -> Fut,
+        I: Clone,
+        F: FnMut(Arc<Routed>, I) -> Fut,
         Fut: Future<Output = Result<T, RouteError>>,
     {
         let mut chain = Chain::new(
@@ -784,8 +788,12 @@ impl Router {
                     let routed = slot.0.clone();
                     let max_retries = routed.dep.max_retries.unwrap_or(self.num_retries);
                     attempt += 1;
+                    // No attempt can follow this one: no retry left, no fallback to go to.
+                    let last = attempt > max_retries && !chain.may_follow(&self.settings, alias);
+                    let given = if last { input.take() } else { input.clone() };
+                    let given = given.expect("the router makes no attempt after the last one");
                     let started = Instant::now();
-                    let err = match call(routed.clone()).await {
+                    let err = match call(routed.clone(), given).await {
                         Ok(out) => {
                             let now = Instant::now();
                             routed.health.on_success(now);

@@ -214,6 +214,82 @@ router_settings:
     }
 }
 
+/// A value that counts its copies, for what `route` hands each attempt.
+#[derive(Debug)]
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Counted(self.0.clone())
+    }
+}
+
+/// Route `model` with attempts that fail (503) on deployments whose model starts with
+/// `down`: the attempts made (by model) and the copies of the input they were given.
+async fn attempts_and_copies(r: &Router, model: &str) -> (Vec<String>, usize) {
+    let copies = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = std::sync::Mutex::new(Vec::new());
+    let mut input = Some(Counted(copies.clone()));
+    let _ = r
+        .route(model, &RequestOptions::default(), &mut input, |routed, given: Counted| {
+            calls.lock().expect("calls").push(routed.dep.model.clone());
+            async move {
+                drop(given);
+                if routed.dep.model.starts_with("down") {
+                    let err = ProviderError::Upstream {
+                        status: 503,
+                        message: "down".into(),
+                        kind: None,
+                        code: None,
+                        param: None,
+                        retry_after: None,
+                        details: None,
+                    };
+                    return Err(RouteError::Provider { err });
+                }
+                Ok(())
+            }
+        })
+        .await;
+    let calls = calls.into_inner().expect("calls");
+    (calls, copies.load(Ordering::Relaxed))
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_attempt_but_the_last_possible_one_gets_a_copy_of_the_request() {
+    let r = router(
+        r#"
+model_list:
+  - model_name: one
+    litellm_params: {model: mock/up}
+  - model_name: a
+    litellm_params: {model: mock/down-a}
+  - model_name: b
+    litellm_params: {model: mock/down-b}
+  - model_name: c
+    litellm_params: {model: mock/up-c}
+  - model_name: flaky
+    litellm_params: {model: mock/down-flaky, max_retries: 2}
+  - model_name: big
+    litellm_params: {model: mock/up-big}
+router_settings:
+  fallbacks: [{"a": ["b", "c"]}]
+  context_window_fallbacks: [{"one": ["big"]}]
+"#,
+    );
+    // `one` has a context-window fallback: the request is kept for it.
+    assert_eq!(attempts_and_copies(&r, "one").await, (vec!["up".to_owned()], 1));
+    // Neither retries nor fallbacks: the only attempt takes the request itself.
+    assert_eq!(attempts_and_copies(&r, "c").await, (vec!["up-c".to_owned()], 0));
+    // Two retries: copies for the first two attempts, the third takes it.
+    let (calls, copies) = attempts_and_copies(&r, "flaky").await;
+    assert_eq!((calls.len(), copies), (3, 2), "{calls:?}");
+    // a, then its fallbacks b and c: the last one has nowhere further to go.
+    let (calls, copies) = attempts_and_copies(&r, "a").await;
+    assert_eq!((calls, copies), (vec!["down-a".into(), "down-b".into(), "up-c".into()], 2));
+}
+
 #[tokio::test]
 async fn context_window_and_content_policy_errors_use_their_own_lists() {
     let yaml = r#"
