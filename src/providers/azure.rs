@@ -159,14 +159,32 @@ impl AzureOpenAi {
         if self.reasoning { UNSUPPORTED_REASONING } else { UNSUPPORTED }
     }
 
-    pub async fn chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
-        req.model = self.deployment.clone();
+    /// Encoded before the future starts, which keeps only the body: see
+    /// [`super::Provider::chat`].
+    pub fn chat(
+        &self,
+        mut req: ChatRequest,
+    ) -> impl Future<Output = Result<ChatOutput, ProviderError>> + '_ {
+        let encoded = self.encode_chat(&mut req);
         let timeouts = self.timeouts.with(req.call_timeouts);
+        let stream = req.is_stream();
+        let verbatim = req.verbatim;
+        async move {
+            let (body, usage_requested) = encoded?;
+            self.send_chat(body, stream, usage_requested, verbatim, timeouts).await
+        }
+    }
+
+    /// The body, and whether it asks for usage on the stream.
+    fn encode_chat(&self, req: &mut ChatRequest) -> Result<(Bytes, bool), ProviderError> {
+        req.model = self.deployment.clone();
         if self.reasoning {
-            let dropped = reasoning::rewrite(&mut req, &self.deployment, self.drop_params)
-                .map_err(|r| ProviderError::InvalidRequest {
-                    message: r.message,
-                    param: Some(r.param.to_owned()),
+            let dropped =
+                reasoning::rewrite(req, &self.deployment, self.drop_params).map_err(|r| {
+                    ProviderError::InvalidRequest {
+                        message: r.message,
+                        param: Some(r.param.to_owned()),
+                    }
                 })?;
             if !dropped.is_empty() {
                 tracing::debug!(deployment = %self.deployment, ?dropped, "dropped for a reasoning model");
@@ -179,11 +197,22 @@ impl AzureOpenAi {
             req.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
                 Some(true);
         }
-        let body = Bytes::from(super::http::encode_json(&req)?);
+        let body = super::http::encode_json_sized(&*req, req.size_hint)?;
+        Ok((Bytes::from(body), usage_requested))
+    }
+
+    async fn send_chat(
+        &self,
+        body: Bytes,
+        stream: bool,
+        usage_requested: bool,
+        verbatim: bool,
+        timeouts: Timeouts,
+    ) -> Result<ChatOutput, ProviderError> {
         let resp = self.call(&self.chat_url, body, timeouts).await?;
         if !stream {
             let limit = self.limits.response_bytes;
-            return read_completion(resp, timeouts, limit, &self.label, req.verbatim).await;
+            return read_completion(resp, timeouts, limit, &self.label, verbatim).await;
         }
         let mut fold = StreamFold::new();
         let read = StreamRead {

@@ -248,14 +248,31 @@ impl Claude {
     }
 
     /// A hub request, translated to a Messages request and back.
-    pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
-        let body = claude::to_messages(&req, &RequestOptions { model: &self.model })
-            .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
-        let body = super::http::encode_json(&body)?;
-        let body = self.for_host(&body)?;
+    /// Translated and encoded before the future starts, which keeps only the body: see
+    /// [`super::Provider::chat`].
+    pub fn chat(
+        &self,
+        req: ChatRequest,
+    ) -> impl Future<Output = Result<ChatOutput, ProviderError>> + '_ {
+        let encoded = self.encode_chat(&req);
         let timeouts = self.timeouts.with(req.call_timeouts);
-        let created = unix_now();
         let stream = req.is_stream();
+        async move { self.send_chat(encoded?, stream, timeouts).await }
+    }
+
+    fn encode_chat(&self, req: &ChatRequest) -> Result<Bytes, ProviderError> {
+        let body = claude::to_messages(req, &RequestOptions { model: &self.model })
+            .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
+        self.for_host(&super::http::encode_json_sized(&body, req.size_hint)?)
+    }
+
+    async fn send_chat(
+        &self,
+        body: Bytes,
+        stream: bool,
+        timeouts: Timeouts,
+    ) -> Result<ChatOutput, ProviderError> {
+        let created = unix_now();
         let resp = self.send(body, stream, None, timeouts).await?;
         if !stream {
             let message: UpstreamMessage =

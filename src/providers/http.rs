@@ -144,7 +144,17 @@ async fn read_body(
 /// [`read_json`]'s decoding, with the same error.
 /// A request body as JSON (`wire::encode`); a value that cannot be written is a protocol error.
 pub fn encode_json<T: ?Sized + serde::Serialize>(value: &T) -> Result<Vec<u8>, ProviderError> {
-    crate::wire::encode::to_vec(value).map_err(|e| ProviderError::protocol(e.to_string()))
+    encode_json_sized(value, 0)
+}
+
+/// [`encode_json`] into a buffer made for about `expected` bytes (a request's
+/// `size_hint`).
+pub fn encode_json_sized<T: ?Sized + serde::Serialize>(
+    value: &T,
+    expected: usize,
+) -> Result<Vec<u8>, ProviderError> {
+    crate::wire::encode::to_vec_sized(value, expected)
+        .map_err(|e| ProviderError::protocol(e.to_string()))
 }
 
 fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ProviderError> {

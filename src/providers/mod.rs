@@ -269,13 +269,28 @@ impl Provider {
         }
     }
 
-    pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+    /// Send a chat request to the provider.
+    ///
+    /// Not an `async fn`, and neither are the providers' `chat`s: each translates and encodes
+    /// the request when called and returns a future that keeps only the body. A request (600
+    /// bytes) given to an `async fn` is stored in its future, twice if it is alive across an
+    /// `.await` (argument and local), and the futures of a call nest up to the handler's and
+    /// are copied whole when they move, so every byte of room here is copied several times.
+    pub fn chat(
+        &self,
+        req: ChatRequest,
+    ) -> impl Future<Output = Result<ChatOutput, ProviderError>> + '_ {
+        use futures_util::future::{Either, ready};
         match self {
-            Provider::Mock(p) => p.chat(req),
-            Provider::OpenAiCompat(p) => p.chat(req).await,
-            Provider::Vertex(p) => p.chat(req).await,
-            Provider::Azure(p) => p.chat(req).await,
-            Provider::Claude(p) => p.chat(req).await,
+            Provider::Mock(p) => Either::Left(ready(p.chat(req))),
+            Provider::OpenAiCompat(p) => Either::Right(Either::Left(p.chat(req))),
+            Provider::Vertex(p) => Either::Right(Either::Right(Either::Left(p.chat(req)))),
+            Provider::Azure(p) => {
+                Either::Right(Either::Right(Either::Right(Either::Left(p.chat(req)))))
+            }
+            Provider::Claude(p) => {
+                Either::Right(Either::Right(Either::Right(Either::Right(p.chat(req)))))
+            }
         }
     }
 

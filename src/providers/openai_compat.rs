@@ -239,23 +239,42 @@ impl OpenAiCompat {
         rb
     }
 
-    pub async fn chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+    /// Encoded before the future starts, which keeps only the body: see
+    /// [`super::Provider::chat`].
+    pub fn chat(
+        &self,
+        mut req: ChatRequest,
+    ) -> impl Future<Output = Result<ChatOutput, ProviderError>> + '_ {
         req.model = self.model.clone();
-        if req.is_stream() || self.kind != ProviderKind::DashScope {
-            return self.send_chat(&mut req).await;
+        let call = if req.is_stream() || self.kind != ProviderKind::DashScope {
+            Ok(self.encode_chat(&mut req))
+        } else {
+            // Boxed, as it keeps the request across its calls.
+            Err(Box::pin(self.dashscope_chat(req)))
+        };
+        async move {
+            match call {
+                Ok(call) => self.send_chat(call?).await,
+                Err(dashscope) => dashscope.await,
+            }
         }
-        // DashScope thinks only on streams. Asked to think (or a model that thinks by default
-        // refusing a plain call), stream upstream and fold the chunks into one completion.
+    }
+
+    /// DashScope thinks only on streams. Asked to think (or a model that thinks by default
+    /// refusing a plain call), stream upstream and fold the chunks into one completion.
+    async fn dashscope_chat(&self, mut req: ChatRequest) -> Result<ChatOutput, ProviderError> {
         if thinking_on(&req) {
             return self.collected(req).await;
         }
-        match self.send_chat(&mut req).await {
+        let call = self.encode_chat(&mut req)?;
+        match self.send_chat(call).await {
             Err(e) if is_stream_only_thinking(&e) => self.collected(req).await,
             other => other,
         }
     }
 
-    async fn send_chat(&self, req: &mut ChatRequest) -> Result<ChatOutput, ProviderError> {
+    /// The body of a chat request and how to read its answer.
+    fn encode_chat(&self, req: &mut ChatRequest) -> Result<ChatCall, ProviderError> {
         let stream = req.is_stream();
         let usage_requested = stream && self.asks_stream_usage();
         if usage_requested {
@@ -266,15 +285,23 @@ impl OpenAiCompat {
         } else {
             req.stream_options = None;
         }
-        let body = super::http::encode_json(&req)?;
+        Ok(ChatCall {
+            body: super::http::encode_json_sized(&req, req.size_hint)?,
+            timeouts: self.timeouts.with(req.call_timeouts),
+            stream,
+            usage_requested,
+            verbatim: req.verbatim && !self.normalizes(),
+        })
+    }
+
+    async fn send_chat(&self, call: ChatCall) -> Result<ChatOutput, ProviderError> {
+        let ChatCall { body, timeouts, stream, usage_requested, verbatim } = call;
         let rb = self
             .post(&self.chat_url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
-        let timeouts = self.timeouts.with(req.call_timeouts);
         let resp = send(&self.client, rb, timeouts, &self.label).await?;
         if !stream {
-            let verbatim = req.verbatim && !self.normalizes();
             let limit = self.limits.response_bytes;
             let mut out = read_completion(resp, timeouts, limit, &self.label, verbatim).await?;
             if let ChatOutput::Complete(completion) = &mut out
@@ -288,7 +315,7 @@ impl OpenAiCompat {
             idle: timeouts.stream_idle,
             max_event_bytes: self.limits.stream_event_bytes,
             usage_requested,
-            verbatim: req.verbatim && !self.normalizes(),
+            verbatim,
         };
         let chunks = chunk_stream(resp, read, self.label.clone());
         if self.normalizes() {
@@ -308,7 +335,8 @@ impl OpenAiCompat {
         req.stream = Some(true);
         // The collector reads every chunk typed.
         req.verbatim = false;
-        let ChatOutput::Stream(mut chunks) = self.send_chat(&mut req).await? else {
+        let call = self.encode_chat(&mut req)?;
+        let ChatOutput::Stream(mut chunks) = self.send_chat(call).await? else {
             return Err(ProviderError::protocol(format!(
                 "{} answered a stream request without a stream",
                 self.label
@@ -546,6 +574,17 @@ fn parse_chunk(data: &str, label: &str) -> Result<ChatChunk, ProviderError> {
             super::http::truncate(data, 300)
         ))
     })
+}
+
+/// An encoded chat request and what reading its answer needs.
+struct ChatCall {
+    body: Vec<u8>,
+    timeouts: Timeouts,
+    stream: bool,
+    usage_requested: bool,
+    /// Pass the answer on as the upstream wrote it (the client asked, and nothing is
+    /// normalized).
+    verbatim: bool,
 }
 
 #[cfg(test)]

@@ -257,16 +257,35 @@ impl Vertex {
         })
     }
 
-    pub async fn chat(&self, req: ChatRequest) -> Result<ChatOutput, ProviderError> {
+    /// Translated and encoded before the future starts, which keeps only the body: see
+    /// [`super::Provider::chat`].
+    pub fn chat(
+        &self,
+        req: ChatRequest,
+    ) -> impl Future<Output = Result<ChatOutput, ProviderError>> + '_ {
+        let encoded = self.encode_chat(&req);
+        let timeouts = self.timeouts.with(req.call_timeouts);
+        let stream = req.is_stream();
+        async move { self.send_chat(encoded?, stream, timeouts).await }
+    }
+
+    fn encode_chat(&self, req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
         let opts =
             RequestOptions { model: &self.model, safety_settings: self.safety_settings.as_ref() };
-        let body = gemini::request(&req, &opts)
+        let body = gemini::request(req, &opts)
             .map_err(|e| ProviderError::InvalidRequest { message: e.message, param: e.param })?;
-        let body = super::http::encode_json(&body)?;
+        super::http::encode_json_sized(&body, req.size_hint)
+    }
+
+    async fn send_chat(
+        &self,
+        body: Vec<u8>,
+        stream: bool,
+        timeouts: Timeouts,
+    ) -> Result<ChatOutput, ProviderError> {
         let seed = format!("{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff);
         let created = unix_now();
-        let timeouts = self.timeouts.with(req.call_timeouts);
-        if !req.is_stream() {
+        if !stream {
             let resp = self.post("generateContent", body, timeouts).await?;
             let parsed: GenerateContentResponse =
                 read_json(resp, timeouts, self.limits.response_bytes, &self.label).await?;

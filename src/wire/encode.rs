@@ -16,7 +16,13 @@ type Result<T = ()> = std::result::Result<T, Error>;
 
 /// `value` as compact JSON, as `serde_json::to_vec` writes it.
 pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(128);
+    to_vec_sized(value, 0)
+}
+
+/// The same, written into a buffer made for about `expected` bytes (a body of 75 KB grown
+/// from nothing is copied about ten times as it doubles).
+pub fn to_vec_sized<T: ?Sized + Serialize>(value: &T, expected: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(expected.saturating_add(expected / 16).max(128));
     write(&mut out, value)?;
     Ok(out)
 }

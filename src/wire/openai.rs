@@ -59,6 +59,10 @@ pub struct ChatRequest {
     /// upstream's own bytes when the upstream speaks OpenAI chat (`translate::verbatim`).
     #[serde(skip)]
     pub verbatim: bool,
+    /// Gateway-internal, never on the wire: the length of the client's body, which sizes
+    /// the buffer the upstream's body is written into (0: unknown).
+    #[serde(skip)]
+    pub size_hint: usize,
     /// Everything else the client sent (`logprobs`, `enable_thinking`, `top_k`, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,

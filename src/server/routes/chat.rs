@@ -38,10 +38,12 @@ async fn handle(
     body: Result<Bytes, BytesRejection>,
     model: Option<String>,
 ) -> Response {
+    let size = body.as_ref().map_or(0, Bytes::len);
     let mut req: ChatRequest = match parse_model_request(body, state.max_body(), ENDPOINT, model) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    req.size_hint = size;
     let mut opts = match route_options(&mut req.extra) {
         Ok(o) => o,
         Err(e) => return e.into_response(),

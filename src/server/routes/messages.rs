@@ -128,6 +128,7 @@ fn parse(
     body: Result<Bytes, BytesRejection>,
     endpoint: &str,
 ) -> Result<(ChatRequest, RequestOptions), ApiError> {
+    let size = body.as_ref().map_or(0, Bytes::len);
     let mut req: MessagesRequest = parse_model_request(body, state.max_body(), endpoint, None)
         .map_err(|e| e.in_dialect(Dialect::Anthropic))?;
     let opts = route_options(&mut req.extra).map_err(|e| e.in_dialect(Dialect::Anthropic))?;
@@ -154,7 +155,9 @@ fn parse(
             printable(&tools.join(", "))
         );
     }
-    anthropic::to_hub(req).map(|hub| (hub, opts)).map_err(translate_error)
+    let mut hub = anthropic::to_hub(req).map_err(translate_error)?;
+    hub.size_hint = size;
+    Ok((hub, opts))
 }
 
 /// Untyped request fields the translation reads (the rest is left out, logged at debug).

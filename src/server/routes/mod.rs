@@ -46,14 +46,14 @@ pub async fn route<D: EventDialect>(
     let map_err = move |err| route_error(err, endpoint).in_dialect(dialect);
     let keep_alive = state.connections().stream_keep_alive;
     if !req.is_stream() {
-        // Boxed: the routing future is ~8 KB, and every layer above would otherwise hold (and
+        // Boxed: the routing future is ~5 KB, and every layer above would otherwise hold (and
         // move) room for it in its own future.
         let outcome = Box::pin(state.router().chat(req, &opts, keep_alive)).await.map_err(map_err);
         return Routing::Done(outcome, log);
     }
     let st = state.clone();
     // The routing future boxed on its own as well: boxing this block copies the block's whole
-    // size, which would otherwise include room for the ~8 KB routing future.
+    // size, which would otherwise include room for the ~5 KB routing future.
     let call: PendingCall = Box::pin(async move {
         Box::pin(st.router().chat(req, &opts, keep_alive)).await.map_err(map_err)
     });

@@ -209,4 +209,15 @@ proptest! {
         prop_assert_eq!(to_vec(&value).expect("encode"), serde_json::to_vec(&value).expect("json"));
         prop_assert_eq!(super::to_string(&value).expect("encode"), value.to_string());
     }
+
+    /// The size hint sizes the buffer and changes nothing written, right or wrong.
+    #[test]
+    fn a_size_hint_changes_only_the_buffer(value in any_value(), guess in 0usize..4096) {
+        let plain = to_vec(&value).expect("encode");
+        for expected in [guess, plain.len(), plain.len() * 3] {
+            let sized = super::to_vec_sized(&value, expected).expect("encode");
+            prop_assert_eq!(&sized, &plain);
+            prop_assert!(sized.capacity() >= expected.max(sized.len()));
+        }
+    }
 }
