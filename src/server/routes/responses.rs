@@ -29,6 +29,7 @@ pub async fn create(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let size = body.as_ref().map_or(0, Bytes::len);
     let mut req: ResponsesRequest =
         match parse_model_request(body, state.max_body(), ENDPOINT, None) {
             Ok(r) => r,
@@ -38,7 +39,7 @@ pub async fn create(
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
-    let (hub, echo) = match responses::to_hub(req) {
+    let (mut hub, echo) = match responses::to_hub(req) {
         Ok(ok) => ok,
         Err(e) => {
             let mut err =
@@ -47,6 +48,7 @@ pub async fn create(
             return err.into_response();
         }
     };
+    hub.size_hint = size;
     if !echo.dropped_tools.is_empty() {
         tracing::debug!(
             "{ENDPOINT}: left out tools only OpenAI can run: {}",
