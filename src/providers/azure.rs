@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use reqwest::{RequestBuilder, Response};
 
 use super::http::{read_completion, read_json, send};
-use super::openai_compat::{StreamRead, chunk_stream};
+use super::openai_compat::{ChatCall, StreamRead, chunk_stream};
 use super::{ChatOutput, ProviderError, Timeouts};
 use crate::auth::azure_cli::{self, AzureCli};
 use crate::auth::entra::{self, EntraCredential};
@@ -165,18 +165,12 @@ impl AzureOpenAi {
         &self,
         mut req: ChatRequest,
     ) -> impl Future<Output = Result<ChatOutput, ProviderError>> + '_ {
-        let encoded = self.encode_chat(&mut req);
-        let timeouts = self.timeouts.with(req.call_timeouts);
-        let stream = req.is_stream();
-        let verbatim = req.verbatim;
-        async move {
-            let (body, usage_requested) = encoded?;
-            self.send_chat(body, stream, usage_requested, verbatim, timeouts).await
-        }
+        let call = self.encode_chat(&mut req);
+        async move { self.send_chat(call?).await }
     }
 
-    /// The body, and whether it asks for usage on the stream.
-    fn encode_chat(&self, req: &mut ChatRequest) -> Result<(Bytes, bool), ProviderError> {
+    /// The body of a chat request and how to read its answer.
+    fn encode_chat(&self, req: &mut ChatRequest) -> Result<ChatCall, ProviderError> {
         req.model = self.deployment.clone();
         if self.reasoning {
             let dropped =
@@ -197,19 +191,18 @@ impl AzureOpenAi {
             req.stream_options.get_or_insert_with(StreamOptions::default).include_usage =
                 Some(true);
         }
-        let body = super::http::encode_json_sized(&*req, req.size_hint)?;
-        Ok((Bytes::from(body), usage_requested))
+        Ok(ChatCall {
+            body: super::http::encode_json_sized(&*req, req.size_hint)?,
+            timeouts: self.timeouts.with(req.call_timeouts),
+            stream,
+            usage_requested,
+            verbatim: req.verbatim,
+        })
     }
 
-    async fn send_chat(
-        &self,
-        body: Bytes,
-        stream: bool,
-        usage_requested: bool,
-        verbatim: bool,
-        timeouts: Timeouts,
-    ) -> Result<ChatOutput, ProviderError> {
-        let resp = self.call(&self.chat_url, body, timeouts).await?;
+    async fn send_chat(&self, call: ChatCall) -> Result<ChatOutput, ProviderError> {
+        let ChatCall { body, timeouts, stream, usage_requested, verbatim } = call;
+        let resp = self.call(&self.chat_url, Bytes::from(body), timeouts).await?;
         if !stream {
             let limit = self.limits.response_bytes;
             return read_completion(resp, timeouts, limit, &self.label, verbatim).await;

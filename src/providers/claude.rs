@@ -248,6 +248,7 @@ impl Claude {
     }
 
     /// A hub request, translated to a Messages request and back.
+    ///
     /// Translated and encoded before the future starts, which keeps only the body: see
     /// [`super::Provider::chat`].
     pub fn chat(

@@ -576,15 +576,16 @@ fn parse_chunk(data: &str, label: &str) -> Result<ChatChunk, ProviderError> {
     })
 }
 
-/// An encoded chat request and what reading its answer needs.
-struct ChatCall {
-    body: Vec<u8>,
-    timeouts: Timeouts,
-    stream: bool,
-    usage_requested: bool,
+/// An encoded chat request and what reading its answer needs (here and for Azure OpenAI).
+pub(super) struct ChatCall {
+    pub(super) body: Vec<u8>,
+    pub(super) timeouts: Timeouts,
+    pub(super) stream: bool,
+    /// The body asks for usage on the stream.
+    pub(super) usage_requested: bool,
     /// Pass the answer on as the upstream wrote it (the client asked, and nothing is
     /// normalized).
-    verbatim: bool,
+    pub(super) verbatim: bool,
 }
 
 #[cfg(test)]
