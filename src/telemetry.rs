@@ -130,8 +130,11 @@ tokio::task_local! {
 
 /// Run `fut` as the handling of request `id`: log lines written inside it can name the id
 /// ([`request_id`]), whichever module writes them.
-pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
-    REQUEST_ID.scope(id, fut).await
+pub fn with_request_id<F: std::future::Future>(
+    id: String,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(id, fut)
 }
 
 /// The id of the request being handled on this task, or `-` outside one.

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use futures_util::future::{self, Either};
 
 use super::AppState;
 use super::auth::dialect_of;
@@ -231,11 +233,18 @@ fn hostname() -> Option<String> {
 /// Middleware on every route: refuse requests addressed to another host or sent by a web
 /// page from a foreign origin; answer CORS preflights from allowed origins; name allowed
 /// origins in `Access-Control-Allow-Origin`.
-pub async fn guard<F: Future<Output = Response>>(
+///
+/// A plain `fn` deciding at once: its future is `inner`'s (with the origin to name beside
+/// it) or the ready answer. `state` is only read here, so the future does not borrow it.
+pub fn guard<F, I>(
     state: &AppState,
     req: Request,
-    inner: impl FnOnce(Request) -> F,
-) -> Response {
+    inner: I,
+) -> impl Future<Output = Response> + use<F, I>
+where
+    F: Future<Output = Response>,
+    I: FnOnce(Request) -> F,
+{
     let policy = state.access();
     let bound = req
         .extensions()
@@ -257,20 +266,21 @@ pub async fn guard<F: Future<Output = Response>>(
                     .in_dialect(dialect)
                     .into_response();
             resp.extensions_mut().insert(LogNote(refusal.log_note()));
-            return resp;
+            return Either::Left(future::ready(resp));
         }
     };
     let Some(origin) = origin else {
-        return inner(req).await;
+        return Either::Right(Either::Left(inner(req)));
     };
     if req.method() == Method::OPTIONS
         && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     {
-        return preflight(&origin, req.headers());
+        return Either::Left(future::ready(preflight(&origin, req.headers())));
     }
-    let mut resp = inner(req).await;
-    allow_origin(resp.headers_mut(), &origin);
-    resp
+    Either::Right(Either::Right(inner(req).map(move |mut resp| {
+        allow_origin(resp.headers_mut(), &origin);
+        resp
+    })))
 }
 
 /// Every authority the request names: its Host header(s) and, over HTTP/2 or with an

@@ -8,9 +8,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use futures_util::future::{self, Either, Ready};
 use serde::de::DeserializeOwned;
 
-use super::AppState;
 use super::auth::dialect_of;
 use super::conn::body_read_timeout;
 use super::error::ApiError;
@@ -59,19 +59,21 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// it, so the rest of its body is read and discarded behind the answer (nginx's lingering
 /// close), bounded by `DRAIN_MAX` bytes and `DRAIN_TIME`. A body read to its end leaves
 /// the connection open for the next request; otherwise hyper closes it.
-pub async fn reject_declared_oversize<F: Future<Output = Response>>(
-    state: &AppState,
+///
+/// A plain `fn` deciding at once: its future is `inner`'s or the ready answer.
+pub fn reject_declared_oversize<F: Future<Output = Response>>(
+    max_body: usize,
     req: Request,
     inner: impl FnOnce(Request) -> F,
-) -> Response {
+) -> Either<Ready<Response>, F> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     match declared {
-        Some(n) if n > state.max_body() as u64 => {
-            let answer = too_large(state.max_body()).in_dialect(dialect_of(req.uri().path()));
+        Some(n) if n > max_body as u64 => {
+            let answer = too_large(max_body).in_dialect(dialect_of(req.uri().path()));
             let waits_for_continue = req
                 .headers()
                 .get(header::EXPECT)
@@ -83,9 +85,9 @@ pub async fn reject_declared_oversize<F: Future<Output = Response>>(
                     let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
                 });
             }
-            answer.into_response()
+            Either::Left(future::ready(answer.into_response()))
         }
-        _ => inner(req).await,
+        _ => Either::Right(inner(req)),
     }
 }
 

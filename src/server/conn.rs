@@ -338,10 +338,11 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let mut guard = self.tracker.request_started(req.version());
         let body_read = self.body_read;
-        let req = req.map(|b| Body::new(ReadTimeout::new(b, body_read)));
-        let answer = self.app.answer(req);
+        let mut req = req.map(|b| Body::new(ReadTimeout::new(b, body_read)));
+        let app = self.app.app_for(&mut req);
+        // The answer's future is made inside the box, not made here and copied in.
         Box::pin(async move {
-            let Ok(resp) = answer.await;
+            let resp = app.answer(req).await;
             let (parts, body) = resp.into_parts();
             if let Some(cutoff) = parts.extensions.get::<Cutoff>() {
                 guard.stream = Some(guard.tracker.add_stream(cutoff.clone()));

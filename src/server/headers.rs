@@ -7,6 +7,7 @@
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use futures_util::{FutureExt, future};
 
 use crate::router::Served;
 
@@ -69,13 +70,18 @@ pub fn should_retry(status: StatusCode) -> Option<bool> {
 
 /// Outermost middleware: give the request an id (named by every log line written while it is
 /// handled, through `telemetry::request_id`) and put the id and `x-should-retry` on the
-/// response.
-pub async fn stamp<F: Future<Output = Response>>(
+/// response. `inner` is called at the first poll, inside the id's scope, so what it does
+/// before its own first `.await` can name the id as well.
+pub fn stamp<F: Future<Output = Response>>(
     req: Request,
     inner: impl FnOnce(Request) -> F,
-) -> Response {
+) -> impl Future<Output = Response> {
     let id = RequestId::generate();
-    let mut resp = crate::telemetry::with_request_id(id.0.clone(), inner(req)).await;
+    let handled = future::lazy(move |_| inner(req)).flatten();
+    crate::telemetry::with_request_id(id.0.clone(), handled).map(move |resp| stamped(resp, &id))
+}
+
+fn stamped(mut resp: Response, id: &RequestId) -> Response {
     // A handler that knows better (a spent budget: a 429 not worth retrying soon) set it.
     let retry = if resp.headers().contains_key(X_SHOULD_RETRY) {
         None

@@ -14,11 +14,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use axum::Router as AxumRouter;
 use axum::extract::Request;
+use axum::response::Response;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -67,7 +68,7 @@ pub struct LiveApp {
 }
 
 struct Live {
-    app: AxumRouter,
+    app: super::App,
     connections: ConnectionSettings,
 }
 
@@ -103,23 +104,20 @@ impl LiveApp {
         self.live.read().unwrap_or_else(PoisonError::into_inner).connections
     }
 
-    /// Answer one request with the current app.
-    pub fn answer(&self, mut req: Request) -> RouterFuture {
+    /// The app to answer `req` with: the current one. Puts the listener's address on `req`.
+    pub fn app_for(&self, req: &mut Request) -> super::App {
         if let Some(addr) = self.bound {
             req.extensions_mut().insert(super::access::BoundAddr(addr));
         }
-        let mut app = self.live.read().unwrap_or_else(PoisonError::into_inner).app.clone();
-        tower_service::Service::call(&mut app, req)
+        self.live.read().unwrap_or_else(PoisonError::into_inner).app.clone()
     }
 }
 
-type RouterFuture = <AxumRouter as tower_service::Service<Request>>::Future;
-
 /// `LiveApp` as a tower service (in-process callers such as benchmarks).
 impl tower_service::Service<Request> for LiveApp {
-    type Response = axum::response::Response;
+    type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = RouterFuture;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Self::Error>> + Send>>;
 
     fn poll_ready(
         &mut self,
@@ -129,8 +127,9 @@ impl tower_service::Service<Request> for LiveApp {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
-        self.answer(req)
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let app = self.app_for(&mut req);
+        Box::pin(async move { Ok(app.answer(req).await) })
     }
 }
 

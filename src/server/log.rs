@@ -10,8 +10,10 @@ use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::header::USER_AGENT;
+use axum::http::{Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
+use futures_util::FutureExt;
 
 use crate::router::{Routed, Served};
 use crate::server::AppState;
@@ -42,16 +44,25 @@ pub struct LoggedByCall;
 #[derive(Clone)]
 pub struct LogNote(pub String);
 
-pub async fn log_requests<F: Future<Output = Response>>(
+/// The request line of every answer a [`CallLog`] does not write. A plain `fn`: its future is
+/// `inner`'s with the line's start, method and path beside it (an `async fn` would also keep
+/// room for the request it was given).
+pub fn log_requests<F: Future<Output = Response>>(
     req: Request,
     inner: impl FnOnce(Request) -> F,
-) -> Response {
+) -> impl Future<Output = Response> {
     let start = Instant::now();
     let method = req.method().clone();
     // A shared handle on the request's bytes; the line's text is made only if it is written
     // (a model call writes its own).
     let uri = req.uri().clone();
-    let resp = inner(req).await;
+    inner(req).map(move |resp| {
+        write_line(&resp, start, &method, &uri);
+        resp
+    })
+}
+
+fn write_line(resp: &Response, start: Instant, method: &Method, uri: &Uri) {
     if resp.extensions().get::<LoggedByCall>().is_none() {
         let path = printable(uri.path());
         let id = request_id();
@@ -65,7 +76,6 @@ pub async fn log_requests<F: Future<Output = Response>>(
             tracing::info!(target: "ai_proxy::request", "{method} {path} {status} {ms:.1}ms request_id={id}");
         }
     }
-    resp
 }
 
 /// The log line of one model call, written when dropped.

@@ -1,6 +1,7 @@
-//! The HTTP front: `app(state)` builds the axum router; [`serve`] runs it (as a [`LiveApp`],
-//! replaceable while it runs) under per-connection deadlines and a connection limit, with
-//! graceful, bounded shutdown (`listen`, `conn`). Handlers are thin: parse, route, render.
+//! The HTTP front: `app(state)` builds the [`App`] (the axum router and the steps every request
+//! passes before it); [`serve`] runs it (as a [`LiveApp`], replaceable while it runs) under
+//! per-connection deadlines and a connection limit, with graceful, bounded shutdown (`listen`,
+//! `conn`). Handlers are thin: parse, route, render.
 
 pub mod access;
 pub mod auth;
@@ -14,17 +15,21 @@ pub mod log;
 pub mod routes;
 pub mod stream;
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
+use futures_util::FutureExt;
 use tokio::net::TcpListener;
-use tower_layer::Layer;
 
 pub use listen::{LiveApp, serve};
 
@@ -154,12 +159,14 @@ impl AppState {
 /// limit, then the master key on every route but the health probes and the dashboard's
 /// static assets (`/ui`, which read their data from the keyed APIs).
 ///
-/// The outer middleware ([`front`]) wraps the finished router as one service instead of going
-/// through `Router::layer`: that applies a layer to each route, and axum clones a matched
-/// route's whole boxed stack for every request (and each `from_fn` layer clones its inner
-/// stack again), which cost ~80 allocations per request; around the router the one layer
-/// clones only an `Arc`. Same order, same answers (BENCHMARKS.md, "CPU per request").
-pub fn app(state: AppState) -> AxumRouter {
+/// The outer steps ([`App::answer`]) run around the finished router as plain function calls
+/// instead of going through `Router::layer`: that applies a layer to each route, and axum
+/// clones a matched route's whole boxed stack for every request (and each `from_fn` layer
+/// clones its inner stack again), which cost ~80 allocations per request. Nor are they a
+/// `from_fn` layer around the router: that boxes its future and a clone of the router, and
+/// the outer router it would need boxes once more (BENCHMARKS.md, "CPU per request" and "The
+/// outer steps called directly").
+pub fn app(state: AppState) -> App {
     let protected = AxumRouter::new()
         .route("/v1/chat/completions", post(routes::chat::chat_completions))
         .route("/chat/completions", post(routes::chat::chat_completions))
@@ -205,23 +212,59 @@ pub fn app(state: AppState) -> AxumRouter {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state.clone());
-    let max_body = state.max_body();
-    let svc = DefaultBodyLimit::max(max_body).layer(routes);
-    let svc = middleware::from_fn_with_state(state, front).layer(svc);
-    AxumRouter::new().fallback_service(svc)
+    App { limit: DefaultBodyLimit::max(state.max_body()), routes, state }
 }
 
-/// The outer middleware as one layer, each step calling the next directly: as four `from_fn`
-/// layers, each boxed its inner stack and its future for every request.
-async fn front(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    headers::stamp(req, |req| {
-        log::log_requests(req, |req| {
-            access::guard(&state, req, |req| {
-                body::reject_declared_oversize(&state, req, |req| next.run(req))
+/// The app a server answers with: the outer steps of every request around the axum router.
+#[derive(Clone)]
+pub struct App {
+    state: AppState,
+    limit: DefaultBodyLimit,
+    routes: AxumRouter,
+}
+
+impl App {
+    /// Answer one request. Each outer step is a plain `fn` that decides what it can at once
+    /// and calls the next, so the answer is one future of a known type that holds the router's
+    /// future and a few words per step (the connection boxes it once). As `async fn`s the
+    /// steps made it ~5 KB: each kept room for the request it was given and for its inner
+    /// step's future, and the request id's scope held its future twice.
+    pub fn answer(self, req: Request) -> impl Future<Output = Response> + Send + 'static {
+        let App { state, limit, mut routes } = self;
+        headers::stamp(req, move |req| {
+            log::log_requests(req, move |req| {
+                let max_body = state.max_body();
+                access::guard(&state, req, move |req| {
+                    body::reject_declared_oversize(max_body, req, move |mut req| {
+                        limit.apply(&mut req);
+                        tower_service::Service::call(&mut routes, req).map(
+                            |answered| match answered {
+                                Ok(resp) => resp,
+                                Err(never) => match never {},
+                            },
+                        )
+                    })
+                })
             })
         })
-    })
-    .await
+    }
+}
+
+/// `App` as a tower service, for in-process callers (tests, benchmarks).
+impl tower_service::Service<Request> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // An axum router is always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let app = self.clone();
+        Box::pin(async move { Ok(app.answer(req).await) })
+    }
 }
 
 /// Why the listener could not be opened.

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-fn app(yaml: &str) -> axum::Router {
+fn app(yaml: &str) -> server::App {
     let cfg = config::load(yaml, Source::Embedded, Env::default()).expect("config");
     server::app(AppState::from_config(&cfg))
 }
@@ -27,7 +27,7 @@ model_list:
       mock_response: "wildcard"
 "#;
 
-async fn call(app: axum::Router, path: &str, body: &str) -> (StatusCode, String) {
+async fn call(app: server::App, path: &str, body: &str) -> (StatusCode, String) {
     let req = Request::post(path)
         .header("host", "127.0.0.1:4000")
         .header("content-type", "application/json")

@@ -10,7 +10,7 @@ use tower::ServiceExt;
 
 const KEY: &str = "sk-dashboard-test-key";
 
-fn app() -> axum::Router {
+fn app() -> server::App {
     let yaml = format!(
         "model_list:\n  - model_name: mock\n    litellm_params:\n      model: mock/echo\ngeneral_settings:\n  master_key: {KEY}\n"
     );
