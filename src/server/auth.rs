@@ -1,14 +1,21 @@
 //! Client authentication with the master key: `Authorization: Bearer`, `x-api-key` or
 //! `api-key`, compared in constant time.
 
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{self, Either, Ready};
 use subtle::ConstantTimeEq;
+use tokio::task::futures::TaskLocalFuture;
+use tower_layer::Layer;
+use tower_service::Service;
 
 use super::AppState;
 use super::error::{ApiError, Dialect};
+use crate::usage::{self, Caller};
 
 /// The key a client presented, from the first header that carries one.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -44,14 +51,48 @@ pub fn dialect_of(path: &str) -> Dialect {
     }
 }
 
-/// Middleware for every route except the unauthenticated health probes: the master key,
-/// then [`super::log::with_caller`] (one layer for both: each route layer is cloned per
-/// request).
-pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(refused) = refusal(&state, &req) {
-        return refused;
+/// The route layer of every route except the unauthenticated health probes and the
+/// dashboard's assets: [`RequireKey`] around each.
+#[derive(Clone)]
+pub struct RequireKeyLayer(pub AppState);
+
+impl<S> Layer<S> for RequireKeyLayer {
+    type Service = RequireKey<S>;
+
+    fn layer(&self, inner: S) -> RequireKey<S> {
+        RequireKey { inner, state: self.0.clone() }
     }
-    super::log::with_caller(&state, req, next).await
+}
+
+/// A route behind the master key: a request without it gets the 401 at once; one with it
+/// runs with its caller ([`super::log::caller_of`]) visible to its `CallLog`. A service of its
+/// own rather than `middleware::from_fn`, which boxes its future and a clone of the route
+/// behind it for every request; this one's future is the route's, in the caller's scope.
+#[derive(Clone)]
+pub struct RequireKey<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for RequireKey<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, TaskLocalFuture<Caller, S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if let Some(refused) = refusal(&self.state, &req) {
+            return Either::Left(future::ready(Ok(refused)));
+        }
+        let caller = super::log::caller_of(&self.state, &req);
+        Either::Right(usage::with_caller(caller, self.inner.call(req)))
+    }
 }
 
 /// The 401 for a request without the master key, if one is configured.

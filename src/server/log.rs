@@ -11,7 +11,6 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::http::header::USER_AGENT;
 use axum::http::{Method, Uri};
-use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt;
 
@@ -24,16 +23,15 @@ use crate::wire::openai::Usage;
 /// User agents are cut to this many characters in the request log.
 const MAX_USER_AGENT_CHARS: usize = 200;
 
-/// Make the request log and the client's user agent visible to the request's [`CallLog`]
-/// (called by `auth::require_key` once the key is checked).
-pub async fn with_caller(state: &AppState, req: Request, next: Next) -> Response {
+/// What the request's [`CallLog`] needs to know of its caller: the request log and the
+/// client's user agent (made visible by `auth::RequireKey` once the key is checked).
+pub fn caller_of(state: &AppState, req: &Request) -> Caller {
     let user_agent = req
         .headers()
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| usage::truncate(&printable(ua), MAX_USER_AGENT_CHARS));
-    let caller = Caller { log: state.usage().cloned(), user_agent };
-    usage::with_caller(caller, next.run(req)).await
+    Caller { log: state.usage().cloned(), user_agent }
 }
 
 /// Marker on responses whose line a [`CallLog`] writes.

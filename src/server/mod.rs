@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
 use futures_util::FutureExt;
@@ -197,7 +196,7 @@ pub fn app(state: AppState) -> App {
         .route("/global/spend/report", get(routes::spend::report))
         .route("/usage", get(routes::spend::usage))
         .route("/metrics", get(routes::spend::metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
+        .route_layer(auth::RequireKeyLayer(state.clone()));
     let open = AxumRouter::new()
         .route("/", get(routes::health::root))
         .route("/health/liveliness", get(routes::health::liveliness))

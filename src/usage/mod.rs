@@ -14,6 +14,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio::task::futures::TaskLocalFuture;
+
 pub use store::{LogFilter, ModelTotals, Retention, StoreError};
 
 /// One model call, as the request log keeps it.
@@ -260,8 +262,8 @@ pub struct Caller {
 }
 
 /// Run `fut` with `caller` visible to [`caller`].
-pub async fn with_caller<F: std::future::Future>(caller: Caller, fut: F) -> F::Output {
-    CALLER.scope(caller, fut).await
+pub fn with_caller<F: std::future::Future>(caller: Caller, fut: F) -> TaskLocalFuture<Caller, F> {
+    CALLER.scope(caller, fut)
 }
 
 /// The caller of the request being handled (empty outside one).
