@@ -3,8 +3,9 @@
 //! connection per query. SQL stays in this file.
 
 use std::path::Path;
+use std::sync::LazyLock;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, Statement, ToSql, params};
 
 use super::Record;
 
@@ -118,41 +119,78 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Write a batch of records in one transaction.
+/// The columns a record fills, in the order [`bind_row`] binds them.
+const COLUMNS: &str = "ts_ms, request_id, endpoint, alias, provider, deployment, status, stream, \
+    latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost, \
+    error, user_agent, model_id";
+const PER_ROW: usize = 18;
+
+/// Rows one `INSERT` writes while a batch has that many left: a statement's own work (its
+/// start, opening the table and its two indexes, its end) is done once for them, not per row.
+/// 32 × 18 parameters is far below SQLite's limit (32,766).
+const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO calls (…) VALUES (?, …), …` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let row = format!("({})", vec!["?"; PER_ROW].join(", "));
+    format!("INSERT INTO calls ({COLUMNS}) VALUES {}", vec![row; rows].join(", "))
+}
+
+/// Write a batch of records in one transaction: `ROWS_PER_INSERT` rows per statement, the
+/// rest one by one.
 pub fn insert(conn: &mut Connection, records: &[Record]) -> rusqlite::Result<()> {
+    static MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_INSERT));
+    static ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
     let tx = conn.transaction()?;
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO calls (ts_ms, request_id, endpoint, alias, provider, deployment, status,
-                stream, latency_ms, ttft_ms, prompt_tokens, completion_tokens, cached_tokens,
-                reasoning_tokens, cost, error, user_agent, model_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18)",
-        )?;
-        for r in records {
-            stmt.execute(params![
-                r.ts_ms,
-                r.request_id,
-                r.endpoint,
-                r.alias,
-                r.provider,
-                r.deployment,
-                r.status,
-                r.stream,
-                r.latency_ms,
-                r.ttft_ms,
-                to_i64(r.prompt_tokens),
-                to_i64(r.completion_tokens),
-                to_i64(r.cached_tokens),
-                to_i64(r.reasoning_tokens),
-                r.cost,
-                r.error,
-                r.user_agent,
-                r.model_id,
-            ])?;
+        let mut chunks = records.chunks_exact(ROWS_PER_INSERT);
+        if records.len() >= ROWS_PER_INSERT {
+            let mut stmt = tx.prepare_cached(&MANY)?;
+            for chunk in &mut chunks {
+                for (i, r) in chunk.iter().enumerate() {
+                    bind_row(&mut stmt, i * PER_ROW, r)?;
+                }
+                stmt.raw_execute()?;
+            }
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut stmt = tx.prepare_cached(&ONE)?;
+            for r in rest {
+                bind_row(&mut stmt, 0, r)?;
+                stmt.raw_execute()?;
+            }
         }
     }
     tx.commit()
+}
+
+/// Bind one record to the parameters after the first `before` of `stmt`, in [`COLUMNS`] order.
+fn bind_row(stmt: &mut Statement<'_>, before: usize, r: &Record) -> rusqlite::Result<()> {
+    let values: [&dyn ToSql; PER_ROW] = [
+        &r.ts_ms,
+        &r.request_id,
+        &r.endpoint,
+        &r.alias,
+        &r.provider,
+        &r.deployment,
+        &r.status,
+        &r.stream,
+        &r.latency_ms,
+        &r.ttft_ms,
+        &to_i64(r.prompt_tokens),
+        &to_i64(r.completion_tokens),
+        &to_i64(r.cached_tokens),
+        &to_i64(r.reasoning_tokens),
+        &r.cost,
+        &r.error,
+        &r.user_agent,
+        &r.model_id,
+    ];
+    for (i, value) in values.into_iter().enumerate() {
+        stmt.raw_bind_parameter(before + i + 1, value)?;
+    }
+    Ok(())
 }
 
 fn to_i64(n: u64) -> i64 {

@@ -268,3 +268,64 @@ fn spend_is_summed_per_slot_for_one_deployment_since_a_time() {
     assert_eq!(slots, vec![(1, 3.0), (2, 4.0)]);
     assert!(spend_by_slot(&reader, "none", 0, 1_000).expect("query").is_empty());
 }
+
+/// A record whose every field depends on `i` differently, so a value bound to the wrong
+/// column or row cannot read back equal.
+fn varied(i: usize) -> Record {
+    let n = i as u64;
+    Record {
+        ts_ms: 10_000 + i as i64,
+        request_id: format!("req_{i:04}"),
+        endpoint: ["chat", "messages", "responses"][i % 3].into(),
+        alias: format!("alias-{}", i % 7),
+        provider: ["azure", "vertex", ""][i % 3].into(),
+        deployment: i.is_multiple_of(2).then(|| format!("dep/{i}")),
+        status: [200, 429, 500, 200][i % 4],
+        stream: i % 3 == 1,
+        latency_ms: 0.5 + i as f64,
+        ttft_ms: (!i.is_multiple_of(5)).then_some(0.25 * i as f64),
+        prompt_tokens: 3 * n + 1,
+        completion_tokens: 5 * n + 2,
+        cached_tokens: 7 * n,
+        reasoning_tokens: 11 * n,
+        cost: (i % 4 != 1).then_some(i as f64 / 1000.0),
+        error: (i % 6 == 5).then(|| format!("error {i}")),
+        user_agent: (i % 2 == 1).then(|| format!("ua/{i}")),
+        model_id: (i % 3 != 2).then(|| format!("model-{i}")),
+    }
+}
+
+#[test]
+fn every_batch_size_reads_back_exactly_what_was_written() {
+    // Below, at and around multiples of the rows one statement writes.
+    for n in
+        [0, 1, ROWS_PER_INSERT - 1, ROWS_PER_INSERT, ROWS_PER_INSERT + 1, 2 * ROWS_PER_INSERT + 5]
+    {
+        let (_dir, path, mut conn) = fresh();
+        let rows: Vec<Record> = (0..n).map(varied).collect();
+        insert(&mut conn, &rows).expect("insert");
+        // A second batch lands after the first.
+        insert(&mut conn, &[varied(n)]).expect("insert");
+        let reader = open_reader(&path).expect("reader");
+        let mut back =
+            logs(&reader, &LogFilter { limit: 1_000, ..Default::default() }).expect("logs");
+        back.reverse();
+        let expected: Vec<Record> = (0..=n).map(varied).collect();
+        assert_eq!(back, expected, "batch of {n}");
+    }
+}
+
+#[test]
+fn a_batch_that_fails_midway_writes_none_of_its_rows() {
+    let (_dir, path, mut conn) = fresh();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_40 BEFORE INSERT ON calls WHEN NEW.request_id = 'req_0040'
+         BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+    )
+    .expect("trigger");
+    let rows: Vec<Record> = (0..2 * ROWS_PER_INSERT + 3).map(varied).collect();
+    assert!(insert(&mut conn, &rows).is_err());
+    let reader = open_reader(&path).expect("reader");
+    let back = logs(&reader, &LogFilter { limit: 1_000, ..Default::default() }).expect("logs");
+    assert!(back.is_empty(), "{} rows of a failed batch were kept", back.len());
+}
