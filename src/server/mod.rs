@@ -24,10 +24,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router as AxumRouter;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use futures_util::FutureExt;
+use http_body::Body as _;
 use tokio::net::TcpListener;
 
 pub use listen::{LiveApp, serve};
@@ -230,7 +233,8 @@ impl App {
     /// step's future, and the request id's scope held its future twice.
     pub fn answer(self, req: Request) -> impl Future<Output = Response> + Send + 'static {
         let App { state, limit, mut routes } = self;
-        headers::stamp(req, move |req| {
+        let head = req.method() == Method::HEAD;
+        let answered = headers::stamp(req, move |req| {
             log::log_requests(req, move |req| {
                 let max_body = state.max_body();
                 access::guard(&state, req, move |req| {
@@ -245,8 +249,22 @@ impl App {
                     })
                 })
             })
-        })
+        });
+        answered.map(move |resp| if head { headers_only(resp) } else { resp })
     }
+}
+
+/// The answer to a `HEAD` request: the length a `GET` would get, and no body. axum's router
+/// does this for the routes' answers; this covers the outer steps' own (a refusal, a 413),
+/// which hyper would otherwise send with their body over HTTP/2.
+fn headers_only(mut resp: Response) -> Response {
+    if !resp.headers().contains_key(header::CONTENT_LENGTH)
+        && let Some(n) = resp.body().size_hint().exact()
+    {
+        resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    *resp.body_mut() = Body::empty();
+    resp
 }
 
 /// `App` as a tower service, for in-process callers (tests, benchmarks).

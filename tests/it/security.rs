@@ -146,6 +146,31 @@ async fn http2_authority_is_checked_like_host() {
     assert_eq!(r.status(), 200);
 }
 
+/// A `HEAD` answer has headers only, whether the outer checks answered it (a foreign Host:
+/// 403) or a route did, over HTTP/1.1 and HTTP/2 (where hyper would send a body it is given).
+#[tokio::test]
+async fn answers_to_head_have_no_body_over_either_protocol() {
+    let gw = Gateway::builder(MOCK_ONLY).start();
+    let addr = addr_of(&gw);
+    for h2 in [false, true] {
+        let mut builder = reqwest::Client::builder().no_proxy().resolve("attacker.example", addr);
+        if h2 {
+            builder = builder.http2_prior_knowledge();
+        }
+        let c = builder.build().expect("client");
+        for (host, status) in [("attacker.example", 403), ("127.0.0.1", 200)] {
+            let url = format!("http://{host}:{}/health/readiness", addr.port());
+            let r = c.head(&url).send().await.expect("send");
+            assert_eq!(r.status(), status, "HEAD {url}, HTTP/2 {h2}");
+            let length = r.headers().get("content-length").map(|v| v.to_str().expect("ascii"));
+            let length: usize = length.expect("content-length").parse().expect("a number");
+            assert!(length > 0, "HEAD {url}, HTTP/2 {h2}: the length of what GET would send");
+            let body = r.bytes().await.expect("body");
+            assert!(body.is_empty(), "HEAD {url}, HTTP/2 {h2}: a body of {} bytes", body.len());
+        }
+    }
+}
+
 #[test]
 fn foreign_web_pages_are_refused_local_ones_get_cors_that_names_them() {
     let gw = Gateway::builder(MOCK_ONLY).start();
