@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -117,7 +116,7 @@ impl LiveApp {
 impl tower_service::Service<Request> for LiveApp {
     type Response = Response;
     type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Self::Error>> + Send>>;
+    type Future = super::BoxedAnswer;
 
     fn poll_ready(
         &mut self,
@@ -128,8 +127,7 @@ impl tower_service::Service<Request> for LiveApp {
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let app = self.app_for(&mut req);
-        Box::pin(async move { Ok(app.answer(req).await) })
+        self.app_for(&mut req).boxed_answer(req)
     }
 }
 

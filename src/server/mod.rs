@@ -267,20 +267,29 @@ fn headers_only(mut resp: Response) -> Response {
     resp
 }
 
+/// [`App::answer`] boxed as a tower service's future: what in-process callers (tests,
+/// benchmarks) get from `App` and from [`LiveApp`] as tower services.
+pub type BoxedAnswer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl App {
+    pub fn boxed_answer(self, req: Request) -> BoxedAnswer {
+        Box::pin(async move { Ok(self.answer(req).await) })
+    }
+}
+
 /// `App` as a tower service, for in-process callers (tests, benchmarks).
 impl tower_service::Service<Request> for App {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = BoxedAnswer;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // An axum router is always ready.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
-        let app = self.clone();
-        Box::pin(async move { Ok(app.answer(req).await) })
+    fn call(&mut self, req: Request) -> BoxedAnswer {
+        self.clone().boxed_answer(req)
     }
 }
 
