@@ -125,35 +125,50 @@ impl Tracker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn deadline(&self, t: &Track) -> Option<(Instant, Close)> {
+    /// Why the connection must close at `now`, or when to look again. A state change never
+    /// wakes the connection's task to move its deadline (that was two extra polls of the
+    /// whole connection per request): the task looks again no later than the earliest deadline
+    /// any change could bring. From `now`, the soonest are a first byte's header deadline and
+    /// the end of the last request's keep-alive deadline, so it looks at least every
+    /// `min(header_read_timeout, keep_alive_timeout)` (every 30 s by default), and at the
+    /// deadline itself when that is sooner. Only an eviction, which ends the wait at once,
+    /// notifies. (Never more often than every 100 ms, the shortest timeout the config takes,
+    /// so that a zero made in code cannot make the task spin.)
+    fn check(&self, t: &Track, now: Instant) -> Result<Instant, Close> {
         if t.evict && t.wait != Wait::Busy {
-            return Some((t.since, Close::Evicted));
+            return Err(Close::Evicted);
         }
-        match t.wait {
-            Wait::Busy => None,
-            Wait::Fresh | Wait::Head => Some((t.since + self.header_read, Close::HeaderTimeout)),
-            Wait::Idle => Some((t.since + self.keep_alive, Close::Idle)),
-        }
+        let horizon = now + self.header_read.min(self.keep_alive).max(Duration::from_millis(100));
+        let (at, why) = match t.wait {
+            Wait::Busy => return Ok(horizon),
+            Wait::Fresh | Wait::Head => (t.since + self.header_read, Close::HeaderTimeout),
+            Wait::Idle => (t.since + self.keep_alive, Close::Idle),
+        };
+        if at <= now { Err(why) } else { Ok(at.min(horizon)) }
     }
 
     /// Resolves when the connection must be closed, with why.
     pub async fn expired(&self) -> Close {
+        let sleep = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(sleep);
         loop {
-            let deadline = {
+            let now = Instant::now();
+            let check = {
                 let t = self.lock();
-                self.deadline(&t)
+                self.check(&t, now)
             };
-            // `notify_one` keeps a permit, so a change between reading the state and waiting
-            // here is not missed.
-            match deadline {
-                Some((at, why)) if at <= Instant::now() => return why,
-                Some((at, _)) => {
+            match check {
+                Err(why) => return why,
+                Ok(again) => {
+                    sleep.as_mut().reset(again);
+                    // `notify_one` keeps a permit, so an eviction between reading the state
+                    // and waiting here is not missed.
                     tokio::select! {
-                        () = tokio::time::sleep_until(at) => {}
+                        biased;
                         () = self.changed.notified() => {}
+                        () = &mut sleep => {}
                     }
                 }
-                None => self.changed.notified().await,
             }
         }
     }
@@ -165,8 +180,6 @@ impl Tracker {
             if t.wait == Wait::Idle && !t.h2 {
                 t.wait = Wait::Head;
                 t.since = Instant::now();
-                drop(t);
-                self.changed.notify_one();
             }
         }
     }
@@ -191,8 +204,6 @@ impl Tracker {
             t.wait = Wait::Idle;
             t.since = Instant::now();
             self.idle_h1.store(!t.h2, Ordering::Release);
-            drop(t);
-            self.changed.notify_one();
         }
     }
 
@@ -501,6 +512,40 @@ mod tests {
         let start = Instant::now();
         assert_eq!(t.expired().await, Close::HeaderTimeout);
         assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    /// The waiting task is not woken by a first byte: it must still look again in time for
+    /// the header deadline that byte starts (10 + 30 s), not at the keep-alive one (120 s).
+    #[tokio::test(start_paused = true)]
+    async fn a_byte_after_the_wait_began_still_gets_its_header_deadline() {
+        let t = Tracker::new(&settings(30, 120));
+        drop(t.request_started(Version::HTTP_11));
+        let waiter = spawn_waiter(&t);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        t.on_read();
+        assert_eq!(waiter.await.expect("join"), (Close::HeaderTimeout, Duration::from_secs(40)));
+    }
+
+    /// With a keep-alive shorter than the header deadline, a connection whose task began
+    /// waiting on the header deadline (30 s) closes at the keep-alive deadline of the request
+    /// it served (2 + 5 s).
+    #[tokio::test(start_paused = true)]
+    async fn a_request_after_the_wait_began_still_gets_its_keep_alive_deadline() {
+        let t = Tracker::new(&settings(30, 5));
+        let waiter = spawn_waiter(&t);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let guard = t.request_started(Version::HTTP_11);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(guard);
+        assert_eq!(waiter.await.expect("join"), (Close::Idle, Duration::from_secs(7)));
+    }
+
+    fn spawn_waiter(t: &Arc<Tracker>) -> tokio::task::JoinHandle<(Close, Duration)> {
+        let t = t.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            (t.expired().await, start.elapsed())
+        })
     }
 
     #[tokio::test(start_paused = true)]
