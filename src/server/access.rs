@@ -7,7 +7,8 @@
 //! The decisions ([`AccessPolicy::check_host`], [`AccessPolicy::check_origin`]) are pure; the
 //! middleware only reads headers and renders.
 
-use std::net::{IpAddr, SocketAddr};
+use std::borrow::Cow;
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use axum::extract::Request;
@@ -20,10 +21,6 @@ use super::AppState;
 use super::auth::dialect_of;
 use super::error::ApiError;
 use super::log::LogNote;
-
-/// The address the listener is bound to, put on each request by [`super::LiveApp`].
-#[derive(Debug, Clone, Copy)]
-pub struct BoundAddr(pub SocketAddr);
 
 /// The configured part of the policy (`general_settings.allowed_hosts` / `allowed_origins`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,7 +102,7 @@ impl AccessPolicy {
             if !is_loopback_ip(bound) {
                 return Ok(());
             }
-        } else if !is_loopback_ip(bound) && machine_names().contains(&host) {
+        } else if !is_loopback_ip(bound) && machine_names().iter().any(|n| *n == host) {
             return Ok(());
         }
         Err(Refusal::Host(authority.to_owned()))
@@ -146,9 +143,9 @@ impl AccessPolicy {
 /// The host of a `host[:port]` authority, lowercased, without a trailing dot; IPv6 literals
 /// without brackets. `None` when the text is not an authority (a bad port, stray brackets,
 /// userinfo).
-pub fn host_part(authority: &str) -> Option<String> {
+pub fn host_part(authority: &str) -> Option<Cow<'_, str>> {
     let a = authority.trim();
-    if a.contains(['@', '/', ' ', '\\']) {
+    if a.bytes().any(|b| matches!(b, b'@' | b'/' | b' ' | b'\\')) {
         return None;
     }
     let (host, port) = if let Some(rest) = a.strip_prefix('[') {
@@ -177,7 +174,14 @@ pub fn host_part(authority: &str) -> Option<String> {
     {
         return None;
     }
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+    let host = host.trim_end_matches('.');
+    // Copied only to lower its case (a client writes `localhost`, an address, or a name as
+    // configured, almost always lower-case already).
+    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
 }
 
 fn is_loopback_name(host: &str) -> bool {
@@ -234,10 +238,13 @@ fn hostname() -> Option<String> {
 /// page from a foreign origin; answer CORS preflights from allowed origins; name allowed
 /// origins in `Access-Control-Allow-Origin`.
 ///
-/// A plain `fn` deciding at once: its future is `inner`'s (with the origin to name beside
-/// it) or the ready answer. `state` is only read here, so the future does not borrow it.
+/// `bound` is the IP address the listener is bound to (loopback unless `--host` says
+/// otherwise). A plain `fn` deciding at once: its future is `inner`'s (with the origin to
+/// name beside it) or the ready answer. `state` is only read here, so the future does not
+/// borrow it.
 pub fn guard<F, I>(
     state: &AppState,
+    bound: IpAddr,
     req: Request,
     inner: I,
 ) -> impl Future<Output = Response> + use<F, I>
@@ -246,11 +253,6 @@ where
     I: FnOnce(Request) -> F,
 {
     let policy = state.access();
-    let bound = req
-        .extensions()
-        .get::<BoundAddr>()
-        .map(|b| b.0.ip())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     let dialect = dialect_of(req.uri().path());
     let checked = authorities(&req).try_for_each(|a| policy.check_host(a, bound)).and_then(|()| {
         match origin_of(req.headers()) {
@@ -286,15 +288,10 @@ where
 /// Every authority the request names: its Host header(s) and, over HTTP/2 or with an
 /// absolute URI, the URI's authority. None at all yields one empty authority (refused).
 fn authorities(req: &Request) -> impl Iterator<Item = &str> {
-    let hosts: Vec<&str> = req
-        .headers()
-        .get_all(header::HOST)
-        .iter()
-        .map(|v| v.to_str().unwrap_or("(not ASCII)"))
-        .chain(req.uri().authority().map(|a| a.as_str()))
-        .collect();
-    let none = hosts.is_empty().then_some("");
-    hosts.into_iter().chain(none)
+    let hosts = req.headers().get_all(header::HOST);
+    let uri = req.uri().authority().map(|a| a.as_str());
+    let none = (hosts.iter().next().is_none() && uri.is_none()).then_some("");
+    hosts.into_iter().map(|v| v.to_str().unwrap_or("(not ASCII)")).chain(uri).chain(none)
 }
 
 fn origin_of(headers: &HeaderMap) -> Option<&str> {

@@ -349,8 +349,8 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let mut guard = self.tracker.request_started(req.version());
         let body_read = self.body_read;
-        let mut req = req.map(|b| Body::new(ReadTimeout::new(b, body_read)));
-        let app = self.app.app_for(&mut req);
+        let req = req.map(|b| Body::new(ReadTimeout::new(b, body_read)));
+        let app = self.app.app();
         // The answer's future is made inside the box, not made here and copied in.
         Box::pin(async move {
             let resp = app.answer(req).await;

@@ -61,8 +61,7 @@ pub fn default_max_connections(open_files: Option<u64>) -> usize {
 #[derive(Clone)]
 pub struct LiveApp {
     live: Arc<RwLock<Live>>,
-    /// The listener's address, put on each request ([`super::access::BoundAddr`]) for the
-    /// Host check.
+    /// The listener's address, given to each request's app for the Host check.
     bound: Option<SocketAddr>,
 }
 
@@ -103,12 +102,13 @@ impl LiveApp {
         self.live.read().unwrap_or_else(PoisonError::into_inner).connections
     }
 
-    /// The app to answer `req` with: the current one. Puts the listener's address on `req`.
-    pub fn app_for(&self, req: &mut Request) -> super::App {
+    /// The app to answer the next request with: the current one, with the listener's address.
+    pub fn app(&self) -> super::App {
+        let mut app = self.live.read().unwrap_or_else(PoisonError::into_inner).app.clone();
         if let Some(addr) = self.bound {
-            req.extensions_mut().insert(super::access::BoundAddr(addr));
+            app.bound = addr.ip();
         }
-        self.live.read().unwrap_or_else(PoisonError::into_inner).app.clone()
+        app
     }
 }
 
@@ -126,8 +126,8 @@ impl tower_service::Service<Request> for LiveApp {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
-        self.app_for(&mut req).boxed_answer(req)
+    fn call(&mut self, req: Request) -> Self::Future {
+        self.app().boxed_answer(req)
     }
 }
 
@@ -508,6 +508,31 @@ impl LimitLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The listener's address reaches the Host check: a network-bound listener takes a
+    /// request addressed to any address literal, a loopback one refuses it.
+    #[tokio::test]
+    async fn the_listeners_address_reaches_the_host_check() {
+        use tower_service::Service as _;
+        let cfg = crate::config::load(
+            "model_list: []\ngeneral_settings:\n  master_key: sk-a-long-enough-master-key-1234\n",
+            crate::config::Source::Embedded,
+            crate::config::Env::default(),
+        )
+        .expect("config");
+        let live = LiveApp::new(AppState::from_config(&cfg));
+        let get = || {
+            Request::get("/health/liveliness")
+                .header(http::header::HOST, "10.1.2.3:4000")
+                .body(axum::body::Body::empty())
+                .expect("request")
+        };
+        let on_loopback = live.clone().call(get()).await.expect("answer");
+        assert_eq!(on_loopback.status(), http::StatusCode::FORBIDDEN);
+        let mut on_lan = live.bound_to("0.0.0.0:4000".parse().expect("addr"));
+        let answered = on_lan.call(get()).await.expect("answer");
+        assert_eq!(answered.status(), http::StatusCode::OK);
+    }
 
     #[test]
     fn the_default_limit_leaves_descriptors_for_upstreams() {
