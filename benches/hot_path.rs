@@ -12,6 +12,7 @@
 //! comparison with nginx and LiteLLM is `scripts/bench`.
 
 use std::hint::black_box;
+use std::sync::{Arc, LazyLock};
 
 use ai_proxy::config::{self, Env, Source};
 use ai_proxy::providers::sse::SseDecoder;
@@ -212,16 +213,20 @@ fn request_log(c: &mut Criterion) {
     assert!(on.flush(std::time::Duration::from_secs(30)), "writer stuck");
 }
 
-/// A record like a real call's: every string freshly allocated, as `CallLog::record` does.
+/// A record like a real call's, as `CallLog::record` makes it: the request's own strings
+/// freshly allocated, the endpoint and provider static, the deployment's label and id shared
+/// with the deployment.
 fn record(i: u64) -> Record {
+    static LABEL: LazyLock<Arc<str>> = LazyLock::new(|| "dashscope/qwen-max".into());
+    static ID: LazyLock<Arc<str>> = LazyLock::new(|| "h:3f1c9a0b7d2e4f65".into());
     Record {
         ts_ms: 1_764_900_000_000 + i as i64,
         request_id: format!("req_{i:024}"),
-        endpoint: "chat".to_owned(),
+        endpoint: "chat".into(),
         alias: "qwen-max".to_owned(),
-        provider: "dashscope".to_owned(),
-        deployment: Some("dashscope/qwen-max".to_owned()),
-        model_id: Some("h:3f1c9a0b7d2e4f65".to_owned()),
+        provider: "dashscope".into(),
+        deployment: Some(LABEL.clone()),
+        model_id: Some(ID.clone()),
         status: 200,
         stream: true,
         latency_ms: 812.25,

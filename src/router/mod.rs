@@ -49,8 +49,9 @@ use retry::parse_retry_after;
 pub struct Routed {
     pub dep: Deployment,
     /// LiteLLM's `model_info.id` when set, else a stable hash of what the deployment calls
-    /// (the request log's `model_id`, the key its budget is summed by).
-    pub id: String,
+    /// (the request log's `model_id`, the key its budget is summed by). Shared: every
+    /// answered call's log record carries it.
+    pub id: Arc<str>,
     /// The provider, or why the deployment cannot serve.
     pub provider: Result<Provider, String>,
     /// Requests in flight, cooldown, last error, latency and usage.
@@ -67,8 +68,8 @@ pub struct Routed {
     /// call is priced.
     prices: Option<Prices>,
     /// `provider/model` ([`Routed::label`]), made once: every answer's headers and log line
-    /// carry it.
-    label: String,
+    /// carry it, and the request log's record shares it.
+    label: Arc<str>,
     /// `index:provider/model` ([`Routed::served_as`]), the `x-ai-proxy-deployment` header's
     /// text, made once.
     served_as: bytes::Bytes,
@@ -85,10 +86,10 @@ impl Routed {
         };
         let label = format!("{}/{}", dep.provider.name(), dep.model);
         Routed {
-            id: deployment_id(&dep),
+            id: deployment_id(&dep).into(),
             prices: price::for_deployment(&dep).map(|(p, _)| p),
             served_as: format!("{}:{label}", dep.index).into(),
-            label,
+            label: label.into(),
             output_ceiling: limits::max_output_tokens(&dep.model_info, &dep.model),
             budget: dep.budget.map(budget::Spend::new),
             rpm: dep.rpm.map(RequestLimiter::new),
@@ -162,6 +163,11 @@ impl Routed {
 
     /// `provider/model`, as logs, headers and `/health` name the deployment.
     pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// [`Routed::label`], shared rather than copied.
+    pub fn shared_label(&self) -> &Arc<str> {
         &self.label
     }
 

@@ -531,7 +531,7 @@ model_list:
     model_info: {id: 7}
 "#,
     );
-    let ids: Vec<&str> = r.deployments().iter().map(|d| d.id.as_str()).collect();
+    let ids: Vec<&str> = r.deployments().iter().map(|d| &*d.id).collect();
     assert_eq!(ids[0], "my-id");
     assert_eq!(ids[3], "7");
     assert!(ids[1].starts_with("h:") && ids[1].len() == 18, "{}", ids[1]);

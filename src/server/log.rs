@@ -5,6 +5,7 @@
 //! cannot forge lines; secrets never reach these lines (and `telemetry` redacts them anyway).
 //! A call's line also goes to the request log ([`crate::usage`]) as a record, with its cost.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -96,8 +97,8 @@ pub struct CallLog {
     request_id: String,
     started_ms: i64,
     first_chunk_ms: Option<f64>,
-    deployment: Option<String>,
-    model_id: Option<String>,
+    deployment: Option<Arc<str>>,
+    model_id: Option<Arc<str>>,
     cost: Option<f64>,
     sink: Option<UsageLog>,
     user_agent: Option<String>,
@@ -177,7 +178,7 @@ impl CallLog {
             if let Some(usd) = self.cost {
                 routed.record_spend(self.started_ms, usd);
             }
-            self.deployment = Some(routed.label().to_owned());
+            self.deployment = Some(routed.shared_label().clone());
             self.model_id = Some(routed.id.clone());
         }
     }
@@ -188,9 +189,9 @@ impl CallLog {
         Record {
             ts_ms: self.started_ms,
             request_id: std::mem::take(&mut self.request_id),
-            endpoint: self.endpoint.to_owned(),
+            endpoint: Cow::Borrowed(self.endpoint),
             alias: std::mem::take(&mut self.alias),
-            provider: if self.provider == "-" { String::new() } else { self.provider.to_owned() },
+            provider: Cow::Borrowed(if self.provider == "-" { "" } else { self.provider }),
             deployment: self.deployment.take(),
             model_id: self.model_id.take(),
             status: self.status,
@@ -239,7 +240,7 @@ impl Drop for CallLog {
             ),
         }
         if self.deployment.is_none() {
-            self.deployment = self.served.as_ref().map(|s| s.routed.label().to_owned());
+            self.deployment = self.served.as_ref().map(|s| s.routed.shared_label().clone());
             self.model_id = self.served.as_ref().map(|s| s.routed.id.clone());
         }
         metrics::global().observe(&metrics::Observation {

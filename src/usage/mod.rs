@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod price;
 pub mod store;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -24,16 +25,17 @@ pub struct Record {
     /// When the call started, unix milliseconds.
     pub ts_ms: i64,
     pub request_id: String,
-    /// `chat`, `messages`, `responses`, `embeddings`, ...
-    pub endpoint: String,
+    /// `chat`, `messages`, `responses`, `embeddings`, ... (a call's record names its
+    /// endpoint, provider and deployment without copying them; records read back own theirs).
+    pub endpoint: Cow<'static, str>,
     /// The model name the client asked for.
     pub alias: String,
-    pub provider: String,
+    pub provider: Cow<'static, str>,
     /// `provider/model` of the deployment that answered, when one did.
-    pub deployment: Option<String>,
+    pub deployment: Option<Arc<str>>,
     /// The deployment's id (LiteLLM's `model_info.id`, else a hash: `router::Routed::id`),
     /// what budgets are summed by.
-    pub model_id: Option<String>,
+    pub model_id: Option<Arc<str>>,
     pub status: u16,
     pub stream: bool,
     pub latency_ms: f64,

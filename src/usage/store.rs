@@ -2,7 +2,9 @@
 //! pruned by age and size. Only [`super::writer`] writes; readers open their own read-only
 //! connection per query. SQL stays in this file.
 
+use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::LazyLock;
 
 use rusqlite::{Connection, OpenFlags, Statement, ToSql, params};
@@ -339,10 +341,10 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<Recor
             Ok(Record {
                 ts_ms: r.get(0)?,
                 request_id: r.get(1)?,
-                endpoint: r.get(2)?,
+                endpoint: Cow::Owned(r.get(2)?),
                 alias: r.get(3)?,
-                provider: r.get(4)?,
-                deployment: r.get(5)?,
+                provider: Cow::Owned(r.get(4)?),
+                deployment: r.get::<_, Option<String>>(5)?.map(Arc::from),
                 status: r.get(6)?,
                 stream: r.get(7)?,
                 latency_ms: r.get(8)?,
@@ -354,7 +356,7 @@ pub fn logs(conn: &Connection, filter: &LogFilter) -> rusqlite::Result<Vec<Recor
                 cost: r.get(14)?,
                 error: r.get(15)?,
                 user_agent: r.get(16)?,
-                model_id: r.get(17)?,
+                model_id: r.get::<_, Option<String>>(17)?.map(Arc::from),
             })
         },
     )?;

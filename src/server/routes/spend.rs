@@ -229,7 +229,7 @@ fn spend_row(c: &rusqlite::Connection, r: &Record) -> rusqlite::Result<Value> {
         "metadata": {
             "status_code": r.status,
             "error": r.error,
-            "deployment": r.deployment,
+            "deployment": r.deployment.as_deref(),
             "stream": r.stream,
             "latency_ms": r.latency_ms,
             "time_to_first_token_ms": r.ttft_ms,

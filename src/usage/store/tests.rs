@@ -279,7 +279,7 @@ fn varied(i: usize) -> Record {
         endpoint: ["chat", "messages", "responses"][i % 3].into(),
         alias: format!("alias-{}", i % 7),
         provider: ["azure", "vertex", ""][i % 3].into(),
-        deployment: i.is_multiple_of(2).then(|| format!("dep/{i}")),
+        deployment: i.is_multiple_of(2).then(|| format!("dep/{i}").into()),
         status: [200, 429, 500, 200][i % 4],
         stream: i % 3 == 1,
         latency_ms: 0.5 + i as f64,
@@ -291,7 +291,7 @@ fn varied(i: usize) -> Record {
         cost: (i % 4 != 1).then_some(i as f64 / 1000.0),
         error: (i % 6 == 5).then(|| format!("error {i}")),
         user_agent: (i % 2 == 1).then(|| format!("ua/{i}")),
-        model_id: (i % 3 != 2).then(|| format!("model-{i}")),
+        model_id: (i % 3 != 2).then(|| format!("model-{i}").into()),
     }
 }
 
