@@ -45,9 +45,57 @@ pub struct Observation<'a> {
 
 #[derive(Default)]
 pub struct Metrics {
-    /// FxHash: looked up on every call; the number of series is capped (`MAX_SERIES`), which
-    /// also bounds what colliding keys could cost.
-    series: Mutex<FxHashMap<Key, Series>>,
+    series: Mutex<Table>,
+}
+
+/// The series by model, then by deployment and status. Looked up on every call without
+/// building a key: the model by hash (FxHash: the number of series is capped, `MAX_SERIES`,
+/// which also bounds what colliding keys could cost), the rest by a short scan (an alias has
+/// a few deployments and statuses). Strings are copied only for a new series.
+#[derive(Default)]
+struct Table {
+    by_model: FxHashMap<String, Vec<(Rest, Series)>>,
+    len: usize,
+}
+
+struct Rest {
+    deployment: String,
+    status: u16,
+    failed: bool,
+}
+
+impl Rest {
+    fn is(&self, deployment: &str, status: u16, failed: bool) -> bool {
+        self.status == status && self.failed == failed && self.deployment == deployment
+    }
+}
+
+impl Table {
+    /// The series of `o`, made if new; past the cap, a new series is counted under
+    /// `model="(other)"`.
+    fn series(&mut self, o: &Observation<'_>) -> &mut Series {
+        let known = self
+            .by_model
+            .get(o.model)
+            .is_some_and(|v| v.iter().any(|(r, _)| r.is(o.deployment, o.status, o.failed)));
+        let (model, deployment) =
+            if known || self.len < MAX_SERIES { (o.model, o.deployment) } else { ("(other)", "") };
+        if !self.by_model.contains_key(model) {
+            self.by_model.insert(model.to_owned(), Vec::new());
+        }
+        let list = self.by_model.get_mut(model).expect("inserted above");
+        let i = match list.iter().position(|(r, _)| r.is(deployment, o.status, o.failed)) {
+            Some(i) => i,
+            None => {
+                self.len += 1;
+                let rest =
+                    Rest { deployment: deployment.to_owned(), status: o.status, failed: o.failed };
+                list.push((rest, Series::default()));
+                list.len() - 1
+            }
+        };
+        &mut list[i].1
+    }
 }
 
 static GLOBAL: LazyLock<Metrics> = LazyLock::new(Metrics::default);
@@ -59,18 +107,8 @@ pub fn global() -> &'static Metrics {
 
 impl Metrics {
     pub fn observe(&self, o: &Observation<'_>) {
-        let mut map = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let mut key = Key {
-            model: o.model.to_owned(),
-            deployment: o.deployment.to_owned(),
-            status: o.status,
-            failed: o.failed,
-        };
-        if !map.contains_key(&key) && map.len() >= MAX_SERIES {
-            key.model = "(other)".into();
-            key.deployment = String::new();
-        }
-        let s = map.entry(key).or_default();
+        let mut table = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let s = table.series(o);
         s.count += 1;
         s.seconds += o.seconds;
         s.prompt_tokens += o.prompt_tokens;
@@ -82,9 +120,23 @@ impl Metrics {
 
     /// The text exposition format (version 0.0.4). `dropped`: request-log rows not written.
     pub fn render(&self, dropped: Option<u64>) -> String {
-        let map = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let mut keys: Vec<&Key> = map.keys().collect();
-        keys.sort();
+        let table = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows: Vec<(Key, &Series)> = table
+            .by_model
+            .iter()
+            .flat_map(|(model, list)| {
+                list.iter().map(move |(r, s)| {
+                    let key = Key {
+                        model: model.clone(),
+                        deployment: r.deployment.clone(),
+                        status: r.status,
+                        failed: r.failed,
+                    };
+                    (key, s)
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
         let mut out = String::new();
         let labels = |k: &Key| {
             format!(
@@ -97,13 +149,12 @@ impl Metrics {
         };
         out.push_str("# HELP ai_proxy_requests_total Model calls by model (alias), deployment, HTTP status and result (error: an error status, or a stream that failed after its 200).\n");
         out.push_str("# TYPE ai_proxy_requests_total counter\n");
-        for k in &keys {
-            let _ = writeln!(out, "ai_proxy_requests_total{{{}}} {}", labels(k), map[*k].count);
+        for (k, s) in &rows {
+            let _ = writeln!(out, "ai_proxy_requests_total{{{}}} {}", labels(k), s.count);
         }
         out.push_str("# HELP ai_proxy_request_duration_seconds Time from request to the last byte of the answer.\n");
         out.push_str("# TYPE ai_proxy_request_duration_seconds histogram\n");
-        for k in &keys {
-            let s = &map[*k];
+        for (k, s) in &rows {
             let l = labels(k);
             let mut cumulative = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {
@@ -125,8 +176,7 @@ impl Metrics {
             "# HELP ai_proxy_tokens_total Tokens by model, deployment, status and direction.\n",
         );
         out.push_str("# TYPE ai_proxy_tokens_total counter\n");
-        for k in &keys {
-            let s = &map[*k];
+        for (k, s) in &rows {
             let l = labels(k);
             let _ =
                 writeln!(out, "ai_proxy_tokens_total{{{l},type=\"prompt\"}} {}", s.prompt_tokens);
@@ -215,6 +265,46 @@ mod tests {
             let value = line.rsplit(' ').next().unwrap_or_default();
             assert!(value.parse::<f64>().is_ok(), "each sample ends with a number: {line}");
         }
+    }
+
+    /// Each call counts in its own series only (model, deployment, status and result all
+    /// tell series apart), and series are written in order whatever order they came in.
+    #[test]
+    fn calls_count_in_their_own_series_listed_in_order() {
+        let m = Metrics::default();
+        let at = |model, deployment, status| Observation {
+            model,
+            deployment,
+            status,
+            failed: status >= 400,
+            seconds: 0.1,
+            prompt_tokens: 1,
+            completion_tokens: 1,
+        };
+        for o in [
+            at("b", "x/2", 200),
+            at("a", "x/1", 200),
+            at("b", "x/2", 200),
+            at("b", "x/1", 200),
+            at("b", "x/2", 500),
+            at("b", "x/2", 200),
+        ] {
+            m.observe(&o);
+        }
+        let lines: Vec<String> = m
+            .render(None)
+            .lines()
+            .filter(|l| l.starts_with("ai_proxy_requests_total{"))
+            .map(str::to_owned)
+            .collect();
+        let want = [
+            "model=\"a\",deployment=\"x/1\",status=\"200\",result=\"ok\"} 1",
+            "model=\"b\",deployment=\"x/1\",status=\"200\",result=\"ok\"} 1",
+            "model=\"b\",deployment=\"x/2\",status=\"200\",result=\"ok\"} 3",
+            "model=\"b\",deployment=\"x/2\",status=\"500\",result=\"error\"} 1",
+        ]
+        .map(|l| format!("ai_proxy_requests_total{{{l}"));
+        assert_eq!(lines, want);
     }
 
     #[test]
