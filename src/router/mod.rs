@@ -73,6 +73,9 @@ pub struct Routed {
     /// `index:provider/model` ([`Routed::served_as`]), the `x-ai-proxy-deployment` header's
     /// text, made once.
     served_as: bytes::Bytes,
+    /// Its alias as a header value (`x-litellm-model-group`), made once; `None` when the
+    /// alias is not a valid header value.
+    alias_header: Option<http::HeaderValue>,
     /// The most output tokens the model gives (`limits::max_output_tokens`), looked up once:
     /// every chat request is clamped to it.
     output_ceiling: Option<u32>,
@@ -89,6 +92,7 @@ impl Routed {
             id: deployment_id(&dep).into(),
             prices: price::for_deployment(&dep).map(|(p, _)| p),
             served_as: format!("{}:{label}", dep.index).into(),
+            alias_header: http::HeaderValue::from_str(&dep.alias).ok(),
             label: label.into(),
             output_ceiling: limits::max_output_tokens(&dep.model_info, &dep.model),
             budget: dep.budget.map(budget::Spend::new),
@@ -175,6 +179,12 @@ impl Routed {
     /// `x-ai-proxy-deployment` header tells the client. A clone shares the bytes.
     pub fn served_as(&self) -> &bytes::Bytes {
         &self.served_as
+    }
+
+    /// The header value of `name` when it is this deployment's alias (a clone shares the
+    /// bytes), else `None`.
+    pub fn alias_header(&self, name: &str) -> Option<&http::HeaderValue> {
+        self.alias_header.as_ref().filter(|_| self.dep.alias == name)
     }
 
     /// Its state now, for the readiness probe, `/health` and the tray.

@@ -124,7 +124,12 @@ impl ServedHeaders {
     pub fn of(served: &Served, requested: &str) -> ServedHeaders {
         let model = served.fallback_alias.as_deref().unwrap_or(requested);
         ServedHeaders {
-            model: HeaderValue::from_str(model).ok(),
+            // The deployment's own copy when the client named its alias exactly (not through
+            // a wildcard).
+            model: match served.routed().alias_header(model) {
+                Some(v) => Some(v.clone()),
+                None => HeaderValue::from_str(model).ok(),
+            },
             // Shared with the deployment, not copied.
             deployment: HeaderValue::from_maybe_shared(served.routed().served_as().clone()).ok(),
             fallbacks: count(served.fallbacks),

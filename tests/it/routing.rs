@@ -194,6 +194,26 @@ async fn content(r: reqwest::Response) -> (Value, String) {
     (v, text)
 }
 
+/// The model-group headers name the model the client asked for: the alias itself, or under a
+/// wildcard alias the client's own name.
+#[tokio::test]
+async fn the_model_group_header_names_what_the_client_asked_for() {
+    let up = scripted(Arc::default());
+    let entries = [entry(&up, "exact", "ok-exact", ""), entry(&up, "\"team-*\"", "ok-wild", "")];
+    let gw = Gateway::builder(&config(&entries, "")).start();
+    for (asked, deployment) in [
+        ("exact", "0:openai/ok-exact"),
+        ("team-a", "1:openai/ok-wild"),
+        ("exact", "0:openai/ok-exact"),
+    ] {
+        let r = ask(&gw, hi(asked)).await;
+        assert_eq!(r.status(), 200, "{asked}");
+        assert_eq!(header(&r, "x-litellm-model-group"), asked);
+        assert_eq!(header(&r, "x-ai-proxy-model"), asked);
+        assert_eq!(header(&r, "x-ai-proxy-deployment"), deployment);
+    }
+}
+
 #[tokio::test]
 async fn a_fallback_chain_answers_and_says_which_model_did() {
     let up = scripted(Arc::default());
