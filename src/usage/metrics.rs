@@ -74,17 +74,19 @@ impl Table {
     /// The series of `o`, made if new; past the cap, a new series is counted under
     /// `model="(other)"`.
     fn series(&mut self, o: &Observation<'_>) -> &mut Series {
-        let known = self
-            .by_model
-            .get(o.model)
-            .is_some_and(|v| v.iter().any(|(r, _)| r.is(o.deployment, o.status, o.failed)));
-        let (model, deployment) =
-            if known || self.len < MAX_SERIES { (o.model, o.deployment) } else { ("(other)", "") };
-        if !self.by_model.contains_key(model) {
+        let find = |list: &[(Rest, Series)], deployment: &str| {
+            list.iter().position(|(r, _)| r.is(deployment, o.status, o.failed))
+        };
+        let found = self.by_model.get(o.model).and_then(|list| find(list, o.deployment));
+        let past_cap = found.is_none() && self.len >= MAX_SERIES;
+        let (model, deployment) = if past_cap { ("(other)", "") } else { (o.model, o.deployment) };
+        if found.is_none() && !self.by_model.contains_key(model) {
             self.by_model.insert(model.to_owned(), Vec::new());
         }
-        let list = self.by_model.get_mut(model).expect("inserted above");
-        let i = match list.iter().position(|(r, _)| r.is(deployment, o.status, o.failed)) {
+        let list = self.by_model.get_mut(model).expect("present or inserted above");
+        // A new series past the cap may be one of `(other)`'s already.
+        let at = if past_cap { find(list, deployment) } else { found };
+        let i = match at {
             Some(i) => i,
             None => {
                 self.len += 1;
