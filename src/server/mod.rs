@@ -215,19 +215,13 @@ pub fn app(state: AppState) -> App {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state.clone());
-    App {
-        limit: DefaultBodyLimit::max(state.max_body()),
-        routes,
-        state,
-        bound: IpAddr::V4(Ipv4Addr::LOCALHOST),
-    }
+    App { routes, state, bound: IpAddr::V4(Ipv4Addr::LOCALHOST) }
 }
 
 /// The app a server answers with: the outer steps of every request around the axum router.
 #[derive(Clone)]
 pub struct App {
     state: AppState,
-    limit: DefaultBodyLimit,
     routes: AxumRouter,
     /// The listener's address, for the Host check ([`access::guard`]): loopback unless
     /// [`LiveApp::app`] says otherwise.
@@ -241,14 +235,14 @@ impl App {
     /// steps made it ~5 KB: each kept room for the request it was given and for its inner
     /// step's future, and the request id's scope held its future twice.
     pub fn answer(self, req: Request) -> impl Future<Output = Response> + Send + 'static {
-        let App { state, limit, mut routes, bound } = self;
+        let App { state, mut routes, bound } = self;
         let head = req.method() == Method::HEAD;
         let answered = headers::stamp(req, move |req| {
             log::log_requests(req, move |req| {
                 let max_body = state.max_body();
                 access::guard(&state, bound, req, move |req| {
                     body::reject_declared_oversize(max_body, req, move |mut req| {
-                        limit.apply(&mut req);
+                        DefaultBodyLimit::max(max_body).apply(&mut req);
                         tower_service::Service::call(&mut routes, req).map(
                             |answered| match answered {
                                 Ok(resp) => resp,
