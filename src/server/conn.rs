@@ -125,50 +125,35 @@ impl Tracker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Why the connection must close at `now`, or when to look again. A state change never
-    /// wakes the connection's task to move its deadline (that was two extra polls of the
-    /// whole connection per request): the task looks again no later than the earliest deadline
-    /// any change could bring. From `now`, the soonest are a first byte's header deadline and
-    /// the end of the last request's keep-alive deadline, so it looks at least every
-    /// `min(header_read_timeout, keep_alive_timeout)` (every 30 s by default), and at the
-    /// deadline itself when that is sooner. Only an eviction, which ends the wait at once,
-    /// notifies. (Never more often than every 100 ms, the shortest timeout the config takes,
-    /// so that a zero made in code cannot make the task spin.)
-    fn check(&self, t: &Track, now: Instant) -> Result<Instant, Close> {
+    fn deadline(&self, t: &Track) -> Option<(Instant, Close)> {
         if t.evict && t.wait != Wait::Busy {
-            return Err(Close::Evicted);
+            return Some((t.since, Close::Evicted));
         }
-        let horizon = now + self.header_read.min(self.keep_alive).max(Duration::from_millis(100));
-        let (at, why) = match t.wait {
-            Wait::Busy => return Ok(horizon),
-            Wait::Fresh | Wait::Head => (t.since + self.header_read, Close::HeaderTimeout),
-            Wait::Idle => (t.since + self.keep_alive, Close::Idle),
-        };
-        if at <= now { Err(why) } else { Ok(at.min(horizon)) }
+        match t.wait {
+            Wait::Busy => None,
+            Wait::Fresh | Wait::Head => Some((t.since + self.header_read, Close::HeaderTimeout)),
+            Wait::Idle => Some((t.since + self.keep_alive, Close::Idle)),
+        }
     }
 
     /// Resolves when the connection must be closed, with why.
     pub async fn expired(&self) -> Close {
-        let sleep = tokio::time::sleep_until(Instant::now());
-        tokio::pin!(sleep);
         loop {
-            let now = Instant::now();
-            let check = {
+            let deadline = {
                 let t = self.lock();
-                self.check(&t, now)
+                self.deadline(&t)
             };
-            match check {
-                Err(why) => return why,
-                Ok(again) => {
-                    sleep.as_mut().reset(again);
-                    // `notify_one` keeps a permit, so an eviction between reading the state
-                    // and waiting here is not missed.
+            // `notify_one` keeps a permit, so a change between reading the state and waiting
+            // here is not missed.
+            match deadline {
+                Some((at, why)) if at <= Instant::now() => return why,
+                Some((at, _)) => {
                     tokio::select! {
-                        biased;
+                        () = tokio::time::sleep_until(at) => {}
                         () = self.changed.notified() => {}
-                        () = &mut sleep => {}
                     }
                 }
+                None => self.changed.notified().await,
             }
         }
     }
@@ -180,6 +165,8 @@ impl Tracker {
             if t.wait == Wait::Idle && !t.h2 {
                 t.wait = Wait::Head;
                 t.since = Instant::now();
+                drop(t);
+                self.changed.notify_one();
             }
         }
     }
@@ -204,6 +191,8 @@ impl Tracker {
             t.wait = Wait::Idle;
             t.since = Instant::now();
             self.idle_h1.store(!t.h2, Ordering::Release);
+            drop(t);
+            self.changed.notify_one();
         }
     }
 
@@ -514,8 +503,8 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(30));
     }
 
-    /// The waiting task is not woken by a first byte: it must still look again in time for
-    /// the header deadline that byte starts (10 + 30 s), not at the keep-alive one (120 s).
+    /// A byte that arrives after the task began waiting moves the deadline to that byte's
+    /// header deadline (10 + 30 s), not the keep-alive one (120 s).
     #[tokio::test(start_paused = true)]
     async fn a_byte_after_the_wait_began_still_gets_its_header_deadline() {
         let t = Tracker::new(&settings(30, 120));
