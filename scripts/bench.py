@@ -19,6 +19,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -687,6 +688,11 @@ def main():
     ap.add_argument("--log-rounds", type=int, default=5, help="with --request-log: runs per gateway")
     ap.add_argument("--log-python", action="store_true",
                     help="with --request-log: drive the load from Python instead of oha (also the fallback when oha is missing)")
+    ap.add_argument("--ab", nargs=2, metavar=("A", "B"),
+                    help="wall-clock A/B of two ai-proxy binaries (wrk, alternating rounds, a fresh gateway per run)")
+    ap.add_argument("--ab-rounds", type=int, default=10, help="with --ab: rounds, each running both (default 10)")
+    ap.add_argument("--ab-seconds", type=int, default=5, help="with --ab: seconds per run (default 5)")
+    ap.add_argument("--ab-concurrency", type=int, default=64, help="with --ab: wrk connections (default 64)")
     ap.add_argument("--fd-lockout", action="store_true",
                     help="300 idle sockets against a gateway whose open-file limit is 256: is a client still served?")
     args = ap.parse_args()
@@ -702,6 +708,9 @@ def main():
         return
     if args.request_log:
         request_log(args)
+        return
+    if args.ab:
+        ab(args)
         return
 
     secs = 1 if args.quick else 4
@@ -1589,6 +1598,116 @@ def render_request_log(r):
     lines += ["", f"Logged: {c['rows_logged_incl_warmup']} rows (timed runs sent {c['calls_sent_in_timed_runs']}, "
               f"plus the warm-up), not logged (queue full): {c['not_logged']}; log file "
               f"{r['log_file_bytes']} bytes. Peak RSS (MiB): {r['gateway_vmhwm_mib']}."]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- wall-clock A/B of two builds
+
+
+def find_bench_mock(binary):
+    """The Rust mock upstream: next to the binary (`target/<profile>/examples/`), else the
+    release or profiling build's."""
+    for d in (Path(binary).resolve().parent, RELEASE, RELEASE.parent / "profiling"):
+        m = d / "examples" / "bench_mock"
+        if m.exists():
+            return m
+    raise SystemExit("no bench_mock example found: build it with "
+                     "`cargo build --release --locked --example bench_mock` (or --profile profiling)")
+
+
+def ab(args):
+    """Two gateway binaries on this machine's wall clock: `wrk` closed loop at
+    `--ab-concurrency` for `--ab-seconds` after a 1 s warm-up, a fresh gateway per run, both
+    builds in every round and the order swapped each round, so the drift of a shared VM hits
+    both alike. Reports each build's CPU µs per request (the gateway's user + system time over
+    the requests it answered) and req/s, per round and as medians, and in how many rounds B
+    was the cheaper. Instruction counts (`--callgrind`) do not show scheduling: a change that
+    moves when a task is polled is judged here."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("--ab needs wrk on PATH (Debian: apt-get install wrk)")
+    names = ("A", "B")
+    bins = [Path(b).resolve() for b in args.ab]
+    for b in bins:
+        if not b.exists():
+            raise SystemExit(f"--ab: no such binary: {b}")
+    mock_bin = find_bench_mock(bins[0])
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ai-proxy-ab-"))
+    conc, secs, rounds = args.ab_concurrency, args.ab_seconds, args.ab_rounds
+    report = {
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": command_line(),
+        "machine": machine(),
+        "binaries": {n: str(b) for n, b in zip(names, bins)},
+        "concurrency": conc, "seconds_per_run": secs, "rounds": rounds,
+        "runs": {n: [] for n in names},
+    }
+    mock = Proc("rust-mock", [str(mock_bin)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        mock_addr = read_listen_line(mock, 10)
+        cfg = workdir / "ab.yaml"
+        cfg.write_text(gateway_config(mock_addr, mock_addr))
+        body = chat_body("bench")
+        hdrs = {"Authorization": f"Bearer {MASTER_KEY}"}
+        load = Load(args, workdir)
+        for r in range(rounds):
+            order = list(zip(names, bins))
+            if r % 2:
+                order.reverse()
+            for name, binary in order:
+                env = gateway_env(workdir / f"home-{r}-{name}")
+                gw = Proc(name, [str(binary), "serve", "--config", str(cfg), "--port", "0"], cwd=workdir,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                try:
+                    addr = read_listen_line(gw, 30)
+                    if wait_ready(addr, "/health/readiness", 10, gw) is None:
+                        raise RuntimeError(f"{name} ({binary}) did not become ready")
+                    url = f"http://{addr}/v1/chat/completions"
+                    load.wrk(url, body, hdrs, conc, 1, {"gateway": gw})
+                    run = load.wrk(url, body, hdrs, conc, secs, {"gateway": gw})
+                finally:
+                    gw.stop()
+                if run["errors"] or not run["requests"]:
+                    raise RuntimeError(f"{name}: {run['errors']} errors in {run['requests']} requests")
+                report["runs"][name].append({"round": r, "rps": run["rps"], "p50_ms": run["p50_ms"],
+                                             "cpu_us_per_req": run["cpu_us_per_req"]["gateway"]})
+                log(f"round {r + 1}/{rounds} {name}: {run['rps']:.0f} req/s, "
+                    f"{run['cpu_us_per_req']['gateway']} CPU µs/req")
+    finally:
+        mock.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    report["median"] = {n: {"cpu_us_per_req": statistics.median(x["cpu_us_per_req"] for x in report["runs"][n]),
+                            "rps": statistics.median(x["rps"] for x in report["runs"][n])} for n in names}
+    report["b_cheaper_rounds"] = sum(b["cpu_us_per_req"] < a["cpu_us_per_req"]
+                                     for a, b in zip(report["runs"]["A"], report["runs"]["B"]))
+    (out_dir / "ab.json").write_text(json.dumps(report, indent=2) + "\n")
+    md = render_ab(report)
+    (out_dir / "ab.md").write_text(md)
+    print(md)
+    log(f"wrote {out_dir}/ab.json and ab.md")
+
+
+def render_ab(r):
+    m = r["machine"]
+    a, b = r["median"]["A"], r["median"]["B"]
+    lines = [
+        f"A/B: `{r['command']}` ({r['started_utc']}, {m['nproc']} cores, git {m.get('git', '?')})",
+        "",
+        f"wrk, {r['concurrency']} connections, {r['seconds_per_run']:g} s per run after a 1 s warm-up, "
+        f"a fresh gateway per run, {r['rounds']} rounds with the order swapped each round.",
+        "",
+        "| build | binary | CPU µs/req (median) | req/s (median) |",
+        "|---|---|---:|---:|",
+        f"| A | `{r['binaries']['A']}` | {a['cpu_us_per_req']:.1f} | {a['rps']:.0f} |",
+        f"| B | `{r['binaries']['B']}` | {b['cpu_us_per_req']:.1f} | {b['rps']:.0f} |",
+        "",
+        f"B / A CPU per request: {b['cpu_us_per_req'] / a['cpu_us_per_req']:.3f}; "
+        f"B cheaper in {r['b_cheaper_rounds']} of {r['rounds']} rounds.",
+        "",
+        "Per round, CPU µs/req (A / B): "
+        + ", ".join(f"{x['cpu_us_per_req']} / {y['cpu_us_per_req']}" for x, y in zip(r["runs"]["A"], r["runs"]["B"])),
+    ]
     return "\n".join(lines) + "\n"
 
 
