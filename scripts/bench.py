@@ -693,6 +693,8 @@ def main():
     ap.add_argument("--ab-rounds", type=int, default=10, help="with --ab: rounds, each running both (default 10)")
     ap.add_argument("--ab-seconds", type=int, default=5, help="with --ab: seconds per run (default 5)")
     ap.add_argument("--ab-concurrency", type=int, default=64, help="with --ab: wrk connections (default 64)")
+    ap.add_argument("--ab-scenario", choices=sorted(AB_SCENARIOS), default="chat",
+                    help="with --ab: chat (OpenAI chat, verbatim) or messages (Anthropic -> OpenAI); default chat")
     ap.add_argument("--fd-lockout", action="store_true",
                     help="300 idle sockets against a gateway whose open-file limit is 256: is a client still served?")
     args = ap.parse_args()
@@ -1615,8 +1617,17 @@ def find_bench_mock(binary):
                      "`cargo build --release --locked --example bench_mock` (or --profile profiling)")
 
 
+AB_SCENARIOS = {
+    # OpenAI chat to an OpenAI-compatible upstream (the verbatim path).
+    "chat": lambda: ("/v1/chat/completions", chat_body("bench"), {"Authorization": f"Bearer {MASTER_KEY}"}),
+    # Anthropic Messages translated to OpenAI chat and back.
+    "messages": lambda: ("/v1/messages", messages_body("bench"),
+                         {"x-api-key": MASTER_KEY, "anthropic-version": "2023-06-01"}),
+}
+
+
 def ab(args):
-    """Two gateway binaries on this machine's wall clock: `wrk` closed loop at
+    """Two gateway binaries on this machine's wall clock, on one `--ab-scenario`: `wrk` closed loop at
     `--ab-concurrency` for `--ab-seconds` after a 1 s warm-up, a fresh gateway per run, both
     builds in every round and the order swapped each round, so the drift of a shared VM hits
     both alike. Reports each build's CPU µs per request (the gateway's user + system time over
@@ -1640,7 +1651,7 @@ def ab(args):
         "command": command_line(),
         "machine": machine(),
         "binaries": {n: str(b) for n, b in zip(names, bins)},
-        "concurrency": conc, "seconds_per_run": secs, "rounds": rounds,
+        "scenario": args.ab_scenario, "concurrency": conc, "seconds_per_run": secs, "rounds": rounds,
         "runs": {n: [] for n in names},
     }
     mock = Proc("rust-mock", [str(mock_bin)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -1648,8 +1659,7 @@ def ab(args):
         mock_addr = read_listen_line(mock, 10)
         cfg = workdir / "ab.yaml"
         cfg.write_text(gateway_config(mock_addr, mock_addr))
-        body = chat_body("bench")
-        hdrs = {"Authorization": f"Bearer {MASTER_KEY}"}
+        path, body, hdrs = AB_SCENARIOS[args.ab_scenario]()
         load = Load(args, workdir)
         for r in range(rounds):
             order = list(zip(names, bins))
@@ -1663,7 +1673,7 @@ def ab(args):
                     addr = read_listen_line(gw, 30)
                     if wait_ready(addr, "/health/readiness", 10, gw) is None:
                         raise RuntimeError(f"{name} ({binary}) did not become ready")
-                    url = f"http://{addr}/v1/chat/completions"
+                    url = f"http://{addr}{path}"
                     load.wrk(url, body, hdrs, conc, 1, {"gateway": gw})
                     run = load.wrk(url, body, hdrs, conc, secs, {"gateway": gw})
                 finally:
@@ -1694,7 +1704,8 @@ def render_ab(r):
     lines = [
         f"A/B: `{r['command']}` ({r['started_utc']}, {m['nproc']} cores, git {m.get('git', '?')})",
         "",
-        f"wrk, {r['concurrency']} connections, {r['seconds_per_run']:g} s per run after a 1 s warm-up, "
+        f"Scenario `{r['scenario']}`; wrk, {r['concurrency']} connections, {r['seconds_per_run']:g} s per run "
+        "after a 1 s warm-up, "
         f"a fresh gateway per run, {r['rounds']} rounds with the order swapped each round.",
         "",
         "| build | binary | CPU µs/req (median) | req/s (median) |",
