@@ -19,8 +19,8 @@ import platform
 import re
 import shutil
 import signal
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -656,6 +656,15 @@ def machine():
         "git": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
                               text=True).stdout.strip(),
     }
+
+
+def write_report(out_dir, stem, report, render):
+    """`stem`.json (the report) and `stem`.md (`render(report)`, also printed) in `out_dir`."""
+    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    md = render(report)
+    (out_dir / f"{stem}.md").write_text(md)
+    print(md)
+    log(f"wrote {out_dir}/{stem}.json and {stem}.md")
 
 
 def status_kib_file(path, field):
@@ -1446,11 +1455,7 @@ def soak(args):
         for p in reversed(procs):
             p.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    (out_dir / "soak.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = render_soak(report)
-    (out_dir / "soak.md").write_text(md)
-    print(md)
-    log(f"wrote {out_dir}/soak.json and soak.md")
+    write_report(out_dir, "soak", report, render_soak)
 
 
 def render_soak(r):
@@ -1570,11 +1575,7 @@ def request_log(args):
                          "rps": med("rps"), "errors": sum(run["errors"] for run in runs),
                          "gateway_cpu_us_per_req": cpu[len(cpu) // 2] if cpu else None}
     report["median"] = summary
-    (out_dir / "request-log.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = render_request_log(report)
-    (out_dir / "request-log.md").write_text(md)
-    print(md)
-    log(f"wrote {out_dir}/request-log.json and request-log.md")
+    write_report(out_dir, "request-log", report, render_request_log)
 
 
 def render_request_log(r):
@@ -1691,11 +1692,7 @@ def ab(args):
                             "rps": statistics.median(x["rps"] for x in report["runs"][n])} for n in names}
     report["b_cheaper_rounds"] = sum(b["cpu_us_per_req"] < a["cpu_us_per_req"]
                                      for a, b in zip(report["runs"]["A"], report["runs"]["B"]))
-    (out_dir / "ab.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = render_ab(report)
-    (out_dir / "ab.md").write_text(md)
-    print(md)
-    log(f"wrote {out_dir}/ab.json and ab.md")
+    write_report(out_dir, "ab", report, render_ab)
 
 
 def render_ab(r):
