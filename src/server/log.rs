@@ -97,8 +97,6 @@ pub struct CallLog {
     request_id: String,
     started_ms: i64,
     first_chunk_ms: Option<f64>,
-    deployment: Option<Arc<str>>,
-    model_id: Option<Arc<str>>,
     cost: Option<f64>,
     sink: Option<UsageLog>,
     user_agent: Option<String>,
@@ -128,8 +126,6 @@ impl CallLog {
             request_id: request_id(),
             started_ms: usage::now_ms(),
             first_chunk_ms: None,
-            deployment: None,
-            model_id: None,
             cost: None,
             sink: caller.log,
             user_agent: caller.user_agent,
@@ -178,8 +174,6 @@ impl CallLog {
             if let Some(usd) = self.cost {
                 routed.record_spend(self.started_ms, usd);
             }
-            self.deployment = Some(routed.shared_label().clone());
-            self.model_id = Some(routed.id.clone());
         }
     }
 
@@ -192,8 +186,8 @@ impl CallLog {
             endpoint: Cow::Borrowed(self.endpoint),
             alias: std::mem::take(&mut self.alias),
             provider: Cow::Borrowed(if self.provider == "-" { "" } else { self.provider }),
-            deployment: self.deployment.take(),
-            model_id: self.model_id.take(),
+            deployment: self.served.as_ref().map(|s| s.routed.shared_label().clone()),
+            model_id: self.served.as_ref().map(|s| s.routed.id.clone()),
             status: self.status,
             stream: self.stream,
             latency_ms: round3(latency_ms),
@@ -239,13 +233,9 @@ impl Drop for CallLog {
                 self.endpoint, self.alias, self.provider, self.status, self.served_text(), self.request_id
             ),
         }
-        if self.deployment.is_none() {
-            self.deployment = self.served.as_ref().map(|s| s.routed.shared_label().clone());
-            self.model_id = self.served.as_ref().map(|s| s.routed.id.clone());
-        }
         metrics::global().observe(&metrics::Observation {
             model: &self.alias,
-            deployment: self.deployment.as_deref().unwrap_or(""),
+            deployment: self.served.as_ref().map_or("", |s| s.routed.label()),
             status: self.status,
             failed: self.status >= 400 || self.stream_error.is_some(),
             seconds: ms / 1000.0,

@@ -353,4 +353,11 @@ async fn a_spent_budget_answers_429_in_each_dialect_and_outlives_a_restart() {
     let ids: Vec<&str> =
         logs.as_array().expect("rows").iter().filter_map(|r| r["model_id"].as_str()).collect();
     assert!(ids.iter().any(|id| id.starts_with("h:")), "{logs}");
+    let deployments: Vec<&str> = logs
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["metadata"]["deployment"].as_str())
+        .collect();
+    assert!(deployments.contains(&"mock/echo"), "{logs}");
 }
